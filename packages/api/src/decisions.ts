@@ -1,0 +1,213 @@
+/**
+ * The API's decisions as pure functions over plain data: given the stored record (and, where needed,
+ * the other apps of the lattice) they say what to write and what to reply. No I/O here; `server.ts`
+ * runs them inside compare-and-set loops.
+ */
+import {
+  SHARED_ANNOTATION,
+  DESCRIPTION_ANNOTATION,
+  LATEST_VERSION,
+  statusToWire,
+  waitingStatus,
+  type Manifest,
+  type Status,
+} from '@wadm-ts/model';
+import type {
+  DeleteModelResponse,
+  DeployModelResponse,
+  ModelSummary,
+  PutModelResponse,
+  VersionResponse,
+} from '@wadm-ts/protocol';
+import { deployedManifest, findVersion, latestVersion, type Decision, type StoredApp } from '@wadm-ts/store';
+
+// ---------- put ----------
+
+export function decidePut(
+  current: StoredApp | null,
+  name: string,
+  version: string,
+  manifest: Manifest,
+  missingShared: string,
+): Decision<PutModelResponse> {
+  const base = { name, total_versions: 0, current_version: '' };
+  if (current && findVersion(current, version)) {
+    return { kind: 'keep', result: { ...base, result: 'error', message: `Manifest version ${version} already exists` } };
+  }
+  const previous = current ? (latestVersion(current)?.version ?? '') : '';
+  const versions = [...(current?.versions ?? []), { version, manifest }];
+  const app: StoredApp = { name, versions, deployedVersion: current?.deployedVersion ?? null };
+  return {
+    kind: 'write',
+    app,
+    result: {
+      result: versions.length === 1 ? 'created' : 'newversion',
+      total_versions: versions.length,
+      current_version: version,
+      message: `Successfully put manifest ${name} ${previous}${missingShared}`,
+      name,
+    },
+  };
+}
+
+/** The manifest as stored: the version annotation set (appended when it was absent). */
+export function withVersion(m: Manifest, version: string): Manifest {
+  if (m.metadata.annotations['version'] === version) return m;
+  return { ...m, metadata: { ...m.metadata, annotations: { ...m.metadata.annotations, version } } };
+}
+
+// ---------- shared applications ----------
+
+export function isShared(app: StoredApp): boolean {
+  return latestVersion(app)?.manifest.metadata.annotations[SHARED_ANNOTATION] === 'true';
+}
+
+/**
+ * Components of `m` that reference a shared application (`application:` and no image) with no match
+ * among the deployed shared apps: same app name, a component of that name and the same type.
+ */
+export function missingSharedComponents(m: Manifest, others: readonly StoredApp[]): string[] {
+  const providers = others.filter((a) => a.deployedVersion !== null && isShared(a));
+  const missing: string[] = [];
+  for (const c of m.spec.components) {
+    const ref = c.properties.application;
+    if (!ref || c.properties.image !== undefined) continue;
+    const app = providers.find((a) => a.name === ref.name);
+    const found = app && latestVersion(app)?.manifest.spec.components.some((sc) => sc.name === ref.component && sc.type === c.type);
+    if (!found) missing.push(c.name);
+  }
+  return missing;
+}
+
+/** Rust's `{:?}` of a string list: `["a", "b"]`. */
+export function debugList(items: readonly string[]): string {
+  return `[${items.map((i) => JSON.stringify(i)).join(', ')}]`;
+}
+
+/** Deployed apps (other than `name`) whose deployed manifest references shared app `name`. */
+export function sharedDependents(name: string, apps: readonly StoredApp[]): string[] {
+  return apps
+    .filter((a) => a.name !== name)
+    .filter((a) => deployedManifest(a)?.manifest.spec.components.some((c) => c.properties.application?.name === name && c.properties.image === undefined))
+    .map((a) => a.name);
+}
+
+// ---------- deploy / undeploy ----------
+
+export type DeployCheck = { ok: true; version: string } | { ok: false; reply: DeployModelResponse; generic?: boolean };
+
+/** Deploy-time checks of wadm-api.md §2.8 steps 3–5, given the record and the lattice's other apps. */
+export function checkDeploy(app: StoredApp, requested: string | null, others: readonly StoredApp[]): DeployCheck {
+  const staged = requested === null || requested === LATEST_VERSION ? latestVersion(app) : findVersion(app, requested);
+  if (!staged) {
+    return {
+      ok: false,
+      reply: {
+        result: 'error',
+        message: `Application with the name '${app.name}' does not have a version '${requested ?? LATEST_VERSION}' to deploy`,
+        name: app.name,
+        version: requested,
+      },
+    };
+  }
+  const taken = new Map<string, string>();
+  for (const other of others) {
+    if (other.name === app.name) continue;
+    for (const c of deployedManifest(other)?.manifest.spec.components ?? []) {
+      if (c.properties.id !== undefined) taken.set(c.properties.id, other.name);
+    }
+  }
+  for (const c of staged.manifest.spec.components) {
+    const id = c.properties.id;
+    const owner = id === undefined ? undefined : taken.get(id);
+    if (owner !== undefined) {
+      return {
+        ok: false,
+        generic: true,
+        reply: { result: 'error', message: `Component identifier '${id}' is already deployed in a different application '${owner}'.`, name: app.name, version: requested },
+      };
+    }
+  }
+  const missing = missingSharedComponents(
+    staged.manifest,
+    others.filter((o) => o.name !== app.name),
+  );
+  if (missing.length > 0) {
+    return {
+      ok: false,
+      generic: true,
+      reply: {
+        result: 'error',
+        message: `Application contains shared components that are not deployed in other applications: ${debugList(missing)}`,
+        name: app.name,
+        version: requested,
+      },
+    };
+  }
+  return { ok: true, version: staged.version };
+}
+
+export function dependentsError(action: 'undeploy' | 'delete', name: string, dependents: readonly string[]): string {
+  return `Cannot ${action} application ${name}: it is a shared application used by deployed application(s) ${dependents.join(', ')}; undeploy them first`;
+}
+
+// ---------- delete ----------
+
+/**
+ * Delete one version or the whole app (wadm-api.md §2.7). `undeploy: true` in the reply means the
+ * deployment is gone and `manifest_unpublished` is to be published. Unlike the Rust wadm, a noop never
+ * publishes it (a no-op delete must not tear down a running deployment).
+ */
+export function decideDelete(current: StoredApp | null, name: string, version: string | null): Decision<DeleteModelResponse> {
+  if (!current) {
+    return { kind: 'keep', result: { result: 'noop', message: `Application ${name} doesn't exist or was already deleted`, undeploy: false } };
+  }
+  if (version === null) {
+    return { kind: 'delete', result: { result: 'deleted', message: `Successfully deleted application ${name}`, undeploy: true } };
+  }
+  if (!findVersion(current, version)) {
+    return { kind: 'keep', result: { result: 'noop', message: `Application version ${version} doesn't exist`, undeploy: false } };
+  }
+  const remaining = current.versions.filter((v) => v.version !== version);
+  if (remaining.length === 0) {
+    return { kind: 'delete', result: { result: 'deleted', message: `Successfully deleted last version of application ${name}`, undeploy: true } };
+  }
+  const wasDeployed = current.deployedVersion === version;
+  return {
+    kind: 'write',
+    app: { ...current, versions: remaining, deployedVersion: wasDeployed ? null : current.deployedVersion },
+    result: { result: 'deleted', message: `Successfully deleted version ${version} of application ${name}`, undeploy: wasDeployed },
+  };
+}
+
+/** Whether the delete would remove the deployment (for the shared-dependents guard). */
+export function deleteRemovesDeployment(current: StoredApp, version: string | null): boolean {
+  if (current.deployedVersion === null) return false;
+  return version === null || version === current.deployedVersion;
+}
+
+// ---------- versions / list ----------
+
+export function versionsReply(app: StoredApp | null, name: string): VersionResponse {
+  if (!app) return { result: 'notfound', message: `Application with the name ${name} not found`, versions: [] };
+  return {
+    result: 'success',
+    message: `Successfully fetched versions for application ${name}`,
+    versions: app.versions.map((v) => ({ version: v.version, deployed: v.version === app.deployedVersion })),
+  };
+}
+
+export function summarize(app: StoredApp, status: Status | undefined): ModelSummary {
+  const latest = latestVersion(app);
+  const detailed = status ?? waitingStatus();
+  const type = detailed.status.type === 'waiting' ? 'undeployed' : detailed.status.type;
+  return {
+    name: app.name,
+    version: latest?.version ?? '',
+    description: latest?.manifest.metadata.annotations[DESCRIPTION_ANNOTATION] ?? null,
+    deployed_version: app.deployedVersion,
+    detailed_status: statusToWire(detailed),
+    status: type,
+    status_message: detailed.status.message ?? '',
+  };
+}

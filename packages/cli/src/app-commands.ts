@@ -1,0 +1,510 @@
+/**
+ * `wadm app …` (the equivalent of `wash app …`) and `wadm schema`.
+ *
+ * Every command computes a `CommandOutput` (lines + exit code) without touching the process, so the
+ * rendering is testable; `emit` writes it out. Networked commands go through `@wadm-ts/client`.
+ */
+import { readFile } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { parse as parseYaml, stringify as toYaml } from 'yaml';
+import { DEFAULT_LATTICE, WadmClient, describeError } from '@wadm-ts/client';
+import { manifestSchema, parseManifest, statusFromWire, validateManifest, type ValidationFailure } from '@wadm-ts/model';
+import type {
+  DeleteModelResponse,
+  DeployModelResponse,
+  GetModelResponse,
+  ListModelsResponse,
+  ModelSummary,
+  PutModelResponse,
+  StatusResponse,
+  VersionResponse,
+} from '@wadm-ts/protocol';
+import { formatTable, oneLine } from './format.js';
+
+export type OutputMode = 'text' | 'json';
+
+/** What a command prints, and its exit code. */
+export interface CommandOutput {
+  stdout: string[];
+  stderr: string[];
+  exitCode: number;
+}
+
+export type Connect = (opts: { natsUrl: string }) => Promise<NatsConnection>;
+
+/** Options shared by every networked `app` subcommand. */
+interface ApiOptions {
+  lattice: string;
+  apiPrefix: string;
+  natsServer: string;
+  output: OutputMode;
+  timeoutMs?: number;
+}
+
+interface ReplyBody {
+  result: string;
+  message: string;
+}
+
+export const DEFAULT_NATS_SERVER = '127.0.0.1:4222';
+const DESCRIPTION_WIDTH = 60;
+
+// ---------------------------------------------------------------------------------------------
+// Registration
+
+export function registerAppCommands(program: Command, connect: Connect): void {
+  const app = program.command('app').description('Manage wadm applications (like `wash app`)');
+
+  apiCommand(app, 'put', 'Store a new version of an application manifest (file, URL or - for stdin)')
+    .argument('<file>', 'manifest file (.yaml, .yml, .json), http(s) URL, or - for stdin')
+    .action(async (file: string, _o: unknown, cmd: Command) => {
+      await run(async () => {
+        const source = await readManifestSource(file);
+        return withClient(connect, cmd, async (client, mode) => renderPut(await client.put(source), mode));
+      });
+    });
+
+  apiCommand(app, 'get', 'Show an application manifest (lists applications when no name is given)')
+    .argument('[name]', 'application name')
+    .argument('[version]', 'version (default: latest)')
+    .action(async (name: string | undefined, version: string | undefined, _o: unknown, cmd: Command) => {
+      await run(() =>
+        withClient(connect, cmd, async (client, mode) =>
+          name === undefined ? renderList(await client.list(), mode) : renderGet(await client.get(name, version), mode),
+        ),
+      );
+    });
+
+  apiCommand(app, 'list', 'List applications').action(async (_o: unknown, cmd: Command) => {
+    await run(() => withClient(connect, cmd, async (client, mode) => renderList(await client.list(), mode)));
+  });
+
+  apiCommand(app, 'history', 'List the stored versions of an application')
+    .argument('<name>', 'application name')
+    .action(async (name: string, _o: unknown, cmd: Command) => {
+      await run(() => withClient(connect, cmd, async (client, mode) => renderHistory(await client.versions(name), mode)));
+    });
+
+  apiCommand(app, 'deploy', 'Deploy an application by name, or put a manifest and deploy the stored version')
+    .argument('<fileOrName>', 'application name, or manifest file (.yaml, .yml, .json), http(s) URL, or - for stdin')
+    .argument('[version]', 'version to deploy when a name is given (default: latest)')
+    .action(async (target: string, version: string | undefined, _o: unknown, cmd: Command) => {
+      await run(() => deployCommand(connect, cmd, target, version));
+    });
+
+  apiCommand(app, 'undeploy', 'Undeploy an application (its versions are kept)')
+    .argument('[name]', 'application name')
+    .option('--all', 'undeploy every deployed application in the lattice')
+    .action(async (name: string | undefined, opts: { all?: boolean }, cmd: Command) => {
+      await run(() => undeployCommand(connect, cmd, name, opts.all === true));
+    });
+
+  apiCommand(app, 'delete', 'Delete an application, or one version of it')
+    .argument('[name]', 'application name')
+    .argument('[version]', 'version to delete (default: all versions)')
+    .option('--all-undeployed', 'delete every application that has no deployed version')
+    .action(async (name: string | undefined, version: string | undefined, opts: { allUndeployed?: boolean }, cmd: Command) => {
+      await run(() => deleteCommand(connect, cmd, name, version, opts.allUndeployed === true));
+    });
+
+  apiCommand(app, 'status', 'Show the status of an application and of each of its scalers')
+    .argument('<name>', 'application name')
+    .action(async (name: string, _o: unknown, cmd: Command) => {
+      await run(() => withClient(connect, cmd, (client, mode) => statusCommand(client, name, mode)));
+    });
+
+  app
+    .command('validate')
+    .description('Validate a manifest offline: parse it and report every warning and error')
+    .argument('<file>', 'manifest file (.yaml, .yml, .json), http(s) URL, or - for stdin')
+    .addOption(outputOption())
+    .action(async (file: string, opts: { output: OutputMode }) => {
+      await run(() => validateCommand(file, opts.output));
+    });
+}
+
+/** `wadm schema`: the manifest JSON Schema, pretty-printed. */
+export function registerSchemaCommand(program: Command): void {
+  program
+    .command('schema')
+    .description('Print the JSON Schema of application manifests')
+    .action(() => {
+      emit({ stdout: [JSON.stringify(manifestSchema, null, 2)], stderr: [], exitCode: 0 });
+    });
+}
+
+function apiCommand(parent: Command, name: string, description: string): Command {
+  return parent
+    .command(name)
+    .description(description)
+    .addOption(new Option('--lattice <id>', 'lattice id').env('WADM_LATTICE').default(DEFAULT_LATTICE))
+    .addOption(new Option('--api-prefix <prefix>', 'wadm API subject prefix').env('WADM_API_PREFIX').default('wadm.api'))
+    .addOption(new Option('-s, --nats-server <url>', 'NATS server').env('WADM_NATS_SERVER').default(DEFAULT_NATS_SERVER))
+    .addOption(outputOption())
+    .addOption(new Option('--timeout-ms <ms>', 'request timeout in milliseconds (default 5000)').argParser(parsePositiveInt));
+}
+
+function outputOption(): Option {
+  return new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text');
+}
+
+function parsePositiveInt(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('Expected a positive integer.');
+  return n;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running
+
+/** Run a command body and print its output; an unexpected throw becomes a one-line failure. */
+async function run(body: () => Promise<CommandOutput>): Promise<void> {
+  let output: CommandOutput;
+  try {
+    output = await body();
+  } catch (e) {
+    output = failure(describeError(e));
+  }
+  emit(output);
+}
+
+function emit(output: CommandOutput): void {
+  if (output.stdout.length > 0) process.stdout.write(`${output.stdout.join('\n')}\n`);
+  if (output.stderr.length > 0) process.stderr.write(`${output.stderr.join('\n')}\n`);
+  if (output.exitCode !== 0) process.exitCode = output.exitCode;
+}
+
+/** Connect, run `fn` with a client, close; any thrown error becomes a one-line failure. */
+async function withClient(
+  connect: Connect,
+  cmd: Command,
+  fn: (client: WadmClient, mode: OutputMode) => Promise<CommandOutput>,
+): Promise<CommandOutput> {
+  const opts = cmd.opts<ApiOptions>();
+  let nc: NatsConnection;
+  try {
+    nc = await connect({ natsUrl: opts.natsServer });
+  } catch (e) {
+    return failure(`Failed to connect to NATS at ${opts.natsServer}: ${describeError(e)}`);
+  }
+  try {
+    const clientOpts: ConstructorParameters<typeof WadmClient>[1] = { lattice: opts.lattice, prefix: opts.apiPrefix };
+    if (opts.timeoutMs !== undefined) clientOpts.timeoutMs = opts.timeoutMs;
+    return await fn(new WadmClient(nc, clientOpts), opts.output);
+  } catch (e) {
+    return failure(describeError(e));
+  } finally {
+    await nc.close().catch(() => undefined);
+  }
+}
+
+async function deployCommand(connect: Connect, cmd: Command, target: string, version: string | undefined): Promise<CommandOutput> {
+  if (!isManifestSource(target)) {
+    return withClient(connect, cmd, async (client, mode) => renderDeploy(await client.deploy(target, version), mode));
+  }
+  if (version !== undefined) return failure('A version cannot be given when deploying from a manifest; it comes from the put.');
+  const source = await readManifestSource(target);
+  return withClient(connect, cmd, async (client, mode) => {
+    const put = await client.put(source);
+    if (isFailure(put)) return renderPut(put, mode);
+    return renderDeploy(await client.deploy(put.name, put.current_version), mode);
+  });
+}
+
+async function undeployCommand(connect: Connect, cmd: Command, name: string | undefined, all: boolean): Promise<CommandOutput> {
+  const target = singleTarget(name, all, '--all');
+  if (typeof target !== 'string' && target !== ALL) return target;
+  return withClient(connect, cmd, async (client, mode) => {
+    if (target !== ALL) return renderUndeploy(await client.undeploy(target), mode);
+    const names = (await listModels(client)).filter((m) => m.deployed_version !== null).map((m) => m.name);
+    if (names.length === 0 && mode === 'text') return ok('No deployed applications to undeploy');
+    const replies: DeployModelResponse[] = [];
+    for (const n of names) replies.push(await client.undeploy(n));
+    return renderMany(replies, mode, undeployText);
+  });
+}
+
+async function deleteCommand(
+  connect: Connect,
+  cmd: Command,
+  name: string | undefined,
+  version: string | undefined,
+  allUndeployed: boolean,
+): Promise<CommandOutput> {
+  const target = singleTarget(name, allUndeployed, '--all-undeployed');
+  if (typeof target !== 'string' && target !== ALL) return target;
+  if (target === ALL && version !== undefined) return failure('A version cannot be combined with --all-undeployed.');
+  return withClient(connect, cmd, async (client, mode) => {
+    if (target !== ALL) return renderDelete(target, version, await client.delete(target, version), mode);
+    const names = (await listModels(client)).filter(isUndeployed).map((m) => m.name);
+    if (names.length === 0 && mode === 'text') return ok('No undeployed applications to delete');
+    const outputs: CommandOutput[] = [];
+    const replies: DeleteModelResponse[] = [];
+    for (const n of names) {
+      const reply = await client.delete(n);
+      replies.push(reply);
+      outputs.push(renderDelete(n, undefined, reply, 'text'));
+    }
+    return mode === 'json' ? jsonOutput(replies, replies.some(isFailure)) : combine(outputs);
+  });
+}
+
+const ALL = Symbol('all');
+
+/** Exactly one of a name or the "all" flag. */
+function singleTarget(name: string | undefined, all: boolean, flag: string): string | typeof ALL | CommandOutput {
+  if (name !== undefined && all) return failure(`Give either an application name or ${flag}, not both.`);
+  if (name === undefined && !all) return failure(`Give an application name or ${flag}.`);
+  return name ?? ALL;
+}
+
+async function listModels(client: WadmClient): Promise<ModelSummary[]> {
+  const reply = await client.list();
+  if (isFailure(reply)) throw new Error(reply.message || 'Failed to list applications');
+  return reply.models;
+}
+
+/**
+ * "Undeployed" means no deployed version. (wash keeps apps whose last published status is `undeployed`, which
+ * misses apps that were put but never deployed — they list as `waiting`.)
+ */
+function isUndeployed(model: ModelSummary): boolean {
+  return model.deployed_version == null;
+}
+
+async function statusCommand(client: WadmClient, name: string, mode: OutputMode): Promise<CommandOutput> {
+  const reply = await client.status(name);
+  if (mode === 'json' || isFailure(reply)) return renderStatus(name, reply, mode);
+  return renderStatus(name, reply, mode, await deployedVersion(client, name));
+}
+
+/** Best effort: the status' own `version` is always "" in current wadm, so ask for the deployed one. */
+async function deployedVersion(client: WadmClient, name: string): Promise<string | undefined> {
+  try {
+    const reply = await client.versions(name);
+    return reply.versions.find((v) => v.deployed)?.version;
+  } catch {
+    return undefined;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Manifest sources and offline validation
+
+/** What `deploy` treats as a manifest rather than an application name: `-`, a URL, or a .yaml/.yml/.json path. */
+export function isManifestSource(arg: string): boolean {
+  return arg === '-' || /^https?:\/\//i.test(arg) || /\.(ya?ml|json)$/i.test(arg);
+}
+
+/** Read a manifest from a file, an http(s) URL, or `-` (stdin); failures say which source could not be read. */
+export async function readManifestSource(arg: string, stdin: Readable = process.stdin): Promise<string> {
+  try {
+    if (arg === '-') return await readAll(stdin);
+    if (/^https?:\/\//i.test(arg)) return await fetchText(arg);
+    return await readFile(arg, 'utf8');
+  } catch (e) {
+    throw new Error(`Failed to read manifest ${arg === '-' ? 'from stdin' : arg}: ${describeError(e)}`, { cause: e });
+  }
+}
+
+async function fetchText(url: string): Promise<string> {
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`HTTP ${res.status}`);
+  return res.text();
+}
+
+async function readAll(stream: Readable): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export interface ValidationReport {
+  /** Set when the manifest does not parse; then `failures` is empty. */
+  parseError?: string;
+  name?: string;
+  failures: ValidationFailure[];
+}
+
+/** Parse + validate, plus the raw-YAML deprecated link key warnings of `wash app validate`. */
+export function validateManifestText(text: string): ValidationReport {
+  const parsed = parseManifest(text);
+  if (!parsed.ok) return { parseError: describeError(parsed.error), failures: [] };
+  const failures = [...deprecatedLinkKeyWarnings(text), ...parsed.warnings, ...validateManifest(parsed.manifest)];
+  return { name: parsed.manifest.metadata.name, failures };
+}
+
+const SOURCE_CONFIG_WARNING = "one of the components' link trait contains a source_config key, please use source:config: rather";
+const TARGET_CONFIG_WARNING = "one of the components' link trait contains a target_config key, please use target:config: rather";
+
+/** wadm-manifest.md §2.3: `source_config` / `target_config` in a link trait's properties (raw document, before normalising). */
+export function deprecatedLinkKeyWarnings(text: string): ValidationFailure[] {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch {
+    return [];
+  }
+  const failures: ValidationFailure[] = [];
+  for (const component of arrayAt(doc, 'spec', 'components')) {
+    for (const trait of arrayAt(component, 'traits')) {
+      const type = field(trait, 'type');
+      if (type !== undefined && type !== 'link') continue;
+      const props = field(trait, 'properties');
+      if (field(props, 'source_config') !== undefined) failures.push({ level: 'warning', msg: SOURCE_CONFIG_WARNING });
+      if (field(props, 'target_config') !== undefined) failures.push({ level: 'warning', msg: TARGET_CONFIG_WARNING });
+    }
+  }
+  return failures;
+}
+
+function field(value: unknown, key: string): unknown {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  return (value as Record<string, unknown>)[key];
+}
+
+function arrayAt(value: unknown, ...path: string[]): unknown[] {
+  const found = path.reduce<unknown>((v, key) => field(v, key), value);
+  return Array.isArray(found) ? found : [];
+}
+
+export async function validateCommand(file: string, mode: OutputMode): Promise<CommandOutput> {
+  let text: string;
+  try {
+    text = await readManifestSource(file);
+  } catch (e) {
+    return failure(describeError(e));
+  }
+  return renderValidation(validateManifestText(text), mode);
+}
+
+export function renderValidation(report: ValidationReport, mode: OutputMode): CommandOutput {
+  const errors = report.failures.filter((f) => f.level === 'error').length;
+  const warnings = report.failures.length - errors;
+  const valid = report.parseError === undefined && errors === 0;
+  const exitCode = valid ? 0 : 1;
+  if (mode === 'json') {
+    const body = report.parseError === undefined ? { valid, failures: report.failures } : { valid, parseError: report.parseError, failures: [] };
+    return jsonOutput(body, !valid);
+  }
+  if (report.parseError !== undefined) return { stdout: [`error: ${report.parseError}`], stderr: [], exitCode };
+  const lines = report.failures.map((f) => `${f.level}: ${f.msg}`);
+  lines.push(validationSummary(report.name ?? '', errors, warnings));
+  return { stdout: lines, stderr: [], exitCode };
+}
+
+function validationSummary(name: string, errors: number, warnings: number): string {
+  const count = (n: number, what: string): string => `${n} ${what}${n === 1 ? '' : 's'}`;
+  if (errors > 0) return `Manifest ${name} is invalid: ${count(errors, 'error')}, ${count(warnings, 'warning')}`;
+  if (warnings > 0) return `Manifest ${name} is valid, with ${count(warnings, 'warning')}`;
+  return `Manifest ${name} is valid`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rendering replies
+
+function ok(...lines: string[]): CommandOutput {
+  return { stdout: lines, stderr: [], exitCode: 0 };
+}
+
+function failure(message: string): CommandOutput {
+  return { stdout: [], stderr: [message], exitCode: 1 };
+}
+
+function jsonOutput(body: unknown, failed: boolean): CommandOutput {
+  return { stdout: [JSON.stringify(body)], stderr: [], exitCode: failed ? 1 : 0 };
+}
+
+function combine(outputs: readonly CommandOutput[]): CommandOutput {
+  return {
+    stdout: outputs.flatMap((o) => o.stdout),
+    stderr: outputs.flatMap((o) => o.stderr),
+    exitCode: Math.max(0, ...outputs.map((o) => o.exitCode)),
+  };
+}
+
+export function isFailure(reply: ReplyBody): boolean {
+  return reply.result === 'error' || reply.result === 'notfound';
+}
+
+/** json: the reply body as one line; text: `text(reply)`, or the reply's message on stderr when it failed. */
+function renderReply<R extends ReplyBody>(reply: R, mode: OutputMode, text: (r: R) => string[]): CommandOutput {
+  if (mode === 'json') return jsonOutput(reply, isFailure(reply));
+  if (isFailure(reply)) return failure(reply.message || `wadm replied "${reply.result}"`);
+  return ok(...text(reply));
+}
+
+/** Several replies of one kind (the `--all` forms): json prints them as one array line. */
+function renderMany<R extends ReplyBody>(replies: readonly R[], mode: OutputMode, text: (r: R) => string[]): CommandOutput {
+  if (mode === 'json') return jsonOutput(replies, replies.some(isFailure));
+  return combine(replies.map((r) => renderReply(r, mode, text)));
+}
+
+export function renderPut(reply: PutModelResponse, mode: OutputMode): CommandOutput {
+  return renderReply(reply, mode, (r) => [`Put application "${r.name}", version "${r.current_version}"`]);
+}
+
+export function renderDeploy(reply: DeployModelResponse, mode: OutputMode): CommandOutput {
+  return renderReply(reply, mode, (r) => [`Deployed application "${r.name}", version "${r.version ?? ''}"`]);
+}
+
+function undeployText(reply: DeployModelResponse): string[] {
+  return [`Undeployed application: ${reply.name}`];
+}
+
+export function renderUndeploy(reply: DeployModelResponse, mode: OutputMode): CommandOutput {
+  return renderReply(reply, mode, undeployText);
+}
+
+export function renderDelete(name: string, version: string | undefined, reply: DeleteModelResponse, mode: OutputMode): CommandOutput {
+  const suffix = version === undefined ? '' : `, version "${version}"`;
+  return renderReply(reply, mode, (r) => [
+    r.result === 'noop' ? `Already deleted application: ${name}${suffix}` : `Deleted application: ${name}${suffix}`,
+  ]);
+}
+
+export function renderGet(reply: GetModelResponse, mode: OutputMode): CommandOutput {
+  if (mode === 'text' && !isFailure(reply) && reply.manifest === undefined) return failure('wadm returned no manifest');
+  return renderReply(reply, mode, (r) => [toYaml(r.manifest).trimEnd()]);
+}
+
+export function renderList(reply: ListModelsResponse, mode: OutputMode): CommandOutput {
+  return renderReply(reply, mode, (r) =>
+    r.models.length === 0
+      ? ['No applications found']
+      : formatTable(['Name', 'Deployed Version', 'Latest Version', 'Status', 'Description'], r.models.map(summaryRow)),
+  );
+}
+
+function summaryRow(m: ModelSummary): string[] {
+  const status = statusFromWire(m.detailed_status)?.status.type ?? m.status;
+  return [m.name, m.deployed_version ?? 'N/A', m.version, status, oneLine(m.description ?? '', DESCRIPTION_WIDTH)];
+}
+
+export function renderHistory(reply: VersionResponse, mode: OutputMode): CommandOutput {
+  return renderReply(reply, mode, (r) =>
+    formatTable(
+      ['Version', 'Deployed'],
+      r.versions.map((v) => [v.version, v.deployed ? 'yes' : 'no']),
+    ),
+  );
+}
+
+/** `{name}@{version} - {type}`, then one row per scaler; a scaler with a message gets `(*) {message}`. */
+export function renderStatus(name: string, reply: StatusResponse, mode: OutputMode, deployed?: string): CommandOutput {
+  return renderReply(reply, mode, (r) => {
+    const status = statusFromWire(r.status);
+    if (status === undefined) return [`${name} - unknown (wadm returned no status)`];
+    const version = status.version || deployed;
+    const lines = [`${version ? `${name}@${version}` : name} - ${status.status.type}`];
+    const scalers = status.scalers ?? [];
+    if (scalers.length === 0) {
+      if (status.status.message) lines.push(`  ${status.status.message}`);
+      return lines;
+    }
+    const rows = scalers.map((s) => [s.name, s.kind, s.status.type, s.status.message ? `(*) ${s.status.message}` : '']);
+    return [...lines, ...formatTable(['Name', 'Kind', 'Status', 'Message'], rows, { indent: '  ' })];
+  });
+}

@@ -1,0 +1,132 @@
+/**
+ * The settings of one wadm-ts replica, from flags and environment variables with the names and
+ * defaults of the Rust wadm (wadm-behaviour.md §6), so it drops in where the Rust wadm ran.
+ */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { Option, type Command } from 'commander';
+import { DEFAULT_API_PREFIX, normalizeApiPrefix } from '@wadm-ts/protocol';
+import { DEFAULT_MANIFEST_BUCKET, type NatsSettings, type JetStreamSettings } from '@wadm-ts/store';
+
+export interface ReplicaConfig {
+  replicaId: string;
+  nats: NatsSettings;
+  jetstream: JetStreamSettings;
+  apiPrefix: string;
+  streamPrefix?: string;
+  manifestBucket: string;
+  stateBucket: string;
+  /** Seconds without an event after which a host is considered gone. */
+  cleanupIntervalS: number;
+  multitenant: boolean;
+  structuredLogging: boolean;
+  maxJobs: number;
+  maxRequestBytes: number;
+  /** `host:port` for /livez, /readyz, /metrics. */
+  httpAdmin?: string;
+  tracing: boolean;
+  tracingEndpoint?: string;
+}
+
+/** clap's reading of a boolean env var: n/no/f/false/off/0 (any case) and empty are false. */
+export function envFlag(v: string | undefined): boolean | undefined {
+  if (v === undefined) return undefined;
+  return !['', 'n', 'no', 'f', 'false', 'off', '0'].includes(v.trim().toLowerCase());
+}
+
+function positiveInt(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got '${v}'`);
+    return n;
+  };
+}
+
+/** Adds every serve flag (with its env var) to a command. */
+export function addReplicaOptions(cmd: Command): Command {
+  const opt = (flags: string, desc: string, env: string, def?: string | number, parse?: (v: string) => unknown): void => {
+    const o = new Option(flags, desc).env(env);
+    if (def !== undefined) o.default(def);
+    if (parse) o.argParser(parse);
+    cmd.addOption(o);
+  };
+  opt('-s, --nats-server <url>', 'NATS server to connect to (user:pass@host:port honoured)', 'WADM_NATS_SERVER', '127.0.0.1:4222');
+  opt('--nats-seed <seed>', 'NKey seed (literal or file), needs --nats-jwt', 'WADM_NATS_NKEY');
+  opt('--nats-jwt <jwt>', 'JWT (literal or file), needs --nats-seed', 'WADM_NATS_JWT');
+  opt('--nats-creds-file <path>', 'NATS credentials file', 'WADM_NATS_CREDS_FILE');
+  opt('--nats-tls-ca-file <path>', 'CA file for TLS to NATS', 'WADM_NATS_TLS_CA_FILE');
+  opt('-d, --domain <domain>', 'JetStream domain for every stream and KV bucket', 'WADM_JETSTREAM_DOMAIN');
+  opt('--api-prefix <prefix>', 'API subject prefix', 'WADM_API_PREFIX', DEFAULT_API_PREFIX);
+  opt('--stream-prefix <prefix>', 'prefix for the internal stream names', 'WADM_STREAM_PREFIX');
+  opt('--manifest-bucket-name <name>', 'KV bucket of manifests', 'WADM_MANIFEST_BUCKET_NAME', DEFAULT_MANIFEST_BUCKET);
+  opt('--state-bucket-name <name>', 'KV bucket of lattice state', 'WADM_STATE_BUCKET_NAME', 'wadm_state');
+  opt('--cleanup-interval <seconds>', 'seconds without events after which a host is gone', 'WADM_CLEANUP_INTERVAL', 70, positiveInt('--cleanup-interval'));
+  opt('--stream-persistence <kind>', 'file or memory', 'WADM_STREAM_PERSISTENCE', 'file');
+  opt('-j, --max-jobs <n>', 'concurrent message handlers of this replica', 'WADM_MAX_JOBS', undefined, positiveInt('--max-jobs'));
+  opt('--max-request-bytes <n>', 'largest API request body accepted', 'WADM_MAX_REQUEST_BYTES', 1048576, positiveInt('--max-request-bytes'));
+  opt('--http-admin <addr>', 'host:port serving /livez, /readyz and /metrics', 'WADM_HTTP_ADMIN');
+  opt('-i, --host-id <id>', 'this replica\'s id (in logs and metrics); random by default', 'WADM_HOST_ID');
+  opt('-e, --tracing-endpoint <url>', 'OTLP endpoint (accepted for compatibility)', 'WADM_TRACING_ENDPOINT');
+  cmd.option('-l, --structured-logging', 'JSON logs (env WADM_STRUCTURED_LOGGING)');
+  cmd.option('--multitenant', 'account-prefixed subjects (env WADM_MULTITENANT)');
+  cmd.option('-t, --tracing', 'enable tracing (env WADM_TRACING_ENABLED; accepted for compatibility)');
+  for (const hidden of [
+    ['--state-bucket-max-bytes <n>', 'WADM_STATE_BUCKET_MAX_BYTES'],
+    ['--manifest-bucket-max-bytes <n>', 'WADM_MANIFEST_BUCKET_MAX_BYTES'],
+    ['--command-stream-max-bytes <n>', 'WADM_COMMAND_STREAM_MAX_BYTES'],
+    ['--event-stream-max-bytes <n>', 'WADM_EVENT_STREAM_MAX_BYTES'],
+    ['--event-consumer-stream-max-bytes <n>', 'WADM_EVENT_CONSUMER_STREAM_MAX_BYTES'],
+    ['--status-stream-max-bytes <n>', 'WADM_STATUS_STREAM_MAX_BYTES'],
+    ['--notify-stream-max-bytes <n>', 'WADM_NOTIFY_STREAM_MAX_BYTES'],
+    ['--wasmbus-event-stream-max-bytes <n>', 'WADM_WASMBUS_EVENT_STREAM_MAX_BYTES'],
+  ] as const) {
+    cmd.addOption(new Option(hidden[0]).env(hidden[1]).hideHelp());
+  }
+  return cmd;
+}
+
+type Raw = Record<string, unknown>;
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
+
+/** Turn parsed commander options (plus the boolean env vars) into a ReplicaConfig. */
+export function replicaConfigFrom(o: Raw, env: NodeJS.ProcessEnv = process.env): ReplicaConfig {
+  const persistence = String(o['streamPersistence'] ?? 'file').toLowerCase();
+  if (persistence !== 'file' && persistence !== 'memory') throw new Error(`--stream-persistence must be 'file' or 'memory', got '${persistence}'`);
+  const bool = (key: string, envName: string): boolean => (o[key] === true ? true : (envFlag(env[envName]) ?? false));
+  const nats: NatsSettings = { server: String(o['natsServer'] ?? '127.0.0.1:4222') };
+  const seed = str(o['natsSeed']);
+  const jwt = str(o['natsJwt']);
+  const creds = str(o['natsCredsFile']);
+  const ca = str(o['natsTlsCaFile']);
+  if (seed) nats.nkeySeed = seed;
+  if (jwt) nats.jwt = jwt;
+  if (creds) nats.credsFile = creds;
+  if (ca) nats.tlsCaFile = ca;
+  const jetstream: JetStreamSettings = { persistence };
+  const domain = str(o['domain']);
+  if (domain) jetstream.domain = domain;
+  const replicaId = str(o['hostId']) ?? `wadm-${hostname()}-${randomUUID().slice(0, 8)}`;
+  nats.name = `wadm-ts ${replicaId}`;
+  const cfg: ReplicaConfig = {
+    replicaId,
+    nats,
+    jetstream,
+    apiPrefix: normalizeApiPrefix(String(o['apiPrefix'] ?? DEFAULT_API_PREFIX)),
+    manifestBucket: String(o['manifestBucketName'] ?? DEFAULT_MANIFEST_BUCKET),
+    stateBucket: String(o['stateBucketName'] ?? 'wadm_state'),
+    cleanupIntervalS: Number(o['cleanupInterval'] ?? 70),
+    multitenant: bool('multitenant', 'WADM_MULTITENANT'),
+    structuredLogging: bool('structuredLogging', 'WADM_STRUCTURED_LOGGING'),
+    maxJobs: typeof o['maxJobs'] === 'number' ? o['maxJobs'] : 256,
+    maxRequestBytes: Number(o['maxRequestBytes'] ?? 1048576),
+    tracing: bool('tracing', 'WADM_TRACING_ENABLED') || str(o['tracingEndpoint']) !== undefined,
+  };
+  const sp = str(o['streamPrefix']);
+  if (sp) cfg.streamPrefix = sp;
+  const admin = str(o['httpAdmin']);
+  if (admin) cfg.httpAdmin = admin;
+  const te = str(o['tracingEndpoint']);
+  if (te) cfg.tracingEndpoint = te;
+  return cfg;
+}

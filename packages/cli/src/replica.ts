@@ -1,0 +1,117 @@
+/**
+ * One wadm-ts replica: connects to NATS, ensures the JetStream resources, and runs the API service
+ * (later issues add ingest and reconcile workers here). Any number of replicas run side by side.
+ */
+import type { NatsConnection } from '@nats-io/transport-node';
+import { ApiServer } from '@wadm-ts/api';
+import { createLogger, Metrics, type Logger } from '@wadm-ts/obs';
+import { ManifestStore, StatusStore, connectNats, ensureApiStreams, ensureBucket, jetStreamContext } from '@wadm-ts/store';
+import type { DestinationStream } from 'pino';
+import { startAdmin, type AdminHandle } from './admin-http.js';
+import type { ReplicaConfig } from './config.js';
+
+export interface Replica {
+  readonly id: string;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly nc: NatsConnection;
+  readonly api: ApiServer;
+  readonly admin?: AdminHandle;
+  ready(): boolean;
+  /** Drain: stop taking work, finish what is under way, close the connection. */
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  logger?: Logger;
+  logDestination?: DestinationStream;
+  /** Give up connecting after this many ms (default: keep trying). */
+  connectTimeoutMs?: number;
+}
+
+async function connectWithRetry(cfg: ReplicaConfig, log: Logger, timeoutMs?: number): Promise<NatsConnection> {
+  const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
+  let delay = 250;
+  for (;;) {
+    try {
+      return await connectNats(cfg.nats);
+    } catch (err) {
+      if (Date.now() + delay > deadline) throw new Error(`could not connect to NATS at ${cfg.nats.server}: ${(err as Error).message}`, { cause: err });
+      log.warn({ err: (err as Error).message, server: cfg.nats.server, retryInMs: delay }, 'NATS not reachable yet, retrying');
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 5000);
+    }
+  }
+}
+
+export async function startReplica(cfg: ReplicaConfig, opts: StartOptions = {}): Promise<Replica> {
+  const logger =
+    opts.logger ??
+    createLogger({ replica: cfg.replicaId, structured: cfg.structuredLogging, ...(opts.logDestination ? { destination: opts.logDestination } : {}) });
+  const metrics = new Metrics({ defaultMetrics: true, labels: { replica: cfg.replicaId } });
+  let isReady = false;
+  const admin = cfg.httpAdmin ? await startAdmin(cfg.httpAdmin, metrics, () => isReady) : undefined;
+  if (admin) logger.info({ url: admin.url }, 'admin endpoint listening');
+  if (cfg.tracing) logger.warn({ endpoint: cfg.tracingEndpoint }, 'OTLP tracing is not implemented by wadm-ts; the flag is accepted for compatibility');
+
+  const nc = await connectWithRetry(cfg, logger, opts.connectTimeoutMs);
+  logger.info({ server: nc.getServer() }, 'connected to NATS');
+  const ctx = await jetStreamContext(nc, cfg.jetstream);
+  await ensureApiStreams(ctx);
+  const manifestKv = await ensureBucket(ctx, cfg.manifestBucket);
+  await ensureBucket(ctx, cfg.stateBucket);
+  const casRetries = metrics.counter('wadm_manifest_cas_retries_total', 'compare-and-set conflicts retried on the manifest bucket');
+  const manifests = new ManifestStore(manifestKv, cfg.manifestBucket, () => casRetries.inc());
+  const statuses = new StatusStore(ctx.js, ctx.jsm);
+  const api = new ApiServer({
+    nc,
+    js: ctx.js,
+    manifests,
+    statuses,
+    logger,
+    metrics,
+    prefix: cfg.apiPrefix,
+    multitenant: cfg.multitenant,
+    maxBodyBytes: cfg.maxRequestBytes,
+    maxJobs: cfg.maxJobs,
+  });
+  await api.start();
+
+  const connected = metrics.gauge('wadm_nats_connected', '1 while the NATS connection is up');
+  connected.set(1);
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === 'disconnect') {
+        connected.set(0);
+        logger.warn('NATS disconnected');
+      } else if (s.type === 'reconnect') {
+        connected.set(1);
+        logger.info('NATS reconnected');
+      }
+    }
+  })().catch(() => undefined);
+
+  isReady = true;
+  logger.info({ prefix: cfg.apiPrefix, multitenant: cfg.multitenant }, 'replica ready');
+
+  let stopping: Promise<void> | undefined;
+  return {
+    id: cfg.replicaId,
+    logger,
+    metrics,
+    nc,
+    api,
+    ...(admin ? { admin } : {}),
+    ready: () => isReady && !nc.isClosed(),
+    stop(): Promise<void> {
+      stopping ??= (async () => {
+        isReady = false;
+        await api.drain();
+        if (!nc.isClosed()) await nc.drain();
+        if (admin) await admin.close();
+        logger.info('replica stopped');
+      })();
+      return stopping;
+    },
+  };
+}

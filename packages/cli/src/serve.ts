@@ -1,0 +1,49 @@
+/** `wadm serve` and `wadm up`: run one replica until SIGTERM/SIGINT, then drain and exit 0. */
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { isTcpReachable, startLocalNats, hostPortOf, type LocalNats } from '@wadm-ts/store';
+import type { ReplicaConfig } from './config.js';
+import { startReplica } from './replica.js';
+
+function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (s: NodeJS.Signals): void => {
+      process.off('SIGTERM', on);
+      process.off('SIGINT', on);
+      resolve(s);
+    };
+    process.on('SIGTERM', on);
+    process.on('SIGINT', on);
+  });
+}
+
+export async function serve(cfg: ReplicaConfig, extraCleanup?: () => Promise<void>): Promise<void> {
+  const replica = await startReplica(cfg);
+  const signal = await untilSignal();
+  replica.logger.info({ signal }, 'shutting down: draining');
+  const force = setTimeout(() => {
+    replica.logger.error('drain took longer than 20 s, exiting');
+    process.exit(1);
+  }, 20_000);
+  force.unref();
+  await replica.stop();
+  if (extraCleanup) await extraCleanup();
+  clearTimeout(force);
+}
+
+/**
+ * Development mode: when nothing answers at the NATS URL, start `nats-server -js` from PATH with a data
+ * directory (default ~/.wadm/jetstream), then serve against it.
+ */
+export async function up(cfg: ReplicaConfig, dataDir: string | undefined): Promise<void> {
+  let local: LocalNats | undefined;
+  if (!(await isTcpReachable(cfg.nats.server, 1000))) {
+    const { host, port } = hostPortOf(cfg.nats.server);
+    const storeDir = dataDir ?? join(homedir(), '.wadm', 'jetstream');
+    await mkdir(storeDir, { recursive: true });
+    process.stderr.write(`wadm up: no NATS at ${cfg.nats.server}; starting nats-server -js on ${host}:${port} (data in ${storeDir})\n`);
+    local = await startLocalNats({ host, port, storeDir });
+  }
+  await serve(cfg, local ? () => local.stop() : undefined);
+}

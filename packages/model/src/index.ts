@@ -1,0 +1,29 @@
+export * from './types.js';
+export * from './status.js';
+export { parseManifest, JSON_CONTENT_TYPE, YAML_CONTENT_TYPE, type ParseOptions, type ParseResult } from './parse.js';
+export {
+  validateManifest,
+  isValidOamKey,
+  isValidManifestName,
+  isUnrecognizedInterface,
+  hasErrors,
+  firstError,
+  rustDebugString,
+  rustDebugList,
+} from './validate.js';
+export {
+  classifyTrait,
+  linkName,
+  isScalerType,
+  linkToJson,
+  scalerToJson,
+  LINK_TRAIT,
+  SPREADSCALER_TRAIT,
+  DAEMONSCALER_TRAIT,
+  DEFAULT_LINK_NAME,
+  DEFAULT_SPREAD_WEIGHT,
+} from './traits.js';
+export { serializeManifest, manifestToJson } from './serialize.js';
+export { componentId, managedConfigName, secretConfigName, sanitizeIdPart } from './naming.js';
+export { manifestSchema, MANIFEST_SCHEMA_PATH } from './schema.js';
+export { newVersion } from './version.js';

@@ -1,0 +1,49 @@
+import { Registry, Counter, Gauge, Histogram, collectDefaultMetrics } from 'prom-client';
+
+export type MetricsRegistry = Registry;
+
+/**
+ * A per-process metrics registry. Every long-running loop registers its metrics here through
+ * `counter` / `gauge` / `histogram`, which are idempotent by name so that two components asking for
+ * the same metric share it.
+ */
+export class Metrics {
+  readonly registry: Registry;
+
+  constructor(opts: { defaultMetrics?: boolean; labels?: Record<string, string> } = {}) {
+    this.registry = new Registry();
+    if (opts.labels) this.registry.setDefaultLabels(opts.labels);
+    if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'wadm_process_' });
+  }
+
+  counter<L extends string>(name: string, help: string, labelNames: readonly L[] = []): Counter<L> {
+    const existing = this.registry.getSingleMetric(name);
+    if (existing) return existing as Counter<L>;
+    return new Counter<L>({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  gauge<L extends string>(name: string, help: string, labelNames: readonly L[] = []): Gauge<L> {
+    const existing = this.registry.getSingleMetric(name);
+    if (existing) return existing as Gauge<L>;
+    return new Gauge<L>({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  histogram<L extends string>(
+    name: string,
+    help: string,
+    labelNames: readonly L[] = [],
+    buckets: number[] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  ): Histogram<L> {
+    const existing = this.registry.getSingleMetric(name);
+    if (existing) return existing as Histogram<L>;
+    return new Histogram<L>({ name, help, labelNames, buckets, registers: [this.registry] });
+  }
+
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}

@@ -1,0 +1,3 @@
+export * from './api-subject.js';
+export * from './api-types.js';
+export * from './cloudevents.js';

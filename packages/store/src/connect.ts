@@ -1,0 +1,54 @@
+/** Opening the NATS connection from wadm's connection settings (wadm-behaviour.md §6). */
+import { readFileSync, existsSync } from 'node:fs';
+import { connect, credsAuthenticator, jwtAuthenticator, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
+
+export interface NatsSettings {
+  /** `WADM_NATS_SERVER`: `host:port`, `nats://host:port`, optionally `user:pass@`, comma-separated for several. */
+  server: string;
+  credsFile?: string;
+  /** Seed literal or a file holding it (needs jwt). */
+  nkeySeed?: string;
+  /** JWT literal or a file holding it. */
+  jwt?: string;
+  tlsCaFile?: string;
+  name?: string;
+}
+
+/** A value that is either literal or the path of a file holding it. */
+function literalOrFile(v: string): string {
+  return existsSync(v) ? readFileSync(v, 'utf8').trim() : v.trim();
+}
+
+export function connectionOptions(s: NatsSettings): NodeConnectionOptions {
+  const servers: string[] = [];
+  let user: string | undefined;
+  let pass: string | undefined;
+  for (const raw of s.server.split(',').map((x) => x.trim()).filter(Boolean)) {
+    const withScheme = /^[a-z]+:\/\//i.test(raw) ? raw : `nats://${raw}`;
+    const u = new URL(withScheme);
+    if (u.username) {
+      user = decodeURIComponent(u.username);
+      pass = decodeURIComponent(u.password);
+    }
+    servers.push(`${u.hostname}:${u.port || '4222'}`);
+  }
+  const opts: NodeConnectionOptions = { servers, maxReconnectAttempts: -1, reconnectTimeWait: 500 };
+  if (s.name) opts.name = s.name;
+  if (user !== undefined) {
+    opts.user = user;
+    if (pass) opts.pass = pass;
+  }
+  if (s.credsFile) {
+    if (s.nkeySeed || s.jwt) throw new Error('--nats-creds-file conflicts with --nats-seed / --nats-jwt');
+    opts.authenticator = credsAuthenticator(readFileSync(s.credsFile));
+  } else if (s.nkeySeed || s.jwt) {
+    if (!s.nkeySeed || !s.jwt) throw new Error('--nats-seed and --nats-jwt must be given together');
+    opts.authenticator = jwtAuthenticator(literalOrFile(s.jwt), new TextEncoder().encode(literalOrFile(s.nkeySeed)));
+  }
+  if (s.tlsCaFile) opts.tls = { caFile: s.tlsCaFile };
+  return opts;
+}
+
+export function connectNats(s: NatsSettings): Promise<NatsConnection> {
+  return connect(connectionOptions(s));
+}

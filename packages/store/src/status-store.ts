@@ -1,0 +1,40 @@
+/** Reading and publishing app status on stream `wadm_status` (subject `wadm.status.{lattice}.{name}`). */
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import { statusFromWire, statusToWire, type Status } from '@wadm-ts/model';
+import { statusSubject } from '@wadm-ts/protocol';
+import { STATUS_STREAM } from './streams.js';
+import { StorageError } from './errors.js';
+
+export class StatusStore {
+  constructor(
+    private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
+    private readonly stream = STATUS_STREAM,
+  ) {}
+
+  /** The last published status, or undefined when none exists or it does not parse. */
+  async latest(lattice: string, name: string): Promise<Status | undefined> {
+    const subj = statusSubject(lattice, name);
+    try {
+      const m = await this.jsm.streams.getMessage(this.stream, { last_by_subj: subj });
+      if (!m) return undefined;
+      try {
+        return statusFromWire(JSON.parse(new TextDecoder().decode(m.data)));
+      } catch {
+        return undefined;
+      }
+    } catch (err) {
+      if (/no message found|not found/i.test(String((err as Error).message))) return undefined;
+      throw new StorageError('reading status failed', { key: subj, op: 'status-get' }, { cause: err });
+    }
+  }
+
+  /** Publish a status unless it equals the last stored one. Returns whether it published. */
+  async publishIfChanged(lattice: string, name: string, status: Status): Promise<boolean> {
+    const wire = JSON.stringify(statusToWire(status));
+    const last = await this.latest(lattice, name);
+    if (last && JSON.stringify(statusToWire(last)) === wire) return false;
+    await this.js.publish(statusSubject(lattice, name), wire);
+    return true;
+  }
+}

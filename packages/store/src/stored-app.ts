@@ -1,0 +1,73 @@
+/**
+ * The per-app record of the manifest bucket, with exactly the Rust wadm's JSON layout
+ * (wadm-api.md §4): `{"manifests": {"<version>": <Manifest>, …}, "deployed_version": "<v>" | null}`.
+ * `manifests` is insertion-ordered (the last key is the latest version) — JS objects would reorder
+ * integer-like keys, so the record is held as an ordered list and (de)serialised by hand.
+ */
+import { parse as parseYaml } from 'yaml';
+import { serializeManifest, type Manifest } from '@wadm-ts/model';
+
+export interface StoredVersion {
+  version: string;
+  manifest: Manifest;
+}
+
+export interface StoredApp {
+  name: string;
+  /** Oldest first; the last one is the latest. */
+  versions: StoredVersion[];
+  deployedVersion: string | null;
+}
+
+export function encodeStoredApp(app: StoredApp): string {
+  const entries = app.versions.map((v) => `${JSON.stringify(v.version)}:${serializeManifest(v.manifest)}`);
+  return `{"manifests":{${entries.join(',')}},"deployed_version":${JSON.stringify(app.deployedVersion)}}`;
+}
+
+function toPlain(v: unknown): unknown {
+  if (v instanceof Map) {
+    const o: Record<string, unknown> = {};
+    for (const [k, val] of v) o[String(k)] = toPlain(val);
+    return o;
+  }
+  if (Array.isArray(v)) return v.map(toPlain);
+  return v;
+}
+
+function looksLikeManifest(v: unknown): v is Manifest {
+  if (typeof v !== 'object' || v === null) return false;
+  const o = v as Record<string, unknown>;
+  const md = o['metadata'] as Record<string, unknown> | undefined;
+  const spec = o['spec'] as Record<string, unknown> | undefined;
+  return typeof md?.['name'] === 'string' && Array.isArray(spec?.['components']);
+}
+
+/** Decode a stored record (written by wadm-ts or by the Rust wadm). Throws with context when malformed. */
+export function decodeStoredApp(name: string, bytes: Uint8Array | string): StoredApp {
+  const text = typeof bytes === 'string' ? bytes : new TextDecoder().decode(bytes);
+  // JSON is YAML; the yaml parser with mapAsMap keeps the key order of `manifests`.
+  const root: unknown = parseYaml(text, { mapAsMap: true, schema: 'json', maxAliasCount: 0 });
+  if (!(root instanceof Map)) throw new Error(`stored record of ${name} is not a JSON object`);
+  const manifests = root.get('manifests');
+  if (!(manifests instanceof Map)) throw new Error(`stored record of ${name} has no manifests map`);
+  const versions: StoredVersion[] = [];
+  for (const [version, m] of manifests) {
+    const manifest = toPlain(m);
+    if (!looksLikeManifest(manifest)) throw new Error(`stored record of ${name} version ${String(version)} is not a manifest`);
+    versions.push({ version: String(version), manifest });
+  }
+  const dv = root.get('deployed_version');
+  return { name, versions, deployedVersion: typeof dv === 'string' ? dv : null };
+}
+
+export function latestVersion(app: StoredApp): StoredVersion | undefined {
+  return app.versions[app.versions.length - 1];
+}
+
+export function findVersion(app: StoredApp, version: string): StoredVersion | undefined {
+  return app.versions.find((v) => v.version === version);
+}
+
+export function deployedManifest(app: StoredApp): StoredVersion | undefined {
+  return app.deployedVersion === null ? undefined : findVersion(app, app.deployedVersion);
+}

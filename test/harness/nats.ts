@@ -1,0 +1,43 @@
+/** Test harness: a real nats-server -js on a free port with its own temp store. Never a mock. */
+import { startLocalNats, type LocalNats } from '@wadm-ts/store';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+
+export interface TestNats extends LocalNats {
+  connect(): Promise<NatsConnection>;
+}
+
+/** 16 MiB payloads so that oversize-body handling of the API (1 MiB default) can be exercised. */
+export async function startNats(): Promise<TestNats> {
+  const server = await startLocalNats({ maxPayload: 16 * 1024 * 1024 });
+  const conns: NatsConnection[] = [];
+  return {
+    ...server,
+    async connect() {
+      const nc = await connect({ servers: server.url });
+      conns.push(nc);
+      return nc;
+    },
+    async stop() {
+      await Promise.all(conns.map((c) => (c.isClosed() ? undefined : c.close())));
+      await server.stop();
+    },
+  };
+}
+
+/** Poll `check` until it returns a truthy value or throw after timeoutMs (no fixed sleeps in tests). */
+export async function waitFor<T>(check: () => Promise<T> | T, timeoutMs = 10_000, what = 'condition'): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let delay = 5;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v) return v as NonNullable<T>;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, delay));
+    delay = Math.min(delay * 2, 100);
+  }
+}
