@@ -7,7 +7,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { parse as parseYaml } from 'yaml';
 import { startNats, waitFor, type TestNats } from './harness/nats.js';
 import { startReplicas } from './harness/replicas.js';
-import { RawApi, SHARED_DIR, example } from './harness/api.js';
+import { RawApi, FIXTURES_DIR, example } from './harness/api.js';
 import type { Replica } from '@wadm-ts/cli';
 
 const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
@@ -154,7 +154,7 @@ describe('model.put / model.get / model.versions / model.del (the crud test of t
   test('every example manifest puts (legacy with warnings) and round-trips through get', async () => {
     const a = api();
     for (const dir of ['oam', 'legacy']) {
-      for (const file of readdirSync(join(SHARED_DIR, 'examples', dir)).sort()) {
+      for (const file of readdirSync(join(FIXTURES_DIR, 'examples', dir)).sort()) {
         const text = example(`${dir}/${file}`);
         const put = await a.put(text);
         assert.ok(put['result'] === 'created' || put['result'] === 'newversion', `${dir}/${file}: ${JSON.stringify(put)}`);

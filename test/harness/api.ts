@@ -6,11 +6,11 @@ import { fileURLToPath } from 'node:url';
 
 type Json = Record<string, any>;
 
-/** `/…/shared` next to the repository (the spec and example manifests). */
-export const SHARED_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..', 'shared');
+/** `test/fixtures`: the example manifests (copied from the spec's shared/examples). test/dist/harness → test/. */
+export const FIXTURES_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'fixtures');
 
 export function example(rel: string): string {
-  return readFileSync(join(SHARED_DIR, 'examples', rel), 'utf8');
+  return readFileSync(join(FIXTURES_DIR, 'examples', rel), 'utf8');
 }
 
 export class RawApi {

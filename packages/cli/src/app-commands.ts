@@ -214,16 +214,19 @@ async function deployCommand(connect: Connect, cmd: Command, target: string, ver
 }
 
 async function undeployCommand(connect: Connect, cmd: Command, name: string | undefined, all: boolean): Promise<CommandOutput> {
-  const target = singleTarget(name, all, '--all');
-  if (typeof target !== 'string' && target !== ALL) return target;
-  return withClient(connect, cmd, async (client, mode) => {
-    if (target !== ALL) return renderUndeploy(await client.undeploy(target), mode);
-    const names = (await listModels(client)).filter((m) => m.deployed_version !== null).map((m) => m.name);
-    if (names.length === 0 && mode === 'text') return ok('No deployed applications to undeploy');
-    const replies: DeployModelResponse[] = [];
-    for (const n of names) replies.push(await client.undeploy(n));
-    return renderMany(replies, mode, undeployText);
-  });
+  const invalid = targetError(name, all, '--all');
+  if (invalid !== undefined) return invalid;
+  return withClient(connect, cmd, async (client, mode) =>
+    name !== undefined ? renderUndeploy(await client.undeploy(name), mode) : undeployAll(client, mode),
+  );
+}
+
+async function undeployAll(client: WadmClient, mode: OutputMode): Promise<CommandOutput> {
+  const names = (await listModels(client)).filter((m) => !isUndeployed(m)).map((m) => m.name);
+  if (names.length === 0 && mode === 'text') return ok('No deployed applications to undeploy');
+  const replies: DeployModelResponse[] = [];
+  for (const n of names) replies.push(await client.undeploy(n));
+  return renderMany(replies, mode, undeployText);
 }
 
 async function deleteCommand(
@@ -233,31 +236,27 @@ async function deleteCommand(
   version: string | undefined,
   allUndeployed: boolean,
 ): Promise<CommandOutput> {
-  const target = singleTarget(name, allUndeployed, '--all-undeployed');
-  if (typeof target !== 'string' && target !== ALL) return target;
-  if (target === ALL && version !== undefined) return failure('A version cannot be combined with --all-undeployed.');
-  return withClient(connect, cmd, async (client, mode) => {
-    if (target !== ALL) return renderDelete(target, version, await client.delete(target, version), mode);
-    const names = (await listModels(client)).filter(isUndeployed).map((m) => m.name);
-    if (names.length === 0 && mode === 'text') return ok('No undeployed applications to delete');
-    const outputs: CommandOutput[] = [];
-    const replies: DeleteModelResponse[] = [];
-    for (const n of names) {
-      const reply = await client.delete(n);
-      replies.push(reply);
-      outputs.push(renderDelete(n, undefined, reply, 'text'));
-    }
-    return mode === 'json' ? jsonOutput(replies, replies.some(isFailure)) : combine(outputs);
-  });
+  const invalid = targetError(name, allUndeployed, '--all-undeployed');
+  if (invalid !== undefined) return invalid;
+  return withClient(connect, cmd, async (client, mode) =>
+    name !== undefined ? renderDelete(name, version, await client.delete(name, version), mode) : deleteAllUndeployed(client, mode),
+  );
 }
 
-const ALL = Symbol('all');
+async function deleteAllUndeployed(client: WadmClient, mode: OutputMode): Promise<CommandOutput> {
+  const names = (await listModels(client)).filter(isUndeployed).map((m) => m.name);
+  if (names.length === 0 && mode === 'text') return ok('No undeployed applications to delete');
+  const replies: DeleteModelResponse[] = [];
+  for (const n of names) replies.push(await client.delete(n));
+  if (mode === 'json') return jsonOutput(replies, replies.some(isFailure));
+  return combine(replies.map((reply, i) => renderDelete(names[i]!, undefined, reply, mode)));
+}
 
-/** Exactly one of a name or the "all" flag. */
-function singleTarget(name: string | undefined, all: boolean, flag: string): string | typeof ALL | CommandOutput {
+/** Exactly one of an application name or the "all" flag must be given. */
+function targetError(name: string | undefined, all: boolean, flag: string): CommandOutput | undefined {
   if (name !== undefined && all) return failure(`Give either an application name or ${flag}, not both.`);
   if (name === undefined && !all) return failure(`Give an application name or ${flag}.`);
-  return name ?? ALL;
+  return undefined;
 }
 
 async function listModels(client: WadmClient): Promise<ModelSummary[]> {

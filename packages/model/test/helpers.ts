@@ -12,10 +12,10 @@ import {
   type ValidationFailure,
 } from '../src/index.js';
 
-/** packages/model/dist/test → repo root is 4 levels up; shared/ is the repo root's sibling. */
+/** packages/model/dist/test → repo root is 4 levels up; the example manifests (copied from shared/examples) live in test/fixtures. */
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = path.resolve(HERE, '../../../..');
-export const EXAMPLES_DIR = path.resolve(REPO_ROOT, '../shared/examples');
+export const EXAMPLES_DIR = path.resolve(REPO_ROOT, 'test/fixtures/examples');
 
 export function exampleFiles(dir: 'oam' | 'legacy'): string[] {
   return readdirSync(path.join(EXAMPLES_DIR, dir)).sort();
