@@ -418,7 +418,11 @@ function stopProvider(host: SimulatedHost, payload: Uint8Array): HandlerResult {
   host.stopHealthChecks(p);
   // Graceful-shutdown notice to the provider (a real provider answers; the simulated one is gone).
   const { nc } = host.env;
-  if (!nc.isClosed()) nc.publish(`${host.env.rpcBase}.${p.id}.default.shutdown`, JSON.stringify({ host_id: cmd.host_id }));
+  try {
+    if (!nc.isClosed()) nc.publish(`${host.env.rpcBase}.${p.id}.default.shutdown`, JSON.stringify({ host_id: cmd.host_id }));
+  } catch {
+    // connection closing
+  }
   host.emit('provider_stopped', ev.providerStopped({ annotations: p.annotations, hostId: cmd.host_id, providerId: p.id }));
   return { reply: ok('successfully stopped provider') };
 }

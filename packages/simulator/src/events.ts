@@ -31,13 +31,17 @@ export type LatticeEventType =
 
 /** The full CloudEvent JSON text: envelope in SDK order, `data` sorted. */
 export function cloudEvent(type: LatticeEventType, source: string, data: WireValue): string {
+  return cloudEventWithData(type, source, encodeSorted(data));
+}
+
+function cloudEventWithData(type: LatticeEventType, source: string, dataJson: string): string {
   const nanos = nowNanos(); // `time` and the ULID timestamp of `id` come from the same instant
   const time = rfc3339(nanos);
   const id = ulidUuid(Number(nanos / 1_000_000n));
   return (
     `{"specversion":"1.0","id":${JSON.stringify(id)},"type":${JSON.stringify(`com.wasmcloud.lattice.${type}`)},` +
     `"source":${JSON.stringify(source)},"datacontenttype":"application/json","time":${JSON.stringify(time)},` +
-    `"data":${encodeSorted(data)}}`
+    `"data":${dataJson}}`
   );
 }
 
@@ -67,13 +71,20 @@ export class EventPublisher {
   /** Publishes one event from `hostId` unless a dropEvents rule drops it. Returns whether it was sent. */
   publish(hostId: string, type: LatticeEventType, data: WireValue): boolean {
     const subject = this.subject(type);
-    if (this.o.faults.shouldDrop({ type, subject, hostId, data })) {
+    const dataJson = encodeSorted(data);
+    if (this.o.faults.shouldDrop({ type, subject, hostId, data: () => JSON.parse(dataJson) as unknown })) {
       this.o.dropped.inc({ lattice: this.o.lattice, type });
       this.o.logger.debug({ type, hostId }, 'event dropped by fault injection');
       return false;
     }
     if (this.o.nc.isClosed()) return false;
-    this.o.nc.publish(subject, cloudEvent(type, hostId, data));
+    try {
+      this.o.nc.publish(subject, cloudEventWithData(type, hostId, dataJson));
+    } catch (err) {
+      // Connection closing or draining: a dying host's last words are lost, as on a real host.
+      this.o.logger.debug({ err, type, hostId }, 'event not published');
+      return false;
+    }
     this.o.emitted.inc({ lattice: this.o.lattice, type });
     return true;
   }

@@ -35,10 +35,19 @@ export interface EmittedEvent {
   subject: string;
   /** The emitting host (CloudEvent `source`). */
   hostId: string;
+  /** The CloudEvent `data` as plain JSON. */
   data: unknown;
 }
 
 export type EventDropRule = number | ((event: EmittedEvent) => boolean);
+
+/** The event handed to {@link Faults.shouldDrop}; `data` is parsed only when a predicate asks. */
+export interface PendingEvent {
+  type: string;
+  subject: string;
+  hostId: string;
+  data: () => unknown;
+}
 
 function emptyCounts(): CommandCounts {
   const counts = { total: 0 } as CommandCounts;
@@ -118,11 +127,11 @@ export class Faults {
     this.dropRule = rule === null || rule === 0 ? undefined : rule;
   }
 
-  shouldDrop(event: EmittedEvent): boolean {
+  shouldDrop(event: PendingEvent): boolean {
     const r = this.dropRule;
     if (r === undefined) return false;
     if (typeof r === 'number') return r >= 1 || Math.random() < r;
-    return r(event);
+    return r({ type: event.type, subject: event.subject, hostId: event.hostId, data: event.data() });
   }
 
   clear(): void {

@@ -145,7 +145,11 @@ export class SimulatedHost {
     if (result.async) this.schedule(result.async, this.env.timing.fetchDelayMs);
     const send = (): void => {
       if (result.reply !== undefined && msg.reply && !this.env.nc.isClosed()) {
-        this.env.nc.publish(msg.reply, result.reply);
+        try {
+          this.env.nc.publish(msg.reply, result.reply);
+        } catch (err) {
+          this.log.debug({ err }, 'reply not published');
+        }
       }
       result.afterReply?.();
     };
