@@ -151,6 +151,23 @@ describe('model.put / model.get / model.versions / model.del (the crud test of t
     assert.deepEqual(ev.events, []);
   });
 
+  test('0.x request fields are accepted: delete_all, undeploy on delete; destructive / non_destructive on undeploy', async () => {
+    const a = api();
+    const sql = example('oam/sqldbpostgres.yaml');
+    await a.put(sql);
+    await a.put(sql.replace('version: v0.0.1', 'version: v0.0.2'));
+    await a.deploy('rust-sqldb-postgres-query');
+    let r = await a.raw(a.subject('undeploy', 'rust-sqldb-postgres-query'), JSON.stringify({ destructive: true }));
+    assert.equal(r['result'], 'acknowledged');
+    r = await a.raw(a.subject('undeploy', 'rust-sqldb-postgres-query'), JSON.stringify({ non_destructive: false }));
+    assert.equal(r['message'], 'Application rust-sqldb-postgres-query was already undeployed');
+    r = await a.raw(a.subject('del', 'rust-sqldb-postgres-query'), JSON.stringify({ version: '', delete_all: false, undeploy: true }));
+    assert.deepEqual(r, { result: 'noop', message: "Application version  doesn't exist", undeploy: false });
+    r = await a.raw(a.subject('del', 'rust-sqldb-postgres-query'), JSON.stringify({ version: '', delete_all: true }));
+    assert.deepEqual(r, { result: 'deleted', message: 'Successfully deleted application rust-sqldb-postgres-query', undeploy: true });
+    assert.equal((await a.get('rust-sqldb-postgres-query'))['result'], 'notfound');
+  });
+
   test('every example manifest puts (legacy with warnings) and round-trips through get', async () => {
     const a = api();
     for (const dir of ['oam', 'legacy']) {

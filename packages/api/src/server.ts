@@ -313,7 +313,10 @@ export class ApiServer {
   }
 
   private async del(msg: Msg, scope: Scope, name: string, log: Logger): Promise<Record<string, unknown>> {
-    const version = versionField(parseRequestBody(msg.data, 'delete application'), 'delete application');
+    const body = parseRequestBody(msg.data, 'delete application');
+    // 0.x clients sent {"version": "", "delete_all": true} to delete everything; `undeploy` is accepted and ignored
+    // (deleting the deployed version always undeploys).
+    const version = body['delete_all'] === true ? null : versionField(body, 'delete application');
     const current = await this.o.manifests.load(scope, name);
     if (current && deleteRemovesDeployment(current.app, version)) await this.guardDependents(scope, current.app, 'delete');
     const reply = await this.o.manifests.mutate(scope, name, (cur) => decideDelete(cur, name, version));

@@ -102,8 +102,9 @@ describe('host lifecycle', () => {
         `provider.start.${h.id}`,
         JSON.stringify({ provider_id: 'http', provider_ref: 'ghcr.io/x/http:1', host_id: h.id, annotations: { a: 'b' } }),
       );
-      await wire.waitEvent('provider_started', from);
-      const hb = await wire.waitEvent('host_heartbeat', from, () => true, 3_000);
+      await wire.waitEvents('component_scaled', 2, from);
+      const ps = await wire.waitEvent('provider_started', from);
+      const hb = await wire.waitEvent('host_heartbeat', ps.seq, () => true, 3_000);
       assert.ok(hb.seq > started.seq);
       const m = envelopeRe('host_heartbeat', h.id).exec(hb.raw);
       assert.ok(m, hb.raw);
