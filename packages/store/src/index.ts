@@ -5,3 +5,4 @@ export * from './streams.js';
 export * from './stored-app.js';
 export * from './manifest-store.js';
 export * from './status-store.js';
+export * from './lattice-state.js';

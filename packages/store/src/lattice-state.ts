@@ -1,0 +1,257 @@
+/**
+ * Lattice state in KV bucket `WADM_STATE_BUCKET_NAME` (default `wadm_state`): one key per entity, never
+ * one blob per lattice. Every entity carries `seq`, the stream sequence of the last lattice event that
+ * set it, and deletions are kept as tombstones (`deleted: true`) so that an older event can never
+ * overwrite newer state or bring a removed entity back. Writes are compare-and-set.
+ *
+ * Key layout (tokens that are not plain `[-_=a-zA-Z0-9]` are encoded as `=` + base64url):
+ *   lat.{account|_}.{lattice}.meta
+ *   lat.{account|_}.{lattice}.host.{hostId}
+ *   lat.{account|_}.{lattice}.comp.{hostId}.{componentId}
+ *   lat.{account|_}.{lattice}.prov.{hostId}.{providerId}
+ *   lat.{account|_}.{lattice}.link.{sourceId}.{namespace}.{package}.{name}
+ *   lat.{account|_}.{lattice}.config.{name}
+ *   lat.{account|_}.{lattice}.fail.{comp|prov|link}.{…}
+ */
+import type { KV, KvEntry } from '@nats-io/kv';
+import type { LinkDef } from '@wadm-ts/protocol';
+import { StorageError, casBackoff, isCasConflict } from './errors.js';
+
+export const DEFAULT_STATE_BUCKET = 'wadm_state';
+
+export interface LatticeRef {
+  lattice: string;
+  account?: string;
+}
+
+interface Versioned {
+  /** Stream sequence of the last event that set this entity (0 when set without an event). */
+  seq: number;
+  deleted?: boolean;
+}
+
+export interface LatticeMeta {
+  kind: 'lattice';
+  lattice: string;
+  account?: string;
+  firstSeen: number;
+  lastActivity: number;
+}
+
+export interface HostState extends Versioned {
+  kind: 'host';
+  id: string;
+  friendlyName: string;
+  labels: Record<string, string>;
+  version: string;
+  uptimeSeconds: number;
+  /** Server time (ms) of the last event from this host. */
+  lastSeen: number;
+  /** Set on the tombstone when the host was expired for silence (not stopped cleanly). */
+  expired?: boolean;
+}
+
+export interface ComponentState extends Versioned {
+  kind: 'component';
+  hostId: string;
+  componentId: string;
+  imageRef: string;
+  maxInstances: number;
+  annotations: Record<string, string>;
+}
+
+export type ProviderHealth = 'unknown' | 'healthy' | 'unhealthy';
+
+export interface ProviderState extends Versioned {
+  kind: 'provider';
+  hostId: string;
+  providerId: string;
+  imageRef: string;
+  annotations: Record<string, string>;
+  health: ProviderHealth;
+}
+
+export interface LinkState extends Versioned {
+  kind: 'link';
+  link: LinkDef;
+}
+
+export interface ConfigState extends Versioned {
+  kind: 'config';
+  name: string;
+}
+
+export interface FailureState extends Versioned {
+  kind: 'failure';
+  /** What failed: a component scale, a provider start, a link put. */
+  what: 'component' | 'provider' | 'link';
+  /** component id, provider id, or link key. */
+  subject: string;
+  hostId?: string;
+  imageRef?: string;
+  annotations?: Record<string, string>;
+  error: string;
+  /** Server time (ms). */
+  at: number;
+}
+
+export type Entity = HostState | ComponentState | ProviderState | LinkState | ConfigState | FailureState;
+export type StoredValue = Entity | LatticeMeta;
+
+const PLAIN = /^[-_a-zA-Z0-9][-_=a-zA-Z0-9]*$/;
+
+/** A KV-key-safe token for an arbitrary string (readable when already safe). */
+export function keyToken(s: string): string {
+  return PLAIN.test(s) ? s : `=${Buffer.from(s, 'utf8').toString('base64url')}`;
+}
+
+export function fromKeyToken(t: string): string {
+  return t.startsWith('=') ? Buffer.from(t.slice(1), 'base64url').toString('utf8') : t;
+}
+
+export function latticePrefix(l: LatticeRef): string {
+  return `lat.${l.account ? keyToken(l.account) : '_'}.${keyToken(l.lattice)}`;
+}
+
+export const stateKeys = {
+  meta: (l: LatticeRef) => `${latticePrefix(l)}.meta`,
+  host: (l: LatticeRef, hostId: string) => `${latticePrefix(l)}.host.${keyToken(hostId)}`,
+  hosts: (l: LatticeRef) => `${latticePrefix(l)}.host.*`,
+  component: (l: LatticeRef, hostId: string, id: string) => `${latticePrefix(l)}.comp.${keyToken(hostId)}.${keyToken(id)}`,
+  componentsOf: (l: LatticeRef, hostId: string) => `${latticePrefix(l)}.comp.${keyToken(hostId)}.*`,
+  components: (l: LatticeRef) => `${latticePrefix(l)}.comp.>`,
+  provider: (l: LatticeRef, hostId: string, id: string) => `${latticePrefix(l)}.prov.${keyToken(hostId)}.${keyToken(id)}`,
+  providersOf: (l: LatticeRef, hostId: string) => `${latticePrefix(l)}.prov.${keyToken(hostId)}.*`,
+  providers: (l: LatticeRef) => `${latticePrefix(l)}.prov.>`,
+  link: (l: LatticeRef, sourceId: string, ns: string, pkg: string, name: string) =>
+    `${latticePrefix(l)}.link.${keyToken(sourceId)}.${keyToken(ns)}.${keyToken(pkg)}.${keyToken(name)}`,
+  links: (l: LatticeRef) => `${latticePrefix(l)}.link.>`,
+  config: (l: LatticeRef, name: string) => `${latticePrefix(l)}.config.${keyToken(name)}`,
+  configs: (l: LatticeRef) => `${latticePrefix(l)}.config.*`,
+  failure: (l: LatticeRef, what: FailureState['what'], subject: string, hostId = '_') => `${latticePrefix(l)}.fail.${what}.${keyToken(hostId)}.${keyToken(subject)}`,
+  failures: (l: LatticeRef) => `${latticePrefix(l)}.fail.>`,
+  allMetas: () => 'lat.*.*.meta',
+  all: (l: LatticeRef) => `${latticePrefix(l)}.>`,
+};
+
+/** Parse `lat.{acct}.{lattice}.…` back into a LatticeRef. */
+export function latticeOfKey(key: string): LatticeRef | undefined {
+  const t = key.split('.');
+  if (t.length < 4 || t[0] !== 'lat') return undefined;
+  const lattice = fromKeyToken(t[2]!);
+  return t[1] === '_' ? { lattice } : { lattice, account: fromKeyToken(t[1]!) };
+}
+
+/** Outcome of a decision on one key: write `value`, or leave the key as it is. */
+export type KeyDecision<T> = { write: T } | { skip: true };
+
+export interface Loaded<T> {
+  value: T;
+  revision: number;
+}
+
+const MAX_ATTEMPTS = 500;
+
+export class LatticeStateStore {
+  constructor(
+    readonly kv: KV,
+    readonly bucket: string,
+    private readonly onConflict: () => void = () => undefined,
+  ) {}
+
+  async read<T extends StoredValue>(key: string): Promise<Loaded<T> | null> {
+    let e: KvEntry | null;
+    try {
+      e = await this.kv.get(key);
+    } catch (err) {
+      throw new StorageError(`reading lattice state failed: ${(err as Error).message}`, { bucket: this.bucket, key, op: 'get' }, { cause: err });
+    }
+    if (!e || e.operation !== 'PUT') return null;
+    try {
+      return { value: e.json<T>(), revision: e.revision };
+    } catch {
+      return null; // not ours / corrupt: treated as absent and overwritten by the next write
+    }
+  }
+
+  /**
+   * Compare-and-set one key: `decide` sees the current value (or undefined) and says what to write;
+   * on a lost race it runs again on the fresh value. Returns what was written, or undefined.
+   */
+  async update<T extends StoredValue>(key: string, decide: (current: T | undefined) => KeyDecision<T>): Promise<{ written?: T; previous?: T }> {
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const cur = await this.read<T>(key);
+      const d = decide(cur?.value);
+      if ('skip' in d) return cur ? { previous: cur.value } : {};
+      try {
+        const data = JSON.stringify(d.write);
+        if (cur) await this.kv.update(key, data, cur.revision);
+        else await this.kv.create(key, data);
+        return cur ? { written: d.write, previous: cur.value } : { written: d.write };
+      } catch (err) {
+        if (isCasConflict(err)) {
+          this.onConflict();
+          await casBackoff(attempt);
+          continue;
+        }
+        throw new StorageError(`writing lattice state failed: ${(err as Error).message}`, { bucket: this.bucket, key, op: 'update' }, { cause: err });
+      }
+    }
+    throw new StorageError(`gave up after ${MAX_ATTEMPTS} compare-and-set conflicts`, { bucket: this.bucket, key, op: 'update' });
+  }
+
+  async keys(filter: string): Promise<string[]> {
+    try {
+      const it = await this.kv.keys(filter);
+      const out: string[] = [];
+      for await (const k of it) out.push(k);
+      return out;
+    } catch (err) {
+      throw new StorageError(`listing lattice state keys failed: ${(err as Error).message}`, { bucket: this.bucket, key: filter, op: 'keys' }, { cause: err });
+    }
+  }
+
+  /** Every live (non-tombstone) value under `filter`, with its key. */
+  async list<T extends StoredValue>(filter: string, includeDeleted = false): Promise<Array<{ key: string } & Loaded<T>>> {
+    const keys = await this.keys(filter);
+    const out: Array<{ key: string } & Loaded<T>> = [];
+    for (let i = 0; i < keys.length; i += 256) {
+      const batch = keys.slice(i, i + 256);
+      const loaded = await Promise.all(batch.map((k) => this.read<T>(k)));
+      loaded.forEach((l, j) => {
+        if (l && (includeDeleted || !(l.value as Versioned).deleted)) out.push({ key: batch[j]!, ...l });
+      });
+    }
+    return out;
+  }
+
+  async lattices(): Promise<LatticeMeta[]> {
+    return (await this.list<LatticeMeta>(stateKeys.allMetas())).map((l) => l.value);
+  }
+}
+
+/** A plain-data view of one lattice (live entities only), e.g. for the reconciler or tests. */
+export interface LatticeSnapshot {
+  hosts: HostState[];
+  components: ComponentState[];
+  providers: ProviderState[];
+  links: LinkState[];
+  configs: ConfigState[];
+}
+
+export async function readLatticeSnapshot(store: LatticeStateStore, l: LatticeRef): Promise<LatticeSnapshot> {
+  const [hosts, components, providers, links, configs] = await Promise.all([
+    store.list<HostState>(stateKeys.hosts(l)),
+    store.list<ComponentState>(stateKeys.components(l)),
+    store.list<ProviderState>(stateKeys.providers(l)),
+    store.list<LinkState>(stateKeys.links(l)),
+    store.list<ConfigState>(stateKeys.configs(l)),
+  ]);
+  return {
+    hosts: hosts.map((h) => h.value),
+    components: components.map((c) => c.value),
+    providers: providers.map((p) => p.value),
+    links: links.map((x) => x.value),
+    configs: configs.map((c) => c.value),
+  };
+}
