@@ -26,12 +26,24 @@ export interface ReplicaConfig {
   httpAdmin?: string;
   tracing: boolean;
   tracingEndpoint?: string;
+  /** Ingest consumer ack wait, ms (redelivery delay after a replica dies mid-event). */
+  ingestAckWaitMs: number;
+  /** Reconcile signals are coalesced per lattice over this interval, ms. */
+  signalIntervalMs: number;
 }
 
 /** clap's reading of a boolean env var: n/no/f/false/off/0 (any case) and empty are false. */
 export function envFlag(v: string | undefined): boolean | undefined {
   if (v === undefined) return undefined;
   return !['', 'n', 'no', 'f', 'false', 'off', '0'].includes(v.trim().toLowerCase());
+}
+
+function positiveNumber(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, got '${v}'`);
+    return n;
+  };
 }
 
 function positiveInt(name: string) {
@@ -60,7 +72,9 @@ export function addReplicaOptions(cmd: Command): Command {
   opt('--stream-prefix <prefix>', 'prefix for the internal stream names', 'WADM_STREAM_PREFIX');
   opt('--manifest-bucket-name <name>', 'KV bucket of manifests', 'WADM_MANIFEST_BUCKET_NAME', DEFAULT_MANIFEST_BUCKET);
   opt('--state-bucket-name <name>', 'KV bucket of lattice state', 'WADM_STATE_BUCKET_NAME', 'wadm_state');
-  opt('--cleanup-interval <seconds>', 'seconds without events after which a host is gone', 'WADM_CLEANUP_INTERVAL', 70, positiveInt('--cleanup-interval'));
+  opt('--cleanup-interval <seconds>', 'seconds without events after which a host is gone', 'WADM_CLEANUP_INTERVAL', 70, positiveNumber('--cleanup-interval'));
+  opt('--ingest-ack-wait-ms <ms>', 'redeliver an unacknowledged lattice event after this long', 'WADM_INGEST_ACK_WAIT_MS', 30000, positiveInt('--ingest-ack-wait-ms'));
+  opt('--signal-interval-ms <ms>', 'coalesce reconcile signals per lattice over this interval', 'WADM_SIGNAL_INTERVAL_MS', 100, positiveInt('--signal-interval-ms'));
   opt('--stream-persistence <kind>', 'file or memory', 'WADM_STREAM_PERSISTENCE', 'file');
   opt('-j, --max-jobs <n>', 'concurrent message handlers of this replica', 'WADM_MAX_JOBS', undefined, positiveInt('--max-jobs'));
   opt('--max-request-bytes <n>', 'largest API request body accepted', 'WADM_MAX_REQUEST_BYTES', 1048576, positiveInt('--max-request-bytes'));
@@ -121,6 +135,8 @@ export function replicaConfigFrom(o: Raw, env: NodeJS.ProcessEnv = process.env):
     maxJobs: typeof o['maxJobs'] === 'number' ? o['maxJobs'] : 256,
     maxRequestBytes: Number(o['maxRequestBytes'] ?? 1048576),
     tracing: bool('tracing', 'WADM_TRACING_ENABLED') || str(o['tracingEndpoint']) !== undefined,
+    ingestAckWaitMs: Number(o['ingestAckWaitMs'] ?? 30000),
+    signalIntervalMs: Number(o['signalIntervalMs'] ?? 100),
   };
   const sp = str(o['streamPrefix']);
   if (sp) cfg.streamPrefix = sp;

@@ -5,7 +5,8 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { ApiServer } from '@wadm-ts/api';
 import { createLogger, Metrics, type Logger } from '@wadm-ts/obs';
-import { ManifestStore, StatusStore, connectNats, ensureApiStreams, ensureBucket, jetStreamContext } from '@wadm-ts/store';
+import { LatticeStateStore, ManifestStore, StatusStore, connectNats, ensureApiStreams, ensureBucket, jetStreamContext } from '@wadm-ts/store';
+import { HostReaper, IngestWorker, ReconcileSignaler, ensureIngestResources, ensureReconcileStream } from '@wadm-ts/ingest';
 import type { DestinationStream } from 'pino';
 import { startAdmin, type AdminHandle } from './admin-http.js';
 import type { ReplicaConfig } from './config.js';
@@ -16,6 +17,10 @@ export interface Replica {
   readonly metrics: Metrics;
   readonly nc: NatsConnection;
   readonly api: ApiServer;
+  readonly ingest: IngestWorker;
+  readonly reaper: HostReaper;
+  readonly signaler: ReconcileSignaler;
+  readonly state: LatticeStateStore;
   readonly admin?: AdminHandle;
   ready(): boolean;
   /** Drain: stop taking work, finish what is under way, close the connection. */
@@ -59,7 +64,7 @@ export async function startReplica(cfg: ReplicaConfig, opts: StartOptions = {}):
   const ctx = await jetStreamContext(nc, cfg.jetstream);
   await ensureApiStreams(ctx);
   const manifestKv = await ensureBucket(ctx, cfg.manifestBucket);
-  await ensureBucket(ctx, cfg.stateBucket);
+  const stateKv = await ensureBucket(ctx, cfg.stateBucket);
   const casRetries = metrics.counter('wadm_manifest_cas_retries_total', 'compare-and-set conflicts retried on the manifest bucket');
   const manifests = new ManifestStore(manifestKv, cfg.manifestBucket, () => casRetries.inc());
   const statuses = new StatusStore(ctx.js, ctx.jsm);
@@ -76,6 +81,17 @@ export async function startReplica(cfg: ReplicaConfig, opts: StartOptions = {}):
     maxJobs: cfg.maxJobs,
   });
   await api.start();
+
+  const stateCas = metrics.counter('wadm_state_cas_retries_total', 'compare-and-set conflicts retried on the lattice state bucket');
+  const state = new LatticeStateStore(stateKv, ctx.jsm, cfg.stateBucket, () => stateCas.inc());
+  await ensureReconcileStream(ctx);
+  await ensureIngestResources(ctx, cfg.multitenant, { ackWaitMs: cfg.ingestAckWaitMs });
+  const signaler = new ReconcileSignaler(ctx.js, logger, metrics, cfg.signalIntervalMs);
+  signaler.start();
+  const ingest = new IngestWorker({ ctx, store: state, signaler, logger, metrics, multitenant: cfg.multitenant, concurrency: cfg.maxJobs, ackWaitMs: cfg.ingestAckWaitMs });
+  await ingest.start();
+  const reaper = new HostReaper({ ctx, store: state, signaler, logger, metrics, cleanupIntervalMs: cfg.cleanupIntervalS * 1000 });
+  reaper.start();
 
   const connected = metrics.gauge('wadm_nats_connected', '1 while the NATS connection is up');
   connected.set(1);
@@ -101,11 +117,18 @@ export async function startReplica(cfg: ReplicaConfig, opts: StartOptions = {}):
     metrics,
     nc,
     api,
+    ingest,
+    reaper,
+    signaler,
+    state,
     ...(admin ? { admin } : {}),
     ready: () => isReady && !nc.isClosed(),
     stop(): Promise<void> {
       stopping ??= (async () => {
         isReady = false;
+        await ingest.stop();
+        await reaper.stop();
+        await signaler.stop();
         await api.drain();
         if (!nc.isClosed()) await nc.drain();
         if (admin) await admin.close();

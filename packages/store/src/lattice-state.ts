@@ -14,6 +14,7 @@
  *   lat.{account|_}.{lattice}.fail.{comp|prov|link}.{…}
  */
 import type { KV, KvEntry } from '@nats-io/kv';
+import type { JetStreamManager } from '@nats-io/jetstream';
 import type { LinkDef } from '@wadm-ts/protocol';
 import { StorageError, casBackoff, isCasConflict } from './errors.js';
 
@@ -28,6 +29,8 @@ interface Versioned {
   /** Stream sequence of the last event that set this entity (0 when set without an event). */
   seq: number;
   deleted?: boolean;
+  /** Server time (ms) of the deletion, for tombstone garbage collection. */
+  deletedAt?: number;
 }
 
 export interface LatticeMeta {
@@ -155,6 +158,7 @@ const MAX_ATTEMPTS = 500;
 export class LatticeStateStore {
   constructor(
     readonly kv: KV,
+    private readonly jsm: JetStreamManager,
     readonly bucket: string,
     private readonly onConflict: () => void = () => undefined,
   ) {}
@@ -200,12 +204,16 @@ export class LatticeStateStore {
     throw new StorageError(`gave up after ${MAX_ATTEMPTS} compare-and-set conflicts`, { bucket: this.bucket, key, op: 'update' });
   }
 
+  /**
+   * Keys matching `filter` (subject wildcards), as one snapshot: read from the bucket stream's
+   * per-subject state (`subjects_filter`), not with kv.keys(), whose ordered-consumer walk does not end
+   * while matching keys keep changing (every heartbeat changes host keys).
+   */
   async keys(filter: string): Promise<string[]> {
+    const prefix = `$KV.${this.bucket}.`;
     try {
-      const it = await this.kv.keys(filter);
-      const out: string[] = [];
-      for await (const k of it) out.push(k);
-      return out;
+      const info = await this.jsm.streams.info(`KV_${this.bucket}`, { subjects_filter: `${prefix}${filter}` });
+      return Object.keys(info.state.subjects ?? {}).map((subj) => subj.slice(prefix.length));
     } catch (err) {
       throw new StorageError(`listing lattice state keys failed: ${(err as Error).message}`, { bucket: this.bucket, key: filter, op: 'keys' }, { cause: err });
     }

@@ -1,0 +1,264 @@
+/**
+ * Pure planning: what one lattice event does to lattice state, as a list of per-key decisions.
+ * Every decision is guarded by the event's stream sequence (`seq`): an entity last set by a newer event
+ * is left alone, so events may be applied out of order, concurrently, or twice (redelivery) and the
+ * result is the same as applying them once, in order.
+ */
+import type { LatticeEvent } from '@wadm-ts/protocol';
+import {
+  stateKeys,
+  type ComponentState,
+  type ConfigState,
+  type Entity,
+  type FailureState,
+  type HostState,
+  type KeyDecision,
+  type LatticeRef,
+  type LinkState,
+  type ProviderState,
+  type StoredValue,
+} from '@wadm-ts/store';
+
+export interface EventContext {
+  lattice: LatticeRef;
+  /** Stream sequence of the event. */
+  seq: number;
+  /** Server timestamp of the event, ms. */
+  timeMs: number;
+}
+
+export type Op =
+  | { kind: 'update'; key: string; decide: (cur: StoredValue | undefined) => KeyDecision<StoredValue> }
+  /** Tombstone every live key matching `filter` that is not in `keep` and was set before `seq`. */
+  | { kind: 'sweep'; filter: string; keep: ReadonlySet<string>; seq: number; timeMs: number };
+
+type Versioned = Extract<Entity, { seq: number }>;
+
+function isNewer(cur: StoredValue | undefined, seq: number): boolean {
+  return !cur || cur.kind === 'lattice' || (cur as Versioned).seq < seq;
+}
+
+/** Write `build(cur)` when the event is newer than what is stored. */
+function upsert<T extends Entity>(key: string, seq: number, build: (cur: T | undefined) => T): Op {
+  return {
+    kind: 'update',
+    key,
+    decide: (cur) => (isNewer(cur, seq) ? { write: build(cur as T | undefined) } : { skip: true }),
+  };
+}
+
+/** Mark an entity deleted (a tombstone keeps `seq`, so older events cannot bring it back). */
+export function tombstone<T extends Entity>(cur: T, seq: number, timeMs: number): T {
+  return { ...cur, seq, deleted: true, deletedAt: timeMs };
+}
+
+function remove(key: string, seq: number, timeMs: number, placeholder: () => Entity): Op {
+  return {
+    kind: 'update',
+    key,
+    decide: (cur) => {
+      if (!isNewer(cur, seq)) return { skip: true };
+      const base = cur && cur.kind !== 'lattice' ? (cur as Entity) : placeholder();
+      return { write: tombstone(base, seq, timeMs) };
+    },
+  };
+}
+
+/** Change an existing live entity (labels, health); nothing when it is unknown or deleted. */
+function patch<T extends Entity>(key: string, seq: number, f: (cur: T) => T): Op {
+  return {
+    kind: 'update',
+    key,
+    decide: (cur) => {
+      if (!cur || cur.kind === 'lattice' || (cur as Versioned).deleted || !isNewer(cur, seq)) return { skip: true };
+      return { write: f(cur as T) };
+    },
+  };
+}
+
+function failure(key: string, seq: number, f: Omit<FailureState, 'kind' | 'seq'>): Op {
+  return upsert<FailureState>(key, seq, () => ({ kind: 'failure', seq, ...f }));
+}
+
+export function linkKey(l: LatticeRef, sourceId: string, ns: string, pkg: string, name: string): string {
+  return stateKeys.link(l, sourceId, ns, pkg, name);
+}
+
+export function planEvent(ev: LatticeEvent, ctx: EventContext): Op[] {
+  const { lattice: l, seq, timeMs } = ctx;
+  switch (ev.type) {
+    case 'host_started':
+    case 'host_heartbeat': {
+      const hb = ev.type === 'host_heartbeat' ? ev : undefined;
+      const ops: Op[] = [
+        upsert<HostState>(stateKeys.host(l, ev.hostId), seq, () => ({
+          kind: 'host',
+          id: ev.hostId,
+          friendlyName: ev.friendlyName,
+          labels: ev.labels,
+          version: ev.version,
+          uptimeSeconds: hb?.uptimeSeconds ?? 0,
+          lastSeen: timeMs,
+          seq,
+        })),
+      ];
+      const comps = hb?.components.filter((c) => c.maxInstances > 0) ?? [];
+      const provs = hb?.providers ?? [];
+      for (const c of comps) {
+        ops.push(
+          upsert<ComponentState>(stateKeys.component(l, ev.hostId, c.id), seq, () => ({
+            kind: 'component',
+            hostId: ev.hostId,
+            componentId: c.id,
+            imageRef: c.imageRef,
+            maxInstances: c.maxInstances,
+            annotations: c.annotations,
+            seq,
+          })),
+        );
+      }
+      for (const p of provs) {
+        ops.push(
+          upsert<ProviderState>(stateKeys.provider(l, ev.hostId, p.id), seq, (cur) => ({
+            kind: 'provider',
+            hostId: ev.hostId,
+            providerId: p.id,
+            imageRef: p.imageRef,
+            annotations: p.annotations,
+            health: cur && !cur.deleted ? cur.health : 'unknown',
+            seq,
+          })),
+        );
+      }
+      // A heartbeat is a full snapshot of the host (and a fresh host runs nothing): sweep the rest.
+      ops.push({ kind: 'sweep', filter: stateKeys.componentsOf(l, ev.hostId), keep: new Set(comps.map((c) => stateKeys.component(l, ev.hostId, c.id))), seq, timeMs });
+      ops.push({ kind: 'sweep', filter: stateKeys.providersOf(l, ev.hostId), keep: new Set(provs.map((p) => stateKeys.provider(l, ev.hostId, p.id))), seq, timeMs });
+      return ops;
+    }
+    case 'host_stopped':
+      return [
+        remove(stateKeys.host(l, ev.hostId), seq, timeMs, () => ({ kind: 'host', id: ev.hostId, friendlyName: '', labels: ev.labels, version: '', uptimeSeconds: 0, lastSeen: timeMs, seq })),
+        { kind: 'sweep', filter: stateKeys.componentsOf(l, ev.hostId), keep: new Set(), seq, timeMs },
+        { kind: 'sweep', filter: stateKeys.providersOf(l, ev.hostId), keep: new Set(), seq, timeMs },
+      ];
+    case 'labels_changed':
+      return [patch<HostState>(stateKeys.host(l, ev.hostId), seq, (h) => ({ ...h, labels: ev.labels, seq }))];
+    case 'component_scaled': {
+      const key = stateKeys.component(l, ev.hostId, ev.componentId);
+      if (ev.maxInstances === 0) {
+        return [
+          remove(key, seq, timeMs, () => ({ kind: 'component', hostId: ev.hostId, componentId: ev.componentId, imageRef: ev.imageRef, maxInstances: 0, annotations: ev.annotations, seq })),
+        ];
+      }
+      return [
+        upsert<ComponentState>(key, seq, () => ({
+          kind: 'component',
+          hostId: ev.hostId,
+          componentId: ev.componentId,
+          imageRef: ev.imageRef,
+          maxInstances: ev.maxInstances,
+          annotations: ev.annotations,
+          seq,
+        })),
+      ];
+    }
+    case 'component_scale_failed':
+      return [
+        failure(stateKeys.failure(l, 'component', ev.componentId, ev.hostId), seq, {
+          what: 'component',
+          subject: ev.componentId,
+          hostId: ev.hostId,
+          imageRef: ev.imageRef,
+          annotations: ev.annotations,
+          error: ev.error,
+          at: timeMs,
+        }),
+      ];
+    case 'provider_started':
+      return [
+        upsert<ProviderState>(stateKeys.provider(l, ev.hostId, ev.providerId), seq, () => ({
+          kind: 'provider',
+          hostId: ev.hostId,
+          providerId: ev.providerId,
+          imageRef: ev.imageRef,
+          annotations: ev.annotations,
+          health: 'unknown',
+          seq,
+        })),
+      ];
+    case 'provider_stopped':
+      return [
+        remove(stateKeys.provider(l, ev.hostId, ev.providerId), seq, timeMs, () => ({
+          kind: 'provider',
+          hostId: ev.hostId,
+          providerId: ev.providerId,
+          imageRef: '',
+          annotations: ev.annotations,
+          health: 'unknown',
+          seq,
+        })),
+      ];
+    case 'provider_start_failed':
+      return [
+        failure(stateKeys.failure(l, 'provider', ev.providerId, ev.hostId), seq, {
+          what: 'provider',
+          subject: ev.providerId,
+          hostId: ev.hostId,
+          imageRef: ev.providerRef,
+          error: ev.error,
+          at: timeMs,
+        }),
+      ];
+    case 'health_check_passed':
+    case 'health_check_failed':
+      return [
+        patch<ProviderState>(stateKeys.provider(l, ev.hostId, ev.providerId), seq, (p) => ({
+          ...p,
+          health: ev.type === 'health_check_passed' ? 'healthy' : 'unhealthy',
+          seq,
+        })),
+      ];
+    case 'health_check_status':
+      // A successful probe with no transition: healthy stays healthy; it says nothing new otherwise.
+      return [];
+    case 'linkdef_set': {
+      const k = linkKey(l, ev.link.source_id, ev.link.wit_namespace, ev.link.wit_package, ev.link.name);
+      return [upsert<LinkState>(k, seq, () => ({ kind: 'link', link: ev.link, seq }))];
+    }
+    case 'linkdef_set_failed': {
+      const k = linkKey(l, ev.link.source_id, ev.link.wit_namespace, ev.link.wit_package, ev.link.name);
+      return [failure(stateKeys.failure(l, 'link', k), seq, { what: 'link', subject: k, error: ev.error, at: timeMs })];
+    }
+    case 'linkdef_deleted': {
+      const k = linkKey(l, ev.sourceId, ev.namespace, ev.package, ev.name);
+      return [
+        remove(k, seq, timeMs, () => ({
+          kind: 'link',
+          link: { source_id: ev.sourceId, target: '', name: ev.name, wit_namespace: ev.namespace, wit_package: ev.package, interfaces: [], source_config: [], target_config: [] },
+          seq,
+        })),
+      ];
+    }
+    case 'config_set':
+      return [upsert<ConfigState>(stateKeys.config(l, ev.configName), seq, () => ({ kind: 'config', name: ev.configName, seq }))];
+    case 'config_deleted':
+      return [remove(stateKeys.config(l, ev.configName), seq, timeMs, () => ({ kind: 'config', name: ev.configName, seq }))];
+  }
+}
+
+/** The sweep decision for one key (see Op 'sweep'). */
+export function sweepDecision(cur: StoredValue | undefined, seq: number, timeMs: number): KeyDecision<StoredValue> {
+  if (!cur || cur.kind === 'lattice' || (cur as Versioned).deleted || (cur as Versioned).seq >= seq) return { skip: true };
+  return { write: tombstone(cur as Entity, seq, timeMs) };
+}
+
+const BOOKKEEPING = new Set(['seq', 'lastSeen', 'uptimeSeconds', 'deletedAt', 'expired']);
+
+/** Whether a write changed what the reconciler cares about (not just sequence numbers and liveness). */
+export function semanticallyChanged(prev: StoredValue | undefined, next: StoredValue | undefined): boolean {
+  const view = (v: StoredValue | undefined): string => {
+    if (!v || (v as Versioned).deleted) return 'absent';
+    return JSON.stringify(v, (k, val: unknown) => (BOOKKEEPING.has(k) ? undefined : val));
+  };
+  return view(prev) !== view(next);
+}

@@ -1,0 +1,92 @@
+/**
+ * Host expiry. Every replica runs this loop, but each expiry is a compare-and-set on the host's entry,
+ * so a silent host is expired exactly once (by whichever replica wins) and only the winner tombstones
+ * the host's components and providers and asks for the lattice to be reconciled.
+ */
+import { stateKeys, type HostState, type JetStreamContext, type LatticeRef, type LatticeStateStore } from '@wadm-ts/store';
+import type { Logger, Metrics } from '@wadm-ts/obs';
+import { applyOps } from './apply.js';
+import type { ReconcileSignaler } from './signals.js';
+import { EVENTS_STREAM } from './worker.js';
+
+export interface ReaperOptions {
+  ctx: JetStreamContext;
+  store: LatticeStateStore;
+  signaler: ReconcileSignaler;
+  logger: Logger;
+  metrics: Metrics;
+  /** A host with no event for this long is gone (ms). */
+  cleanupIntervalMs: number;
+  /** Scan period (ms); default a quarter of the cleanup interval, at least 100 ms. */
+  tickMs?: number;
+  /** Server time now (ms); the reaper compares against event stream timestamps. */
+  now?: () => number;
+}
+
+export class HostReaper {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> = Promise.resolve();
+  private readonly expired;
+  private readonly lattices;
+  private readonly hosts;
+
+  constructor(private readonly o: ReaperOptions) {
+    this.expired = o.metrics.counter('wadm_hosts_expired_total', 'hosts expired for silence (by this replica)', ['lattice']);
+    this.lattices = o.metrics.gauge('wadm_lattices_known', 'lattices known from their events');
+    this.hosts = o.metrics.gauge('wadm_hosts_known', 'live hosts per lattice', ['lattice']);
+  }
+
+  start(): void {
+    const tick = this.o.tickMs ?? Math.max(100, Math.floor(this.o.cleanupIntervalMs / 4));
+    this.timer ??= setInterval(() => {
+      this.running = this.running.then(async () => void (await this.sweep())).catch((err: unknown) => this.o.logger.warn({ err }, 'host reaper pass failed'));
+    }, tick);
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.running;
+  }
+
+  /** One pass over every lattice; returns the hosts this replica expired. */
+  async sweep(): Promise<Array<{ lattice: LatticeRef; hostId: string }>> {
+    const now = (this.o.now ?? Date.now)();
+    const metas = await this.o.store.lattices();
+    this.lattices.set(metas.length);
+    const out: Array<{ lattice: LatticeRef; hostId: string }> = [];
+    for (const meta of metas) {
+      const ref: LatticeRef = meta.account ? { lattice: meta.lattice, account: meta.account } : { lattice: meta.lattice };
+      const hosts = await this.o.store.list<HostState>(stateKeys.hosts(ref));
+      let live = hosts.length;
+      for (const { value: h } of hosts) {
+        if (now - h.lastSeen <= this.o.cleanupIntervalMs) continue;
+        if (await this.expire(ref, h.id, now)) {
+          out.push({ lattice: ref, hostId: h.id });
+          live--;
+        }
+      }
+      this.hosts.set({ lattice: meta.lattice }, live);
+    }
+    return out;
+  }
+
+  private async expire(ref: LatticeRef, hostId: string, now: number): Promise<boolean> {
+    // Everything published before now has a lower sequence than the stream's last one: tombstones at
+    // that sequence win against stale events, and lose against anything the host publishes later.
+    const seq = (await this.o.ctx.jsm.streams.info(EVENTS_STREAM)).state.last_seq;
+    const r = await this.o.store.update<HostState>(stateKeys.host(ref, hostId), (cur) => {
+      if (!cur || cur.deleted || now - cur.lastSeen <= this.o.cleanupIntervalMs) return { skip: true };
+      return { write: { ...cur, deleted: true, expired: true, seq: Math.max(cur.seq, seq), deletedAt: now } as HostState };
+    });
+    if (!r.written) return false;
+    await applyOps(this.o.store, [
+      { kind: 'sweep', filter: stateKeys.componentsOf(ref, hostId), keep: new Set(), seq, timeMs: now },
+      { kind: 'sweep', filter: stateKeys.providersOf(ref, hostId), keep: new Set(), seq, timeMs: now },
+    ]);
+    this.expired.inc({ lattice: ref.lattice });
+    this.o.signaler.mark(ref, 'host_expired');
+    this.o.logger.info({ lattice: ref.lattice, host: hostId, lastSeen: new Date(r.previous!.lastSeen).toISOString() }, 'host expired after the cleanup interval');
+    return true;
+  }
+}

@@ -1,0 +1,312 @@
+/**
+ * Event ingest against real nats-server and simulated hosts: per-entity KV state equals the simulator's
+ * ground truth; garbage is acknowledged and counted; failing events are parked; reconcile signals are
+ * coalesced; a silent host is expired exactly once across replicas; a 10,000-event storm ingested by
+ * 3 replicas at once leaves KV exactly equal to the truth.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import { SimulatedLattice } from '@wadm-ts/simulator';
+import type { Replica } from '@wadm-ts/cli';
+import { createLogger, Metrics } from '@wadm-ts/obs';
+import { LatticeStateStore, jetStreamContext, stateKeys, type HostState, type KeyDecision, type StoredValue } from '@wadm-ts/store';
+import { IngestWorker, ReconcileSignaler, RECONCILE_STREAM, reconcileSubject } from '@wadm-ts/ingest';
+import { startNats, waitFor, type TestNats } from './harness/nats.js';
+import { silent, startReplicas } from './harness/replicas.js';
+import { ctl, kvView, pick, rng, truthView } from './harness/lattice.js';
+
+let nats: TestNats;
+let nc: NatsConnection;
+let replicas: Replica[];
+const sims: SimulatedLattice[] = [];
+
+before(async () => {
+  nats = await startNats();
+  nc = await nats.connect();
+  replicas = await startReplicas(3, nats.url, { cleanupIntervalS: 1.5, signalIntervalMs: 50 });
+});
+
+after(async () => {
+  await Promise.all(sims.map((s) => s.close({ graceful: false })));
+  await Promise.all(replicas.map((r) => r.stop()));
+  await nats.stop();
+});
+
+async function lattice(name: string, hosts: number, heartbeatIntervalMs = 500): Promise<SimulatedLattice> {
+  const sim = new SimulatedLattice({
+    servers: nats.url,
+    lattice: name,
+    heartbeatIntervalMs,
+    healthCheckDelayMs: 100,
+    healthCheckIntervalMs: 1000,
+    fetchDelayMs: 1,
+    logger: createLogger({ replica: 'simulator', level: 'silent', destination: silent }),
+  });
+  sims.push(sim);
+  await sim.ready();
+  for (let i = 0; i < hosts; i++) await sim.addHost({ labels: { zone: i % 2 ? 'east' : 'west' } });
+  return sim;
+}
+
+async function metricSum(name: string, labels: Record<string, string> = {}): Promise<number> {
+  let sum = 0;
+  for (const r of replicas) {
+    const m = r.metrics.registry.getSingleMetric(name);
+    if (!m) continue;
+    for (const v of (await m.get()).values) if (Object.entries(labels).every(([k, x]) => v.labels[k] === x)) sum += v.value;
+  }
+  return sum;
+}
+
+const converged = async (sim: SimulatedLattice, lat: string, timeoutMs = 30_000): Promise<void> => {
+  let last: unknown;
+  const t0 = Date.now();
+  let reported = false;
+  await waitFor(
+    async () => {
+      const [kv, truth] = [await kvView(replicas[0]!.state, { lattice: lat }), truthView(sim.snapshot())];
+      last = { kv, truth };
+      if (!reported && Date.now() - t0 > 3000 && process.env['WADM_TEST_DEBUG']) {
+        reported = true;
+        process.stderr.write(`# slow convergence ${lat}: ${JSON.stringify(last)}\n`);
+      }
+      return JSON.stringify(kv) === JSON.stringify(truth);
+    },
+    timeoutMs,
+    `KV to equal the simulator's ground truth in ${lat}`,
+  ).catch((err: Error) => {
+    const { kv, truth } = last as { kv: unknown; truth: unknown };
+    assert.deepEqual(kv, truth, err.message);
+  });
+};
+
+describe('ingest', () => {
+  test('every kind of event lands in per-entity keys equal to the simulator', async () => {
+    const sim = await lattice('basic', 2);
+    const [h1, h2] = sim.hostIds() as [string, string];
+    const ok = async (suffix: string, body: unknown = ''): Promise<void> => {
+      const r = await ctl(nc, 'basic', suffix, body);
+      assert.ok(r.success, `${suffix}: ${r.message}`);
+    };
+    await ok(`component.scale.${h1}`, { component_ref: 'ghcr.io/x/echo:1', component_id: 'echo', count: 2, host_id: h1, annotations: { 'wasmcloud.dev/appspec': 'a' } });
+    await ok(`component.scale.${h2}`, { component_ref: 'ghcr.io/x/echo:1', component_id: 'echo', count: 1, host_id: h2 });
+    await ok(`provider.start.${h1}`, { provider_id: 'http', provider_ref: 'ghcr.io/x/http:1', host_id: h1 });
+    await ok('config.put.cfg1', { a: 'b' });
+    await ok('link.put', { source_id: 'echo', target: 'http', name: 'default', wit_namespace: 'wasi', wit_package: 'http', interfaces: ['outgoing-handler'], source_config: ['cfg1'] });
+    await ok(`label.put.${h2}`, { key: 'tier', value: 'gold' });
+    await converged(sim, 'basic');
+    const state = replicas[1]!.state;
+    const host = await state.read<HostState>(stateKeys.host({ lattice: 'basic' }, h2));
+    assert.equal(host?.value.labels['tier'], 'gold');
+    assert.ok((await state.keys('lat._.basic.>')).length >= 7, 'one key per entity');
+
+    await ok(`component.scale.${h2}`, { component_ref: 'ghcr.io/x/echo:1', component_id: 'echo', count: 0, host_id: h2 });
+    await ok('link.del', { source_id: 'echo', name: 'default', wit_namespace: 'wasi', wit_package: 'http' });
+    await ok('config.del.cfg1');
+    await ok(`provider.stop.${h1}`, { host_id: h1, provider_id: 'http' });
+    await ok(`label.del.${h2}`, { key: 'tier' });
+    await converged(sim, 'basic');
+    await sim.stopHost(h1);
+    await converged(sim, 'basic');
+    const meta = await state.read(stateKeys.meta({ lattice: 'basic' }));
+    assert.ok(meta, 'the lattice is known from its events');
+  });
+
+  test('garbage is acknowledged and counted, and ingest keeps going', async () => {
+    const before = await metricSum('wadm_ingest_events_total', { result: 'ignored' });
+    const garbage: Array<[string, string | Uint8Array]> = [
+      ['wasmbus.evt.garbage.host_heartbeat', 'not json at all'],
+      ['wasmbus.evt.garbage.host_heartbeat', new Uint8Array([0xff, 0x00, 0xfe])],
+      ['wasmbus.evt.garbage.component_scaled', JSON.stringify({ specversion: '1.0', id: 'x', type: 'com.wasmcloud.lattice.component_scaled', source: 'N1', data: { component_id: 5 } })],
+      ['wasmbus.evt.garbage.frobnicated', JSON.stringify({ specversion: '1.0', id: 'x', type: 'com.wasmcloud.lattice.frobnicated', source: 'N1', data: {} })],
+      ['wasmbus.evt.garbage.actor_started', JSON.stringify([1, 2, 3])],
+      ['wasmbus.evt.garbage.x.y.z', '{}'],
+    ];
+    for (const [s, b] of garbage) nc.publish(s, b);
+    await waitFor(async () => (await metricSum('wadm_ingest_events_total', { result: 'ignored' })) >= before + garbage.length, 10_000, 'garbage counted');
+    const sim = await lattice('aftergarbage', 1);
+    await converged(sim, 'aftergarbage');
+    const info = await (await jetstreamManager(nc)).consumers.info('wasmbus_events', 'wadm_ingest');
+    await waitFor(async () => (await (await jetstreamManager(nc)).consumers.info('wasmbus_events', 'wadm_ingest')).num_ack_pending === 0, 10_000, 'nothing left unacknowledged');
+    assert.ok(info);
+  });
+
+  test('an event that keeps failing is parked on wadm.dlq.ingest with its error, never dropped', async () => {
+    // A worker whose state store fails for one host: a stand-in for a persistent storage fault.
+    const ctx = await jetStreamContext(nc);
+    const kv = await new Kvm(ctx.js).open('wadm_state');
+    class Failing extends LatticeStateStore {
+      override async update<T extends StoredValue>(key: string, decide: (c: T | undefined) => KeyDecision<T>): Promise<{ written?: T; previous?: T }> {
+        if (key.includes('NPOISON')) throw new Error('simulated storage fault');
+        return super.update(key, decide);
+      }
+    }
+    const metrics = new Metrics();
+    const logger = createLogger({ replica: 'failing', level: 'silent', destination: silent });
+    const worker = new IngestWorker({
+      ctx,
+      store: new Failing(kv, ctx.jsm, 'wadm_state'),
+      signaler: new ReconcileSignaler(ctx.js, logger, metrics),
+      logger,
+      metrics,
+      multitenant: false,
+      maxAttempts: 3,
+    });
+    const dlq = nc.subscribe('wadm.dlq.ingest.>', { max: 1 });
+    // Stop the normal replicas' ingest so that the failing worker is the only consumer for a while.
+    await Promise.all(replicas.map((r) => r.ingest.stop()));
+    await worker.start();
+    try {
+      nc.publish(
+        'wasmbus.evt.poison.config_set',
+        JSON.stringify({ specversion: '1.0', id: 'p', type: 'com.wasmcloud.lattice.labels_changed', source: 'NPOISON', data: { host_id: 'NPOISON', labels: {} } }),
+      );
+      const parked = await (async () => {
+        for await (const m of dlq) return m;
+        return undefined;
+      })();
+      assert.ok(parked);
+      assert.equal(parked.headers?.get('Wadm-Error'), 'simulated storage fault');
+      assert.equal(parked.headers?.get('Wadm-Original-Subject'), 'wasmbus.evt.poison.config_set');
+      assert.equal(parked.headers?.get('Wadm-Deliveries'), '3');
+      const js = jetstream(nc);
+      const stored = await (await jetstreamManager(nc)).streams.getMessage('wadm_dead_letters', { last_by_subj: 'wadm.dlq.ingest.poison' });
+      assert.ok(stored, 'kept in the wadm_dead_letters stream for operators');
+      const poisonSeq = Number(parked.headers?.get('Wadm-Original-Sequence'));
+      const jsm = await jetstreamManager(nc);
+      await waitFor(async () => (await jsm.consumers.info('wasmbus_events', 'wadm_ingest')).ack_floor.stream_seq >= poisonSeq, 10_000, 'the parked event terminated, not redelivered');
+      void js;
+    } finally {
+      await worker.stop();
+      await Promise.all(replicas.map((r) => r.ingest.start()));
+    }
+  });
+
+  test('reconcile signals are coalesced: a storm of changes is a handful of signals; no change, no signal', async () => {
+    const sim = await lattice('signals', 1, 60_000);
+    const [h] = sim.hostIds() as [string];
+    await converged(sim, 'signals');
+    const jsm = await jetstreamManager(nc);
+    const subject = reconcileSubject({ lattice: 'signals' });
+    const before = await metricSum('wadm_reconcile_signals_total');
+    const seen: number[] = [];
+    const sub = nc.subscribe(subject, { callback: () => void seen.push(Date.now()) });
+    for (let i = 1; i <= 200; i++) {
+      await ctl(nc, 'signals', `component.scale.${h}`, { component_ref: 'img:1', component_id: 'c', count: i, host_id: h });
+    }
+    await converged(sim, 'signals');
+    await waitFor(() => seen.length > 0, 5000, 'a signal');
+    const published = (await metricSum('wadm_reconcile_signals_total')) - before;
+    assert.ok(published >= 1 && published < 100, `200 changes became ${published} signals`);
+    const last = await jsm.streams.getMessage(RECONCILE_STREAM, { last_by_subj: subject });
+    assert.ok(last, 'the latest signal is kept in the stream');
+    assert.equal((await jsm.streams.info(RECONCILE_STREAM, { subjects_filter: subject })).state.subjects?.[subject], 1, 'one pending signal per lattice');
+    // Quiesce: every event acknowledged (a worker marks before it acks), every signaler flushed.
+    const settle = async (): Promise<void> => {
+      const last = (await jsm.streams.info('wasmbus_events')).state.last_seq;
+      await waitFor(async () => (await jsm.consumers.info('wasmbus_events', 'wadm_ingest')).ack_floor.stream_seq >= last, 10_000, 'every event so far acknowledged').catch(async (err: Error) => {
+        const i = await jsm.consumers.info('wasmbus_events', 'wadm_ingest');
+        throw new Error(`${err.message}: last=${last} ack_floor=${JSON.stringify(i.ack_floor)} delivered=${JSON.stringify(i.delivered)} pending=${i.num_pending} ack_pending=${i.num_ack_pending} redelivered=${i.num_redelivered}`);
+      });
+      await Promise.all(replicas.map((rep) => rep.signaler.flush()));
+      await nc.flush();
+    };
+    await settle();
+    const quiet = seen.length;
+    // Unchanged state (the same count again): the event is ingested, but signals nothing.
+    const unchanged = await metricSum('wadm_ingest_events_total', { type: 'component_scaled', result: 'unchanged' });
+    await ctl(nc, 'signals', `component.scale.${h}`, { component_ref: 'img:1', component_id: 'c', count: 200, host_id: h });
+    await waitFor(async () => (await metricSum('wadm_ingest_events_total', { type: 'component_scaled', result: 'unchanged' })) > unchanged, 10_000, 'the unchanged event ingested');
+    await settle();
+    assert.equal(seen.length, quiet, 'no signal without a change');
+    sub.unsubscribe();
+  });
+
+  test('a silent host is expired exactly once across 3 replicas, with a reconcile signal', async () => {
+    const sim = await lattice('expiry', 2);
+    const [dead, alive] = sim.hostIds() as [string, string];
+    await ctl(nc, 'expiry', `component.scale.${dead}`, { component_ref: 'img:1', component_id: 'c', count: 1, host_id: dead });
+    await converged(sim, 'expiry');
+    const before = await metricSum('wadm_hosts_expired_total', { lattice: 'expiry' });
+    const signals: string[] = [];
+    const sub = nc.subscribe(reconcileSubject({ lattice: 'expiry' }), { callback: (_e, m) => void signals.push(m.string()) });
+    sim.killHost(dead);
+    await waitFor(async () => (await metricSum('wadm_hosts_expired_total', { lattice: 'expiry' })) > before, 15_000, 'expiry');
+    await converged(sim, 'expiry');
+    // Let every replica's reaper run several more passes: still exactly one expiry.
+    await waitFor(async () => (await replicas[2]!.reaper.sweep()).length === 0, 5000, 'a quiet reaper pass');
+    await replicas[0]!.reaper.sweep();
+    assert.equal((await metricSum('wadm_hosts_expired_total', { lattice: 'expiry' })) - before, 1);
+    const tomb = await replicas[0]!.state.read<HostState>(stateKeys.host({ lattice: 'expiry' }, dead));
+    assert.equal(tomb?.value.expired, true);
+    assert.equal((await replicas[0]!.state.read<HostState>(stateKeys.host({ lattice: 'expiry' }, alive)))?.value.deleted, undefined);
+    await waitFor(() => signals.some((s) => (JSON.parse(s) as { reasons: string[] }).reasons.includes('host_expired')), 5000, 'host_expired signal');
+    sub.unsubscribe();
+  });
+
+  test('storm: 10,000+ events from 50 hosts in 5 lattices, 3 replicas at once, KV equals ground truth', async () => {
+    const names = ['storm0', 'storm1', 'storm2', 'storm3', 'storm4'];
+    const storm = await Promise.all(names.map((n) => lattice(n, 10, 1000)));
+    let events = 0;
+    const counter = nc.subscribe('wasmbus.evt.*.>', { callback: (_e, m) => void (names.includes(m.subject.split('.')[2]!) && events++) });
+    const r = rng(7);
+    const comps = Array.from({ length: 8 }, (_, i) => `comp${i}`);
+    const provs = Array.from({ length: 4 }, (_, i) => `prov${i}`);
+    const configs = Array.from({ length: 5 }, (_, i) => `config${i}`);
+    let failures = 0;
+    const op = async (): Promise<void> => {
+      try {
+        await randomOp();
+      } catch {
+        failures++; // e.g. a request to a host that was just stopped: no responder
+      }
+    };
+    const randomOp = async (): Promise<void> => {
+      const li = Math.floor(r() * names.length);
+      const lat = names[li]!;
+      const sim = storm[li]!;
+      const host = pick(r, sim.hostIds());
+      const x = r();
+      if (x < 0.35) {
+        const id = pick(r, comps);
+        await ctl(nc, lat, `component.scale.${host}`, { component_ref: `reg/${id}:${1 + Math.floor(r() * 2)}`, component_id: id, count: Math.floor(r() * 4), host_id: host, annotations: { app: `a${Math.floor(r() * 3)}` } });
+      } else if (x < 0.5) {
+        const id = pick(r, provs);
+        await ctl(nc, lat, `provider.start.${host}`, { provider_id: id, provider_ref: `reg/${id}:1`, host_id: host, annotations: { app: 'p' } });
+      } else if (x < 0.6) {
+        await ctl(nc, lat, `provider.stop.${host}`, { host_id: host, provider_id: pick(r, provs) });
+      } else if (x < 0.7) {
+        await ctl(nc, lat, 'link.put', { source_id: pick(r, comps), target: pick(r, provs), name: pick(r, ['default', 'b']), wit_namespace: 'wasi', wit_package: pick(r, ['http', 'keyvalue']), interfaces: ['x'] });
+      } else if (x < 0.76) {
+        await ctl(nc, lat, 'link.del', { source_id: pick(r, comps), name: pick(r, ['default', 'b']), wit_namespace: 'wasi', wit_package: pick(r, ['http', 'keyvalue']) });
+      } else if (x < 0.84) {
+        await ctl(nc, lat, `config.put.${pick(r, configs)}`, { k: String(r()) });
+      } else if (x < 0.88) {
+        await ctl(nc, lat, `config.del.${pick(r, configs)}`);
+      } else if (x < 0.94) {
+        await ctl(nc, lat, `label.put.${host}`, { key: pick(r, ['tier', 'rack']), value: String(Math.floor(r() * 3)) });
+      } else if (x < 0.98) {
+        await ctl(nc, lat, `label.del.${host}`, { key: pick(r, ['tier', 'rack']) });
+      } else {
+        await sim.stopHost(host);
+        await sim.addHost({ labels: { zone: 'new' } });
+      }
+    };
+    const started = Date.now();
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        while (events < 10_000) await op();
+      }),
+    );
+    counter.unsubscribe();
+    assert.ok(events >= 10_000, `${events} events`);
+    for (const [i, n] of names.entries()) await converged(storm[i]!, n, 120_000);
+    const served = await Promise.all(replicas.map((rep) => rep.metrics.registry.getSingleMetric('wadm_ingest_events_total')!.get()));
+    const perReplica = served.map((m) => m.values.reduce((s, v) => s + v.value, 0));
+    assert.ok(perReplica.filter((n) => n > 0).length === 3, `all 3 replicas ingested: ${perReplica.join(', ')}`);
+    process.stderr.write(`# storm: ${events} events in ${Date.now() - started} ms (${failures} failed requests); per replica ${perReplica.join(', ')}\n`);
+  });
+});
