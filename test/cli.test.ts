@@ -166,6 +166,30 @@ describe('wadm up', () => {
   });
 });
 
+describe('wadm sim', () => {
+  test('runs N simulated hosts with labels, and stops them cleanly on SIGTERM', async () => {
+    const nc = await nats.connect();
+    const started: Array<Record<string, any>> = [];
+    const stopped: string[] = [];
+    const s1 = nc.subscribe('wasmbus.evt.simcli.host_started', { callback: (_e, m) => void started.push(JSON.parse(m.string())) });
+    const s2 = nc.subscribe('wasmbus.evt.simcli.host_stopped', { callback: (_e, m) => void stopped.push(JSON.parse(m.string()).source) });
+    const d = daemon(['sim', '--lattice', 'simcli', '--hosts', '3', '--label', 'zone=east', '--label', 'tier=gold', '-s', nats.url]);
+    try {
+      await waitFor(() => started.length === 3, 20_000, `3 host_started (output: ${d.output()})`);
+      for (const ev of started) assert.deepEqual({ zone: ev['data'].labels.zone, tier: ev['data'].labels.tier }, { zone: 'east', tier: 'gold' });
+      const inventory = await nc.request(`wasmbus.ctl.v1.simcli.host.get.${started[0]!['source']}`, '', { timeout: 5000 });
+      assert.equal(JSON.parse(inventory.string()).success, true);
+      assert.equal(await stopDaemon(d.child), 0);
+      await waitFor(() => stopped.length === 3, 10_000, '3 host_stopped');
+      assert.deepEqual(stopped.sort(), started.map((e) => e['source']).sort());
+    } finally {
+      s1.unsubscribe();
+      s2.unsubscribe();
+      await stopDaemon(d.child);
+    }
+  });
+});
+
 describe('offline commands', () => {
   test('validate reports warnings and errors, exit 1 on errors', async () => {
     let r = await wadm(['app', 'validate', join(FIXTURES_DIR, 'examples', 'legacy', 'echo.yaml')]);

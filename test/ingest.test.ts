@@ -9,14 +9,14 @@ import assert from 'node:assert/strict';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
-import { SimulatedLattice } from '@wadm-ts/simulator';
+import type { SimulatedLattice } from '@wadm-ts/simulator';
 import type { Replica } from '@wadm-ts/cli';
 import { createLogger, Metrics } from '@wadm-ts/obs';
 import { LatticeStateStore, jetStreamContext, stateKeys, type HostState, type KeyDecision, type StoredValue } from '@wadm-ts/store';
 import { IngestWorker, ReconcileSignaler, RECONCILE_STREAM, reconcileSubject } from '@wadm-ts/ingest';
 import { startNats, waitFor, type TestNats } from './harness/nats.js';
 import { silent, startReplicas } from './harness/replicas.js';
-import { ctl, kvView, pick, rng, truthView } from './harness/lattice.js';
+import { Storm, countEvents, ctl, simLattice, waitConverged } from './harness/lattice.js';
 
 let nats: TestNats;
 let nc: NatsConnection;
@@ -35,20 +35,11 @@ after(async () => {
   await nats.stop();
 });
 
-async function lattice(name: string, hosts: number, heartbeatIntervalMs = 500): Promise<SimulatedLattice> {
-  const sim = new SimulatedLattice({
-    servers: nats.url,
-    lattice: name,
-    heartbeatIntervalMs,
-    healthCheckDelayMs: 100,
-    healthCheckIntervalMs: 1000,
-    fetchDelayMs: 1,
-    logger: createLogger({ replica: 'simulator', level: 'silent', destination: silent }),
+function lattice(name: string, hosts: number, heartbeatIntervalMs = 500): Promise<SimulatedLattice> {
+  return simLattice(nats.url, name, hosts, heartbeatIntervalMs).then((sim) => {
+    sims.push(sim);
+    return sim;
   });
-  sims.push(sim);
-  await sim.ready();
-  for (let i = 0; i < hosts; i++) await sim.addHost({ labels: { zone: i % 2 ? 'east' : 'west' } });
-  return sim;
 }
 
 async function metricSum(name: string, labels: Record<string, string> = {}): Promise<number> {
@@ -61,27 +52,7 @@ async function metricSum(name: string, labels: Record<string, string> = {}): Pro
   return sum;
 }
 
-const converged = async (sim: SimulatedLattice, lat: string, timeoutMs = 30_000): Promise<void> => {
-  let last: unknown;
-  const t0 = Date.now();
-  let reported = false;
-  await waitFor(
-    async () => {
-      const [kv, truth] = [await kvView(replicas[0]!.state, { lattice: lat }), truthView(sim.snapshot())];
-      last = { kv, truth };
-      if (!reported && Date.now() - t0 > 3000 && process.env['WADM_TEST_DEBUG']) {
-        reported = true;
-        process.stderr.write(`# slow convergence ${lat}: ${JSON.stringify(last)}\n`);
-      }
-      return JSON.stringify(kv) === JSON.stringify(truth);
-    },
-    timeoutMs,
-    `KV to equal the simulator's ground truth in ${lat}`,
-  ).catch((err: Error) => {
-    const { kv, truth } = last as { kv: unknown; truth: unknown };
-    assert.deepEqual(kv, truth, err.message);
-  });
-};
+const converged = (sim: SimulatedLattice, lat: string, timeoutMs = 30_000): Promise<void> => waitConverged(replicas[0]!.state, sim, lat, timeoutMs);
 
 describe('ingest', () => {
   test('every kind of event lands in per-entity keys equal to the simulator', async () => {
@@ -250,63 +221,17 @@ describe('ingest', () => {
   test('storm: 10,000+ events from 50 hosts in 5 lattices, 3 replicas at once, KV equals ground truth', async () => {
     const names = ['storm0', 'storm1', 'storm2', 'storm3', 'storm4'];
     const storm = await Promise.all(names.map((n) => lattice(n, 10, 1000)));
-    let events = 0;
-    const counter = nc.subscribe('wasmbus.evt.*.>', { callback: (_e, m) => void (names.includes(m.subject.split('.')[2]!) && events++) });
-    const r = rng(7);
-    const comps = Array.from({ length: 8 }, (_, i) => `comp${i}`);
-    const provs = Array.from({ length: 4 }, (_, i) => `prov${i}`);
-    const configs = Array.from({ length: 5 }, (_, i) => `config${i}`);
-    let failures = 0;
-    const op = async (): Promise<void> => {
-      try {
-        await randomOp();
-      } catch {
-        failures++; // e.g. a request to a host that was just stopped: no responder
-      }
-    };
-    const randomOp = async (): Promise<void> => {
-      const li = Math.floor(r() * names.length);
-      const lat = names[li]!;
-      const sim = storm[li]!;
-      const host = pick(r, sim.hostIds());
-      const x = r();
-      if (x < 0.35) {
-        const id = pick(r, comps);
-        await ctl(nc, lat, `component.scale.${host}`, { component_ref: `reg/${id}:${1 + Math.floor(r() * 2)}`, component_id: id, count: Math.floor(r() * 4), host_id: host, annotations: { app: `a${Math.floor(r() * 3)}` } });
-      } else if (x < 0.5) {
-        const id = pick(r, provs);
-        await ctl(nc, lat, `provider.start.${host}`, { provider_id: id, provider_ref: `reg/${id}:1`, host_id: host, annotations: { app: 'p' } });
-      } else if (x < 0.6) {
-        await ctl(nc, lat, `provider.stop.${host}`, { host_id: host, provider_id: pick(r, provs) });
-      } else if (x < 0.7) {
-        await ctl(nc, lat, 'link.put', { source_id: pick(r, comps), target: pick(r, provs), name: pick(r, ['default', 'b']), wit_namespace: 'wasi', wit_package: pick(r, ['http', 'keyvalue']), interfaces: ['x'] });
-      } else if (x < 0.76) {
-        await ctl(nc, lat, 'link.del', { source_id: pick(r, comps), name: pick(r, ['default', 'b']), wit_namespace: 'wasi', wit_package: pick(r, ['http', 'keyvalue']) });
-      } else if (x < 0.84) {
-        await ctl(nc, lat, `config.put.${pick(r, configs)}`, { k: String(r()) });
-      } else if (x < 0.88) {
-        await ctl(nc, lat, `config.del.${pick(r, configs)}`);
-      } else if (x < 0.94) {
-        await ctl(nc, lat, `label.put.${host}`, { key: pick(r, ['tier', 'rack']), value: String(Math.floor(r() * 3)) });
-      } else if (x < 0.98) {
-        await ctl(nc, lat, `label.del.${host}`, { key: pick(r, ['tier', 'rack']) });
-      } else {
-        await sim.stopHost(host);
-        await sim.addHost({ labels: { zone: 'new' } });
-      }
-    };
+    const counter = countEvents(nc, names);
+    const driver = new Storm(nc, names.map((name, i) => ({ name, sim: storm[i]! })), 7);
     const started = Date.now();
-    await Promise.all(
-      Array.from({ length: 16 }, async () => {
-        while (events < 10_000) await op();
-      }),
-    );
-    counter.unsubscribe();
+    await driver.run(() => counter.count() >= 10_000);
+    counter.stop();
+    const events = counter.count();
     assert.ok(events >= 10_000, `${events} events`);
     for (const [i, n] of names.entries()) await converged(storm[i]!, n, 120_000);
     const served = await Promise.all(replicas.map((rep) => rep.metrics.registry.getSingleMetric('wadm_ingest_events_total')!.get()));
     const perReplica = served.map((m) => m.values.reduce((s, v) => s + v.value, 0));
     assert.ok(perReplica.filter((n) => n > 0).length === 3, `all 3 replicas ingested: ${perReplica.join(', ')}`);
-    process.stderr.write(`# storm: ${events} events in ${Date.now() - started} ms (${failures} failed requests); per replica ${perReplica.join(', ')}\n`);
+    process.stderr.write(`# storm: ${events} events in ${Date.now() - started} ms (${driver.failures} failed requests); per replica ${perReplica.join(', ')}\n`);
   });
 });

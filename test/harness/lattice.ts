@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 /** Comparing wadm's lattice state in KV with the simulator's ground truth, and driving hosts over ctl. */
 import type { NatsConnection } from '@nats-io/transport-node';
 import { readLatticeSnapshot, type LatticeRef, type LatticeStateStore } from '@wadm-ts/store';
@@ -54,4 +55,121 @@ export function rng(seed: number): () => number {
 
 export function pick<T>(r: () => number, xs: readonly T[]): T {
   return xs[Math.floor(r() * xs.length)]!;
+}
+
+/**
+ * A reproducible random storm of control requests over simulated lattices: component scales, provider
+ * starts and stops, links, configs, labels, and clean host replacements. Each request makes the
+ * simulated hosts publish 1–2 lattice events.
+ */
+export class Storm {
+  failures = 0;
+  private readonly r: () => number;
+  private readonly comps = Array.from({ length: 8 }, (_, i) => `comp${i}`);
+  private readonly provs = Array.from({ length: 4 }, (_, i) => `prov${i}`);
+  private readonly configs = Array.from({ length: 5 }, (_, i) => `config${i}`);
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly lattices: ReadonlyArray<{ name: string; sim: import('@wadm-ts/simulator').SimulatedLattice }>,
+    seed: number,
+    private readonly hostChurn = true,
+  ) {
+    this.r = rng(seed);
+  }
+
+  /** Run `parallel` request loops until `done()` says stop. */
+  async run(done: () => boolean, parallel = 16): Promise<void> {
+    await Promise.all(
+      Array.from({ length: parallel }, async () => {
+        while (!done()) {
+          try {
+            await this.op();
+          } catch {
+            this.failures++; // e.g. a request to a host that was just stopped: no responder
+          }
+        }
+      }),
+    );
+  }
+
+  private async op(): Promise<void> {
+    const { r, nc } = this;
+    const { name: lat, sim } = pick(r, this.lattices);
+    const host = pick(r, sim.hostIds());
+    const x = r();
+    if (x < 0.35) {
+      const id = pick(r, this.comps);
+      await ctl(nc, lat, `component.scale.${host}`, { component_ref: `reg/${id}:${1 + Math.floor(r() * 2)}`, component_id: id, count: Math.floor(r() * 4), host_id: host, annotations: { app: `a${Math.floor(r() * 3)}` } });
+    } else if (x < 0.5) {
+      const id = pick(r, this.provs);
+      await ctl(nc, lat, `provider.start.${host}`, { provider_id: id, provider_ref: `reg/${id}:1`, host_id: host, annotations: { app: 'p' } });
+    } else if (x < 0.6) {
+      await ctl(nc, lat, `provider.stop.${host}`, { host_id: host, provider_id: pick(r, this.provs) });
+    } else if (x < 0.7) {
+      await ctl(nc, lat, 'link.put', { source_id: pick(r, this.comps), target: pick(r, this.provs), name: pick(r, ['default', 'b']), wit_namespace: 'wasi', wit_package: pick(r, ['http', 'keyvalue']), interfaces: ['x'] });
+    } else if (x < 0.76) {
+      await ctl(nc, lat, 'link.del', { source_id: pick(r, this.comps), name: pick(r, ['default', 'b']), wit_namespace: 'wasi', wit_package: pick(r, ['http', 'keyvalue']) });
+    } else if (x < 0.84) {
+      await ctl(nc, lat, `config.put.${pick(r, this.configs)}`, { k: String(r()) });
+    } else if (x < 0.88) {
+      await ctl(nc, lat, `config.del.${pick(r, this.configs)}`);
+    } else if (x < 0.94) {
+      await ctl(nc, lat, `label.put.${host}`, { key: pick(r, ['tier', 'rack']), value: String(Math.floor(r() * 3)) });
+    } else if (x < 0.98 || !this.hostChurn) {
+      await ctl(nc, lat, `label.del.${host}`, { key: pick(r, ['tier', 'rack']) });
+    } else {
+      await sim.stopHost(host);
+      await sim.addHost({ labels: { zone: 'new' } });
+    }
+  }
+}
+
+/** Count lattice events published for the given lattices. */
+export function countEvents(nc: NatsConnection, lattices: readonly string[]): { count(): number; stop(): void } {
+  let n = 0;
+  const sub = nc.subscribe('wasmbus.evt.*.>', {
+    callback: (_e, m) => {
+      if (lattices.includes(m.subject.split('.')[2]!)) n++;
+    },
+  });
+  return { count: () => n, stop: () => sub.unsubscribe() };
+}
+
+/** A simulated lattice for tests: quiet logs, fast fetches and health checks. */
+export async function simLattice(url: string, name: string, hosts: number, heartbeatIntervalMs = 500): Promise<import('@wadm-ts/simulator').SimulatedLattice> {
+  const { SimulatedLattice } = await import('@wadm-ts/simulator');
+  const { createLogger } = await import('@wadm-ts/obs');
+  const { silent } = await import('./replicas.js');
+  const sim = new SimulatedLattice({
+    servers: url,
+    lattice: name,
+    heartbeatIntervalMs,
+    healthCheckDelayMs: 100,
+    healthCheckIntervalMs: 1000,
+    fetchDelayMs: 1,
+    logger: createLogger({ replica: 'simulator', level: 'silent', destination: silent }),
+  });
+  await sim.ready();
+  for (let i = 0; i < hosts; i++) await sim.addHost({ labels: { zone: i % 2 ? 'east' : 'west' } });
+  return sim;
+}
+
+/** Wait until KV equals the simulator's ground truth; on timeout fail with the difference. */
+export async function waitConverged(store: LatticeStateStore, sim: import('@wadm-ts/simulator').SimulatedLattice, lattice: string, timeoutMs = 30_000): Promise<void> {
+  const { waitFor } = await import('./nats.js');
+  let last: { kv: View; truth: View } | undefined;
+  try {
+    await waitFor(
+      async () => {
+        last = { kv: await kvView(store, { lattice }), truth: truthView(sim.snapshot()) };
+        return JSON.stringify(last.kv) === JSON.stringify(last.truth);
+      },
+      timeoutMs,
+      `KV to equal the simulator's ground truth in ${lattice}`,
+    );
+  } catch (err) {
+    assert.deepEqual(last?.kv, last?.truth, (err as Error).message);
+    throw err;
+  }
 }

@@ -4,6 +4,7 @@ import { connectNats } from '@wadm-ts/store';
 import { addReplicaOptions, replicaConfigFrom } from './config.js';
 import { serve, up } from './serve.js';
 import { registerAppCommands, registerSchemaCommand } from './app-commands.js';
+import { registerSimCommand } from './sim.js';
 
 export function buildProgram(): Command {
   const program = new Command('wadm')
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
 
   registerAppCommands(program, (o) => connectNats({ server: o.natsUrl }));
   registerSchemaCommand(program);
+  registerSimCommand(program);
   return program;
 }
 

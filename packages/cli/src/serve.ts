@@ -5,18 +5,7 @@ import { mkdir } from 'node:fs/promises';
 import { isTcpReachable, startLocalNats, hostPortOf, type LocalNats } from '@wadm-ts/store';
 import type { ReplicaConfig } from './config.js';
 import { startReplica } from './replica.js';
-
-function untilSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const on = (s: NodeJS.Signals): void => {
-      process.off('SIGTERM', on);
-      process.off('SIGINT', on);
-      resolve(s);
-    };
-    process.on('SIGTERM', on);
-    process.on('SIGINT', on);
-  });
-}
+import { untilSignal } from './signals.js';
 
 export async function serve(cfg: ReplicaConfig, extraCleanup?: () => Promise<void>): Promise<void> {
   const replica = await startReplica(cfg);
