@@ -216,6 +216,15 @@ describe('ingest', () => {
     assert.equal((await replicas[0]!.state.read<HostState>(stateKeys.host({ lattice: 'expiry' }, alive)))?.value.deleted, undefined);
     await waitFor(() => signals.some((s) => (JSON.parse(s) as { reasons: string[] }).reasons.includes('host_expired')), 5000, 'host_expired signal');
     sub.unsubscribe();
+
+    // Tombstones outlive the event stream's retention, then are collected (compare-and-set).
+    const state = replicas[0]!.state;
+    assert.equal(await replicas[0]!.reaper.collectTombstones({ lattice: 'expiry' }, Date.now()), 0, 'young tombstones are kept');
+    const collected = await replicas[0]!.reaper.collectTombstones({ lattice: 'expiry' }, Date.now() + 3 * 3_600_000);
+    assert.ok(collected >= 2, `the expired host and its component were collected (${collected})`);
+    assert.equal(await state.read(stateKeys.host({ lattice: 'expiry' }, dead)), null);
+    assert.ok(await state.read(stateKeys.host({ lattice: 'expiry' }, alive)), 'live entities stay');
+    await converged(sim, 'expiry');
   });
 
   test('storm: 10,000+ events from 50 hosts in 5 lattices, 3 replicas at once, KV equals ground truth', async () => {

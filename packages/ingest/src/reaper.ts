@@ -3,7 +3,7 @@
  * so a silent host is expired exactly once (by whichever replica wins) and only the winner tombstones
  * the host's components and providers and asks for the lattice to be reconciled.
  */
-import { stateKeys, type HostState, type JetStreamContext, type LatticeRef, type LatticeStateStore } from '@wadm-ts/store';
+import { stateKeys, type StoredValue, type HostState, type JetStreamContext, type LatticeRef, type LatticeStateStore } from '@wadm-ts/store';
 import type { Logger, Metrics } from '@wadm-ts/obs';
 import { applyOps } from './apply.js';
 import type { ReconcileSignaler } from './signals.js';
@@ -21,6 +21,13 @@ export interface ReaperOptions {
   tickMs?: number;
   /** Server time now (ms); the reaper compares against event stream timestamps. */
   now?: () => number;
+  /**
+   * Tombstones older than this are removed (ms; default 2 h). It must exceed how long the event stream
+   * keeps events (1 h), so that no event older than a tombstone can still be delivered.
+   */
+  tombstoneTtlMs?: number;
+  /** How often tombstones are collected (ms; default 5 min). */
+  gcIntervalMs?: number;
 }
 
 export class HostReaper {
@@ -29,11 +36,14 @@ export class HostReaper {
   private readonly expired;
   private readonly lattices;
   private readonly hosts;
+  private readonly collected;
+  private lastGc = 0;
 
   constructor(private readonly o: ReaperOptions) {
     this.expired = o.metrics.counter('wadm_hosts_expired_total', 'hosts expired for silence (by this replica)', ['lattice']);
     this.lattices = o.metrics.gauge('wadm_lattices_known', 'lattices known from their events');
     this.hosts = o.metrics.gauge('wadm_hosts_known', 'live hosts per lattice', ['lattice']);
+    this.collected = o.metrics.counter('wadm_state_tombstones_collected_total', 'expired tombstones removed from lattice state');
   }
 
   start(): void {
@@ -68,7 +78,27 @@ export class HostReaper {
       }
       this.hosts.set({ lattice: meta.lattice }, live);
     }
+    if (now - this.lastGc >= (this.o.gcIntervalMs ?? 300_000)) {
+      this.lastGc = now;
+      for (const meta of metas) await this.collectTombstones(meta.account ? { lattice: meta.lattice, account: meta.account } : { lattice: meta.lattice }, now);
+    }
     return out;
+  }
+
+  /** Remove tombstones past their TTL, each with compare-and-set so a concurrent re-creation survives. */
+  async collectTombstones(ref: LatticeRef, now: number): Promise<number> {
+    const cutoff = now - (this.o.tombstoneTtlMs ?? 2 * 3_600_000);
+    const all = await this.o.store.list<StoredValue>(stateKeys.all(ref), true);
+    let n = 0;
+    for (const { key, value, revision } of all) {
+      if (value.kind === 'lattice') continue;
+      // Failure records (kept for backoff and status) age out the same way.
+      const deadSince = value.kind === 'failure' ? value.at : value.deleted ? (value.deletedAt ?? 0) : Infinity;
+      if (deadSince > cutoff) continue;
+      if (await this.o.store.purgeIfUnchanged(key, revision)) n++;
+    }
+    this.collected.inc(n);
+    return n;
   }
 
   private async expire(ref: LatticeRef, hostId: string, now: number): Promise<boolean> {

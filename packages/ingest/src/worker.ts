@@ -10,7 +10,7 @@
  *   `wadm_dead_letters`) with the error in headers after `maxAttempts`, then terminated — never dropped.
  */
 import { headers } from '@nats-io/transport-node';
-import { AckPolicy, DeliverPolicy, RetentionPolicy, type JsMsg } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, RetentionPolicy, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import PQueue from 'p-queue';
 import { decodeCloudEvent, decodeLatticeEvent, parseEventSubject, type LatticeEvent } from '@wadm-ts/protocol';
 import { ensureStream, keyToken, stateKeys, type JetStreamContext, type LatticeMeta, type LatticeRef, type LatticeStateStore, type HostState } from '@wadm-ts/store';
@@ -76,6 +76,7 @@ export async function ensureIngestResources(ctx: JetStreamContext, multitenant: 
 export class IngestWorker {
   private readonly queue: PQueue;
   private stopping = false;
+  private messages: ConsumerMessages | undefined;
   private loop: Promise<void> | undefined;
   private lagTimer: NodeJS.Timeout | undefined;
   private readonly touched = new Map<string, number>();
@@ -93,27 +94,20 @@ export class IngestWorker {
     const consumer = await this.o.ctx.js.consumers.get(EVENTS_STREAM, INGEST_CONSUMER);
     const max = Math.max(16, (this.o.concurrency ?? 64) * 2);
     this.stopping = false;
-    // Pull in batches (no prefetch beyond the batch): on stop, everything received is either handled or
-    // handed back with a nak at once, so other replicas get it without waiting for ack_wait.
+    const messages = await consumer.consume({ max_messages: max });
+    this.messages = messages;
     this.loop = (async () => {
-      while (!this.stopping) {
-        try {
-          const batch = await consumer.fetch({ max_messages: max, expires: 1000 });
-          for await (const m of batch) {
-            if (this.stopping) {
-              m.nak();
-              continue;
-            }
-            void this.queue.add(() => this.handle(m));
-            if (this.queue.size > max) await this.queue.onSizeLessThan(max);
-          }
-        } catch (err) {
-          if (this.stopping) break;
-          this.o.logger.warn({ err }, 'ingest fetch failed; retrying');
-          await new Promise((r) => setTimeout(r, 500));
+      // On stop, the iterator still yields what was already received: hand it back with a nak at once,
+      // so other replicas get it without waiting for ack_wait.
+      for await (const m of messages) {
+        if (this.stopping) {
+          m.nak();
+          continue;
         }
+        void this.queue.add(() => this.handle(m));
+        if (this.queue.size > max) await this.queue.onSizeLessThan(max);
       }
-    })();
+    })().catch((err: unknown) => this.o.logger.error({ err }, 'ingest loop ended with an error'));
     this.lagTimer = setInterval(() => void this.updateLag(consumer), 2000);
     this.lagTimer.unref();
     this.o.logger.info({ stream: EVENTS_STREAM, consumer: INGEST_CONSUMER }, 'ingest started');
@@ -132,6 +126,7 @@ export class IngestWorker {
   async stop(): Promise<void> {
     if (this.lagTimer) clearInterval(this.lagTimer);
     this.stopping = true;
+    this.messages?.stop();
     await this.loop;
     await this.queue.onIdle();
   }

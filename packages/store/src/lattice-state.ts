@@ -233,6 +233,17 @@ export class LatticeStateStore {
     return out;
   }
 
+  /** Remove a key if it is still at `revision` (compare-and-set); false when it changed meanwhile. */
+  async purgeIfUnchanged(key: string, revision: number): Promise<boolean> {
+    try {
+      await this.kv.purge(key, { previousSeq: revision });
+      return true;
+    } catch (err) {
+      if (isCasConflict(err)) return false;
+      throw new StorageError(`purging lattice state failed: ${(err as Error).message}`, { bucket: this.bucket, key, op: 'purge' }, { cause: err });
+    }
+  }
+
   async lattices(): Promise<LatticeMeta[]> {
     return (await this.list<LatticeMeta>(stateKeys.allMetas())).map((l) => l.value);
   }
