@@ -156,13 +156,13 @@ export async function simLattice(url: string, name: string, hosts: number, heart
 }
 
 /** Wait until KV equals the simulator's ground truth; on timeout fail with the difference. */
-export async function waitConverged(store: LatticeStateStore, sim: import('@wadm-ts/simulator').SimulatedLattice, lattice: string, timeoutMs = 30_000): Promise<void> {
+export async function waitConverged(store: LatticeStateStore, sim: import('@wadm-ts/simulator').SimulatedLattice, lattice: string, timeoutMs = 30_000, account?: string): Promise<void> {
   const { waitFor } = await import('./nats.js');
   let last: { kv: View; truth: View } | undefined;
   try {
     await waitFor(
       async () => {
-        last = { kv: await kvView(store, { lattice }), truth: truthView(sim.snapshot()) };
+        last = { kv: await kvView(store, account ? { lattice, account } : { lattice }), truth: truthView(sim.snapshot()) };
         return JSON.stringify(last.kv) === JSON.stringify(last.truth);
       },
       timeoutMs,
