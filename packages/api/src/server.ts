@@ -63,6 +63,8 @@ export interface ApiServerOptions {
   maxBodyBytes?: number;
   /** Concurrent requests handled by this replica (default 256). */
   maxJobs?: number;
+  /** Ask for the lattice to be reconciled (deploy, undeploy, delete of a deployed version). */
+  signal?: (scope: Scope, reason: string) => void;
 }
 
 /** Any JSON reply body: a response object or the bare array of `model.list`. */
@@ -321,6 +323,7 @@ export class ApiServer {
     if (current && deleteRemovesDeployment(current.app, version)) await this.guardDependents(scope, current.app, 'delete');
     const reply = await this.o.manifests.mutate(scope, name, (cur) => decideDelete(cur, name, version));
     if (reply.undeploy) {
+      this.o.signal?.(scope, 'undeploy');
       try {
         await this.publishEvent(scope.lattice, 'manifest_unpublished', MANIFEST_UNPUBLISHED, { name });
       } catch (err) {
@@ -354,6 +357,7 @@ export class ApiServer {
       return { kind: 'write', app: { ...cur, deployedVersion: check.version }, result: ok };
     });
     if (reply['result'] !== 'acknowledged' || !deployed) return reply;
+    this.o.signal?.(scope, 'deploy');
     try {
       await this.publishEvent(scope.lattice, 'manifest_published', MANIFEST_PUBLISHED, manifestToJson(deployed));
     } catch (err) {
@@ -385,6 +389,7 @@ export class ApiServer {
       };
     });
     if (reply.result !== 'acknowledged') return reply;
+    this.o.signal?.(scope, 'undeploy');
     try {
       await this.publishEvent(scope.lattice, 'manifest_unpublished', MANIFEST_UNPUBLISHED, { name });
     } catch (err) {

@@ -30,6 +30,10 @@ export interface ReplicaConfig {
   ingestAckWaitMs: number;
   /** Reconcile signals are coalesced per lattice over this interval, ms. */
   signalIntervalMs: number;
+  /** Every lattice is reconciled at least this often, ms. */
+  resyncIntervalMs: number;
+  /** Another replica takes a lattice over within this long after its owner dies, ms. */
+  takeoverMs: number;
 }
 
 /** clap's reading of a boolean env var: n/no/f/false/off/0 (any case) and empty are false. */
@@ -74,6 +78,8 @@ export function addReplicaOptions(cmd: Command): Command {
   opt('--state-bucket-name <name>', 'KV bucket of lattice state', 'WADM_STATE_BUCKET_NAME', 'wadm_state');
   opt('--cleanup-interval <seconds>', 'seconds without events after which a host is gone', 'WADM_CLEANUP_INTERVAL', 70, positiveNumber('--cleanup-interval'));
   opt('--ingest-ack-wait-ms <ms>', 'redeliver an unacknowledged lattice event after this long', 'WADM_INGEST_ACK_WAIT_MS', 30000, positiveInt('--ingest-ack-wait-ms'));
+  opt('--resync-interval-ms <ms>', 'reconcile every lattice at least this often', 'WADM_RESYNC_INTERVAL_MS', 30000, positiveInt('--resync-interval-ms'));
+  opt('--takeover-ms <ms>', 'another replica takes a lattice over within this long after its owner dies', 'WADM_TAKEOVER_MS', 5000, positiveInt('--takeover-ms'));
   opt('--signal-interval-ms <ms>', 'coalesce reconcile signals per lattice over this interval', 'WADM_SIGNAL_INTERVAL_MS', 100, positiveInt('--signal-interval-ms'));
   opt('--stream-persistence <kind>', 'file or memory', 'WADM_STREAM_PERSISTENCE', 'file');
   opt('-j, --max-jobs <n>', 'concurrent message handlers of this replica', 'WADM_MAX_JOBS', undefined, positiveInt('--max-jobs'));
@@ -137,6 +143,8 @@ export function replicaConfigFrom(o: Raw, env: NodeJS.ProcessEnv = process.env):
     tracing: bool('tracing', 'WADM_TRACING_ENABLED') || str(o['tracingEndpoint']) !== undefined,
     ingestAckWaitMs: Number(o['ingestAckWaitMs'] ?? 30000),
     signalIntervalMs: Number(o['signalIntervalMs'] ?? 100),
+    resyncIntervalMs: Number(o['resyncIntervalMs'] ?? 30000),
+    takeoverMs: Number(o['takeoverMs'] ?? 5000),
   };
   const sp = str(o['streamPrefix']);
   if (sp) cfg.streamPrefix = sp;

@@ -5,8 +5,9 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { ApiServer } from '@wadm-ts/api';
 import { createLogger, Metrics, type Logger } from '@wadm-ts/obs';
-import { LatticeStateStore, ManifestStore, StatusStore, connectNats, ensureApiStreams, ensureBucket, jetStreamContext } from '@wadm-ts/store';
-import { HostReaper, IngestWorker, ReconcileSignaler, ensureIngestResources, ensureReconcileStream } from '@wadm-ts/ingest';
+import { LatticeStateStore, ReconcileSignaler, ensureReconcileStream, ManifestStore, StatusStore, connectNats, ensureApiStreams, ensureBucket, jetStreamContext } from '@wadm-ts/store';
+import { HostReaper, IngestWorker, ensureIngestResources } from '@wadm-ts/ingest';
+import { CommandWorker, LatticeClaims, Reconciler, Resync, ensureCommandResources } from '@wadm-ts/reconcile';
 import type { DestinationStream } from 'pino';
 import { startAdmin, type AdminHandle } from './admin-http.js';
 import type { ReplicaConfig } from './config.js';
@@ -21,6 +22,9 @@ export interface Replica {
   readonly reaper: HostReaper;
   readonly signaler: ReconcileSignaler;
   readonly state: LatticeStateStore;
+  readonly reconciler: Reconciler;
+  readonly claims: LatticeClaims;
+  readonly commands: CommandWorker;
   readonly admin?: AdminHandle;
   ready(): boolean;
   /** Drain: stop taking work, finish what is under way, close the connection. */
@@ -68,6 +72,12 @@ export async function startReplica(cfg: ReplicaConfig, opts: StartOptions = {}):
   const casRetries = metrics.counter('wadm_manifest_cas_retries_total', 'compare-and-set conflicts retried on the manifest bucket');
   const manifests = new ManifestStore(manifestKv, cfg.manifestBucket, () => casRetries.inc());
   const statuses = new StatusStore(ctx.js, ctx.jsm);
+  const stateCas = metrics.counter('wadm_state_cas_retries_total', 'compare-and-set conflicts retried on the lattice state bucket');
+  const state = new LatticeStateStore(stateKv, ctx.jsm, cfg.stateBucket, () => stateCas.inc());
+  await ensureReconcileStream(ctx);
+  const signaler = new ReconcileSignaler(ctx.js, logger, metrics, cfg.signalIntervalMs);
+  signaler.start();
+
   const api = new ApiServer({
     nc,
     js: ctx.js,
@@ -79,19 +89,31 @@ export async function startReplica(cfg: ReplicaConfig, opts: StartOptions = {}):
     multitenant: cfg.multitenant,
     maxBodyBytes: cfg.maxRequestBytes,
     maxJobs: cfg.maxJobs,
+    signal: (scope, reason) => signaler.mark(scope, reason),
   });
   await api.start();
 
-  const stateCas = metrics.counter('wadm_state_cas_retries_total', 'compare-and-set conflicts retried on the lattice state bucket');
-  const state = new LatticeStateStore(stateKv, ctx.jsm, cfg.stateBucket, () => stateCas.inc());
-  await ensureReconcileStream(ctx);
   await ensureIngestResources(ctx, cfg.multitenant, { ackWaitMs: cfg.ingestAckWaitMs });
-  const signaler = new ReconcileSignaler(ctx.js, logger, metrics, cfg.signalIntervalMs);
-  signaler.start();
   const ingest = new IngestWorker({ ctx, store: state, signaler, logger, metrics, multitenant: cfg.multitenant, concurrency: cfg.maxJobs, ackWaitMs: cfg.ingestAckWaitMs });
   await ingest.start();
   const reaper = new HostReaper({ ctx, store: state, signaler, logger, metrics, cleanupIntervalMs: cfg.cleanupIntervalS * 1000 });
   reaper.start();
+
+  await ensureCommandResources(ctx);
+  const commands = new CommandWorker({ nc, ctx, logger, metrics });
+  await commands.start();
+  const reconciler = new Reconciler({ ctx, manifests, state, statuses, logger, metrics });
+  const claims = new LatticeClaims({
+    ctx,
+    logger,
+    metrics,
+    replicaId: cfg.replicaId,
+    takeoverMs: cfg.takeoverMs,
+    reconcile: async (ref) => void (await reconciler.reconcile(ref)),
+  });
+  await claims.start();
+  const resync = new Resync(ctx, state, logger, cfg.resyncIntervalMs);
+  resync.start();
 
   const connected = metrics.gauge('wadm_nats_connected', '1 while the NATS connection is up');
   connected.set(1);
@@ -121,11 +143,17 @@ export async function startReplica(cfg: ReplicaConfig, opts: StartOptions = {}):
     reaper,
     signaler,
     state,
+    reconciler,
+    claims,
+    commands,
     ...(admin ? { admin } : {}),
     ready: () => isReady && !nc.isClosed(),
     stop(): Promise<void> {
       stopping ??= (async () => {
         isReady = false;
+        await claims.stop();
+        await resync.stop();
+        await commands.stop();
         await ingest.stop();
         await reaper.stop();
         await signaler.stop();

@@ -1,5 +1,4 @@
 export * from './plan.js';
 export * from './apply.js';
-export * from './signals.js';
 export * from './worker.js';
 export * from './reaper.js';

@@ -32,10 +32,13 @@ export type Op =
   /** Tombstone every live key matching `filter` that is not in `keep` and was set before `seq`. */
   | { kind: 'sweep'; filter: string; keep: ReadonlySet<string>; seq: number; timeMs: number };
 
-type Versioned = Extract<Entity, { seq: number }>;
+
+function isEntity(v: StoredValue | undefined): v is Entity {
+  return v !== undefined && v.kind !== 'lattice' && v.kind !== 'inflight' && v.kind !== 'applied';
+}
 
 function isNewer(cur: StoredValue | undefined, seq: number): boolean {
-  return !cur || cur.kind === 'lattice' || (cur as Versioned).seq < seq;
+  return !isEntity(cur) || cur.seq < seq;
 }
 
 /** Write `build(cur)` when the event is newer than what is stored. */
@@ -58,7 +61,7 @@ function remove(key: string, seq: number, timeMs: number, placeholder: () => Ent
     key,
     decide: (cur) => {
       if (!isNewer(cur, seq)) return { skip: true };
-      const base = cur && cur.kind !== 'lattice' ? (cur as Entity) : placeholder();
+      const base = isEntity(cur) ? cur : placeholder();
       return { write: tombstone(base, seq, timeMs) };
     },
   };
@@ -70,7 +73,7 @@ function patch<T extends Entity>(key: string, seq: number, f: (cur: T) => T): Op
     kind: 'update',
     key,
     decide: (cur) => {
-      if (!cur || cur.kind === 'lattice' || (cur as Versioned).deleted || !isNewer(cur, seq)) return { skip: true };
+      if (!isEntity(cur) || cur.deleted || !isNewer(cur, seq)) return { skip: true };
       return { write: f(cur as T) };
     },
   };
@@ -248,8 +251,8 @@ export function planEvent(ev: LatticeEvent, ctx: EventContext): Op[] {
 
 /** The sweep decision for one key (see Op 'sweep'). */
 export function sweepDecision(cur: StoredValue | undefined, seq: number, timeMs: number): KeyDecision<StoredValue> {
-  if (!cur || cur.kind === 'lattice' || (cur as Versioned).deleted || (cur as Versioned).seq >= seq) return { skip: true };
-  return { write: tombstone(cur as Entity, seq, timeMs) };
+  if (!isEntity(cur) || cur.deleted || cur.seq >= seq) return { skip: true };
+  return { write: tombstone(cur, seq, timeMs) };
 }
 
 const BOOKKEEPING = new Set(['seq', 'lastSeen', 'uptimeSeconds', 'deletedAt', 'expired']);
@@ -257,7 +260,7 @@ const BOOKKEEPING = new Set(['seq', 'lastSeen', 'uptimeSeconds', 'deletedAt', 'e
 /** Whether a write changed what the reconciler cares about (not just sequence numbers and liveness). */
 export function semanticallyChanged(prev: StoredValue | undefined, next: StoredValue | undefined): boolean {
   const view = (v: StoredValue | undefined): string => {
-    if (!v || (v as Versioned).deleted) return 'absent';
+    if (!v || (isEntity(v) && v.deleted)) return 'absent';
     return JSON.stringify(v, (k, val: unknown) => (BOOKKEEPING.has(k) ? undefined : val));
   };
   return view(prev) !== view(next);

@@ -6,7 +6,7 @@
 import { stateKeys, type StoredValue, type HostState, type JetStreamContext, type LatticeRef, type LatticeStateStore } from '@wadm-ts/store';
 import type { Logger, Metrics } from '@wadm-ts/obs';
 import { applyOps } from './apply.js';
-import type { ReconcileSignaler } from './signals.js';
+import type { ReconcileSignaler } from '@wadm-ts/store';
 import { EVENTS_STREAM } from './worker.js';
 
 export interface ReaperOptions {
@@ -91,7 +91,7 @@ export class HostReaper {
     const all = await this.o.store.list<StoredValue>(stateKeys.all(ref), true);
     let n = 0;
     for (const { key, value, revision } of all) {
-      if (value.kind === 'lattice') continue;
+      if (value.kind === 'lattice' || value.kind === 'inflight' || value.kind === 'applied') continue;
       // Failure records (kept for backoff and status) age out the same way.
       const deadSince = value.kind === 'failure' ? value.at : value.deleted ? (value.deletedAt ?? 0) : Infinity;
       if (deadSince > cutoff) continue;

@@ -17,7 +17,7 @@ import { ensureStream, keyToken, stateKeys, type JetStreamContext, type LatticeM
 import type { Logger, Metrics } from '@wadm-ts/obs';
 import { applyOps } from './apply.js';
 import { planEvent } from './plan.js';
-import type { ReconcileSignaler } from './signals.js';
+import type { ReconcileSignaler } from '@wadm-ts/store';
 
 export const EVENTS_STREAM = 'wasmbus_events';
 export const INGEST_CONSUMER = 'wadm_ingest';

@@ -32,7 +32,7 @@ function matches(key: string, filter: string): boolean {
 function live(kv: Map<string, StoredValue>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of [...kv.entries()].sort()) {
-    if (v.kind === 'lattice' || v.deleted) continue;
+    if (v.kind === 'lattice' || v.kind === 'inflight' || v.kind === 'applied' || v.deleted) continue;
     out[k] = JSON.parse(JSON.stringify(v, (key, val: unknown) => (['seq', 'lastSeen', 'deletedAt'].includes(key) ? undefined : val)));
   }
   return out;

@@ -6,3 +6,4 @@ export * from './stored-app.js';
 export * from './manifest-store.js';
 export * from './status-store.js';
 export * from './lattice-state.js';
+export * from './reconcile-signals.js';

@@ -99,7 +99,23 @@ export interface FailureState extends Versioned {
 }
 
 export type Entity = HostState | ComponentState | ProviderState | LinkState | ConfigState | FailureState;
-export type StoredValue = Entity | LatticeMeta;
+
+/** A reconciler's record of a command issued and not yet observed done (opaque to the store). */
+export interface InFlightValue {
+  kind: 'inflight';
+  key: string;
+  command: unknown;
+  issuedAt: number;
+  expiresAt: number;
+}
+
+/** A reconciler's record of what it applied for an app (opaque to the store). */
+export interface AppliedValue {
+  kind: 'applied';
+  record: unknown;
+}
+
+export type StoredValue = Entity | LatticeMeta | InFlightValue | AppliedValue;
 
 const PLAIN = /^[-_a-zA-Z0-9][-_=a-zA-Z0-9]*$/;
 
@@ -133,6 +149,10 @@ export const stateKeys = {
   configs: (l: LatticeRef) => `${latticePrefix(l)}.config.*`,
   failure: (l: LatticeRef, what: FailureState['what'], subject: string, hostId = '_') => `${latticePrefix(l)}.fail.${what}.${keyToken(hostId)}.${keyToken(subject)}`,
   failures: (l: LatticeRef) => `${latticePrefix(l)}.fail.>`,
+  inflight: (l: LatticeRef, key: string) => `${latticePrefix(l)}.inflight.${keyToken(key)}`,
+  inflights: (l: LatticeRef) => `${latticePrefix(l)}.inflight.*`,
+  applied: (l: LatticeRef, app: string) => `${latticePrefix(l)}.applied.${keyToken(app)}`,
+  applieds: (l: LatticeRef) => `${latticePrefix(l)}.applied.*`,
   allMetas: () => 'lat.*.*.meta',
   all: (l: LatticeRef) => `${latticePrefix(l)}.>`,
 };

@@ -1,12 +1,13 @@
 /**
- * The reconcile signal: "lattice L needs reconciling". Ingest marks lattices dirty; a flush loop
- * publishes at most one signal per dirty lattice per interval to `wadm.reconcile.{account|_}.{lattice}`
- * on stream `wadm_reconcile`, which keeps only the latest message per subject — so a storm of
- * heartbeats becomes at most one pending signal per lattice, locally and in the stream.
+ * The reconcile signal: "lattice L needs reconciling". Ingest (and the API, on deploy and undeploy) mark
+ * lattices dirty; a flush loop publishes at most one signal per dirty lattice per interval to
+ * `wadm.reconcile.{account|_}.{lattice}` on stream `wadm_reconcile` — so a storm of heartbeats becomes a
+ * handful of signals. The reconciler coalesces further: of a burst of pending signals it acts on the last.
  */
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { RetentionPolicy } from '@nats-io/jetstream';
-import { ensureStream, keyToken, type JetStreamContext, type LatticeRef } from '@wadm-ts/store';
+import { ensureStream, type JetStreamContext } from './streams.js';
+import { keyToken, type LatticeRef } from './lattice-state.js';
 import type { Logger, Metrics } from '@wadm-ts/obs';
 
 export const RECONCILE_STREAM = 'wadm_reconcile';
@@ -28,8 +29,9 @@ export async function ensureReconcileStream(ctx: JetStreamContext): Promise<void
     name: RECONCILE_STREAM,
     subjects: [RECONCILE_SUBJECTS],
     retention: RetentionPolicy.Limits,
-    max_msgs_per_subject: 1,
     max_age: 3600 * 1_000_000_000,
+    // Resync signals carry a Nats-Msg-Id per lattice and period: every replica may publish them, one lands.
+    duplicate_window: 60 * 1_000_000_000,
   });
 }
 

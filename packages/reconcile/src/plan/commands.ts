@@ -1,0 +1,92 @@
+/** Command constructors. Components and providers share one `WorkloadOps` interface. */
+import type { LinkDef } from '@wadm-ts/protocol';
+import type { Command } from '../types.js';
+import type { Workload, WorkloadSpec } from './desired.js';
+import { APPSPEC_KEY, managedAnnotations, scalerAnnotations } from './ids.js';
+import type { Instance } from './observed.js';
+
+export interface WorkloadOps {
+  /** Run the scaler's instance for `spread` on `host` with `count` (components: absolute max_instances). */
+  place(spec: WorkloadSpec, host: string, spread: string, count: number): Command;
+  /** Remove a running instance (whoever's scaler it was: the command names the instance's app). */
+  remove(i: Instance, fallbackApp: string): Command;
+  /** Per-host count is meaningful (components); providers always run one. */
+  counted: boolean;
+  noun: string;
+}
+
+const removalApp = (i: Instance, fallback: string): string => i.annotations[APPSPEC_KEY] ?? fallback;
+
+const componentOps: WorkloadOps = {
+  place: (spec, host, spread, count) => ({
+    kind: 'ScaleComponent',
+    component_id: spec.name,
+    host_id: host,
+    count,
+    reference: spec.image,
+    model_name: spec.app,
+    annotations: scalerAnnotations(spec.app, spec.id, spread),
+    config: spec.configs.map((r) => r.name),
+  }),
+  remove: (i, fallback) => {
+    const app = removalApp(i, fallback);
+    return {
+      kind: 'ScaleComponent',
+      component_id: i.id,
+      host_id: i.hostId,
+      count: 0,
+      reference: i.imageRef,
+      model_name: app,
+      annotations: managedAnnotations(app),
+      config: [],
+    };
+  },
+  counted: true,
+  noun: 'component',
+};
+
+const providerOps: WorkloadOps = {
+  place: (spec, host, spread) => ({
+    kind: 'StartProvider',
+    provider_id: spec.name,
+    host_id: host,
+    reference: spec.image,
+    model_name: spec.app,
+    annotations: scalerAnnotations(spec.app, spec.id, spread),
+    config: spec.configs.map((r) => r.name),
+  }),
+  remove: (i, fallback) => ({ kind: 'StopProvider', provider_id: i.id, host_id: i.hostId, model_name: removalApp(i, fallback) }),
+  counted: false,
+  noun: 'provider',
+};
+
+export function opsFor(w: Workload): WorkloadOps {
+  return w === 'component' ? componentOps : providerOps;
+}
+
+export function putLink(app: string, l: LinkDef): Command {
+  return {
+    kind: 'PutLink',
+    source_id: l.source_id,
+    target: l.target,
+    name: l.name,
+    wit_namespace: l.wit_namespace,
+    wit_package: l.wit_package,
+    interfaces: [...l.interfaces],
+    source_config: [...l.source_config],
+    target_config: [...l.target_config],
+    model_name: app,
+  };
+}
+
+export function deleteLink(app: string, l: { source_id: string; wit_namespace: string; wit_package: string; name: string }): Command {
+  return { kind: 'DeleteLink', source_id: l.source_id, link_name: l.name, wit_namespace: l.wit_namespace, wit_package: l.wit_package, model_name: app };
+}
+
+export function putConfig(app: string, name: string, values: Record<string, string>): Command {
+  return { kind: 'PutConfig', config_name: name, config: { ...values }, model_name: app };
+}
+
+export function deleteConfig(app: string, name: string): Command {
+  return { kind: 'DeleteConfig', config_name: name, model_name: app };
+}

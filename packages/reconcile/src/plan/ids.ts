@@ -1,0 +1,109 @@
+/**
+ * Identities: scaler ids (sha256 as in wadm's `compute_id_sha256`: the parameters' bytes concatenated,
+ * lower-case hex), ownership annotations, and the identity of a command's target.
+ */
+import { createHash } from 'node:crypto';
+import type { LinkDef } from '@wadm-ts/protocol';
+import type { Command } from '../types.js';
+
+export const MANAGED_BY_KEY = 'wasmcloud.dev/managed-by';
+export const MANAGED_BY_VALUE = 'wadm';
+export const APPSPEC_KEY = 'wasmcloud.dev/appspec';
+export const SCALER_KEY = 'wasmcloud.dev/scaler';
+export const SPREAD_KEY = 'wasmcloud.dev/spread_name';
+export const DEFAULT_SPREAD_NAME = 'default';
+
+export const SPREAD_SCALER_KIND = 'SpreadScaler';
+export const DAEMON_SCALER_KIND = 'DaemonScaler';
+export const LINK_SCALER_KIND = 'LinkScaler';
+export type WorkloadScalerKind = typeof SPREAD_SCALER_KIND | typeof DAEMON_SCALER_KIND;
+export type ScalerKind = WorkloadScalerKind | typeof LINK_SCALER_KIND;
+
+export function sha256Hex(parts: readonly string[]): string {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(p, 'utf8');
+  return h.digest('hex');
+}
+
+/** Component or provider spread/daemon scaler: (kind, model, component name, id, image, config names…). */
+export function workloadScalerId(
+  kind: WorkloadScalerKind,
+  app: string,
+  componentName: string,
+  entityId: string,
+  image: string,
+  configNames: readonly string[],
+): string {
+  return sha256Hex([kind, app, componentName, entityId, image, ...configNames]);
+}
+
+/** Link scaler: (LinkScaler, model, name, source, target, ns, pkg, interfaces…, source config…, target config…). */
+export function linkScalerId(app: string, l: LinkDef): string {
+  return sha256Hex([
+    LINK_SCALER_KIND,
+    app,
+    l.name,
+    l.source_id,
+    l.target,
+    l.wit_namespace,
+    l.wit_package,
+    ...l.interfaces,
+    ...l.source_config,
+    ...l.target_config,
+  ]);
+}
+
+/** A status-only placeholder (wadm uses a random UUID; ours is deterministic). */
+export function statusScalerId(kind: ScalerKind, app: string, name: string): string {
+  return sha256Hex(['StatusScaler', kind, app, name]);
+}
+
+/** The two annotations every wadm-issued ScaleComponent/StartProvider carries. */
+export function managedAnnotations(app: string): Record<string, string> {
+  return { [APPSPEC_KEY]: app, [MANAGED_BY_KEY]: MANAGED_BY_VALUE };
+}
+
+/** Full annotation set of a scaler's instance (keys in sorted order, as wadm's BTreeMap). */
+export function scalerAnnotations(app: string, scalerId: string, spread: string): Record<string, string> {
+  return { ...managedAnnotations(app), [SCALER_KEY]: scalerId, [SPREAD_KEY]: spread };
+}
+
+export function linkKey(sourceId: string, ns: string, pkg: string, name: string): string {
+  return `${sourceId}:${ns}:${pkg}:${name}`;
+}
+
+/**
+ * Identity of what a command acts on. Commands that act on the same thing share a key (scale up and
+ * scale to 0, start and stop, put and delete), so a newer decision supersedes an in-flight one.
+ */
+export function commandKey(c: Command): string {
+  switch (c.kind) {
+    case 'ScaleComponent':
+      return `component:${c.host_id}:${c.component_id}`;
+    case 'StartProvider':
+    case 'StopProvider':
+      return `provider:${c.host_id}:${c.provider_id}`;
+    case 'PutLink':
+      return `link:${linkKey(c.source_id, c.wit_namespace, c.wit_package, c.name)}`;
+    case 'DeleteLink':
+      return `link:${linkKey(c.source_id, c.wit_namespace, c.wit_package, c.link_name)}`;
+    case 'PutConfig':
+    case 'DeleteConfig':
+      return `config:${c.config_name}`;
+  }
+}
+
+/** JSON with object keys sorted: a canonical form for equality and hashing. */
+export function canonicalJson(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) => {
+    if (x === null || typeof x !== 'object' || Array.isArray(x)) return x;
+    const o = x as Record<string, unknown>;
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(o).sort()) out[k] = o[k];
+    return out;
+  });
+}
+
+export function sameCommand(a: Command, b: Command): boolean {
+  return canonicalJson(a) === canonicalJson(b);
+}

@@ -1,0 +1,171 @@
+/**
+ * The pure planner: deployed manifests × observed lattice → commands, status per app, applied records.
+ * No I/O, no clock (input.now), no randomness: the same input always gives the same output.
+ *
+ * Order of the returned commands: PutConfig; component/provider commands of the current scalers; PutLink;
+ * removal of stale instances; DeleteLink; DeleteConfig. A command that needs a config is only produced
+ * once that config is observed, so configs are always written before what uses them.
+ */
+import type { ScalerStatus, StatusInfo } from '@wadm-ts/model';
+import type { AppliedRecord, Command, PlanInput, PlanOutput } from '../types.js';
+import { configCleanup, staleInstanceRemovals } from './cleanup.js';
+import { putConfig } from './commands.js';
+import { configHash } from './configs.js';
+import { desiredOf, type AppDesired, type ScalerSpec } from './desired.js';
+import type { ScalerEval } from './evaluation.js';
+import { CommandFilter, DEFAULT_BACKOFF_MS } from './inflight.js';
+import { appliedLinkKey, appliedLinkOf, evalLink, linkCleanup, type AppliedLink } from './links.js';
+import { indexObserved, isStale, type Instance, type ObservedIndex } from './observed.js';
+import { appStatus, cleanupInfo, scalerStatus, toScalerStatus } from './status.js';
+import { evalWorkload } from './workloads.js';
+
+export { commandKey, sameCommand, sha256Hex, workloadScalerId, linkScalerId, scalerAnnotations, managedAnnotations } from './ids.js';
+export {
+  MANAGED_BY_KEY,
+  MANAGED_BY_VALUE,
+  APPSPEC_KEY,
+  SCALER_KEY,
+  SPREAD_KEY,
+  SPREAD_SCALER_KIND,
+  DAEMON_SCALER_KIND,
+  LINK_SCALER_KIND,
+} from './ids.js';
+export { isSatisfied, failureMatches, DEFAULT_BACKOFF_MS } from './inflight.js';
+export { computeSpread, daemonSpreads, distribute, isEligible, place, type SpreadTarget, type HostSlot, type Placement, type PlacementRequest } from './spread.js';
+export { desiredOf, sharedComponentId, linkStatusName, type AppDesired, type ScalerSpec, type WorkloadSpec, type LinkSpec, type StatusSpec } from './desired.js';
+export { configRefs, configHash, secretConfigValues, type ConfigRef } from './configs.js';
+export { sameLink } from './observed.js';
+
+type Bucket = 'configs' | 'workloads' | 'links' | 'removals' | 'deleteLinks' | 'deleteConfigs';
+const BUCKETS: readonly Bucket[] = ['configs', 'workloads', 'links', 'removals', 'deleteLinks', 'deleteConfigs'];
+
+/** Collects the commands to issue, filtered by in-flight entries and failure backoff. */
+class Issuer {
+  readonly out = new Map<Bucket, Command[]>(BUCKETS.map((b) => [b, []]));
+  constructor(private readonly filter: CommandFilter) {}
+
+  /** Returns the backoff error when the command's target is backing off, else undefined (issued or in flight). */
+  issue(c: Command, bucket: Bucket): string | undefined {
+    const r = this.filter.check(c);
+    if (r.outcome === 'backoff') return r.error;
+    if (r.outcome === 'emit') this.out.get(bucket)!.push(c);
+    return undefined;
+  }
+
+  commands(): Command[] {
+    return BUCKETS.flatMap((b) => this.out.get(b)!);
+  }
+}
+
+function evaluate(s: ScalerSpec, observed: ObservedIndex, stale: (i: Instance) => boolean, beingPut: ReadonlySet<string>): ScalerEval {
+  if (s.type === 'workload') return evalWorkload(s, { observed, isStale: stale, beingPut });
+  if (s.type === 'link') return evalLink(s, observed, beingPut);
+  return { id: s.id, kind: s.kind, name: s.name, app: s.app, commands: [], failures: [], waiting: [], unhealthy: 0, busy: () => '', fixed: s.status };
+}
+
+const compareBy =
+  <T>(key: (x: T) => string) =>
+  (a: T, b: T): number => {
+    const ka = key(a);
+    const kb = key(b);
+    return ka < kb ? -1 : ka > kb ? 1 : 0;
+  };
+
+export function planLattice(input: PlanInput): PlanOutput {
+  const apps = [...input.apps].sort(compareBy((a) => a.name));
+  const appsByName = new Map(apps.map((a) => [a.name, a]));
+  const desired: AppDesired[] = apps.map((a) => desiredOf(a, appsByName));
+  const desiredByApp = new Map(desired.map((d) => [d.app, d]));
+  const current = new Map(desired.map((d) => [d.app, new Set(d.scalers.filter((s) => s.type === 'workload').map((s) => s.id))]));
+  const observed = indexObserved(input.observed);
+  const stale = (i: Instance): boolean => isStale(i, current);
+  const issuer = new Issuer(new CommandFilter(input.inflight, input.observed.failures, input.now, input.backoffMs ?? DEFAULT_BACKOFF_MS));
+  const prevApplied = new Map(input.applied.map((r) => [r.app, r]));
+  const appliedLinks = new Map<string, AppliedLink[]>();
+  const appliedConfigs = new Map<string, Record<string, string>>();
+  const cleanupCount = new Map<string, number>();
+  const countCleanup = (app: string, n: number): void => void cleanupCount.set(app, (cleanupCount.get(app) ?? 0) + n);
+
+  // 1. wadm-managed configs: written when absent or when their values changed since last applied.
+  const beingPut = new Map<string, Set<string>>();
+  for (const d of desired) {
+    const put = new Set<string>();
+    const configs: Record<string, string> = {};
+    for (const [name, values] of d.managedConfigs) {
+      const hash = configHash(values);
+      configs[name] = hash;
+      if (!observed.configs.has(name) || prevApplied.get(d.app)?.configs[name] !== hash) {
+        issuer.issue(putConfig(d.app, name, values), 'configs');
+        put.add(name);
+      }
+    }
+    beingPut.set(d.app, put);
+    appliedConfigs.set(d.app, configs);
+  }
+
+  // 2. The scalers of every deployed app.
+  const scalerStatuses = new Map<string, ScalerStatus[]>();
+  for (const d of desired) {
+    const list: ScalerStatus[] = [];
+    const links: AppliedLink[] = [];
+    for (const s of d.scalers) {
+      const e = evaluate(s, observed, stale, beingPut.get(d.app)!);
+      let pending = 0;
+      const backoff: string[] = [];
+      for (const c of e.commands) {
+        const err = issuer.issue(c, c.kind === 'PutLink' ? 'links' : 'workloads');
+        if (err === undefined) pending++;
+        else backoff.push(err);
+      }
+      list.push(toScalerStatus(e, scalerStatus(e, pending, backoff)));
+      if (s.type === 'link' && !links.some((l) => appliedLinkKey(l) === appliedLinkKey(appliedLinkOf(s)))) links.push(appliedLinkOf(s));
+    }
+    scalerStatuses.set(d.app, list);
+    appliedLinks.set(d.app, links);
+  }
+
+  // 3. Instances wadm manages that no current scaler owns.
+  for (const r of staleInstanceRemovals(observed, stale)) {
+    issuer.issue(r.command, 'removals');
+    countCleanup(r.app, 1);
+  }
+
+  // 4. Links and managed configs applied earlier and no longer wanted.
+  const linksWanted = (d: AppDesired | undefined): Set<string> =>
+    new Set((d?.scalers ?? []).flatMap((s) => (s.type === 'link' ? [appliedLinkKey(appliedLinkOf(s))] : [])));
+  const linksWantedByAny = new Set(desired.flatMap((d) => [...linksWanted(d)]));
+  const configsWantedByAny = new Set(desired.flatMap((d) => [...d.managedConfigs.keys()]));
+  for (const rec of [...input.applied].sort(compareBy((r) => r.app))) {
+    const d = desiredByApp.get(rec.app);
+    const lc = linkCleanup(rec, linksWanted(d), linksWantedByAny, observed);
+    const cc = configCleanup(rec, new Set(d?.managedConfigs.keys() ?? []), configsWantedByAny, observed);
+    for (const c of lc.commands) issuer.issue(c, 'deleteLinks');
+    for (const c of cc.commands) issuer.issue(c, 'deleteConfigs');
+    countCleanup(rec.app, lc.commands.length + cc.commands.length);
+    const links = appliedLinks.get(rec.app) ?? [];
+    const known = new Set(links.map(appliedLinkKey));
+    appliedLinks.set(rec.app, [...links, ...lc.keep.filter((l) => !known.has(appliedLinkKey(l)))]);
+    appliedConfigs.set(rec.app, { ...cc.keep, ...(appliedConfigs.get(rec.app) ?? {}) });
+  }
+
+  // 5. Status per deployed app.
+  const statuses: PlanOutput['statuses'] = {};
+  for (const d of desired) {
+    const n = cleanupCount.get(d.app) ?? 0;
+    const extra: StatusInfo[] = n > 0 ? [cleanupInfo(n)] : [];
+    statuses[d.app] = appStatus(scalerStatuses.get(d.app) ?? [], extra);
+  }
+
+  // 6. Applied records (empty ones omitted).
+  const applied: AppliedRecord[] = [];
+  for (const app of [...new Set([...appliedLinks.keys(), ...appliedConfigs.keys()])].sort()) {
+    const links = appliedLinks.get(app) ?? [];
+    const configs = appliedConfigs.get(app) ?? {};
+    if (links.length === 0 && Object.keys(configs).length === 0) continue;
+    const sortedConfigs: Record<string, string> = {};
+    for (const k of Object.keys(configs).sort()) sortedConfigs[k] = configs[k]!;
+    applied.push({ app, links, configs: sortedConfigs });
+  }
+
+  return { commands: issuer.commands(), statuses, applied };
+}

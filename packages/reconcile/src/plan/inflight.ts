@@ -1,0 +1,104 @@
+/**
+ * In-flight suppression and failure backoff (the level-triggered replacement of wadm's expected events
+ * and BackoffWrapper, wadm-behaviour.md §5.6), and `isSatisfied` for the runtime.
+ */
+import { keyToken, type FailureState, type LatticeSnapshot } from '@wadm-ts/store';
+import type { Command, InFlight } from '../types.js';
+import { commandKey, SCALER_KEY, sameCommand } from './ids.js';
+import { sameLink } from './observed.js';
+
+export const DEFAULT_BACKOFF_MS = 5000;
+
+/** Whether the observed lattice already shows the command's effect (its in-flight entry can go). */
+export function isSatisfied(c: Command, observed: LatticeSnapshot): boolean {
+  switch (c.kind) {
+    case 'ScaleComponent': {
+      const cur = observed.components.find((x) => !x.deleted && x.hostId === c.host_id && x.componentId === c.component_id && x.maxInstances > 0);
+      if (c.count === 0) return cur === undefined;
+      const scaler = c.annotations[SCALER_KEY];
+      return cur !== undefined && cur.maxInstances === c.count && (scaler === undefined || cur.annotations[SCALER_KEY] === scaler);
+    }
+    case 'StartProvider':
+      return observed.providers.some((x) => !x.deleted && x.hostId === c.host_id && x.providerId === c.provider_id);
+    case 'StopProvider':
+      return !observed.providers.some((x) => !x.deleted && x.hostId === c.host_id && x.providerId === c.provider_id);
+    case 'PutLink': {
+      const want = {
+        source_id: c.source_id,
+        target: c.target,
+        name: c.name,
+        wit_namespace: c.wit_namespace,
+        wit_package: c.wit_package,
+        interfaces: c.interfaces,
+        source_config: c.source_config,
+        target_config: c.target_config,
+      };
+      return observed.links.some((x) => !x.deleted && sameLink(x.link, want));
+    }
+    case 'DeleteLink':
+      return !observed.links.some(
+        (x) =>
+          !x.deleted &&
+          x.link.source_id === c.source_id &&
+          x.link.wit_namespace === c.wit_namespace &&
+          x.link.wit_package === c.wit_package &&
+          x.link.name === c.link_name,
+      );
+    case 'PutConfig':
+      return observed.configs.some((x) => !x.deleted && x.name === c.config_name);
+    case 'DeleteConfig':
+      return !observed.configs.some((x) => !x.deleted && x.name === c.config_name);
+  }
+}
+
+/** Suffix of the lattice-state key a link failure is recorded under (`….link.{source}.{ns}.{pkg}.{name}`). */
+function linkFailureSuffix(source: string, ns: string, pkg: string, name: string): string {
+  return `.link.${keyToken(source)}.${keyToken(ns)}.${keyToken(pkg)}.${keyToken(name)}`;
+}
+
+/** Whether a failure event is about the target of this command. */
+export function failureMatches(f: FailureState, c: Command): boolean {
+  switch (c.kind) {
+    case 'ScaleComponent': {
+      if (f.what !== 'component' || f.subject !== c.component_id || f.hostId !== c.host_id) return false;
+      const theirs = f.annotations?.[SCALER_KEY];
+      const ours = c.annotations[SCALER_KEY];
+      return theirs === undefined || ours === undefined || theirs === ours;
+    }
+    case 'StartProvider':
+      return f.what === 'provider' && f.subject === c.provider_id && f.hostId === c.host_id && (!f.imageRef || f.imageRef === c.reference);
+    case 'PutLink':
+      return f.what === 'link' && f.subject.endsWith(linkFailureSuffix(c.source_id, c.wit_namespace, c.wit_package, c.name));
+    default:
+      return false;
+  }
+}
+
+export type FilterOutcome = { outcome: 'emit' } | { outcome: 'inflight' } | { outcome: 'backoff'; error: string };
+
+/** Decides, per wanted command, whether to issue it now. */
+export class CommandFilter {
+  private readonly inflight: Map<string, InFlight[]>;
+  private readonly failures: FailureState[];
+
+  constructor(inflight: readonly InFlight[], failures: readonly FailureState[], now: number, backoffMs: number) {
+    this.inflight = new Map();
+    for (const f of inflight) {
+      if (f.expiresAt <= now) continue;
+      const l = this.inflight.get(f.key) ?? [];
+      l.push(f);
+      this.inflight.set(f.key, l);
+    }
+    const since = now - backoffMs;
+    // Most recent first; ties broken by text so the outcome does not depend on input order.
+    this.failures = failures.filter((f) => !f.deleted && f.at > since).sort((a, b) => b.at - a.at || (a.error < b.error ? -1 : a.error > b.error ? 1 : 0));
+  }
+
+  check(c: Command): FilterOutcome {
+    const failure = this.failures.find((f) => failureMatches(f, c));
+    if (failure) return { outcome: 'backoff', error: failure.error };
+    // Same target and same command under way: wait for it. A different command for the same target supersedes it.
+    if ((this.inflight.get(commandKey(c)) ?? []).some((f) => sameCommand(f.command, c))) return { outcome: 'inflight' };
+    return { outcome: 'emit' };
+  }
+}

@@ -1,0 +1,92 @@
+/** Indexes over the observed lattice, and who owns what (wadm-behaviour.md §4 annotations). */
+import type { LinkDef } from '@wadm-ts/protocol';
+import type { HostState, LatticeSnapshot, ProviderHealth } from '@wadm-ts/store';
+import { APPSPEC_KEY, linkKey, MANAGED_BY_KEY, MANAGED_BY_VALUE, SCALER_KEY } from './ids.js';
+import type { Workload } from './desired.js';
+
+/** A component or provider running on one host. */
+export interface Instance {
+  workload: Workload;
+  hostId: string;
+  id: string;
+  imageRef: string;
+  /** max_instances for a component, 1 for a provider. */
+  count: number;
+  annotations: Record<string, string>;
+  health?: ProviderHealth;
+}
+
+export interface ObservedIndex {
+  /** Live hosts, sorted by id. */
+  hosts: HostState[];
+  /** workload → entity id → host id → instance (instances on unknown hosts are left out). */
+  instances: Record<Workload, Map<string, Map<string, Instance>>>;
+  /** Every instance, sorted by host, workload, id. */
+  all: Instance[];
+  links: Map<string, LinkDef>;
+  configs: Set<string>;
+}
+
+const byId = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+export function indexObserved(o: LatticeSnapshot): ObservedIndex {
+  const hosts = o.hosts.filter((h) => !h.deleted).sort((a, b) => byId(a.id, b.id));
+  const known = new Set(hosts.map((h) => h.id));
+  const all: Instance[] = [];
+  for (const c of o.components) {
+    if (c.deleted || !known.has(c.hostId) || c.maxInstances <= 0) continue;
+    all.push({ workload: 'component', hostId: c.hostId, id: c.componentId, imageRef: c.imageRef, count: c.maxInstances, annotations: c.annotations });
+  }
+  for (const p of o.providers) {
+    if (p.deleted || !known.has(p.hostId)) continue;
+    all.push({ workload: 'provider', hostId: p.hostId, id: p.providerId, imageRef: p.imageRef, count: 1, annotations: p.annotations, health: p.health });
+  }
+  all.sort((a, b) => byId(a.hostId, b.hostId) || byId(a.workload, b.workload) || byId(a.id, b.id));
+  const instances: ObservedIndex['instances'] = { component: new Map(), provider: new Map() };
+  for (const i of all) {
+    const m = instances[i.workload];
+    const perHost = m.get(i.id) ?? new Map<string, Instance>();
+    perHost.set(i.hostId, i);
+    m.set(i.id, perHost);
+  }
+  const links = new Map<string, LinkDef>();
+  for (const l of o.links) if (!l.deleted) links.set(linkKey(l.link.source_id, l.link.wit_namespace, l.link.wit_package, l.link.name), l.link);
+  const configs = new Set(o.configs.filter((c) => !c.deleted).map((c) => c.name));
+  return { hosts, instances, all, links, configs };
+}
+
+/** The app a wadm-managed instance belongs to, or undefined when wadm does not manage it. */
+export function managedApp(i: Instance): string | undefined {
+  return i.annotations[MANAGED_BY_KEY] === MANAGED_BY_VALUE ? i.annotations[APPSPEC_KEY] : undefined;
+}
+
+/**
+ * A wadm-managed instance that no current scaler owns: its app is not deployed, or its scaler id is not
+ * among that app's scalers any more (an upgrade removed or changed it).
+ */
+export function isStale(i: Instance, currentScalers: ReadonlyMap<string, ReadonlySet<string>>): boolean {
+  const app = managedApp(i);
+  if (app === undefined) return false;
+  const ids = currentScalers.get(app);
+  return !ids || !ids.has(i.annotations[SCALER_KEY] ?? '');
+}
+
+/** Every field of a link matches (README rule 3): interfaces as a set, config lists in order. */
+export function sameLink(a: LinkDef, b: LinkDef): boolean {
+  const setEq = (x: string[], y: string[]): boolean => {
+    const sx = [...new Set(x)].sort();
+    const sy = [...new Set(y)].sort();
+    return sx.length === sy.length && sx.every((v, i) => v === sy[i]);
+  };
+  const listEq = (x: string[], y: string[]): boolean => x.length === y.length && x.every((v, i) => v === y[i]);
+  return (
+    a.source_id === b.source_id &&
+    a.target === b.target &&
+    a.name === b.name &&
+    a.wit_namespace === b.wit_namespace &&
+    a.wit_package === b.wit_package &&
+    setEq(a.interfaces, b.interfaces) &&
+    listEq(a.source_config, b.source_config) &&
+    listEq(a.target_config, b.target_config)
+  );
+}

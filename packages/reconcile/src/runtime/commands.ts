@@ -1,0 +1,138 @@
+/**
+ * The command stream and its workers. A reconciler writes commands to `wadm.cmd.{account|_}.{lattice}`
+ * (stream `wadm_commands`, work queue) with a `Nats-Msg-Id`, so a retried reconcile that computes the
+ * same command again is dropped by the server's duplicate window. Command workers (every replica, one
+ * shared durable consumer) turn each command into one control-interface request.
+ */
+import { headers, type NatsConnection } from '@nats-io/transport-node';
+import { AckPolicy, RetentionPolicy, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
+import PQueue from 'p-queue';
+import { ensureStream, keyToken, type JetStreamContext, type LatticeRef } from '@wadm-ts/store';
+import type { Logger, Metrics } from '@wadm-ts/obs';
+import type { Command } from '../types.js';
+import { toCtlRequest } from './ctl.js';
+
+export const COMMAND_STREAM = 'wadm_commands';
+export const COMMAND_CONSUMER = 'wadm_command_workers';
+const NS = 1_000_000;
+
+export interface CommandEnvelope {
+  lattice: string;
+  account?: string;
+  command: Command;
+}
+
+export function commandSubject(ref: LatticeRef): string {
+  return `wadm.cmd.${ref.account ? keyToken(ref.account) : '_'}.${keyToken(ref.lattice)}`;
+}
+
+export async function ensureCommandResources(ctx: JetStreamContext): Promise<void> {
+  await ensureStream(ctx, {
+    name: COMMAND_STREAM,
+    subjects: ['wadm.cmd.*.*'],
+    retention: RetentionPolicy.Workqueue,
+    max_age: 3_600_000 * NS,
+    duplicate_window: 120_000 * NS,
+  });
+  try {
+    await ctx.jsm.consumers.add(COMMAND_STREAM, {
+      durable_name: COMMAND_CONSUMER,
+      ack_policy: AckPolicy.Explicit,
+      ack_wait: 10_000 * NS,
+      max_deliver: -1,
+      max_ack_pending: 1000,
+    });
+  } catch (err) {
+    if (!/already (in use|exists)/i.test(String((err as Error).message))) throw err;
+  }
+}
+
+export async function publishCommand(ctx: JetStreamContext, ref: LatticeRef, command: Command, msgId: string): Promise<boolean> {
+  const env: CommandEnvelope = { lattice: ref.lattice, ...(ref.account ? { account: ref.account } : {}), command };
+  const h = headers();
+  h.set('Nats-Msg-Id', msgId);
+  const ack = await ctx.js.publish(commandSubject(ref), JSON.stringify(env), { headers: h });
+  return !ack.duplicate;
+}
+
+export interface CommandWorkerOptions {
+  nc: NatsConnection;
+  ctx: JetStreamContext;
+  logger: Logger;
+  metrics: Metrics;
+  concurrency?: number;
+  /** Control request timeout (ms, default 5000). */
+  timeoutMs?: number;
+  /** Attempts before a command is dropped with an error log (default 3). */
+  maxAttempts?: number;
+}
+
+export class CommandWorker {
+  private readonly queue: PQueue;
+  private messages: ConsumerMessages | undefined;
+  private loop: Promise<void> | undefined;
+  private stopping = false;
+  private readonly executed;
+
+  constructor(private readonly o: CommandWorkerOptions) {
+    this.queue = new PQueue({ concurrency: o.concurrency ?? 32 });
+    this.executed = o.metrics.counter('wadm_commands_total', 'control commands executed, by type and result', ['type', 'result']);
+  }
+
+  async start(): Promise<void> {
+    const consumer = await this.o.ctx.js.consumers.get(COMMAND_STREAM, COMMAND_CONSUMER);
+    this.stopping = false;
+    const messages = await consumer.consume({ max_messages: 64 });
+    this.messages = messages;
+    this.loop = (async () => {
+      for await (const m of messages) {
+        if (this.stopping) {
+          m.nak();
+          continue;
+        }
+        void this.queue.add(() => this.execute(m));
+        if (this.queue.size > 64) await this.queue.onSizeLessThan(64);
+      }
+    })().catch((err: unknown) => this.o.logger.error({ err }, 'command loop ended with an error'));
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.messages?.stop();
+    await this.loop;
+    await this.queue.onIdle();
+  }
+
+  private async execute(m: JsMsg): Promise<void> {
+    let env: CommandEnvelope;
+    try {
+      env = JSON.parse(m.string()) as CommandEnvelope;
+    } catch {
+      this.executed.inc({ type: 'invalid', result: 'dropped' });
+      m.term();
+      return;
+    }
+    const c = env.command;
+    const log = this.o.logger.child({ lattice: env.lattice, app: 'model_name' in c ? c.model_name : undefined });
+    const req = toCtlRequest(c, env.lattice, env.account);
+    try {
+      const reply = await this.o.nc.request(req.subject, req.body, { timeout: this.o.timeoutMs ?? 5000 });
+      const r = JSON.parse(reply.string()) as { success?: boolean; message?: string };
+      if (r.success === false) throw new Error(r.message || 'host replied success=false');
+      this.executed.inc({ type: c.kind, result: 'ok' });
+      log.debug({ command: c.kind, subject: req.subject }, 'command executed');
+      m.ack();
+    } catch (err) {
+      const attempts = m.info.deliveryCount;
+      if (attempts >= (this.o.maxAttempts ?? 3)) {
+        this.executed.inc({ type: c.kind, result: 'failed' });
+        log.error({ err: (err as Error).message, command: c, attempts }, 'command failed; giving up (the next reconcile decides again)');
+        m.term();
+      } else {
+        this.executed.inc({ type: c.kind, result: 'retried' });
+        log.warn({ err: (err as Error).message, command: c.kind, attempts }, 'command failed; will retry');
+        m.nak(250 * 2 ** attempts);
+      }
+    }
+  }
+}

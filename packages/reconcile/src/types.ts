@@ -1,0 +1,101 @@
+/**
+ * The contract between the pure planner (desired × observed → commands + status) and the reconciler
+ * runtime that feeds it and executes its commands. Plain data only.
+ */
+import type { Manifest, Status } from '@wadm-ts/model';
+import type { LatticeSnapshot, FailureState } from '@wadm-ts/store';
+
+/** wadm's lattice commands (wadm-behaviour.md §4), one control-interface call each. */
+export type Command =
+  | {
+      kind: 'ScaleComponent';
+      component_id: string;
+      host_id: string;
+      /** Absolute max_instances on that host; 0 stops it. */
+      count: number;
+      reference: string;
+      model_name: string;
+      /** Full annotation set to send (managed-by and appspec included). */
+      annotations: Record<string, string>;
+      config: string[];
+    }
+  | {
+      kind: 'StartProvider';
+      provider_id: string;
+      host_id: string;
+      reference: string;
+      model_name: string;
+      annotations: Record<string, string>;
+      config: string[];
+    }
+  | { kind: 'StopProvider'; provider_id: string; host_id: string; model_name: string }
+  | {
+      kind: 'PutLink';
+      source_id: string;
+      target: string;
+      name: string;
+      wit_namespace: string;
+      wit_package: string;
+      interfaces: string[];
+      source_config: string[];
+      target_config: string[];
+      model_name: string;
+    }
+  | { kind: 'DeleteLink'; source_id: string; link_name: string; wit_namespace: string; wit_package: string; model_name: string }
+  | { kind: 'PutConfig'; config_name: string; config: Record<string, string>; model_name: string }
+  | { kind: 'DeleteConfig'; config_name: string; model_name: string };
+
+export interface DeployedApp {
+  name: string;
+  version: string;
+  manifest: Manifest;
+}
+
+/**
+ * What the reconciler last applied for an app and may have to clean up later (links and wadm-managed
+ * configs carry no ownership annotations on the hosts, so they are remembered here).
+ */
+export interface AppliedRecord {
+  app: string;
+  /** Link identity: source_id, wit_namespace, wit_package, name. */
+  links: Array<{ source_id: string; wit_namespace: string; wit_package: string; name: string }>;
+  /** wadm-managed config names (including SECRET_ ones) → hash of the values put. */
+  configs: Record<string, string>;
+}
+
+export interface ObservedLattice extends LatticeSnapshot {
+  /** Recent failure events (component_scale_failed, provider_start_failed, linkdef_set_failed). */
+  failures: FailureState[];
+}
+
+/** A command issued and not yet confirmed by an observed event; not to be issued again before `expiresAt`. */
+export interface InFlight {
+  /** Stable identity of the command's target (see `commandKey`). */
+  key: string;
+  command: Command;
+  issuedAt: number;
+  expiresAt: number;
+}
+
+export interface PlanInput {
+  lattice: string;
+  /** Now, ms (server or wall time; compared with failure `at` and in-flight expiry). */
+  now: number;
+  /** Every deployed app of the lattice (shared ones included). */
+  apps: DeployedApp[];
+  /** What was applied per app (deployed or not): drives cleanup of links and managed configs. */
+  applied: AppliedRecord[];
+  observed: ObservedLattice;
+  inflight: InFlight[];
+  /** After a failure event, how long a scaler shows `failed` and issues nothing for that target (default 5000 ms). */
+  backoffMs?: number;
+}
+
+export interface PlanOutput {
+  /** Commands to issue now, in order (configs before what needs them; links after their configs). */
+  commands: Command[];
+  /** Status per deployed app. */
+  statuses: Record<string, Status>;
+  /** The new applied records (apps whose record became empty are omitted). */
+  applied: AppliedRecord[];
+}

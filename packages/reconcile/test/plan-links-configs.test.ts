@@ -1,0 +1,336 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { isSatisfied, planLattice } from '../src/plan/index.js';
+import type { Command } from '../src/types.js';
+import { configState, deployed, host, observedWith, Sim } from './plan-sim.js';
+
+const HELLO = 'ghcr.io/wasmcloud/components/http-hello-world-rust:0.1.0';
+const HTTP = 'ghcr.io/wasmcloud/http-server:0.23.0';
+const BLOBBY = 'ghcr.io/wasmcloud/components/blobby-rust:0.4.0';
+const FS = 'ghcr.io/wasmcloud/blobstore-fs:0.6.0';
+
+const SIMPLE = (address = '0.0.0.0:8080') => `
+apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata: { name: hello-simple, annotations: {} }
+spec:
+  components:
+    - name: hello
+      type: component
+      properties: { image: ${HELLO}, id: http_hello_world }
+      traits:
+        - type: spreadscaler
+          properties: { instances: 4 }
+    - name: httpserver
+      type: capability
+      properties: { image: ${HTTP}, id: http_server }
+      traits:
+        - type: spreadscaler
+          properties: { instances: 1 }
+        - type: link
+          properties:
+            target: { name: hello }
+            namespace: wasi
+            package: http
+            interfaces: [incoming-handler]
+            source:
+              config:
+                - name: httpaddr
+                  properties: { address: '${address}' }
+`;
+
+const COMPLEX = `
+apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata: { name: complex, annotations: {} }
+spec:
+  policies:
+    - { name: whatever, type: policy.secret.wasmcloud.dev/v1alpha1, properties: { backend: nats-kv } }
+  components:
+    - name: blobby
+      type: component
+      properties:
+        image: ${BLOBBY}
+        id: littleblobbytables
+        config:
+          - name: defaultcode
+            properties: { http: '404' }
+          - name: blobby-default-configuration-values
+      traits:
+        - type: spreadscaler
+          properties:
+            instances: 5
+            spread:
+              - { name: eastcoast, requirements: { region: us-brooks-east }, weight: 40 }
+              - { name: westcoast, requirements: { region: us-taylor-west }, weight: 40 }
+        - type: link
+          properties:
+            target:
+              name: fileserver
+              config:
+                - name: rootfs
+                  properties: { root: /tmp }
+            namespace: wasi
+            package: blobstore
+            interfaces: [blobstore]
+    - name: httpserver
+      type: capability
+      properties: { image: ${HTTP}, id: http_server }
+      traits:
+        - type: spreadscaler
+          properties:
+            instances: 3
+            spread:
+              - { name: westcoast, requirements: { region: us-taylor-west }, weight: 40 }
+              - { name: the-moon, requirements: { region: moon }, weight: 20 }
+        - type: link
+          properties:
+            target: { name: blobby }
+            namespace: wasi
+            package: http
+            interfaces: [incoming-handler]
+            source:
+              config:
+                - name: httpaddr
+                  properties: { address: 0.0.0.0:8081 }
+    - name: fileserver
+      type: capability
+      properties:
+        image: ${FS}
+        id: fileserver
+        config:
+          - name: defaultfs
+            properties: { root: /tmp/blobby }
+      traits:
+        - type: spreadscaler
+          properties:
+            instances: 1
+            spread:
+              - { name: the-moon, requirements: { region: moon }, weight: 100 }
+`;
+
+const fiveHosts = () => [
+  host('e1', { region: 'us-brooks-east' }),
+  host('e2', { region: 'us-brooks-east' }),
+  host('w1', { region: 'us-taylor-west' }),
+  host('w2', { region: 'us-taylor-west' }),
+  host('m1', { region: 'moon' }),
+];
+const kinds = (cmds: readonly Command[]) => cmds.map((c) => c.kind);
+
+describe('configs and links', () => {
+  it('simple.yaml: PutConfig first, the link only once its config is observed, then deployed', () => {
+    const sim = new Sim(fiveHosts());
+    sim.deploy(SIMPLE());
+    const r1 = sim.step();
+    assert.deepEqual(kinds(r1.commands), ['PutConfig', 'ScaleComponent', 'ScaleComponent', 'ScaleComponent', 'ScaleComponent', 'StartProvider']);
+    assert.deepEqual(r1.commands[0], { kind: 'PutConfig', config_name: 'hello_simple-httpaddr', config: { address: '0.0.0.0:8080' }, model_name: 'hello-simple' });
+    const link = r1.statuses['hello-simple']!.scalers!.find((s) => s.kind === 'LinkScaler')!;
+    assert.equal(link.name, 'http_server -(wasi:http)-> http_hello_world');
+    assert.deepEqual(link.status, { type: 'reconciling', message: 'Waiting for configuration hello_simple-httpaddr' });
+    const r2 = sim.step();
+    assert.deepEqual(r2.commands, [
+      {
+        kind: 'PutLink',
+        source_id: 'http_server',
+        target: 'http_hello_world',
+        name: 'default',
+        wit_namespace: 'wasi',
+        wit_package: 'http',
+        interfaces: ['incoming-handler'],
+        source_config: ['hello_simple-httpaddr'],
+        target_config: [],
+        model_name: 'hello-simple',
+      },
+    ]);
+    const { final, rounds } = sim.converge();
+    assert.equal(rounds, 0);
+    assert.deepEqual(final.statuses['hello-simple']!.status, { type: 'deployed' });
+    assert.deepEqual(sim.configValues.get('hello_simple-httpaddr'), { address: '0.0.0.0:8080' });
+    assert.equal(sim.componentSum(HELLO, 'hello-simple'), 4);
+    assert.equal(sim.providerCount(HTTP), 1);
+    assert.deepEqual(final.applied, [
+      {
+        app: 'hello-simple',
+        links: [{ source_id: 'http_server', wit_namespace: 'wasi', wit_package: 'http', name: 'default' }],
+        configs: { 'hello_simple-httpaddr': final.applied[0]!.configs['hello_simple-httpaddr']! },
+      },
+    ]);
+  });
+
+  it('undeploy (simple.yaml) removes every component, provider, link and managed config of the app, exactly once', () => {
+    const sim = new Sim(fiveHosts());
+    sim.deploy(SIMPLE());
+    sim.converge();
+    sim.undeploy('hello-simple');
+    const p = sim.step();
+    assert.deepEqual(kinds(p.commands).sort(), ['DeleteConfig', 'DeleteLink', 'ScaleComponent', 'ScaleComponent', 'ScaleComponent', 'ScaleComponent', 'StopProvider']);
+    assert.ok(p.commands.every((c) => c.kind !== 'ScaleComponent' || c.count === 0));
+    assert.deepEqual(p.statuses, {});
+    const { rounds, final } = sim.converge();
+    assert.equal(rounds, 0);
+    assert.deepEqual(final.applied, []);
+    assert.equal(sim.componentSum(HELLO), 0);
+    assert.equal(sim.providerCount(HTTP), 0);
+    assert.deepEqual(sim.observed.links, []);
+    assert.deepEqual(sim.observed.configs, []);
+  });
+
+  it('complex.yaml: fails on a missing external config, then converges once it exists', () => {
+    const sim = new Sim(fiveHosts());
+    sim.deploy(COMPLEX);
+    const p = sim.step();
+    const blobby = p.statuses['complex']!.scalers!.find((s) => s.name === 'littleblobbytables')!;
+    assert.deepEqual(blobby.status, { type: 'failed', message: 'Specified configuration blobby-default-configuration-values does not exist' });
+    assert.equal(p.statuses['complex']!.status.type, 'failed');
+    assert.ok(!p.commands.some((c) => c.kind === 'ScaleComponent'), 'nothing that needs the config is issued');
+    sim.observed = { ...sim.observed, configs: [...sim.observed.configs, configState('blobby-default-configuration-values')] };
+    const { final } = sim.converge();
+    assert.equal(final.statuses['complex']!.status.type, 'deployed');
+    for (const [name, v] of [
+      ['complex-defaultcode', { http: '404' }],
+      ['complex-rootfs', { root: '/tmp' }],
+      ['complex-httpaddr', { address: '0.0.0.0:8081' }],
+      ['complex-defaultfs', { root: '/tmp/blobby' }],
+    ] as const) {
+      assert.deepEqual(sim.configValues.get(name), v, name);
+    }
+    assert.equal(sim.componentSum(BLOBBY, 'complex'), 5);
+    assert.equal(sim.providerCount(HTTP), 3);
+    assert.equal(sim.providerCount(FS), 1);
+    assert.deepEqual(sim.link('http_server', 'littleblobbytables')?.interfaces, ['incoming-handler']);
+    assert.deepEqual(sim.link('littleblobbytables', 'fileserver')?.target_config, ['complex-rootfs']);
+    assert.deepEqual(sim.observed.providers.filter((x) => x.providerId === 'fileserver').map((x) => x.hostId), ['m1']);
+    assert.ok(!sim.observed.components.some((c) => c.hostId === 'm1'));
+    const blobbyHosts = Object.fromEntries(sim.observed.components.map((c) => [c.hostId, c.maxInstances]));
+    assert.deepEqual(blobbyHosts, { e1: 2, e2: 1, w1: 1, w2: 1 });
+    const blobbyCmd = sim.history.flatMap((h) => h.commands).find((c) => c.kind === 'ScaleComponent');
+    assert.deepEqual(blobbyCmd?.kind === 'ScaleComponent' && blobbyCmd.config, ['complex-defaultcode', 'blobby-default-configuration-values']);
+  });
+
+  it('a link counts as present only if every field matches', () => {
+    const sim = new Sim([host('h1')]);
+    sim.deploy(SIMPLE());
+    sim.converge();
+    const good = sim.observed.links[0]!;
+    const variants = [
+      { interfaces: ['incoming-handler', 'extra'] },
+      { target: 'someone_else' },
+      { source_config: [] },
+      { target_config: ['x'] },
+    ];
+    for (const v of variants) {
+      sim.observed = { ...sim.observed, links: [{ ...good, link: { ...good.link, ...v } }] };
+      const p = sim.plan();
+      assert.deepEqual(kinds(p.commands), ['PutLink'], JSON.stringify(v));
+      assert.ok(!isSatisfied(p.commands[0]!, sim.observed));
+    }
+    sim.observed = { ...sim.observed, links: [good] };
+    assert.deepEqual(sim.plan().commands, []);
+  });
+
+  it('a changed config value is re-put (same name, same scaler ids: nothing restarted); a removed link and config are deleted', () => {
+    const sim = new Sim([host('h1')]);
+    sim.deploy(SIMPLE());
+    sim.converge();
+    sim.deploy(SIMPLE('0.0.0.0:8082'), 'v2');
+    const p = sim.step();
+    assert.deepEqual(p.commands, [{ kind: 'PutConfig', config_name: 'hello_simple-httpaddr', config: { address: '0.0.0.0:8082' }, model_name: 'hello-simple' }]);
+    assert.equal(p.statuses['hello-simple']!.status.type, 'reconciling');
+    assert.deepEqual(sim.converge().rounds, 0);
+    assert.deepEqual(sim.configValues.get('hello_simple-httpaddr'), { address: '0.0.0.0:8082' });
+    // v3: the link (and with it its config) is gone from the manifest.
+    const noLink = SIMPLE().replace(/        - type: link[\s\S]*$/u, '');
+    sim.deploy(noLink, 'v3');
+    const p3 = sim.step();
+    assert.deepEqual(p3.commands, [
+      { kind: 'DeleteLink', source_id: 'http_server', link_name: 'default', wit_namespace: 'wasi', wit_package: 'http', model_name: 'hello-simple' },
+      { kind: 'DeleteConfig', config_name: 'hello_simple-httpaddr', model_name: 'hello-simple' },
+    ]);
+    assert.deepEqual(p3.statuses['hello-simple']!.status, { type: 'reconciling', message: 'Removing 2 resource(s) no longer in the manifest' });
+    const { final, rounds } = sim.converge();
+    assert.equal(rounds, 0);
+    assert.deepEqual(final.applied, []);
+    assert.equal(final.statuses['hello-simple']!.status.type, 'deployed');
+  });
+
+  it('a config re-put when it vanished from the lattice', () => {
+    const sim = new Sim([host('h1')]);
+    sim.deploy(SIMPLE());
+    sim.converge();
+    sim.observed = { ...sim.observed, configs: [] };
+    assert.deepEqual(kinds(sim.plan().commands), ['PutConfig']);
+  });
+
+  it('secrets become SECRET_ configs described by their policy', () => {
+    const app = deployed(`
+apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata: { name: sec-app, annotations: {} }
+spec:
+  policies:
+    - name: nats-kv
+      type: policy.secret.wasmcloud.dev/v1alpha1
+      properties: { backend: nats-kv, zone: b, account: a }
+  components:
+    - name: hello
+      type: component
+      properties:
+        image: ${HELLO}
+        secrets:
+          - name: api-password
+            properties: { policy: nats-kv, key: password, field: pw, version: '2' }
+      traits:
+        - type: spreadscaler
+          properties: { instances: 1 }
+`);
+    const p = planLattice({ lattice: 'l', now: 0, apps: [app], applied: [], observed: observedWith([host('h1')]), inflight: [] });
+    assert.deepEqual(p.commands, [
+      {
+        kind: 'PutConfig',
+        config_name: 'SECRET_sec_app-api_password',
+        config: {
+          name: 'api-password',
+          type: 'secret.wasmcloud.dev/v1alpha1',
+          backend: 'nats-kv',
+          key: 'password',
+          policy: '{"type":"properties.secret.wasmcloud.dev/v1alpha1","properties":{"account":"a","zone":"b"}}',
+          field: 'pw',
+          version: '2',
+        },
+        model_name: 'sec-app',
+      },
+    ]);
+    const p2 = planLattice({
+      lattice: 'l',
+      now: 0,
+      apps: [app],
+      applied: p.applied,
+      observed: observedWith([host('h1')], { configs: [configState('SECRET_sec_app-api_password')] }),
+      inflight: [],
+    });
+    assert.deepEqual(p2.commands.map((c) => c.kind === 'ScaleComponent' && c.config), [['SECRET_sec_app-api_password']]);
+  });
+
+  it('a secret whose policy is missing fails its scaler', () => {
+    const app = deployed(`
+apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata: { name: s, annotations: {} }
+spec:
+  components:
+    - name: hello
+      type: component
+      properties:
+        image: ${HELLO}
+        secrets:
+          - { name: pw, properties: { policy: nope, key: k } }
+      traits:
+        - type: spreadscaler
+          properties: { instances: 1 }
+`);
+    const p = planLattice({ lattice: 'l', now: 0, apps: [app], applied: [], observed: observedWith([host('h1')]), inflight: [] });
+    assert.deepEqual(p.commands, []);
+    assert.deepEqual(p.statuses['s']!.status, { type: 'failed', message: 'Secret pw refers to policy nope, which does not exist' });
+  });
+});
