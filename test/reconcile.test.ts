@@ -79,4 +79,104 @@ describe('reconcile', () => {
     }, 30_000, 'everything the app owned is gone');
     await waitFor(async () => (await statusOf(api, 'hello-world')) === 'undeployed', 10_000, 'undeployed');
   });
+
+  test('one reconciler per lattice at any moment, and lattices spread over the replicas', async () => {
+    const names = ['ex0', 'ex1', 'ex2', 'ex3', 'ex4', 'ex5'];
+    for (const n of names) await lattice(n, 1);
+    const running = new Map<string, number>();
+    const byReplica = new Map<string, Set<string>>();
+    let maxSame = 0;
+    let maxTotal = 0;
+    const originals = replicas.map((r) => r.reconciler.reconcile.bind(r.reconciler));
+    replicas.forEach((r, i) => {
+      r.reconciler.reconcile = async (ref) => {
+        if (!names.includes(ref.lattice)) return originals[i]!(ref);
+        running.set(ref.lattice, (running.get(ref.lattice) ?? 0) + 1);
+        maxSame = Math.max(maxSame, running.get(ref.lattice)!);
+        maxTotal = Math.max(maxTotal, [...running.values()].reduce((a, b) => a + b, 0));
+        (byReplica.get(r.id) ?? byReplica.set(r.id, new Set()).get(r.id)!).add(ref.lattice);
+        try {
+          // A slow reconcile widens every window in which a second replica could wrongly join in.
+          await new Promise((res) => setTimeout(res, 20));
+          return await originals[i]!(ref);
+        } finally {
+          running.set(ref.lattice, running.get(ref.lattice)! - 1);
+        }
+      };
+    });
+    try {
+      const { jetstream } = await import('@nats-io/jetstream');
+      const js = jetstream(nc);
+      const handled = async (): Promise<number> => {
+        let n = 0;
+        for (const r of replicas) for (const v of (await r.metrics.registry.getSingleMetric('wadm_reconcile_signals_handled_total')!.get()).values) n += v.value;
+        return n;
+      };
+      // Every replica joins every lattice's queue group before the burst (discovery otherwise runs on a timer).
+      await Promise.all(names.map((n) => js.publish(`wadm.reconcile._.${n}`, JSON.stringify({ lattice: n, reasons: ['test'] }))));
+      await Promise.all(replicas.map((r) => r.claims.discover()));
+      const before = await handled();
+      // A burst of signals for every lattice, published from outside.
+      for (let round = 0; round < 40; round++) {
+        await Promise.all(names.map((n) => js.publish(`wadm.reconcile._.${n}`, JSON.stringify({ lattice: n, reasons: ['test'] }))));
+      }
+      await waitFor(async () => (await handled()) >= before + 40 * names.length, 60_000, 'every signal handled');
+      assert.equal(maxSame, 1, 'never two reconciles of one lattice at once');
+      assert.ok(maxTotal >= 2, `different lattices were reconciled in parallel (max ${maxTotal})`);
+      const spread = [...byReplica.values()].filter((s) => s.size > 0).length;
+      assert.ok(spread >= 2, `lattices were reconciled by ${spread} replica(s)`);
+    } finally {
+      replicas.forEach((r, i) => (r.reconciler.reconcile = originals[i]!));
+    }
+  });
+
+  test('100 apps: each needed command issued once, then 0 commands at rest for 30 s', async () => {
+    const sim = await lattice('many', 5);
+    const api = new RawApi(nc, 'many');
+    const app = (i: number): string =>
+      JSON.stringify({
+        apiVersion: 'core.oam.dev/v1beta1',
+        kind: 'Application',
+        metadata: { name: `app${i}`, annotations: { version: 'v1' } },
+        spec: { components: [{ name: 'c', type: 'component', properties: { image: `reg/app${i}:1` }, traits: [{ type: 'spreadscaler', properties: { instances: 2 } }] }] },
+      });
+    sim.resetCommandCounts();
+    const inBatches = async (f: (i: number) => Promise<void>): Promise<void> => {
+      for (let b = 0; b < 100; b += 10) await Promise.all(Array.from({ length: 10 }, (_, k) => f(b + k)));
+    };
+    await inBatches(async (i) => {
+      const r = await api.put(app(i), 'application/json');
+      assert.equal(r['result'], 'created', JSON.stringify(r));
+    });
+    await inBatches(async (i) => {
+      const r = await api.deploy(`app${i}`);
+      assert.equal(r['result'], 'acknowledged', JSON.stringify(r));
+    });
+    await waitFor(
+      async () => {
+        const types = await Promise.all(Array.from({ length: 100 }, async (_, i) => (await api.status(`app${i}`))['status'].status.type as string));
+        return types.every((t) => t === 'deployed');
+      },
+      120_000,
+      'all 100 apps deployed',
+    );
+    const snap = sim.snapshot();
+    const instances = snap.hosts.flatMap((h) => h.components);
+    assert.equal(instances.reduce((n, c) => n + c.count, 0), 200, 'exactly 2 instances per app');
+    const scales = sim.commandsReceived()['component.scale'];
+    assert.equal(scales, instances.length, `one scale command per placed instance (${scales} commands for ${instances.length} placements)`);
+
+    sim.resetCommandCounts();
+    const reconciles = async (): Promise<number> => {
+      let n = 0;
+      for (const r of replicas) for (const v of (await r.metrics.registry.getSingleMetric('wadm_reconciles_total')!.get()).values) n += v.value;
+      return n;
+    };
+    const started = Date.now();
+    const base = await reconciles();
+    // 30 s at rest (heartbeats every 0.5 s, a resync every second): wait for the reconciles that period brings.
+    await waitFor(async () => (await reconciles()) >= base + 25 && Date.now() - started >= 30_000, 60_000, '30 s of resyncs at rest');
+    assert.equal(sim.commandsReceived().total, 0, `control requests at rest: ${JSON.stringify(sim.commandsReceived())}`);
+  });
 });
+

@@ -13,7 +13,7 @@ export async function startReplicas(n: number, natsUrl: string, overrides: Parti
   const out: Replica[] = [];
   for (let i = 0; i < n; i++) {
     const cfg = testConfig(natsUrl, { replicaId: `test-replica-${i}`, ...overrides });
-    const logger = createLogger({ replica: cfg.replicaId, level: process.env['WADM_TEST_LOG'] ?? 'silent', destination: process.env['WADM_TEST_LOG'] ? process.stderr : silent });
+    const logger = createLogger({ replica: cfg.replicaId, level: process.env['WADM_TEST_LOG'] || 'silent', destination: process.env['WADM_TEST_LOG'] ? process.stderr : silent });
     out.push(await startReplica(cfg, { logger, connectTimeoutMs: 10_000 }));
   }
   return out;

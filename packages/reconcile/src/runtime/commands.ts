@@ -38,7 +38,8 @@ export async function ensureCommandResources(ctx: JetStreamContext): Promise<voi
     await ctx.jsm.consumers.add(COMMAND_STREAM, {
       durable_name: COMMAND_CONSUMER,
       ack_policy: AckPolicy.Explicit,
-      ack_wait: 10_000 * NS,
+      // A dead worker's commands go to another worker after 3 s; a live one extends with working().
+      ack_wait: 3_000 * NS,
       max_deliver: -1,
       max_ack_pending: 1000,
     });
@@ -115,6 +116,7 @@ export class CommandWorker {
     const c = env.command;
     const log = this.o.logger.child({ lattice: env.lattice, app: 'model_name' in c ? c.model_name : undefined });
     const req = toCtlRequest(c, env.lattice, env.account);
+    const keepAlive = setInterval(() => m.working(), 1000);
     try {
       const reply = await this.o.nc.request(req.subject, req.body, { timeout: this.o.timeoutMs ?? 5000 });
       const r = JSON.parse(reply.string()) as { success?: boolean; message?: string };
@@ -133,6 +135,8 @@ export class CommandWorker {
         log.warn({ err: (err as Error).message, command: c.kind, attempts }, 'command failed; will retry');
         m.nak(250 * 2 ** attempts);
       }
+    } finally {
+      clearInterval(keepAlive);
     }
   }
 }

@@ -38,7 +38,8 @@ export interface ReconcilerOptions {
 }
 
 
-const defaultTtl = (c: Command): number => (c.kind === 'StartProvider' ? 60_000 : 10_000);
+/** Like the Rust wadm's expected-event expiry: components, links and configs 5 s; providers 30 s (their start is slower). */
+const defaultTtl = (c: Command): number => (c.kind === 'StartProvider' ? 30_000 : 5_000);
 
 export const UNDEPLOYED_STATUS: Status = { status: { type: 'undeployed', message: 'Manifest has been undeployed' }, version: '', components: [] };
 
