@@ -178,5 +178,55 @@ describe('reconcile', () => {
     await waitFor(async () => (await reconciles()) >= base + 25 && Date.now() - started >= 30_000, 60_000, '30 s of resyncs at rest');
     assert.equal(sim.commandsReceived().total, 0, `control requests at rest: ${JSON.stringify(sim.commandsReceived())}`);
   });
+
+  test('a failing start shows `failed` with the host error, backs off, and recovers once the fault clears', async () => {
+    const sim = await lattice('faulty', 2);
+    const api = new RawApi(nc, 'faulty');
+    sim.failStarts(/broken/, 'simulated pull failure');
+    const manifest = JSON.stringify({
+      apiVersion: 'core.oam.dev/v1beta1',
+      kind: 'Application',
+      metadata: { name: 'flaky', annotations: { version: 'v1' } },
+      spec: { components: [{ name: 'c', type: 'component', properties: { image: 'reg/broken:1' }, traits: [{ type: 'spreadscaler', properties: { instances: 2 } }] }] },
+    });
+    await api.put(manifest, 'application/json');
+    await api.deploy('flaky');
+    const failed = await waitFor(
+      async () => {
+        const st = (await api.status('flaky'))['status'];
+        return st.status.type === 'failed' ? st : undefined;
+      },
+      20_000,
+      'failed status',
+    );
+    assert.match(String(failed.status.message), /simulated pull failure/);
+    // Backoff: while failed, the scaler does not hammer the hosts with the same start.
+    const scalesDuringBackoff = sim.commandsReceived()['component.scale'];
+    assert.ok(scalesDuringBackoff <= 4, `scale attempts while backing off: ${scalesDuringBackoff}`);
+    sim.clearFaults();
+    await waitFor(async () => (await api.status('flaky'))['status'].status.type === 'deployed', 30_000, 'deployed after the fault cleared');
+  });
+
+  test('an unhealthy provider makes the app `unhealthy`', async () => {
+    const sim = await lattice('sick', 1);
+    const api = new RawApi(nc, 'sick');
+    await api.put(
+      JSON.stringify({
+        apiVersion: 'core.oam.dev/v1beta1',
+        kind: 'Application',
+        metadata: { name: 'sick', annotations: { version: 'v1' } },
+        spec: { components: [{ name: 'p', type: 'capability', properties: { image: 'reg/sickly:1' } }] },
+      }),
+      'application/json',
+    );
+    await api.deploy('sick');
+    await waitFor(async () => (await api.status('sick'))['status'].status.type === 'deployed', 20_000, 'deployed');
+    // A host reports health_check_failed on the transition from healthy to unhealthy.
+    await waitFor(() => sim.snapshot().hosts[0]!.providers[0]?.healthy === true, 10_000, 'a healthy probe first');
+    sim.failHealthChecks(/sickly/);
+    await waitFor(async () => (await api.status('sick'))['status'].status.type === 'unhealthy', 20_000, 'unhealthy status');
+    sim.failHealthChecks(null);
+    await waitFor(async () => (await api.status('sick'))['status'].status.type === 'deployed', 20_000, 'healthy again');
+  });
 });
 
