@@ -17,6 +17,7 @@ import { IngestWorker } from '@wadm-ts/ingest';
 import { startNats, waitFor, type TestNats } from './harness/nats.js';
 import { silent, startReplicas } from './harness/replicas.js';
 import { Storm, countEvents, ctl, simLattice, waitConverged } from './harness/lattice.js';
+import { metricSum as metricSumOf } from './harness/cluster.js';
 
 let nats: TestNats;
 let nc: NatsConnection;
@@ -42,15 +43,7 @@ function lattice(name: string, hosts: number, heartbeatIntervalMs = 500): Promis
   });
 }
 
-async function metricSum(name: string, labels: Record<string, string> = {}): Promise<number> {
-  let sum = 0;
-  for (const r of replicas) {
-    const m = r.metrics.registry.getSingleMetric(name);
-    if (!m) continue;
-    for (const v of (await m.get()).values) if (Object.entries(labels).every(([k, x]) => v.labels[k] === x)) sum += v.value;
-  }
-  return sum;
-}
+const metricSum = (name: string, labels: Record<string, string> = {}): Promise<number> => metricSumOf(replicas, name, labels);
 
 const converged = (sim: SimulatedLattice, lat: string, timeoutMs = 30_000): Promise<void> => waitConverged(replicas[0]!.state, sim, lat, timeoutMs);
 

@@ -19,6 +19,7 @@ import { startNats, waitFor, type TestNats } from './harness/nats.js';
 import { startReplicas } from './harness/replicas.js';
 import { FIXTURES_DIR, RawApi } from './harness/api.js';
 import { ctl, simLattice } from './harness/lattice.js';
+import { eventually, settle as settleOf } from './harness/cluster.js';
 
 const LATTICE = 'default';
 const HEARTBEAT_MS = 750;
@@ -36,6 +37,8 @@ let nc: NatsConnection;
 let replicas: Replica[];
 let sim: SimulatedLattice;
 let api: RawApi;
+
+const settle = (passes = 3): Promise<void> => settleOf(replicas, passes);
 
 before(async () => {
   nats = await startNats();
@@ -136,39 +139,8 @@ async function statusType(app: string): Promise<string> {
   return String(r['status']?.['status']?.['type']);
 }
 
-/** Run `check` until it passes (no fixed sleeps); on timeout fail with its last assertion error. */
-async function eventually(what: string, check: () => Promise<void> | void, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let delay = 20;
-  for (;;) {
-    try {
-      await check();
-      return;
-    } catch (err) {
-      if (Date.now() > deadline) {
-        if (err instanceof Error) err.message = `${what} (not reached within ${timeoutMs} ms): ${err.message}`;
-        throw err;
-      }
-    }
-    await new Promise((r) => setTimeout(r, delay));
-    delay = Math.min(delay * 2, 100);
-  }
-}
 
-async function metricSum(name: string): Promise<number> {
-  let n = 0;
-  for (const r of replicas) {
-    const m = r.metrics.registry.getSingleMetric(name);
-    if (m) for (const v of (await m.get()).values) n += v.value;
-  }
-  return n;
-}
 
-/** Wait until the lattice has been reconciled `passes` more times (the resync runs every second): quiet enough to count commands. */
-async function settle(passes = 3): Promise<void> {
-  const start = await metricSum('wadm_reconciles_total');
-  await waitFor(async () => (await metricSum('wadm_reconciles_total')) >= start + passes, 15_000, `${passes} more reconcile passes`);
-}
 
 // ---------- scenarios ----------
 

@@ -18,6 +18,7 @@ import { startNats, waitFor, type TestNats } from './harness/nats.js';
 import { startReplicas } from './harness/replicas.js';
 import { FIXTURES_DIR, RawApi } from './harness/api.js';
 import { simLattice } from './harness/lattice.js';
+import { eventually, settle as settleOf } from './harness/cluster.js';
 
 const HELLO = 'ghcr.io/wasmcloud/components/http-hello-world-rust:0.1.0';
 const HTTP_SERVER = 'ghcr.io/wasmcloud/http-server:0.23.0';
@@ -27,6 +28,8 @@ let nats: TestNats;
 let nc: NatsConnection;
 let replicas: Replica[];
 const sims = new Map<string, SimulatedLattice>();
+
+const settle = (passes = 3): Promise<void> => settleOf(replicas, passes);
 
 before(async () => {
   nats = await startNats();
@@ -89,38 +92,9 @@ async function statusType(api: RawApi, app: string): Promise<string> {
   return String(r['status']?.['status']?.['type']);
 }
 
-async function eventually(what: string, check: () => Promise<void> | void, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let delay = 20;
-  for (;;) {
-    try {
-      await check();
-      return;
-    } catch (err) {
-      if (Date.now() > deadline) {
-        if (err instanceof Error) err.message = `${what} (not reached within ${timeoutMs} ms): ${err.message}`;
-        throw err;
-      }
-    }
-    await new Promise((r) => setTimeout(r, delay));
-    delay = Math.min(delay * 2, 100);
-  }
-}
 
-async function metricSum(name: string): Promise<number> {
-  let n = 0;
-  for (const r of replicas) {
-    const m = r.metrics.registry.getSingleMetric(name);
-    if (m) for (const v of (await m.get()).values) n += v.value;
-  }
-  return n;
-}
 
 /** Wait for a few more reconcile passes (resync runs every second), so that a wrong action would have happened. */
-async function settle(passes = 6): Promise<void> {
-  const start = await metricSum('wadm_reconciles_total');
-  await waitFor(async () => (await metricSum('wadm_reconciles_total')) >= start + passes, 15_000, `${passes} more reconcile passes`);
-}
 
 async function putAndDeploy(api: RawApi, file: string): Promise<string> {
   const put = await api.put(fixture(file));

@@ -18,6 +18,7 @@ import { startNats, waitFor, type TestNats } from './harness/nats.js';
 import { startReplicas } from './harness/replicas.js';
 import { FIXTURES_DIR, RawApi } from './harness/api.js';
 import { simLattice } from './harness/lattice.js';
+import { eventually, settle as settleOf } from './harness/cluster.js';
 
 const LATTICE = 'default';
 const APP = 'updateapp';
@@ -38,6 +39,8 @@ let api: RawApi;
 let statusSub: Subscription;
 /** Every status message published for the app (a live subscriber, like the Rust test's DeliverPolicy::New consumer). */
 const seen: Array<{ type: string; at: number }> = [];
+
+const settle = (passes = 3): Promise<void> => settleOf(replicas, passes);
 
 before(async () => {
   nats = await startNats();
@@ -110,37 +113,8 @@ async function statusType(app = APP): Promise<string> {
   return String(r['status']?.['status']?.['type']);
 }
 
-async function eventually(what: string, check: () => Promise<void> | void, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let delay = 20;
-  for (;;) {
-    try {
-      await check();
-      return;
-    } catch (err) {
-      if (Date.now() > deadline) {
-        if (err instanceof Error) err.message = `${what} (not reached within ${timeoutMs} ms): ${err.message}`;
-        throw err;
-      }
-    }
-    await new Promise((r) => setTimeout(r, delay));
-    delay = Math.min(delay * 2, 100);
-  }
-}
 
-async function metricSum(name: string): Promise<number> {
-  let n = 0;
-  for (const r of replicas) {
-    const m = r.metrics.registry.getSingleMetric(name);
-    if (m) for (const v of (await m.get()).values) n += v.value;
-  }
-  return n;
-}
 
-async function settle(passes = 3): Promise<void> {
-  const start = await metricSum('wadm_reconciles_total');
-  await waitFor(async () => (await metricSum('wadm_reconciles_total')) >= start + passes, 15_000, `${passes} more reconcile passes`);
-}
 
 /**
  * Deploy (a version, or the latest) and require a `reconciling` status message within 5 s of the

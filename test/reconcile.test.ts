@@ -12,6 +12,7 @@ import { startNats, waitFor, type TestNats } from './harness/nats.js';
 import { startReplicas } from './harness/replicas.js';
 import { RawApi, example } from './harness/api.js';
 import { simLattice } from './harness/lattice.js';
+import { metricSum } from './harness/cluster.js';
 
 let nats: TestNats;
 let nc: NatsConnection;
@@ -62,11 +63,7 @@ describe('reconcile', () => {
 
     // At rest: several resync periods and heartbeats go by, and the hosts receive no command.
     sim.resetCommandCounts();
-    const resyncs = async (): Promise<number> => {
-      let n = 0;
-      for (const r of replicas) for (const v of (await r.metrics.registry.getSingleMetric('wadm_reconciles_total')!.get()).values) n += v.value;
-      return n;
-    };
+    const resyncs = (): Promise<number> => metricSum(replicas, 'wadm_reconciles_total');
     const before = await resyncs();
     await waitFor(async () => (await resyncs()) >= before + 4, 20_000, 'four more reconciles at rest');
     const counts = sim.commandsReceived();
@@ -107,11 +104,7 @@ describe('reconcile', () => {
     try {
       const { jetstream } = await import('@nats-io/jetstream');
       const js = jetstream(nc);
-      const handled = async (): Promise<number> => {
-        let n = 0;
-        for (const r of replicas) for (const v of (await r.metrics.registry.getSingleMetric('wadm_reconcile_signals_handled_total')!.get()).values) n += v.value;
-        return n;
-      };
+      const handled = (): Promise<number> => metricSum(replicas, 'wadm_reconcile_signals_handled_total');
       // Every replica joins every lattice's queue group before the burst (discovery otherwise runs on a timer).
       await Promise.all(names.map((n) => js.publish(`wadm.reconcile._.${n}`, JSON.stringify({ lattice: n, reasons: ['test'] }))));
       await Promise.all(replicas.map((r) => r.claims.discover()));
@@ -167,11 +160,7 @@ describe('reconcile', () => {
     assert.equal(scales, instances.length, `one scale command per placed instance (${scales} commands for ${instances.length} placements)`);
 
     sim.resetCommandCounts();
-    const reconciles = async (): Promise<number> => {
-      let n = 0;
-      for (const r of replicas) for (const v of (await r.metrics.registry.getSingleMetric('wadm_reconciles_total')!.get()).values) n += v.value;
-      return n;
-    };
+    const reconciles = (): Promise<number> => metricSum(replicas, 'wadm_reconciles_total');
     const started = Date.now();
     const base = await reconciles();
     // 30 s at rest (heartbeats every 0.5 s, a resync every second): wait for the reconciles that period brings.
