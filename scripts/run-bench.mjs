@@ -26,7 +26,8 @@ for (const f of files) {
   for (const line of r.stdout.split('\n').filter((l) => l.startsWith('{'))) {
     const res = JSON.parse(line);
     console.log(line);
-    const rows = res.rows.map((x) => `| ${x.what} | ${Math.round(x.rate).toLocaleString('en-US')} ${x.unit} |${x.seconds !== undefined ? ` ${x.seconds.toFixed(2)} s |` : ' |'}`);
+    const rate = (x) => (x.unit === 's' ? '—' : `${(x.rate >= 100 ? Math.round(x.rate) : Number(x.rate.toFixed(1))).toLocaleString('en-US')} ${x.unit}`);
+    const rows = res.rows.map((x) => `| ${x.what} | ${rate(x)} |${x.seconds !== undefined ? ` ${x.seconds.toFixed(2)} s |` : ' |'}`);
     sections.push(`## ${res.bench}\n\n${res.note ?? ''}\n\n| measurement | rate | time |\n|---|---|---|\n${rows.join('\n')}\n`);
   }
 }

@@ -79,6 +79,15 @@ export function missingSharedComponents(m: Manifest, others: readonly StoredApp[
   return missing;
 }
 
+/**
+ * Whether checking `m` needs the lattice's other apps: only explicit ids (deploy-time id clash) and
+ * shared references do. Everything else is decided from the app's own record, so put and deploy of
+ * ordinary apps cost the same however many apps the lattice holds.
+ */
+export function needsLatticeView(m: Manifest): boolean {
+  return m.spec.components.some((c) => c.properties.id !== undefined || (c.properties.application !== undefined && c.properties.image === undefined));
+}
+
 /** Rust's `{:?}` of a string list: `["a", "b"]`. */
 export function debugList(items: readonly string[]): string {
   return `[${items.map((i) => JSON.stringify(i)).join(', ')}]`;

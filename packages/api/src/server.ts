@@ -44,6 +44,7 @@ import {
   dependentsError,
   isShared,
   missingSharedComponents,
+  needsLatticeView,
   sharedDependents,
   summarize,
   versionsReply,
@@ -276,7 +277,7 @@ export class ApiServer {
     const errors = failures.filter((f) => f.level === 'error').map((f) => f.msg);
     if (errors.length > 0) throw new ApiError(errors.join('; '));
     const warnings = failures.filter((f) => f.level === 'warning').map((f) => f.msg);
-    const others = await this.o.manifests.listApps(scope);
+    const others = needsLatticeView(m) ? await this.o.manifests.listApps(scope) : [];
     const missing = missingSharedComponents(m, others.filter((o) => o.name !== name));
     const missingNote = missing.length > 0 ? `, but some shared components are not deployed: ${debugList(missing)}` : '';
     const version = m.metadata.annotations[VERSION_ANNOTATION] ?? newVersion();
@@ -340,22 +341,32 @@ export class ApiServer {
 
   private async deploy(msg: Msg, scope: Scope, name: string, log: Logger): Promise<DeployModelResponse | Record<string, unknown>> {
     const requested = versionField(parseRequestBody(msg.data, 'deploy application'), 'deploy application');
-    const others = await this.o.manifests.listApps(scope);
+    // The other apps are read only when the version being deployed has explicit ids or shared references.
+    let others: StoredApp[] | undefined;
     let deployed: Manifest | undefined;
-    const reply = await this.o.manifests.mutate(scope, name, (cur) => {
-      deployed = undefined;
-      if (!cur) {
-        return { kind: 'keep', result: { result: 'notfound', message: `Application with the name ${name} not found`, name, version: requested } as DeployModelResponse | Record<string, unknown> };
-      }
-      const check = checkDeploy(cur, requested, others);
-      if (!check.ok) {
-        return { kind: 'keep', result: check.generic ? errorBody(check.reply.message) : check.reply };
-      }
-      deployed = findVersion(cur, check.version)?.manifest;
-      const ok: DeployModelResponse = { result: 'acknowledged', message: `Successfully deployed application ${name} ${check.version}`, name, version: check.version };
-      if (cur.deployedVersion === check.version) return { kind: 'keep', result: ok };
-      return { kind: 'write', app: { ...cur, deployedVersion: check.version }, result: ok };
-    });
+    const NEED_OTHERS = { needOthers: true } as const;
+    const attempt = (): Promise<DeployModelResponse | Record<string, unknown>> =>
+      this.o.manifests.mutate(scope, name, (cur) => {
+        deployed = undefined;
+        if (!cur) {
+          return { kind: 'keep', result: { result: 'notfound', message: `Application with the name ${name} not found`, name, version: requested } as DeployModelResponse | Record<string, unknown> };
+        }
+        const staged = requested === null || requested === LATEST_VERSION ? latestVersion(cur) : findVersion(cur, requested);
+        if (staged && others === undefined && needsLatticeView(staged.manifest)) return { kind: 'keep', result: NEED_OTHERS };
+        const check = checkDeploy(cur, requested, others ?? []);
+        if (!check.ok) {
+          return { kind: 'keep', result: check.generic ? errorBody(check.reply.message) : check.reply };
+        }
+        deployed = findVersion(cur, check.version)?.manifest;
+        const ok: DeployModelResponse = { result: 'acknowledged', message: `Successfully deployed application ${name} ${check.version}`, name, version: check.version };
+        if (cur.deployedVersion === check.version) return { kind: 'keep', result: ok };
+        return { kind: 'write', app: { ...cur, deployedVersion: check.version }, result: ok };
+      });
+    let reply = await attempt();
+    if (reply === NEED_OTHERS) {
+      others = await this.o.manifests.listApps(scope);
+      reply = await attempt();
+    }
     if (reply['result'] !== 'acknowledged' || !deployed) return reply;
     this.o.signal?.(scope, 'deploy');
     try {
