@@ -158,8 +158,13 @@ export class ManifestStore {
   /** Every app of the scope, sorted by name; names in the index whose record is gone are skipped. */
   async listApps(scope: Scope): Promise<StoredApp[]> {
     const names = await this.listNames(scope);
-    const loaded = await Promise.all(names.map((n) => this.load(scope, n)));
-    return loaded.filter((l): l is LoadedApp => l !== null).map((l) => l.app);
+    const out: StoredApp[] = [];
+    // Bounded: many concurrent requests each listing a large lattice must not flood the server.
+    for (let i = 0; i < names.length; i += 64) {
+      const loaded = await Promise.all(names.slice(i, i + 64).map((n) => this.load(scope, n)));
+      for (const l of loaded) if (l) out.push(l.app);
+    }
+    return out;
   }
 }
 
