@@ -4,6 +4,7 @@
  */
 import type { Manifest, Status } from '@wadm-ts/model';
 import type { LatticeSnapshot, FailureState } from '@wadm-ts/store';
+import type { LinkDef } from '@wadm-ts/protocol';
 
 /** wadm's lattice commands (wadm-behaviour.md §4), one control-interface call each. */
 export type Command =
@@ -29,18 +30,7 @@ export type Command =
       config: string[];
     }
   | { kind: 'StopProvider'; provider_id: string; host_id: string; model_name: string }
-  | {
-      kind: 'PutLink';
-      source_id: string;
-      target: string;
-      name: string;
-      wit_namespace: string;
-      wit_package: string;
-      interfaces: string[];
-      source_config: string[];
-      target_config: string[];
-      model_name: string;
-    }
+  | ({ kind: 'PutLink'; model_name: string } & LinkDef)
   | { kind: 'DeleteLink'; source_id: string; link_name: string; wit_namespace: string; wit_package: string; model_name: string }
   | { kind: 'PutConfig'; config_name: string; config: Record<string, string>; model_name: string }
   | { kind: 'DeleteConfig'; config_name: string; model_name: string };

@@ -64,6 +64,20 @@ export function opsFor(w: Workload): WorkloadOps {
   return w === 'component' ? componentOps : providerOps;
 }
 
+/** The link a PutLink command writes (the wire `Link` of link.put). */
+export function linkOf(c: Extract<Command, { kind: 'PutLink' }>): LinkDef {
+  return {
+    source_id: c.source_id,
+    target: c.target,
+    name: c.name,
+    wit_namespace: c.wit_namespace,
+    wit_package: c.wit_package,
+    interfaces: c.interfaces,
+    source_config: c.source_config,
+    target_config: c.target_config,
+  };
+}
+
 export function putLink(app: string, l: LinkDef): Command {
   return {
     kind: 'PutLink',

@@ -6,6 +6,7 @@ import { keyToken, type FailureState, type LatticeSnapshot } from '@wadm-ts/stor
 import type { Command, InFlight } from '../types.js';
 import { commandKey, SCALER_KEY, sameCommand } from './ids.js';
 import { sameLink } from './observed.js';
+import { linkOf } from './commands.js';
 
 export const DEFAULT_BACKOFF_MS = 5000;
 
@@ -23,16 +24,7 @@ export function isSatisfied(c: Command, observed: LatticeSnapshot): boolean {
     case 'StopProvider':
       return !observed.providers.some((x) => !x.deleted && x.hostId === c.host_id && x.providerId === c.provider_id);
     case 'PutLink': {
-      const want = {
-        source_id: c.source_id,
-        target: c.target,
-        name: c.name,
-        wit_namespace: c.wit_namespace,
-        wit_package: c.wit_package,
-        interfaces: c.interfaces,
-        source_config: c.source_config,
-        target_config: c.target_config,
-      };
+      const want = linkOf(c);
       return observed.links.some((x) => !x.deleted && sameLink(x.link, want));
     }
     case 'DeleteLink':

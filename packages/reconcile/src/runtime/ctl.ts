@@ -1,5 +1,6 @@
 /** Commands → control-interface requests (wasmcloud-ctl.md §6), as pure data. */
 import type { Command } from '../types.js';
+import { linkOf } from '../plan/commands.js';
 
 export const MANAGED_BY = 'wasmcloud.dev/managed-by';
 export const APPSPEC = 'wasmcloud.dev/appspec';
@@ -44,19 +45,7 @@ export function toCtlRequest(c: Command, lattice: string, account?: string): Ctl
     case 'StopProvider':
       return { subject: subj(`provider.stop.${c.host_id}`), body: JSON.stringify({ host_id: c.host_id, provider_id: c.provider_id }) };
     case 'PutLink':
-      return {
-        subject: subj('link.put'),
-        body: JSON.stringify({
-          source_id: c.source_id,
-          target: c.target,
-          name: c.name,
-          wit_namespace: c.wit_namespace,
-          wit_package: c.wit_package,
-          interfaces: c.interfaces,
-          source_config: c.source_config,
-          target_config: c.target_config,
-        }),
-      };
+      return { subject: subj('link.put'), body: JSON.stringify(linkOf(c)) };
     case 'DeleteLink':
       return {
         subject: subj('link.del'),
