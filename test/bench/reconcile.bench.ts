@@ -92,6 +92,34 @@ async function hostsKnown(serves: Serve[], hosts: number): Promise<void> {
   await waitFor(async () => (await metric(serves[0]!, 'wadm_hosts_known', `lattice="${LATTICE}"`)) >= hosts, 60_000, `${hosts} hosts known`);
 }
 
+/** One scenario's fresh nats-server, with what the scenario starts on it. */
+interface Run {
+  nats: TestNats;
+  nc: NatsConnection;
+  /** Replicas the scenario started (push them here): stopped at the end, their output printed if it fails. */
+  serves: Serve[];
+  /** Starts the simulated lattice of `hosts` hosts, closed at the end. */
+  lattice(hosts: number, heartbeatMs: number): Promise<SimulatedLattice>;
+}
+
+/** Runs one scenario on a fresh nats-server and stops everything it started, however it ends. */
+async function onFreshServer<T>(scenario: (run: Run) => Promise<T>): Promise<T> {
+  const nats = await startNats();
+  const serves: Serve[] = [];
+  let sim: SimulatedLattice | undefined;
+  try {
+    const nc = await nats.connect();
+    return await scenario({ nats, nc, serves, lattice: async (hosts, heartbeatMs) => (sim = await simLattice(nats.url, LATTICE, hosts, heartbeatMs)) });
+  } catch (err) {
+    for (const s of serves) log(`${s.id} output: ${s.tail()}`);
+    throw err;
+  } finally {
+    await stopServes(serves);
+    await sim?.close({ graceful: false });
+    await nats.stop();
+  }
+}
+
 // ---------- apps and statuses ----------
 
 function manifest(name: string, instances: number, image: string): string {
@@ -173,13 +201,9 @@ interface Placement {
 }
 
 async function appsRun(replicas: number): Promise<{ seconds: number; deployCalls: number; commands: number; placement: Placement[] }> {
-  const nats = await startNats();
-  const serves: Serve[] = [];
-  let sim: SimulatedLattice | undefined;
-  try {
-    const nc = await nats.connect();
+  return onFreshServer(async ({ nats, nc, serves, lattice }) => {
     for (let i = 0; i < replicas; i++) serves.push(await startServe(nats.url, `bench-${i}`, ['--cleanup-interval', '15', '--resync-interval-ms', '5000']));
-    sim = await simLattice(nats.url, LATTICE, HOSTS, 5000);
+    const sim = await lattice(HOSTS, 5000);
     await hostsKnown(serves, HOSTS);
     const api = new RawApi(nc, LATTICE);
     await pool(APPS, 8, async (i) => ok(await call(api, 'put', manifest(`app${i}`, 2, `reg.example/bench/app${i}:1.0.0`)), 'created', `put app${i}`));
@@ -199,27 +223,17 @@ async function appsRun(replicas: number): Promise<{ seconds: number; deployCalls
       h.components.filter((c) => c.annotations[APPSPEC] !== undefined).map((c) => ({ hostIndex: index.get(h.id)!, app: c.annotations[APPSPEC]!, componentId: c.id, imageRef: c.imageRef, count: c.count, annotations: c.annotations })),
     );
     return { seconds, deployCalls, commands, placement };
-  } catch (err) {
-    for (const s of serves) log(`${s.id} output: ${s.tail()}`);
-    throw err;
-  } finally {
-    await stopServes(serves);
-    await sim?.close({ graceful: false });
-    await nats.stop();
-  }
+  });
 }
 
 // ---------- 2. the floor: one client, the same scale requests ----------
 
 async function floorRun(placement: Placement[]): Promise<{ seconds: number; requests: number }> {
-  const nats = await startNats();
-  let sim: SimulatedLattice | undefined;
-  try {
-    const nc = await nats.connect();
-    sim = await simLattice(nats.url, LATTICE, HOSTS, 5000);
+  return onFreshServer(async ({ nc, lattice }) => {
+    const sim = await lattice(HOSTS, 5000);
     const hosts = sim.hostIds();
     const want = placement.reduce((n, p) => n + p.count, 0);
-    const countAll = (): number => sim!.snapshot().hosts.reduce((n, h) => n + h.components.reduce((m, c) => m + (c.annotations[APPSPEC] !== undefined ? c.count : 0), 0), 0);
+    const countAll = (): number => sim.snapshot().hosts.reduce((n, h) => n + h.components.reduce((m, c) => m + (c.annotations[APPSPEC] !== undefined ? c.count : 0), 0), 0);
     const t0 = now();
     await pool(placement.length, 64, async (i) => {
       const p = placement[i]!;
@@ -229,10 +243,7 @@ async function floorRun(placement: Placement[]): Promise<{ seconds: number; requ
     });
     await waitFor(() => countAll() === want, 120_000, `${want} instances running`);
     return { seconds: secondsSince(t0), requests: placement.length };
-  } finally {
-    await sim?.close({ graceful: false });
-    await nats.stop();
-  }
+  });
 }
 
 // ---------- 3. rescheduling after a host stops or dies ----------
@@ -240,26 +251,22 @@ async function floorRun(placement: Placement[]): Promise<{ seconds: number; requ
 const CLEANUP_S = 3;
 
 async function rescheduleRun(): Promise<{ clean: number; silent: number }> {
-  const nats = await startNats();
-  const serves: Serve[] = [];
-  let sim: SimulatedLattice | undefined;
-  try {
-    const nc = await nats.connect();
+  return onFreshServer(async ({ nats, nc, serves, lattice }) => {
     serves.push(await startServe(nats.url, 'bench-0', ['--cleanup-interval', String(CLEANUP_S), '--resync-interval-ms', '5000']));
     // Heartbeats well inside the cleanup interval, so only the killed host expires.
-    sim = await simLattice(nats.url, LATTICE, 10, 1000);
+    const sim = await lattice(10, 1000);
     await hostsKnown(serves, 10);
     const api = new RawApi(nc, LATTICE);
     const statuses = new Statuses(nc);
     ok(await api.put(manifest('spread10', 10, 'reg.example/bench/spread10:1.0.0'), 'application/json'), 'created', 'put spread10');
     ok(await api.deploy('spread10'), 'acknowledged', 'deploy spread10');
-    await waitFor(() => statuses.of('spread10') === 'deployed' && total(running(sim!, 'spread10')) === 10, 60_000, 'spread10 deployed');
-    const busiest = (): string => [...running(sim!, 'spread10').entries()].sort((a, b) => b[1] - a[1])[0]![0];
+    await waitFor(() => statuses.of('spread10') === 'deployed' && total(running(sim, 'spread10')) === 10, 60_000, 'spread10 deployed');
+    const busiest = (): string => [...running(sim, 'spread10').entries()].sort((a, b) => b[1] - a[1])[0]![0];
 
     let victim = busiest();
     let t0 = now();
     await sim.stopHost(victim);
-    await waitFor(() => total(running(sim!, 'spread10')) === 10, 60_000, 'rescheduled after a clean stop');
+    await waitFor(() => total(running(sim, 'spread10')) === 10, 60_000, 'rescheduled after a clean stop');
     const clean = secondsSince(t0);
     log(`clean stop of a host with ${CLEANUP_S}s cleanup: back to 10 in ${clean.toFixed(2)} s`);
     await waitFor(() => statuses.of('spread10') === 'deployed', 30_000, 'deployed again');
@@ -267,19 +274,12 @@ async function rescheduleRun(): Promise<{ clean: number; silent: number }> {
     victim = busiest();
     t0 = now();
     sim.killHost(victim);
-    await waitFor(() => total(running(sim!, 'spread10')) === 10, 60_000, 'rescheduled after a silent death');
+    await waitFor(() => total(running(sim, 'spread10')) === 10, 60_000, 'rescheduled after a silent death');
     const silent = secondsSince(t0);
     log(`silent death of a host: back to 10 in ${silent.toFixed(2)} s`);
     statuses.stop();
     return { clean, silent };
-  } catch (err) {
-    for (const s of serves) log(`${s.id} output: ${s.tail()}`);
-    throw err;
-  } finally {
-    await stopServes(serves);
-    await sim?.close({ graceful: false });
-    await nats.stop();
-  }
+  });
 }
 
 // ---------- 4. takeover ----------
@@ -303,20 +303,25 @@ async function claimConsumer(nats: TestNats): Promise<() => Promise<{ pending: n
 }
 
 async function takeoverRun(): Promise<{ between: number; holding: number; held: number; victims: string[] }> {
-  const nats = await startNats();
-  const serves: Serve[] = [];
-  let sim: SimulatedLattice | undefined;
-  try {
-    const nc = await nats.connect();
+  return onFreshServer(async ({ nats, nc, serves, lattice }) => {
     const flags = ['--cleanup-interval', String(CLEANUP_S), '--resync-interval-ms', '5000', '--takeover-ms', String(TAKEOVER_MS)];
     for (let i = 0; i < 3; i++) serves.push(await startServe(nats.url, `bench-${i}`, flags));
-    sim = await simLattice(nats.url, LATTICE, 5, 1000);
+    const sim = await lattice(5, 1000);
     await hostsKnown(serves, 5);
     const api = new RawApi(nc, LATTICE);
     const statuses = new Statuses(nc);
     for (const a of ['first', 'second', 'third']) ok(await api.put(manifest(a, 2, `reg.example/bench/${a}:1.0.0`), 'application/json'), 'created', `put ${a}`);
     const reconciled = (s: Serve): Promise<number> => metric(s, 'wadm_reconcile_signals_handled_total', 'outcome="reconciled"');
-    const deployed = (app: string): Promise<unknown> => waitFor(() => statuses.of(app) === 'deployed' && total(running(sim!, app)) === 2, 60_000, `${app} deployed`);
+    const deployed = (app: string): Promise<unknown> => waitFor(() => statuses.of(app) === 'deployed' && total(running(sim, app)) === 2, 60_000, `${app} deployed`);
+    /** Seconds from SIGKILLing `s` until `app`, deployed right after, runs. */
+    const killThenDeploy = async (s: Serve, app: string): Promise<number> => {
+      const t0 = now();
+      s.proc.kill('SIGKILL');
+      await s.exited;
+      ok(await api.deploy(app), 'acknowledged', `deploy ${app}`);
+      await deployed(app);
+      return secondsSince(t0);
+    };
 
     // (a) The replica that reconciled the first app's deploy is SIGKILLed once it has let go of the claim
     // (a replica publishes statuses before it acknowledges the signal, so `deployed` is seen while it
@@ -328,12 +333,7 @@ async function takeoverRun(): Promise<{ between: number; holding: number; held: 
     const after = await Promise.all(serves.map(reconciled));
     const owner = serves.map((s, i) => ({ s, d: after[i]! - before[i]! })).sort((x, y) => y.d - x.d)[0]!.s;
     await waitFor(async () => (await claim()).pending === 0, 30_000, 'the claim to be released');
-    let t0 = now();
-    owner.proc.kill('SIGKILL');
-    await owner.exited;
-    ok(await api.deploy('second'), 'acknowledged', 'deploy second');
-    await deployed('second');
-    const between = secondsSince(t0);
+    const between = await killThenDeploy(owner, 'second');
     log(`${owner.id} (reconciled last) SIGKILLed between reconciles: second app deployed ${between.toFixed(2)} s after the kill`);
 
     // (b) A replica dies while it holds the lattice's claim. To catch it holding the claim, it is frozen
@@ -357,24 +357,12 @@ async function takeoverRun(): Promise<{ between: number; holding: number; held: 
       if (c2.pending === 1 && c2.lastActive === c1.lastActive) held = c2;
     }
     if (!held) throw new Error('the frozen replica never received a reconcile signal');
-    t0 = now();
     const heldFor = (Date.now() - held.lastActive) / 1000;
-    victim.proc.kill('SIGKILL');
-    await victim.exited;
-    ok(await api.deploy('third'), 'acknowledged', 'deploy third');
-    await deployed('third');
-    const holding = secondsSince(t0);
+    const holding = await killThenDeploy(victim, 'third');
     log(`${victim.id} SIGKILLed holding the claim (${heldFor.toFixed(2)} s after taking it): third app deployed ${holding.toFixed(2)} s after the kill`);
     statuses.stop();
     return { between, holding, held: heldFor, victims: [owner.id, victim.id] };
-  } catch (err) {
-    for (const s of serves) log(`${s.id} output: ${s.tail()}`);
-    throw err;
-  } finally {
-    await stopServes(serves);
-    await sim?.close({ graceful: false });
-    await nats.stop();
-  }
+  });
 }
 
 const one = await appsRun(1);

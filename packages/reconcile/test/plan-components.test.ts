@@ -2,31 +2,20 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { planLattice, workloadScalerId } from '../src/plan/index.js';
 import type { Command } from '../src/types.js';
+import { appHeader, fiveHosts, HELLO, planInput } from './fixtures.js';
 import { APPSPEC, componentState, deployed, host, MANAGED_BY, observedWith, SCALER, Sim, SPREAD } from './plan-sim.js';
 
-const HELLO = 'ghcr.io/wasmcloud/components/http-hello-world-rust:0.1.0';
-const fiveHosts = () => [
-  host('e1', { region: 'us-brooks-east' }),
-  host('e2', { region: 'us-brooks-east' }),
-  host('w1', { region: 'us-taylor-west' }),
-  host('w2', { region: 'us-taylor-west' }),
-  host('m1', { region: 'moon' }),
-];
-
-const spreadApp = (name: string, instances: number, spreads = '') => `
-apiVersion: core.oam.dev/v1beta1
-kind: Application
-metadata: { name: ${name}, annotations: {} }
-spec:
-  components:
+/** An app `name` of one component `hello` scaled by `scaler`; `spreads` continues the scaler's properties. */
+const helloApp = (scaler: 'spreadscaler' | 'daemonscaler', name: string, instances: number, spreads: string) => `${appHeader(name)}
     - name: hello
       type: component
       properties: { image: ${HELLO} }
       traits:
-        - type: spreadscaler
+        - type: ${scaler}
           properties:
             instances: ${instances}
 ${spreads}`;
+const spreadApp = (name: string, instances: number, spreads = '') => helloApp('spreadscaler', name, instances, spreads);
 
 const ALL_HOSTS_SPREADS = `            spread:
               - { name: eastcoast, requirements: { region: us-brooks-east }, weight: 40 }
@@ -34,6 +23,8 @@ const ALL_HOSTS_SPREADS = `            spread:
               - { name: the-moon, requirements: { region: moon }, weight: 20 }`;
 
 const scaleCmds = (cmds: readonly Command[]) => cmds.filter((c): c is Extract<Command, { kind: 'ScaleComponent' }> => c.kind === 'ScaleComponent');
+/** [host, count] of each ScaleComponent, in order. */
+const scaleCounts = (cmds: readonly Command[]) => scaleCmds(cmds).map((c) => [c.host_id, c.count]);
 const perHost = (sim: Sim, id: string) => Object.fromEntries(sim.observed.components.filter((c) => c.componentId === id).map((c) => [c.hostId, c.maxInstances]));
 
 describe('component spreadscaler', () => {
@@ -42,7 +33,7 @@ describe('component spreadscaler', () => {
     sim.deploy(spreadApp('hello-simple', 4));
     const first = sim.plan();
     const cmds = scaleCmds(first.commands);
-    assert.deepEqual(cmds.map((c) => [c.host_id, c.count]), [['e1', 1], ['e2', 1], ['m1', 1], ['w1', 1]]);
+    assert.deepEqual(scaleCounts(first.commands), [['e1', 1], ['e2', 1], ['m1', 1], ['w1', 1]]);
     const id = workloadScalerId('SpreadScaler', 'hello-simple', 'hello', 'hello_simple-hello', HELLO, []);
     for (const c of cmds) {
       assert.equal(c.component_id, 'hello_simple-hello');
@@ -87,7 +78,7 @@ describe('component spreadscaler', () => {
     sim.deploy(spreadApp('app', 3), 'v2');
     const p = sim.plan();
     // Same scaler id (counts are not part of it): adjusted where it runs, nothing restarted.
-    assert.deepEqual(scaleCmds(p.commands).map((c) => [c.host_id, c.count]), [['e1', 1], ['e2', 1], ['w1', 0], ['w2', 0]]);
+    assert.deepEqual(scaleCounts(p.commands), [['e1', 1], ['e2', 1], ['w1', 0], ['w2', 0]]);
     sim.converge();
     assert.deepEqual(perHost(sim, 'app-hello'), { e1: 1, e2: 1, m1: 1 });
   });
@@ -129,7 +120,7 @@ describe('component spreadscaler', () => {
       components: [...sim.observed.components, componentState('w1', 'app-hello', HELLO, 9, { owner: 'someone-else' })],
     };
     const p = sim.plan();
-    assert.deepEqual(scaleCmds(p.commands).map((c) => [c.host_id, c.count]), [['e1', 2], ['e2', 0]]);
+    assert.deepEqual(scaleCounts(p.commands), [['e1', 2], ['e2', 0]]);
     sim.converge();
     assert.deepEqual(perHost(sim, 'app-hello'), { e1: 2, w1: 9 });
   });
@@ -138,7 +129,7 @@ describe('component spreadscaler', () => {
     const unowned = componentState('e1', 'app-hello', HELLO, 3, { [MANAGED_BY]: 'someone' });
     const otherApp = componentState('e2', 'app-hello', HELLO, 2, { [MANAGED_BY]: 'wadm', [APPSPEC]: 'other', [SCALER]: 'x' });
     const apps = [deployed(spreadApp('app', 2)), deployed(spreadApp('other', 1))];
-    const p = planLattice({ lattice: 'l', now: 0, apps, applied: [], observed: observedWith(fiveHosts(), { components: [unowned, otherApp] }), inflight: [] });
+    const p = planLattice(planInput(apps, { observed: observedWith(fiveHosts(), { components: [unowned, otherApp] }) }));
     const mine = scaleCmds(p.commands).filter((c) => c.model_name === 'app');
     // Not counted: still two to place, and on hosts other than e1 (unowned) — e2's instance is the
     // `other` app's stale one and is removed by cleanup, never counted for `app`.
@@ -160,20 +151,7 @@ describe('component spreadscaler', () => {
 });
 
 describe('component daemonscaler', () => {
-  const daemonApp = (instances: number, spreads = '') => `
-apiVersion: core.oam.dev/v1beta1
-kind: Application
-metadata: { name: daemon, annotations: {} }
-spec:
-  components:
-    - name: hello
-      type: component
-      properties: { image: ${HELLO} }
-      traits:
-        - type: daemonscaler
-          properties:
-            instances: ${instances}
-${spreads}`;
+  const daemonApp = (instances: number, spreads = '') => helloApp('daemonscaler', 'daemon', instances, spreads);
 
   it('runs `instances` on every eligible host, follows hosts joining, and leaves ineligible ones', () => {
     const sim = new Sim(fiveHosts());
@@ -183,7 +161,7 @@ ${spreads}`;
     sim.converge();
     assert.deepEqual(perHost(sim, 'daemon-hello'), { w1: 3, w2: 3 });
     sim.observed = { ...sim.observed, hosts: [...sim.observed.hosts, host('w3', { region: 'us-taylor-west' })] };
-    assert.deepEqual(scaleCmds(sim.plan().commands).map((c) => [c.host_id, c.count]), [['w3', 3]]);
+    assert.deepEqual(scaleCounts(sim.plan().commands), [['w3', 3]]);
     sim.converge();
     assert.deepEqual(perHost(sim, 'daemon-hello'), { w1: 3, w2: 3, w3: 3 });
   });

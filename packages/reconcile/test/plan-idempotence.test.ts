@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { sameCommand } from '../src/plan/index.js';
-import { host, manifest, Sim } from './plan-sim.js';
+import { assertNothingObserved, host, manifest, Sim } from './plan-sim.js';
 
 // packages/reconcile/dist/test → repository root test/fixtures
 const FIXTURES = new URL('../../../../test/fixtures/examples/oam/', import.meta.url);
@@ -39,10 +39,7 @@ describe('level-triggered and idempotent', () => {
       sim.undeploy(name);
       const undeploy = sim.converge(2);
       assert.ok(undeploy.rounds <= 1);
-      assert.deepEqual(sim.observed.components, []);
-      assert.deepEqual(sim.observed.providers, []);
-      assert.deepEqual(sim.observed.links, []);
-      assert.deepEqual(sim.observed.configs, []);
+      assertNothingObserved(sim.observed);
       assert.deepEqual(undeploy.final.applied, []);
     });
   }

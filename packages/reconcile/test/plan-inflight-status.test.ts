@@ -3,34 +3,19 @@ import { describe, it } from 'node:test';
 import { commandKey, isSatisfied, planLattice } from '../src/plan/index.js';
 import { appStatus } from '../src/plan/status.js';
 import type { Command, InFlight } from '../src/types.js';
+import { appHeader, component, HELLO, HTTP, httpLink, planInput } from './fixtures.js';
 import { applyToObserved, deployed, host, observedWith, SCALER, Sim } from './plan-sim.js';
 
-const HELLO = 'ghcr.io/wasmcloud/components/http-hello-world-rust:0.1.0';
-const HTTP = 'ghcr.io/wasmcloud/http-server:0.23.0';
-
-const APP = `
-apiVersion: core.oam.dev/v1beta1
-kind: Application
-metadata: { name: app, annotations: {} }
-spec:
-  components:
-    - name: hello
-      type: component
-      properties: { image: ${HELLO} }
-      traits:
-        - type: spreadscaler
-          properties: { instances: 2 }
+const APP =
+  appHeader('app') +
+  component('hello', HELLO, 2) +
+  `
     - name: httpserver
       type: capability
       properties: { image: ${HTTP} }
-      traits:
-        - type: link
-          properties:
-            target: { name: hello }
-            namespace: wasi
-            package: http
-            interfaces: [incoming-handler]
-`;
+      traits:` +
+  httpLink('hello') +
+  '\n';
 
 const inflightOf = (cmds: readonly Command[], now: number, ttl = 5000): InFlight[] => cmds.map((command) => ({ key: commandKey(command), command, issuedAt: now, expiresAt: now + ttl }));
 
@@ -73,7 +58,7 @@ describe('in-flight commands', () => {
 
   it('a PutConfig in flight still gates what needs the config', () => {
     const app = deployed(APP.replace(`properties: { image: ${HELLO} }`, `properties:\n        image: ${HELLO}\n        config:\n          - { name: c, properties: { a: b } }`));
-    const input = { lattice: 'l', now: 10, apps: [app], applied: [], observed: observedWith([host('h1')]), inflight: [] as InFlight[] };
+    const input = planInput([app], { now: 10 });
     const p = planLattice(input);
     assert.deepEqual(p.commands.map((c) => c.kind), ['PutConfig', 'StartProvider', 'PutLink']);
     const q = planLattice({ ...input, inflight: inflightOf([p.commands[0]!], 10) });
@@ -121,16 +106,12 @@ describe('backoff after a failure event', () => {
   });
 
   it('backoffMs is configurable', () => {
-    const input = {
-      lattice: 'l',
+    const input = planInput([deployed(APP)], {
       now: 10_000,
-      apps: [deployed(APP)],
-      applied: [],
       observed: observedWith([host('h1')], {
         failures: [{ kind: 'failure' as const, seq: 0, what: 'provider' as const, subject: 'app-httpserver', hostId: 'h1', error: 'boom', at: 9_000 }],
       }),
-      inflight: [],
-    };
+    });
     assert.ok(!planLattice(input).commands.some((c) => c.kind === 'StartProvider'));
     assert.ok(planLattice({ ...input, backoffMs: 500 }).commands.some((c) => c.kind === 'StartProvider'));
   });
@@ -146,25 +127,15 @@ describe('status', () => {
   });
 
   it('an app with no scalers stays undeployed; an invalid component reports failed with a stable id', () => {
-    const noScalers = deployed(`
-apiVersion: core.oam.dev/v1beta1
-kind: Application
-metadata: { name: idle, annotations: {} }
-spec:
-  components:
+    const noScalers = deployed(`${appHeader('idle')}
     - { name: hello, type: component, properties: { image: ${HELLO} } }
 `);
-    const input = { lattice: 'l', now: 0, apps: [noScalers], applied: [], observed: observedWith([host('h1')]), inflight: [] };
+    const input = planInput([noScalers]);
     const p = planLattice(input);
     assert.deepEqual(p.commands, []);
     assert.deepEqual(p.statuses['idle'], { status: { type: 'undeployed' }, version: '', components: [] });
 
-    const invalid = deployed(`
-apiVersion: core.oam.dev/v1beta1
-kind: Application
-metadata: { name: bad, annotations: {} }
-spec:
-  components:
+    const invalid = deployed(`${appHeader('bad')}
     - name: both
       type: capability
       properties: { image: ${HTTP}, application: { name: x, component: y } }

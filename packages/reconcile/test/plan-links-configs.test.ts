@@ -1,43 +1,17 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isSatisfied, planLattice } from '../src/plan/index.js';
-import type { Command } from '../src/types.js';
-import { configState, deployed, host, observedWith, Sim } from './plan-sim.js';
+import { appHeader, capability, component, fiveHosts, HELLO, HTTP, httpLink, planInput } from './fixtures.js';
+import { configState, deployed, host, kinds, observedWith, Sim } from './plan-sim.js';
 
-const HELLO = 'ghcr.io/wasmcloud/components/http-hello-world-rust:0.1.0';
-const HTTP = 'ghcr.io/wasmcloud/http-server:0.23.0';
 const BLOBBY = 'ghcr.io/wasmcloud/components/blobby-rust:0.4.0';
 const FS = 'ghcr.io/wasmcloud/blobstore-fs:0.6.0';
 
-const SIMPLE = (address = '0.0.0.0:8080') => `
-apiVersion: core.oam.dev/v1beta1
-kind: Application
-metadata: { name: hello-simple, annotations: {} }
-spec:
-  components:
-    - name: hello
-      type: component
-      properties: { image: ${HELLO}, id: http_hello_world }
-      traits:
-        - type: spreadscaler
-          properties: { instances: 4 }
-    - name: httpserver
-      type: capability
-      properties: { image: ${HTTP}, id: http_server }
-      traits:
-        - type: spreadscaler
-          properties: { instances: 1 }
-        - type: link
-          properties:
-            target: { name: hello }
-            namespace: wasi
-            package: http
-            interfaces: [incoming-handler]
-            source:
-              config:
-                - name: httpaddr
-                  properties: { address: '${address}' }
-`;
+const SIMPLE = (address = '0.0.0.0:8080') =>
+  appHeader('hello-simple') +
+  component('hello', HELLO, 4, ', id: http_hello_world') +
+  capability('httpserver', HTTP, 1, ', id: http_server', httpLink('hello', { config: 'httpaddr', address })) +
+  '\n';
 
 const COMPLEX = `
 apiVersion: core.oam.dev/v1beta1
@@ -108,15 +82,6 @@ spec:
             spread:
               - { name: the-moon, requirements: { region: moon }, weight: 100 }
 `;
-
-const fiveHosts = () => [
-  host('e1', { region: 'us-brooks-east' }),
-  host('e2', { region: 'us-brooks-east' }),
-  host('w1', { region: 'us-taylor-west' }),
-  host('w2', { region: 'us-taylor-west' }),
-  host('m1', { region: 'moon' }),
-];
-const kinds = (cmds: readonly Command[]) => cmds.map((c) => c.kind);
 
 describe('configs and links', () => {
   it('simple.yaml: PutConfig first, the link only once its config is observed, then deployed', () => {
@@ -284,7 +249,7 @@ spec:
         - type: spreadscaler
           properties: { instances: 1 }
 `);
-    const p = planLattice({ lattice: 'l', now: 0, apps: [app], applied: [], observed: observedWith([host('h1')]), inflight: [] });
+    const p = planLattice(planInput([app]));
     assert.deepEqual(p.commands, [
       {
         kind: 'PutConfig',
@@ -301,24 +266,12 @@ spec:
         model_name: 'sec-app',
       },
     ]);
-    const p2 = planLattice({
-      lattice: 'l',
-      now: 0,
-      apps: [app],
-      applied: p.applied,
-      observed: observedWith([host('h1')], { configs: [configState('SECRET_sec_app-api_password')] }),
-      inflight: [],
-    });
+    const p2 = planLattice(planInput([app], { applied: p.applied, observed: observedWith([host('h1')], { configs: [configState('SECRET_sec_app-api_password')] }) }));
     assert.deepEqual(p2.commands.map((c) => c.kind === 'ScaleComponent' && c.config), [['SECRET_sec_app-api_password']]);
   });
 
   it('a secret whose policy is missing fails its scaler', () => {
-    const app = deployed(`
-apiVersion: core.oam.dev/v1beta1
-kind: Application
-metadata: { name: s, annotations: {} }
-spec:
-  components:
+    const app = deployed(`${appHeader('s')}
     - name: hello
       type: component
       properties:
@@ -329,7 +282,7 @@ spec:
         - type: spreadscaler
           properties: { instances: 1 }
 `);
-    const p = planLattice({ lattice: 'l', now: 0, apps: [app], applied: [], observed: observedWith([host('h1')]), inflight: [] });
+    const p = planLattice(planInput([app]));
     assert.deepEqual(p.commands, []);
     assert.deepEqual(p.statuses['s']!.status, { type: 'failed', message: 'Secret pw refers to policy nope, which does not exist' });
   });

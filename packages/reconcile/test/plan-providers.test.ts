@@ -2,16 +2,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { workloadScalerId } from '../src/plan/index.js';
 import type { Command } from '../src/types.js';
+import { appHeader, HTTP } from './fixtures.js';
 import { APPSPEC, host, MANAGED_BY, providerState, SCALER, Sim, SPREAD } from './plan-sim.js';
 
-const HTTP = 'ghcr.io/wasmcloud/http-server:0.23.0';
-
-const providerApp = (name: string, traits: string, extraProps = '') => `
-apiVersion: core.oam.dev/v1beta1
-kind: Application
-metadata: { name: ${name}, annotations: {} }
-spec:
-  components:
+const providerApp = (name: string, traits: string, extraProps = '') => `${appHeader(name)}
     - name: httpserver
       type: capability
       properties:

@@ -1,45 +1,21 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { appHeader, capability, component, HELLO, HTTP, httpLink } from './fixtures.js';
 import { host, Sim } from './plan-sim.js';
 
-const HELLO = 'ghcr.io/wasmcloud/components/http-hello-world-rust:0.1.0';
-const HTTP = 'ghcr.io/wasmcloud/http-server:0.23.0';
 const CLIENT = 'ghcr.io/wasmcloud/http-client:0.12.0';
+const SHARED = "{ experimental.wasmcloud.dev/shared: 'true' }";
 
-const SHARED_HTTP = `
-apiVersion: core.oam.dev/v1beta1
-kind: Application
-metadata:
-  name: shared-http
-  annotations: { experimental.wasmcloud.dev/shared: 'true' }
-spec:
-  components:
-    - name: httpclient
-      type: capability
-      properties: { image: ${CLIENT} }
-      traits:
-        - type: spreadscaler
-          properties: { instances: 1 }
-    - name: httpserver
-      type: capability
-      properties: { image: ${HTTP} }
-      traits:
-        - type: spreadscaler
-          properties: { instances: 1 }
-`;
+const SHARED_HTTP =
+  appHeader('shared-http', SHARED) +
+  capability('httpclient', CLIENT, 1) +
+  capability('httpserver', HTTP, 1) +
+  '\n';
 
-const SHARED_HTTP_DEV = `
-apiVersion: core.oam.dev/v1beta1
-kind: Application
-metadata: { name: shared-http-dev, annotations: {} }
-spec:
-  components:
-    - name: hello
-      type: component
-      properties: { image: ${HELLO} }
-      traits:
-        - type: spreadscaler
-          properties: { instances: 12 }
+const SHARED_HTTP_DEV =
+  appHeader('shared-http-dev') +
+  component('hello', HELLO, 12) +
+  `
         - type: link
           properties:
             target: { name: http-client-this }
@@ -56,27 +32,11 @@ spec:
         application: { name: shared-http, component: httpserver }
       traits:
         - type: spreadscaler
-          properties: { instances: 3 }
-        - type: link
-          properties:
-            target: { name: hello }
-            namespace: wasi
-            package: http
-            interfaces: [incoming-handler]
-            source:
-              config:
-                - name: httpaddr
-                  properties: { address: 0.0.0.0:8080 }
-`;
+          properties: { instances: 3 }` +
+  httpLink('hello', { config: 'httpaddr', address: '0.0.0.0:8080' }) +
+  '\n';
 
-const SHARED_COMPONENT = `
-apiVersion: core.oam.dev/v1beta1
-kind: Application
-metadata:
-  name: shared-component
-  annotations: { experimental.wasmcloud.dev/shared: 'true' }
-spec:
-  components:
+const SHARED_COMPONENT = `${appHeader('shared-component', SHARED)}
     - name: link-to-meee
       type: component
       properties:
@@ -89,18 +49,10 @@ spec:
           properties: { instances: 1 }
 `;
 
-const SHARED_COMPONENT_DEV = `
-apiVersion: core.oam.dev/v1beta1
-kind: Application
-metadata: { name: shared-component-dev, annotations: {} }
-spec:
-  components:
-    - name: hello
-      type: component
-      properties: { image: ${HELLO} }
-      traits:
-        - type: spreadscaler
-          properties: { instances: 12 }
+const SHARED_COMPONENT_DEV =
+  appHeader('shared-component-dev') +
+  component('hello', HELLO, 12) +
+  `
         - type: link
           properties:
             target: { name: component-dep }
@@ -121,20 +73,9 @@ spec:
                   properties: { foo: bar }
             namespace: custom
             package: package
-            interfaces: [inter, face]
-    - name: httpserver
-      type: capability
-      properties: { image: ${HTTP} }
-      traits:
-        - type: spreadscaler
-          properties: { instances: 1 }
-        - type: link
-          properties:
-            target: { name: component-dep }
-            namespace: wasi
-            package: http
-            interfaces: [incoming-handler]
-`;
+            interfaces: [inter, face]` +
+  capability('httpserver', HTTP, 1, '', httpLink('component-dep')) +
+  '\n';
 
 const linkSet = (sim: Sim) =>
   sim.observed.links.map((l) => `${l.link.source_id} -(${l.link.wit_namespace}:${l.link.wit_package}/${l.link.interfaces.join(',')}:${l.link.name})-> ${l.link.target}`).sort();

@@ -190,6 +190,14 @@ export class Sim {
   }
 }
 
+/** Nothing is left in the lattice: no component, provider, link or config (e.g. after an undeploy). */
+export function assertNothingObserved(o: ObservedLattice): void {
+  assert.deepEqual(o.components, []);
+  assert.deepEqual(o.providers, []);
+  assert.deepEqual(o.links, []);
+  assert.deepEqual(o.configs, []);
+}
+
 export function kinds(cmds: readonly Command[]): string[] {
   return cmds.map((c) => c.kind);
 }

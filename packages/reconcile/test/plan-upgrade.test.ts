@@ -1,49 +1,24 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Command } from '../src/types.js';
-import { host, Sim } from './plan-sim.js';
+import { appHeader, component, httpLink, HELLO, HTTP } from './fixtures.js';
+import { assertNothingObserved, host, Sim } from './plan-sim.js';
 
 const DOG1 = 'ghcr.io/wasmcloud/components/dog-fetcher-rust:0.1.0';
 const DOG2 = 'ghcr.io/wasmcloud/components/dog-fetcher-rust:0.1.1';
-const HELLO = 'ghcr.io/wasmcloud/components/http-hello-world-rust:0.1.0';
 const KV = 'ghcr.io/wasmcloud/components/http-keyvalue-counter-rust:0.1.0';
 const ECHO = 'ghcr.io/wasmcloud/components/echo-messaging-rust:0.1.0';
 const HTTP_OLD = 'ghcr.io/wasmcloud/http-server:0.20.1';
-const HTTP = 'ghcr.io/wasmcloud/http-server:0.23.0';
 const REDIS = 'ghcr.io/wasmcloud/keyvalue-redis:0.26.0';
 
-const header = `
-apiVersion: core.oam.dev/v1beta1
-kind: Application
-metadata: { name: updateapp, annotations: {} }
-spec:
-  components:`;
-const comp = (name: string, image: string, instances: number, extra = '', traits = '') => `
-    - name: ${name}
-      type: component
-      properties: { image: ${image}${extra} }
-      traits:
-        - type: spreadscaler
-          properties: { instances: ${instances} }${traits}`;
-const httpLink = (name: string, target: string, cfg: string, address: string) => `
-        - type: link
-          properties:
-            name: ${name}
-            target: { name: ${target} }
-            namespace: wasi
-            package: http
-            interfaces: [incoming-handler]
-            source:
-              config:
-                - name: ${cfg}
-                  properties: { address: '${address}' }`;
+const header = appHeader('updateapp');
 const httpserver = (image: string, helloAddress: string, config = '') => `
     - name: httpserver
       type: capability
       properties:
         image: ${image}
         id: http_server${config}
-      traits:${httpLink('hello', 'hello-world', 'hello-world-address', helloAddress)}${httpLink('dog', 'dog-fetcher', 'dog-fetcher-address', '0.0.0.0:8081')}`;
+      traits:${httpLink('hello-world', { name: 'hello', config: 'hello-world-address', address: helloAddress })}${httpLink('dog-fetcher', { name: 'dog', config: 'dog-fetcher-address', address: '0.0.0.0:8081' })}`;
 const kvLink = `
         - type: link
           properties:
@@ -58,21 +33,21 @@ const kvLink = `
 
 const V1 =
   header +
-  comp('dog-fetcher', DOG1, 5) +
-  comp('hello-world', HELLO, 3, ', id: http_hello_world') +
-  comp('kvcounter', KV, 3, '', kvLink) +
+  component('dog-fetcher', DOG1, 5) +
+  component('hello-world', HELLO, 3, ', id: http_hello_world') +
+  component('kvcounter', KV, 3, '', kvLink) +
   httpserver(HTTP_OLD, '0.0.0.0:8080') +
   `
     - name: redis
       type: capability
       properties: { image: ${REDIS}, id: keyvalue_redis }
 `;
-const V2 = header + comp('dog-fetcher', DOG2, 5) + comp('echo-messaging', ECHO, 1) + comp('hello-world', HELLO, 3, ', id: http_hello_world') + httpserver(HTTP, '0.0.0.0:8082') + '\n';
+const V2 = header + component('dog-fetcher', DOG2, 5) + component('echo-messaging', ECHO, 1) + component('hello-world', HELLO, 3, ', id: http_hello_world') + httpserver(HTTP, '0.0.0.0:8082') + '\n';
 const V3 =
   header +
-  comp('dog-fetcher', DOG2, 5) +
-  comp('echo-messaging', ECHO, 1) +
-  comp('hello-world', HELLO, 3, ', id: http_hello_world') +
+  component('dog-fetcher', DOG2, 5) +
+  component('echo-messaging', ECHO, 1) +
+  component('hello-world', HELLO, 3, ', id: http_hello_world') +
   httpserver(HTTP, '0.0.0.0:8080', `\n        config:\n          - name: http-config\n            properties: { number: '1' }`) +
   '\n';
 
@@ -151,10 +126,7 @@ describe('upgrades (scenarios.md §2, one host)', () => {
     assert.ok(u.commands.length > 0);
     r = sim.converge();
     assert.equal(r.rounds, 0);
-    assert.deepEqual(sim.observed.components, []);
-    assert.deepEqual(sim.observed.providers, []);
-    assert.deepEqual(sim.observed.links, []);
-    assert.deepEqual(sim.observed.configs, []);
+    assertNothingObserved(sim.observed);
     assert.deepEqual(r.final.applied, []);
   });
 });
