@@ -18,7 +18,7 @@ import { readLatticeSnapshot } from '@wadm-ts/store';
 import { startNats, waitFor, type TestNats } from './harness/nats.js';
 import { startReplicas } from './harness/replicas.js';
 import { FIXTURES_DIR, RawApi } from './harness/api.js';
-import { ctl, simLattice } from './harness/lattice.js';
+import { ctl, simLattice, link, sortLinks } from './harness/lattice.js';
 import { eventually, settle as settleOf } from './harness/cluster.js';
 
 const LATTICE = 'default';
@@ -118,8 +118,6 @@ function providerHosts(s: LatticeSnapshot, app: string, filter: { id?: string; i
 /** Every provider with that image, whoever started it. */
 const allProviders = (s: LatticeSnapshot, image: string): number => s.hosts.reduce((n, h) => n + h.providers.filter((p) => p.imageRef === image).length, 0);
 
-const linkKey = (l: Link): string => JSON.stringify([l.source_id, l.wit_namespace, l.wit_package, l.name, l.target]);
-const sortLinks = (ls: readonly Link[]): Link[] => [...ls].sort((a, b) => (linkKey(a) < linkKey(b) ? -1 : 1));
 
 /** The links touching any of these ids, with all fields, sorted. */
 function linksOf(s: LatticeSnapshot, ids: readonly string[]): Link[] {
@@ -130,9 +128,6 @@ function linksOf(s: LatticeSnapshot, ids: readonly string[]): Link[] {
   );
 }
 
-function link(source_id: string, target: string, ns: string, pkg: string, interfaces: string[], source_config: string[] = [], target_config: string[] = [], name = 'default'): Link {
-  return { source_id, target, name, wit_namespace: ns, wit_package: pkg, interfaces, source_config, target_config };
-}
 
 async function statusType(app: string): Promise<string> {
   const r = await api.status(app);

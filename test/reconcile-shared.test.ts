@@ -12,12 +12,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Replica } from '@wadm-ts/cli';
-import type { LatticeSnapshot, Link, SimulatedLattice } from '@wadm-ts/simulator';
+import type { LatticeSnapshot, SimulatedLattice } from '@wadm-ts/simulator';
 import { readLatticeSnapshot } from '@wadm-ts/store';
 import { startNats, waitFor, type TestNats } from './harness/nats.js';
 import { startReplicas } from './harness/replicas.js';
 import { FIXTURES_DIR, RawApi } from './harness/api.js';
-import { simLattice } from './harness/lattice.js';
+import { simLattice, link, sortLinks } from './harness/lattice.js';
 import { eventually, settle as settleOf } from './harness/cluster.js';
 
 const HELLO = 'ghcr.io/wasmcloud/components/http-hello-world-rust:0.1.0';
@@ -77,15 +77,7 @@ function assertBalanced(s: LatticeSnapshot, counts: Map<string, number>, total: 
 const providers = (s: LatticeSnapshot, image: string): Array<[string, string | undefined]> =>
   s.hosts.flatMap((h) => h.providers.filter((p) => p.imageRef === image).map((p): [string, string | undefined] => [p.id, p.annotations['wasmcloud.dev/managed-by'] === 'wadm' ? p.annotations['wasmcloud.dev/appspec'] : undefined]));
 
-const linkKey = (l: Link): string => JSON.stringify([l.source_id, l.wit_namespace, l.wit_package, l.name, l.target]);
-const sortLinks = (ls: readonly Link[]): Link[] =>
-  [...ls]
-    .map((l) => ({ source_id: l.source_id, target: l.target, name: l.name, wit_namespace: l.wit_namespace, wit_package: l.wit_package, interfaces: l.interfaces, source_config: l.source_config, target_config: l.target_config }))
-    .sort((a, b) => (linkKey(a) < linkKey(b) ? -1 : 1));
 
-function link(source_id: string, target: string, ns: string, pkg: string, interfaces: string[], source_config: string[] = [], target_config: string[] = [], name = 'default'): Link {
-  return { source_id, target, name, wit_namespace: ns, wit_package: pkg, interfaces, source_config, target_config };
-}
 
 async function statusType(api: RawApi, app: string): Promise<string> {
   const r = await api.status(app);

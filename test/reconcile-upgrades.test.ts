@@ -17,7 +17,7 @@ import { readLatticeSnapshot } from '@wadm-ts/store';
 import { startNats, waitFor, type TestNats } from './harness/nats.js';
 import { startReplicas } from './harness/replicas.js';
 import { FIXTURES_DIR, RawApi } from './harness/api.js';
-import { simLattice } from './harness/lattice.js';
+import { simLattice, link, sortLinks } from './harness/lattice.js';
 import { eventually, settle as settleOf } from './harness/cluster.js';
 
 const LATTICE = 'default';
@@ -94,15 +94,7 @@ function providers(s: LatticeSnapshot, image: string): Array<{ host: string; id:
   );
 }
 
-const linkKey = (l: Link): string => JSON.stringify([l.source_id, l.wit_namespace, l.wit_package, l.name, l.target]);
-const sortLinks = (ls: readonly Link[]): Link[] =>
-  [...ls]
-    .map((l) => ({ source_id: l.source_id, target: l.target, name: l.name, wit_namespace: l.wit_namespace, wit_package: l.wit_package, interfaces: l.interfaces, source_config: l.source_config, target_config: l.target_config }))
-    .sort((a, b) => (linkKey(a) < linkKey(b) ? -1 : 1));
 
-function link(source_id: string, target: string, ns: string, pkg: string, interfaces: string[], source_config: string[] = [], target_config: string[] = [], name = 'default'): Link {
-  return { source_id, target, name, wit_namespace: ns, wit_package: pkg, interfaces, source_config, target_config };
-}
 
 const HELLO_LINK = (): Link => link('http_server', 'http_hello_world', 'wasi', 'http', ['incoming-handler'], ['updateapp-hello_world_address'], [], 'hello');
 const DOG_LINK = (): Link => link('http_server', 'updateapp-dog_fetcher', 'wasi', 'http', ['incoming-handler'], ['updateapp-dog_fetcher_address'], [], 'dog');

@@ -173,3 +173,17 @@ export async function waitConverged(store: LatticeStateStore, sim: import('@wadm
     throw err;
   }
 }
+
+type LinkFields = import('@wadm-ts/simulator').Link;
+
+/** A link as the hosts hold it; `name` defaults to `default`. */
+export function link(source_id: string, target: string, ns: string, pkg: string, interfaces: string[], source_config: string[] = [], target_config: string[] = [], name = 'default'): LinkFields {
+  return { source_id, target, name, wit_namespace: ns, wit_package: pkg, interfaces, source_config, target_config };
+}
+
+const linkKey = (l: LinkFields): string => JSON.stringify([l.source_id, l.wit_namespace, l.wit_package, l.name, l.target]);
+
+/** Links reduced to their wire fields, in a stable order, for deep comparison. */
+export function sortLinks(ls: readonly LinkFields[]): LinkFields[] {
+  return ls.map((l) => link(l.source_id, l.target, l.wit_namespace, l.wit_package, l.interfaces, l.source_config, l.target_config, l.name)).sort((a, b) => (linkKey(a) < linkKey(b) ? -1 : 1));
+}
