@@ -13,7 +13,7 @@ import { headers } from '@nats-io/transport-node';
 import { AckPolicy, DeliverPolicy, RetentionPolicy, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import PQueue from 'p-queue';
 import { decodeCloudEvent, decodeLatticeEvent, parseEventSubject, type LatticeEvent } from '@wadm-ts/protocol';
-import { ensureStream, keyToken, stateKeys, type JetStreamContext, type LatticeMeta, type LatticeRef, type LatticeStateStore, type HostState } from '@wadm-ts/store';
+import { ensureStream, keyToken, runWorkLoop, stateKeys, type JetStreamContext, type LatticeMeta, type LatticeRef, type LatticeStateStore, type HostState } from '@wadm-ts/store';
 import type { Logger, Metrics } from '@wadm-ts/obs';
 import { applyOps } from './apply.js';
 import { planEvent } from './plan.js';
@@ -96,18 +96,9 @@ export class IngestWorker {
     this.stopping = false;
     const messages = await consumer.consume({ max_messages: max });
     this.messages = messages;
-    this.loop = (async () => {
-      // On stop, the iterator still yields what was already received: hand it back with a nak at once,
-      // so other replicas get it without waiting for ack_wait.
-      for await (const m of messages) {
-        if (this.stopping) {
-          m.nak();
-          continue;
-        }
-        void this.queue.add(() => this.handle(m));
-        if (this.queue.size > max) await this.queue.onSizeLessThan(max);
-      }
-    })().catch((err: unknown) => this.o.logger.error({ err }, 'ingest loop ended with an error'));
+    this.loop = runWorkLoop(messages, this.queue, max, () => this.stopping, (m) => this.handle(m)).catch((err: unknown) =>
+      this.o.logger.error({ err }, 'ingest loop ended with an error'),
+    );
     this.lagTimer = setInterval(() => void this.updateLag(consumer), 2000);
     this.lagTimer.unref();
     this.o.logger.info({ stream: EVENTS_STREAM, consumer: INGEST_CONSUMER }, 'ingest started');

@@ -7,3 +7,4 @@ export * from './manifest-store.js';
 export * from './status-store.js';
 export * from './lattice-state.js';
 export * from './reconcile-signals.js';
+export * from './work-loop.js';

@@ -7,7 +7,7 @@
 import { headers, type NatsConnection } from '@nats-io/transport-node';
 import { AckPolicy, RetentionPolicy, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import PQueue from 'p-queue';
-import { ensureStream, keyToken, type JetStreamContext, type LatticeRef } from '@wadm-ts/store';
+import { ensureStream, keyToken, runWorkLoop, type JetStreamContext, type LatticeRef } from '@wadm-ts/store';
 import type { Logger, Metrics } from '@wadm-ts/obs';
 import type { Command } from '../types.js';
 import { toCtlRequest } from './ctl.js';
@@ -85,16 +85,9 @@ export class CommandWorker {
     this.stopping = false;
     const messages = await consumer.consume({ max_messages: 64 });
     this.messages = messages;
-    this.loop = (async () => {
-      for await (const m of messages) {
-        if (this.stopping) {
-          m.nak();
-          continue;
-        }
-        void this.queue.add(() => this.execute(m));
-        if (this.queue.size > 64) await this.queue.onSizeLessThan(64);
-      }
-    })().catch((err: unknown) => this.o.logger.error({ err }, 'command loop ended with an error'));
+    this.loop = runWorkLoop(messages, this.queue, 64, () => this.stopping, (m) => this.execute(m)).catch((err: unknown) =>
+      this.o.logger.error({ err }, 'command loop ended with an error'),
+    );
   }
 
   async stop(): Promise<void> {
