@@ -53,12 +53,13 @@ function replica(id: string): (typeof procs)[number] {
 test('SIGKILL of the owning replica mid-deploy: takeover, convergence, never a surplus instance', async () => {
   const reps = ['owner-a', 'owner-b', 'owner-c'].map(replica);
   await waitFor(() => reps.every((r) => r.lines.some((l) => l['msg'] === 'replica ready')), 30_000, 'replicas ready');
-  // Hosts take 1.5 s to fetch an image, so the deploy is still under way when the owner dies.
+  // Hosts take 4 s to fetch an image, so the deploy is still under way when the owner dies, even on a
+  // loaded machine where noticing the owner takes a while.
   sim = new SimulatedLattice({
     servers: nats.url,
     lattice: 'takeover',
     heartbeatIntervalMs: 500,
-    fetchDelayMs: 1500,
+    fetchDelayMs: 4000,
     logger: createLogger({ replica: 'simulator', level: 'silent', destination: silent }),
   });
   await sim.ready();
