@@ -1,0 +1,206 @@
+/**
+ * Recovery times, each scenario on a fresh nats-server with replicas as `wadm serve` processes:
+ *  1. Rescheduling after a host goes away: cleanly (`host_stopped`) and silently (no event; the host
+ *     expires after the cleanup interval).
+ *  2. Takeover with 3 replicas: the replica that reconciled the lattice last is SIGKILLed once the deploy
+ *     is done, then a replica is SIGKILLed while it holds the lattice; each time a new app is deployed.
+ * Prints JSON sections (the runner renders docs/benchmarks.md).
+ */
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { RawApi } from '../harness/api.js';
+import type { TestNats } from '../harness/nats.js';
+import {
+  Statuses,
+  emit,
+  histogram,
+  hostsKnown,
+  logger,
+  manifest,
+  now,
+  ok,
+  onFreshServer,
+  running,
+  secondsSince,
+  sleep,
+  startServe,
+  total,
+  waitFor,
+  type Serve,
+} from './common.js';
+
+const LATTICE = 'bench';
+const CLEANUP_S = 3;
+const TAKEOVER_MS = 5000;
+const log = logger('recovery');
+
+// ---------- 1. rescheduling after a host stops or dies ----------
+
+async function rescheduleRun(): Promise<{ clean: number; silent: number }> {
+  return onFreshServer(log, async ({ nats, nc, serves, lattice }) => {
+    serves.push(await startServe(nats.url, 'bench-0', ['--cleanup-interval', String(CLEANUP_S), '--resync-interval-ms', '5000']));
+    // Heartbeats well inside the cleanup interval, so only the killed host expires.
+    const sim = await lattice(LATTICE, 10, 1000);
+    await hostsKnown(serves, [{ lattice: LATTICE, hosts: 10 }]);
+    const api = new RawApi(nc, LATTICE);
+    const statuses = new Statuses(nc);
+    ok(await api.put(manifest('spread10', 10, 'reg.example/bench/spread10:1.0.0'), 'application/json'), 'created', 'put spread10');
+    ok(await api.deploy('spread10'), 'acknowledged', 'deploy spread10');
+    await waitFor(() => statuses.of(LATTICE, 'spread10') === 'deployed' && total(running(sim, 'spread10')) === 10, 60_000, 'spread10 deployed');
+    const busiest = (): string => [...running(sim, 'spread10').entries()].sort((a, b) => b[1] - a[1])[0]![0];
+
+    let victim = busiest();
+    let t0 = now();
+    await sim.stopHost(victim);
+    await waitFor(() => total(running(sim, 'spread10')) === 10, 60_000, 'rescheduled after a clean stop');
+    const clean = secondsSince(t0);
+    log(`clean stop of a host: back to 10 in ${clean.toFixed(2)} s`);
+    await waitFor(() => statuses.of(LATTICE, 'spread10') === 'deployed', 30_000, 'deployed again');
+
+    victim = busiest();
+    t0 = now();
+    sim.killHost(victim);
+    await waitFor(() => total(running(sim, 'spread10')) === 10, 60_000, 'rescheduled after a silent death');
+    const silent = secondsSince(t0);
+    log(`silent death of a host: back to 10 in ${silent.toFixed(2)} s`);
+    statuses.stop();
+    return { clean, silent };
+  });
+}
+
+// ---------- 2. takeover ----------
+
+/**
+ * The runtime that claims a lattice with a reconcile signal held unacknowledged (one durable consumer
+ * per lattice on the reconcile stream) exposes the stream's name; a runtime without it has none.
+ */
+async function signalClaims(): Promise<{ stream: string; subject: (lattice: string) => string } | undefined> {
+  const store = (await import('@wadm-ts/store')) as unknown as Record<string, unknown>;
+  const stream = store['RECONCILE_STREAM'];
+  const subject = store['reconcileSubject'];
+  if (typeof stream !== 'string' || typeof subject !== 'function') return undefined;
+  return { stream, subject: (lattice) => (subject as (l: { lattice: string }) => string)({ lattice }) };
+}
+
+/** The claim consumer of the lattice (the one with a filter on its signal subject), if there is one. */
+async function claimConsumer(nats: TestNats, claims: { stream: string; subject: (l: string) => string }): Promise<(() => Promise<{ pending: number; lastActive: number }>) | undefined> {
+  const jsm = await jetstreamManager(await nats.connect());
+  const subject = claims.subject(LATTICE);
+  const name = await waitFor(async () => {
+    for await (const c of jsm.consumers.list(claims.stream)) if (c.config.filter_subject === subject) return c.name;
+    return undefined;
+  }, 10_000, 'the lattice claim consumer').catch(() => undefined);
+  if (name === undefined) return undefined;
+  return async () => {
+    const c = await jsm.consumers.info(claims.stream, name);
+    // The server sends an RFC 3339 time (the client's type says nanoseconds).
+    const la = c.delivered.last_active as unknown;
+    return { pending: c.num_ack_pending, lastActive: typeof la === 'string' ? Date.parse(la) : Number(la ?? 0) / 1e6 };
+  };
+}
+
+interface Takeover {
+  between: number;
+  holding: number;
+  /** How the replica was caught holding the lattice. */
+  how: string;
+}
+
+async function takeoverRun(): Promise<Takeover> {
+  return onFreshServer(log, async ({ nats, nc, serves, lattice }) => {
+    const flags = ['--cleanup-interval', String(CLEANUP_S), '--resync-interval-ms', '5000', '--takeover-ms', String(TAKEOVER_MS)];
+    for (let i = 0; i < 3; i++) serves.push(await startServe(nats.url, `bench-${i}`, flags));
+    const sim = await lattice(LATTICE, 5, 1000);
+    await hostsKnown(serves, [{ lattice: LATTICE, hosts: 5 }]);
+    const api = new RawApi(nc, LATTICE);
+    const statuses = new Statuses(nc);
+    for (const a of ['first', 'second', 'third']) ok(await api.put(manifest(a, 2, `reg.example/bench/${a}:1.0.0`), 'application/json'), 'created', `put ${a}`);
+    const passes = async (s: Serve): Promise<number> => (await histogram([s], 'wadm_reconcile_duration_seconds')).count;
+    const deployed = (app: string): Promise<unknown> => waitFor(() => statuses.of(LATTICE, app) === 'deployed' && total(running(sim, app)) === 2, 60_000, `${app} deployed`);
+    /** Seconds from SIGKILLing `s` until `app`, deployed right after, runs. */
+    const killThenDeploy = async (s: Serve, app: string): Promise<number> => {
+      const t0 = now();
+      s.proc.kill('SIGKILL');
+      await s.exited;
+      ok(await api.deploy(app), 'acknowledged', `deploy ${app}`);
+      await deployed(app);
+      return secondsSince(t0);
+    };
+    /** The live replica that ran the most reconcile passes while `f` ran. */
+    const busiestDuring = async (f: () => Promise<void>): Promise<Serve> => {
+      const live = serves.filter((s) => s.proc.exitCode === null && s.proc.signalCode === null);
+      const before = await Promise.all(live.map(passes));
+      await f();
+      const after = await Promise.all(live.map(passes));
+      return live.map((s, i) => ({ s, d: after[i]! - before[i]! })).sort((x, y) => y.d - x.d)[0]!.s;
+    };
+
+    // (a) The replica that reconciled the first app's deploy is SIGKILLed 1 s after the app is deployed.
+    const owner = await busiestDuring(async () => {
+      ok(await api.deploy('first'), 'acknowledged', 'deploy first');
+      await deployed('first');
+    });
+    await sleep(1000);
+    const between = await killThenDeploy(owner, 'second');
+    log(`${owner.id} (reconciled last) SIGKILLed after the deploy: second app deployed ${between.toFixed(2)} s after the kill`);
+
+    // (b) A replica dies while it holds the lattice.
+    const claims = await signalClaims();
+    const claim = claims ? await claimConsumer(nats, claims) : undefined;
+    let victim: Serve;
+    let how: string;
+    if (claims && claim) {
+      // Signal claims: freeze a replica (SIGSTOP: its connection stays up, so the queue group still
+      // hands it signals) and publish reconcile signals until one stays unacknowledged; then SIGKILL it.
+      victim = serves.find((s) => s !== owner)!;
+      const js = jetstream(nc);
+      victim.proc.kill('SIGSTOP');
+      let held: { pending: number; lastActive: number } | undefined;
+      for (let attempt = 0; attempt < 40 && !held; attempt++) {
+        await js.publish(claims.subject(LATTICE), JSON.stringify({ lattice: LATTICE, reasons: ['bench'], at: new Date().toISOString() }));
+        const c1 = await waitFor(async () => {
+          const c = await claim();
+          return c.pending === 1 ? c : undefined;
+        }, 2000, 'a delivered signal').catch(() => undefined);
+        if (!c1) continue;
+        // The live replica acknowledges a signal within milliseconds; one still held half a second later
+        // (same delivery) is the frozen replica's.
+        await sleep(500);
+        const c2 = await claim();
+        if (c2.pending === 1 && c2.lastActive === c1.lastActive) held = c2;
+      }
+      if (!held) throw new Error('the frozen replica never received a reconcile signal');
+      how = `frozen with SIGSTOP until a reconcile signal stayed unacknowledged, then SIGKILLed ${((Date.now() - held.lastActive) / 1000).toFixed(1)} s after it took the signal`;
+    } else {
+      // A standing owner (e.g. a lease): the replica that reconciled the second deploy is frozen, a
+      // resync passes, then it is SIGKILLed.
+      victim = await busiestDuring(async () => {
+        await sleep(6000);
+      });
+      victim.proc.kill('SIGSTOP');
+      await sleep(500);
+      how = 'the replica that ran the passes of the last 6 s, frozen with SIGSTOP for 0.5 s, then SIGKILLed';
+    }
+    const holding = await killThenDeploy(victim, 'third');
+    log(`${victim.id} SIGKILLed holding the lattice (${how}): third app deployed ${holding.toFixed(2)} s after the kill`);
+    statuses.stop();
+    return { between, holding, how };
+  });
+}
+
+const resched = await rescheduleRun();
+const takeover = await takeoverRun();
+
+emit({
+  bench: 'recovery',
+  id: 'recovery',
+  title: 'Rescheduling and takeover',
+  note:
+    `Rescheduling: 1 replica (\`--cleanup-interval ${CLEANUP_S}\`), 10 hosts (heartbeat 1 s), one app of 10 instances; the host running the most is stopped cleanly (\`host_stopped\`), then the next busiest is killed silently (no event); timed until the hosts run 10 again. ` +
+    `Takeover: 3 replicas (\`--takeover-ms ${TAKEOVER_MS}\`), 5 hosts, apps of 2 instances; timed from the SIGKILL until the next app, deployed right after it, is \`deployed\` and running.`,
+  rows: [
+    { key: 'recovery.clean', what: 'clean host stop → instances rescheduled', value: resched.clean, unit: 's', means: 'From `stopHost` until the hosts run 10 instances again.' },
+    { key: 'recovery.silent', what: `silent host death → rescheduled (cleanup interval ${CLEANUP_S} s)`, value: resched.silent, unit: 's', means: `Includes waiting out the ${CLEANUP_S} s without events after which a host is gone.` },
+    { key: 'takeover.between', what: 'replica that reconciled last SIGKILLed after the deploy → next app deployed', value: takeover.between, unit: 's', means: 'The replica that ran the most passes for the previous deploy is killed 1 s after it finished. Costs nothing if no replica keeps the lattice between passes; up to the takeover time if the killed one still owns it.' },
+    { key: 'takeover.holding', what: 'replica SIGKILLed while it holds the lattice → next app deployed', value: takeover.holding, unit: 's', means: `The victim was ${takeover.how}. The lattice waits until another replica may take it (\`--takeover-ms ${TAKEOVER_MS}\`).` },
+  ],
+});
