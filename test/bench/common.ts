@@ -350,6 +350,18 @@ export async function call(api: RawApi, op: 'put' | 'deploy', arg: string): Prom
   return JSON.parse(m.string()) as Record<string, unknown>;
 }
 
+/**
+ * Stores a manifest. A put answered with an error (e.g. it lost too many compare-and-sets on the
+ * lattice's index) is sent again, as an operator's tooling would, up to 5 times; returns the errors.
+ */
+export async function putRetrying(api: RawApi, body: string, what: string): Promise<number> {
+  for (let attempt = 1; ; attempt++) {
+    const r = await call(api, 'put', body);
+    if (r['result'] === 'created' || (attempt > 1 && r['result'] === 'newversion')) return attempt - 1;
+    if (attempt === 5) ok(r, 'created', `${what} (attempt ${attempt})`);
+  }
+}
+
 /** Instances the simulated hosts run of every app (by the appspec annotation), by host. */
 export function instancesByHost(sim: SimulatedLattice): Map<string, number> {
   const out = new Map<string, number>();

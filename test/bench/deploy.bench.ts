@@ -37,6 +37,7 @@ import {
   onFreshServer,
   percentile,
   pool,
+  putRetrying,
   quiet,
   rssOf,
   secondsSince,
@@ -104,6 +105,7 @@ interface DeployResult {
   deployCalls: number;
   putSeconds: number;
   putRetries: number;
+  putErrors: number;
   commands: number;
   placement: Placement[];
   spread: Spread;
@@ -217,10 +219,11 @@ async function deployRun(replicas: number): Promise<DeployResult> {
     await hostsKnown(serves, [{ lattice: LATTICE, hosts: HOSTS }]);
     const api = new RawApi(nc, LATTICE);
     const tPut = now();
-    await pool(APPS, IN_FLIGHT, async (i) => ok(await call(api, 'put', manifest(`app${i}`, 2, `reg.example/bench/app${i}:1.0.0`)), 'created', `put app${i}`));
+    let putErrors = 0;
+    await pool(APPS, IN_FLIGHT, async (i) => void (putErrors += await putRetrying(api, manifest(`app${i}`, 2, `reg.example/bench/app${i}:1.0.0`), `put app${i}`)));
     const putSeconds = secondsSince(tPut);
     const putRetries = await metricSum(serves, 'wadm_manifest_cas_retries_total');
-    log(`${replicas} replica(s): ${APPS} puts in ${putSeconds.toFixed(1)} s (${putRetries} manifest CAS retries)`);
+    log(`${replicas} replica(s): ${APPS} puts in ${putSeconds.toFixed(1)} s (${putRetries} manifest CAS retries, ${putErrors} failed puts retried)`);
     const statuses = new Statuses(nc);
     sim.resetCommandCounts();
     log(`${replicas} replica(s): ${APPS} apps stored, deploying`);
@@ -261,7 +264,7 @@ async function deployRun(replicas: number): Promise<DeployResult> {
       log(`reconcile passes: ${delta.count}, mean ${((delta.sum / delta.count) * 1000).toFixed(0)} ms`);
     }
     statuses.stop();
-    return { replicas, seconds, deployCalls, putSeconds, putRetries, commands, placement, spread, rssMb, stops, passes };
+    return { replicas, seconds, deployCalls, putSeconds, putRetries, putErrors, commands, placement, spread, rssMb, stops, passes };
   });
 }
 
@@ -303,7 +306,7 @@ const deployRows: Row[] = runs.flatMap(({ r, floor }): Row[] => {
     { key: `deploy.r${n}.commands`, what: `  control requests sent to hosts, ${rep(n)}`, value: r.commands, unit: 'count', means: `Every control request the hosts received during the deploy (the placement needs ${fmt(r.placement.length)} scale requests).` },
     { key: `deploy.r${n}.spread.max`, what: `  instances per host: max, ${rep(n)}`, value: r.spread.max, unit: 'instances', means: `The most instances any host runs after the deploy (min ${r.spread.min}; ${fmt(r.spread.split)} of ${apps} apps have their 2 instances on two hosts).` },
     { key: `deploy.r${n}.spread.mean`, what: `  instances per host: mean, ${rep(n)}`, value: r.spread.mean, unit: 'instances', means: `${fmt(APPS * 2)} instances over ${HOSTS} hosts.` },
-    { key: `deploy.r${n}.puts`, what: `  storing the ${apps} manifests first, ${rep(n)}`, value: r.putSeconds, unit: 's', means: `${IN_FLIGHT} put calls in flight, before the clock starts (${fmt(r.putRetries)} lost compare-and-sets retried, \`wadm_manifest_cas_retries_total\`).` },
+    { key: `deploy.r${n}.puts`, what: `  storing the ${apps} manifests first, ${rep(n)}`, value: r.putSeconds, unit: 's', means: `${IN_FLIGHT} put calls in flight, before the clock starts: ${fmt(r.putRetries)} lost compare-and-sets retried inside wadm (\`wadm_manifest_cas_retries_total\`), ${fmt(r.putErrors)} puts answered with an error and were sent again.` },
     { key: `deploy.r${n}.rss`, what: `  replica RSS after the deploy, ${rep(n)}`, value: r.rssMb, unit: 'MB', means: `VmRSS of the \`wadm serve\` process (the largest of the replicas), one lattice of ${apps} apps and ${HOSTS} hosts, right after the deploy.` },
   ];
 });

@@ -25,6 +25,7 @@ import {
   ok,
   onFreshServer,
   pool,
+  putRetrying,
   quiet,
   rssOf,
   secondsSince,
@@ -67,9 +68,10 @@ async function restRun(replicas: number): Promise<RestResult> {
     const apis = names.map((n) => new RawApi(nc, n));
     const all = LATTICES * APPS_PER;
     const at = (i: number): { api: RawApi; app: string } => ({ api: apis[i % LATTICES]!, app: `app${Math.floor(i / LATTICES)}` });
+    let putErrors = 0;
     await pool(all, IN_FLIGHT, async (i) => {
       const { api, app } = at(i);
-      ok(await call(api, 'put', manifest(app, 2, `reg.example/rest/${api.lattice}/${app}:1.0.0`)), 'created', `put ${api.lattice}/${app}`);
+      putErrors += await putRetrying(api, manifest(app, 2, `reg.example/rest/${api.lattice}/${app}:1.0.0`), `put ${api.lattice}/${app}`);
     });
     const statuses = new Statuses(nc);
     const t0 = now();
@@ -79,7 +81,7 @@ async function restRun(replicas: number): Promise<RestResult> {
     });
     await waitFor(() => statuses.deployed() === all, 600_000, `${all} apps deployed`);
     const deploySeconds = secondsSince(t0);
-    log(`${replicas} replica(s): ${all} apps in ${LATTICES} lattices deployed in ${deploySeconds.toFixed(1)} s`);
+    log(`${replicas} replica(s): ${all} apps in ${LATTICES} lattices deployed in ${deploySeconds.toFixed(1)} s (${putErrors} failed puts retried before)`);
     // Converged: no control request for 5 s (in-flight records expire, late passes finish).
     await quiet(sims, 5000, 120_000);
     statuses.stop();
