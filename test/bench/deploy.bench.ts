@@ -56,6 +56,8 @@ const HOSTS = env('BENCH_HOSTS', 100);
 const IN_FLIGHT = env('BENCH_DEPLOY_IN_FLIGHT', 64);
 /** Host stops per replica count. */
 const STOPS = env('BENCH_STOPS', 20);
+/** A deploy not finished after this long is reported as such. */
+const DEPLOY_TIMEOUT_S = env('BENCH_DEPLOY_TIMEOUT_S', 300);
 /** Host stops stop early after this long (per replica count); the rows say how many were taken. */
 const STOPS_BUDGET_S = env('BENCH_STOPS_BUDGET_S', 60);
 /** Replica counts to run (BENCH_REPLICAS=1,3). */
@@ -112,6 +114,8 @@ interface DeployResult {
   rssMb: number;
   stops: StopSamples;
   passes?: { delta: Histogram; commandsDuring: number; hosts: number };
+  /** Set when not every app was deployed within BENCH_DEPLOY_TIMEOUT_S. */
+  failed?: { deployed: number; instances: number; log: string };
 }
 
 function placementOf(sim: SimulatedLattice): Placement[] {
@@ -230,8 +234,18 @@ async function deployRun(replicas: number): Promise<DeployResult> {
     const t0 = now();
     await pool(APPS, IN_FLIGHT, async (i) => ok(await call(api, 'deploy', `app${i}`), 'acknowledged', `deploy app${i}`));
     const deployCalls = secondsSince(t0);
-    await waitFor(() => statuses.deployed() === APPS, 600_000, `${APPS} apps deployed (${replicas} replicas)`);
+    const converged = await waitFor(() => statuses.deployed() === APPS, DEPLOY_TIMEOUT_S * 1000, `${APPS} apps deployed (${replicas} replicas)`).then(
+      () => true,
+      () => false,
+    );
     const seconds = secondsSince(t0);
+    if (!converged) {
+      // Reported as such; nothing after a deploy that did not finish would mean much.
+      const failed = { deployed: statuses.deployed(), instances: total(instancesByHost(sim)), log: serves.map((x) => x.tail().slice(-1500)).join('\n') };
+      log(`${replicas} replica(s): only ${failed.deployed} of ${APPS} apps deployed after ${seconds.toFixed(0)} s (${failed.instances} instances running); replica output: ${failed.log}`);
+      statuses.stop();
+      return { replicas, seconds, deployCalls, putSeconds, putRetries, putErrors, commands: sim.commandsReceived().total, placement: [], spread: { max: NaN, mean: NaN, min: NaN, split: 0 }, rssMb: Math.max(...serves.map((x) => rssOf(x.pid).rssMb)), stops: { first: [], all: [], restored: [], affected: [] }, failed };
+    }
     log(`${replicas} replica(s): ${APPS} deployed in ${seconds.toFixed(2)} s (deploy calls took ${deployCalls.toFixed(2)} s)`);
     await waitFor(() => total(instancesByHost(sim)) === APPS * 2, 30_000, 'every instance running');
     await quiet([sim], 2000);
@@ -288,7 +302,7 @@ async function floorRun(placement: Placement[]): Promise<{ seconds: number; requ
 const runs: Array<{ r: DeployResult; floor: { seconds: number; requests: number } }> = [];
 for (const replicas of REPLICAS) {
   const r = await deployRun(replicas);
-  const floor = await floorRun(r.placement);
+  const floor = r.failed ? { seconds: NaN, requests: 0 } : await floorRun(r.placement);
   log(`floor for ${replicas} replica(s): ${floor.requests} scale requests in ${floor.seconds.toFixed(2)} s; ratio ${(r.seconds / floor.seconds).toFixed(1)}x`);
   runs.push({ r, floor });
 }
@@ -299,7 +313,9 @@ const rep = (n: number): string => `${n} replica${n === 1 ? '' : 's'}`;
 const deployRows: Row[] = runs.flatMap(({ r, floor }): Row[] => {
   const n = r.replicas;
   return [
-    { key: `deploy.r${n}.seconds`, what: `${apps} apps to deployed, ${rep(n)}`, value: r.seconds, unit: 's', means: `From the first deploy call until every app's published status (\`wadm.status.${LATTICE}.*\`) is \`deployed\`.` },
+    r.failed
+      ? { key: `deploy.r${n}.seconds`, what: `${apps} apps to deployed, ${rep(n)}`, value: null, unit: 's', display: `**not finished**: ${fmt(r.failed.deployed)} of ${apps} deployed after ${r.seconds.toFixed(0)} s (${fmt(r.failed.instances)} instances running)`, means: `From the first deploy call until every app's published status (\`wadm.status.${LATTICE}.*\`) is \`deployed\`; given up after BENCH_DEPLOY_TIMEOUT_S.` }
+      : { key: `deploy.r${n}.seconds`, what: `${apps} apps to deployed, ${rep(n)}`, value: r.seconds, unit: 's', means: `From the first deploy call until every app's published status (\`wadm.status.${LATTICE}.*\`) is \`deployed\`.` },
     { key: `deploy.r${n}.calls`, what: `  the deploy calls alone, ${rep(n)}`, value: r.deployCalls, unit: 's', means: `From the first deploy call until the last of the ${apps} replies (${IN_FLIGHT} in flight); part of the row above.` },
     { key: `deploy.r${n}.floor`, what: `  floor for that placement`, value: floor.seconds, unit: 's', means: `One client sends the ${fmt(floor.requests)} \`component.scale\` requests that produced wadm's placement in this run (64 in flight) to a fresh lattice of ${HOSTS} hosts on a fresh server, until the hosts run all ${fmt(APPS * 2)} instances.` },
     { key: `deploy.r${n}.ratio`, what: `  ratio to the floor, ${rep(n)}`, value: r.seconds / floor.seconds, unit: 'x', goal: { max: 5, ideal: 3 }, means: 'Time to deployed divided by the floor: what wadm adds over issuing the same control calls directly.' },
@@ -347,6 +363,9 @@ const stopRows: Row[] = runs.flatMap(({ r }): Row[] => {
   const n = r.replicas;
   const s = r.stops;
   const meanAffected = s.affected.reduce((a, b) => a + b, 0) / s.affected.length;
+  if (s.first.length === 0) {
+    return [{ key: `stop.r${n}.first.p99`, what: `host_stopped → first replacement request, p99, ${rep(n)}`, value: null, unit: 'ms', display: 'not measured', goal: { max: 250 }, means: 'The deploy did not finish, so no host was stopped.' }];
+  }
   return [
     { key: `stop.r${n}.first.p50`, what: `host_stopped → first replacement request, p50, ${rep(n)}`, value: percentile(s.first, 50), unit: 'ms', means: `Median over ${s.first.length} clean host stops (${meanAffected.toFixed(0)} affected apps per stop on average).` },
     { key: `stop.r${n}.first.p99`, what: `host_stopped → first replacement request, p99, ${rep(n)}`, value: percentile(s.first, 99), unit: 'ms', goal: { max: 250 }, means: `Nearest rank: with ${s.first.length} samples, the slowest stop.` },

@@ -11,6 +11,7 @@ import { RawApi } from '../harness/api.js';
 import type { TestNats } from '../harness/nats.js';
 import {
   Statuses,
+  metric,
   emit,
   histogram,
   hostsKnown,
@@ -99,61 +100,98 @@ async function claimConsumer(nats: TestNats, claims: { stream: string; subject: 
 }
 
 interface Takeover {
+  term: number;
   between: number;
   holding: number;
+  stall: number;
   /** How the replica was caught holding the lattice. */
   how: string;
+  /** Whether the runtime has leases (the owner is then the lease holder). */
+  leases: boolean;
 }
 
 async function takeoverRun(): Promise<Takeover> {
   return onFreshServer(log, async ({ nats, nc, serves, lattice }) => {
     const flags = ['--cleanup-interval', String(CLEANUP_S), '--resync-interval-ms', '5000', '--takeover-ms', String(TAKEOVER_MS)];
-    for (let i = 0; i < 3; i++) serves.push(await startServe(nats.url, `bench-${i}`, flags));
+    let next = 0;
+    const addReplica = async (): Promise<Serve> => {
+      const s = await startServe(nats.url, `bench-${next++}`, flags);
+      serves.push(s);
+      return s;
+    };
+    for (let i = 0; i < 3; i++) await addReplica();
     const sim = await lattice(LATTICE, 5, 1000);
     await hostsKnown(serves, [{ lattice: LATTICE, hosts: 5 }]);
     const api = new RawApi(nc, LATTICE);
     const statuses = new Statuses(nc);
-    for (const a of ['first', 'second', 'third']) ok(await api.put(manifest(a, 2, `reg.example/bench/${a}:1.0.0`), 'application/json'), 'created', `put ${a}`);
+    for (const a of ['a1', 'a2', 'a3', 'a4', 'a5']) ok(await api.put(manifest(a, 2, `reg.example/bench/${a}:1.0.0`), 'application/json'), 'created', `put ${a}`);
+    const live = (): Serve[] => serves.filter((s) => s.proc.exitCode === null && s.proc.signalCode === null);
     const passes = async (s: Serve): Promise<number> => (await histogram([s], 'wadm_reconcile_duration_seconds')).count;
     const deployed = (app: string): Promise<unknown> => waitFor(() => statuses.of(LATTICE, app) === 'deployed' && total(running(sim, app)) === 2, 60_000, `${app} deployed`);
-    /** Seconds from SIGKILLing `s` until `app`, deployed right after, runs. */
-    const killThenDeploy = async (s: Serve, app: string): Promise<number> => {
-      const t0 = now();
-      s.proc.kill('SIGKILL');
-      await s.exited;
+    // A runtime with leases says which replica holds the lattice (`wadm_lattices_owned` stays 1 on the
+    // owner between passes); otherwise the owner is the replica that ran the most passes for a deploy.
+    const leases = (await metric(serves[0]!, 'wadm_lease_valid')) !== undefined;
+    const holder = (): Promise<Serve> =>
+      waitFor(async () => {
+        const xs = await Promise.all(live().map(async (s) => ({ s, n: (await metric(s, 'wadm_lattices_owned')) ?? 0 })));
+        const holders = xs.filter((x) => x.n > 0);
+        return holders.length === 1 ? holders[0]!.s : undefined;
+      }, 30_000, 'the lease holder');
+    /** Deploys `app` (timed from `t0`) and returns the time and the replica that owns the lattice afterwards. */
+    const deployTimed = async (app: string, t0: number, exclude?: Serve): Promise<{ t: number; owner: Serve }> => {
+      const candidates = live().filter((s) => s !== exclude);
+      const before = await Promise.all(candidates.map(passes));
       ok(await api.deploy(app), 'acknowledged', `deploy ${app}`);
       await deployed(app);
-      return secondsSince(t0);
+      const t = secondsSince(t0);
+      if (leases) return { t, owner: await holder() };
+      const after = await Promise.all(candidates.map(passes));
+      return { t, owner: candidates.map((s, i) => ({ s, d: after[i]! - before[i]! })).sort((x, y) => y.d - x.d)[0]!.s };
     };
-    /** The live replica that ran the most reconcile passes while `f` ran. */
-    const busiestDuring = async (f: () => Promise<void>): Promise<Serve> => {
-      const live = serves.filter((s) => s.proc.exitCode === null && s.proc.signalCode === null);
-      const before = await Promise.all(live.map(passes));
-      await f();
-      const after = await Promise.all(live.map(passes));
-      return live.map((s, i) => ({ s, d: after[i]! - before[i]! })).sort((x, y) => y.d - x.d)[0]!.s;
+    /**
+     * Signals `victim`, deploys `app` and times until it runs; a frozen victim stays frozen meanwhile and
+     * is SIGKILLed after. A new replica keeps 3 running; 1 s passes before the next step.
+     */
+    const step = async (victim: Serve, signal: NodeJS.Signals, app: string): Promise<{ t: number; owner: Serve }> => {
+      const t0 = now();
+      victim.proc.kill(signal);
+      if (signal !== 'SIGSTOP') await victim.exited;
+      const r = await deployTimed(app, t0, victim);
+      if (signal === 'SIGSTOP') {
+        victim.proc.kill('SIGKILL');
+        await victim.exited;
+      }
+      await addReplica();
+      await sleep(1000);
+      return r;
     };
 
-    // (a) The replica that reconciled the first app's deploy is SIGKILLed 1 s after the app is deployed.
-    const owner = await busiestDuring(async () => {
-      ok(await api.deploy('first'), 'acknowledged', 'deploy first');
-      await deployed('first');
-    });
+    let { owner } = await deployTimed('a1', now());
     await sleep(1000);
-    const between = await killThenDeploy(owner, 'second');
-    log(`${owner.id} (reconciled last) SIGKILLed after the deploy: second app deployed ${between.toFixed(2)} s after the kill`);
 
-    // (b) A replica dies while it holds the lattice.
-    const claims = await signalClaims();
-    const claim = claims ? await claimConsumer(nats, claims) : undefined;
-    let victim: Serve;
+    // (1) The owner stops cleanly (SIGTERM).
+    const victim1 = owner;
+    const s1 = await step(victim1, 'SIGTERM', 'a2');
+    owner = s1.owner;
+    log(`${victim1.id} (owner) SIGTERMed: next app deployed ${s1.t.toFixed(2)} s after`);
+
+    // (2) The owner is SIGKILLed 1 s after its last deploy finished.
+    const victim2 = owner;
+    const s2 = await step(victim2, 'SIGKILL', 'a3');
+    owner = s2.owner;
+    log(`${victim2.id} (owner) SIGKILLed after its deploy: next app deployed ${s2.t.toFixed(2)} s after the kill`);
+
+    // (3) A replica is SIGKILLed while it holds the lattice.
+    let victim3: Serve;
     let how: string;
+    const claims = leases ? undefined : await signalClaims();
+    const claim = claims ? await claimConsumer(nats, claims) : undefined;
     if (claims && claim) {
       // Signal claims: freeze a replica (SIGSTOP: its connection stays up, so the queue group still
       // hands it signals) and publish reconcile signals until one stays unacknowledged; then SIGKILL it.
-      victim = serves.find((s) => s !== owner)!;
+      victim3 = live().find((s) => s !== owner)!;
       const js = jetstream(nc);
-      victim.proc.kill('SIGSTOP');
+      victim3.proc.kill('SIGSTOP');
       let held: { pending: number; lastActive: number } | undefined;
       for (let attempt = 0; attempt < 40 && !held; attempt++) {
         await js.publish(claims.subject(LATTICE), JSON.stringify({ lattice: LATTICE, reasons: ['bench'], at: new Date().toISOString() }));
@@ -162,33 +200,37 @@ async function takeoverRun(): Promise<Takeover> {
           return c.pending === 1 ? c : undefined;
         }, 2000, 'a delivered signal').catch(() => undefined);
         if (!c1) continue;
-        // The live replica acknowledges a signal within milliseconds; one still held half a second later
+        // The live replicas acknowledge a signal within milliseconds; one still held half a second later
         // (same delivery) is the frozen replica's.
         await sleep(500);
         const c2 = await claim();
         if (c2.pending === 1 && c2.lastActive === c1.lastActive) held = c2;
       }
       if (!held) throw new Error('the frozen replica never received a reconcile signal');
-      how = `frozen with SIGSTOP until a reconcile signal stayed unacknowledged, then SIGKILLed ${((Date.now() - held.lastActive) / 1000).toFixed(1)} s after it took the signal`;
+      how = `a replica frozen with SIGSTOP until a reconcile signal stayed unacknowledged (its claim), SIGKILLed ${((Date.now() - held.lastActive) / 1000).toFixed(1)} s after it took the signal`;
     } else {
-      // A standing owner (e.g. a lease): the replica that reconciled the second deploy is frozen, a
-      // resync passes, then it is SIGKILLed.
-      victim = await busiestDuring(async () => {
-        await sleep(6000);
-      });
-      victim.proc.kill('SIGSTOP');
+      // A standing owner: the lease holder, frozen for 0.5 s, then SIGKILLed.
+      victim3 = owner;
+      victim3.proc.kill('SIGSTOP');
       await sleep(500);
-      how = 'the replica that ran the passes of the last 6 s, frozen with SIGSTOP for 0.5 s, then SIGKILLed';
+      how = 'the lease holder, frozen with SIGSTOP for 0.5 s, then SIGKILLed';
     }
-    const holding = await killThenDeploy(victim, 'third');
-    log(`${victim.id} SIGKILLed holding the lattice (${how}): third app deployed ${holding.toFixed(2)} s after the kill`);
+    const s3 = await step(victim3, 'SIGKILL', 'a4');
+    owner = s3.owner;
+    log(`${victim3.id} SIGKILLed holding the lattice (${how}): next app deployed ${s3.t.toFixed(2)} s after the kill`);
+
+    // (4) The owner stalls (SIGSTOP, not killed) and stays frozen while the next app is deployed.
+    const victim4 = owner;
+    const s4 = await step(victim4, 'SIGSTOP', 'a5');
+    log(`${victim4.id} (owner) frozen: next app deployed ${s4.t.toFixed(2)} s after the freeze`);
     statuses.stop();
-    return { between, holding, how };
+    return { term: s1.t, between: s2.t, holding: s3.t, stall: s4.t, how, leases };
   });
 }
 
 const resched = await rescheduleRun();
 const takeover = await takeoverRun();
+const owner = takeover.leases ? 'The lease holder (`wadm_lattices_owned` 1)' : 'The replica that ran the most reconcile passes for the last deploy';
 
 emit({
   bench: 'recovery',
@@ -196,11 +238,13 @@ emit({
   title: 'Rescheduling and takeover',
   note:
     `Rescheduling: 1 replica (\`--cleanup-interval ${CLEANUP_S}\`), 10 hosts (heartbeat 1 s), one app of 10 instances; the host running the most is stopped cleanly (\`host_stopped\`), then the next busiest is killed silently (no event); timed until the hosts run 10 again. ` +
-    `Takeover: 3 replicas (\`--takeover-ms ${TAKEOVER_MS}\`), 5 hosts, apps of 2 instances; timed from the SIGKILL until the next app, deployed right after it, is \`deployed\` and running.`,
+    `Takeover: 3 replicas (\`--takeover-ms ${TAKEOVER_MS}\`; a new one is started after each victim, so 3 keep running), 5 hosts, apps of 2 instances; each row acts on one replica, deploys the next app right after and times until it is \`deployed\` and running.`,
   rows: [
     { key: 'recovery.clean', what: 'clean host stop → instances rescheduled', value: resched.clean, unit: 's', means: 'From `stopHost` until the hosts run 10 instances again.' },
     { key: 'recovery.silent', what: `silent host death → rescheduled (cleanup interval ${CLEANUP_S} s)`, value: resched.silent, unit: 's', means: `Includes waiting out the ${CLEANUP_S} s without events after which a host is gone.` },
-    { key: 'takeover.between', what: 'replica that reconciled last SIGKILLed after the deploy → next app deployed', value: takeover.between, unit: 's', means: 'The replica that ran the most passes for the previous deploy is killed 1 s after it finished. Costs nothing if no replica keeps the lattice between passes; up to the takeover time if the killed one still owns it.' },
+    { key: 'takeover.term', what: 'owner stopped cleanly (SIGTERM) → next app deployed', value: takeover.term, unit: 's', means: `${owner} is stopped 1 s after its deploy finished; timed from the signal.` },
+    { key: 'takeover.between', what: 'owner SIGKILLed after its deploy → next app deployed', value: takeover.between, unit: 's', means: `${owner} is killed 1 s after its deploy finished. Costs nothing when no replica keeps the lattice between passes; up to the takeover time when the killed one still owns it.` },
     { key: 'takeover.holding', what: 'replica SIGKILLed while it holds the lattice → next app deployed', value: takeover.holding, unit: 's', means: `The victim was ${takeover.how}. The lattice waits until another replica may take it (\`--takeover-ms ${TAKEOVER_MS}\`).` },
+    { key: 'takeover.stall', what: 'owner frozen (SIGSTOP, not killed) → next app deployed', value: takeover.stall, unit: 's', means: `${owner} is frozen and stays frozen (a GC pause, a VM freeze) while the next app is deployed; timed from the freeze.` },
   ],
 });
