@@ -31,6 +31,7 @@ import {
   instancesByHost,
   logger,
   manifest,
+  metric,
   metricSum,
   now,
   ok,
@@ -60,6 +61,8 @@ const STOPS = env('BENCH_STOPS', 20);
 const DEPLOY_TIMEOUT_S = env('BENCH_DEPLOY_TIMEOUT_S', 300);
 /** Host stops stop early after this long (per replica count); the rows say how many were taken. */
 const STOPS_BUDGET_S = env('BENCH_STOPS_BUDGET_S', 60);
+/** A host stop whose instances do not all run again within this long ends the sampling (reported). */
+const SAMPLE_TIMEOUT_S = 90;
 /** Replica counts to run (BENCH_REPLICAS=1,3). */
 const REPLICAS = (process.env['BENCH_REPLICAS'] ?? '1,3').split(',').map(Number);
 /** Reconcile passes sampled after convergence. */
@@ -99,6 +102,8 @@ interface StopSamples {
   /** ms from host_stopped until the hosts run every instance again. */
   restored: number[];
   affected: number[];
+  /** Why sampling ended early, if it failed. */
+  failure?: string;
 }
 
 interface DeployResult {
@@ -113,7 +118,7 @@ interface DeployResult {
   spread: Spread;
   rssMb: number;
   stops: StopSamples;
-  passes?: { delta: Histogram; commandsDuring: number; hosts: number };
+  passes?: { delta: Histogram; commandsDuring: number };
   /** Set when not every app was deployed within BENCH_DEPLOY_TIMEOUT_S. */
   failed?: { deployed: number; instances: number; log: string };
 }
@@ -199,14 +204,24 @@ async function hostStops(nc: NatsConnection, sim: SimulatedLattice, statuses: St
       const tRestored = await waitFor(() => {
         if (c.tEvent === undefined || c.tAll === undefined) return undefined;
         return total(instancesByHost(sim)) === want ? now() : undefined;
-      }, 180_000, `instances restored after stopping host ${i + 1}`);
+      }, SAMPLE_TIMEOUT_S * 1000, `instances restored after stopping host ${i + 1}`).catch(() => undefined);
+      if (tRestored === undefined) {
+        out.failure = `stop ${i + 1}: the hosts did not run all ${fmt(want)} instances again within ${SAMPLE_TIMEOUT_S} s (${fmt(total(instancesByHost(sim)))} running, ${c.tFirst === undefined ? 'no' : fmt(c.seen.size)} of ${fmt(c.affected.size)} affected apps had a replacement request)`;
+        log(out.failure);
+        break;
+      }
       out.first.push(c.tFirst! - c.tEvent!);
       out.all.push(c.tAll! - c.tEvent!);
       out.restored.push(tRestored - c.tEvent!);
       out.affected.push(c.affected.size);
       cur = undefined;
       // Converged before the next sample: every app deployed again and no control request for 1 s.
-      await waitFor(() => statuses.deployed() === APPS, 180_000, 'every app deployed again');
+      const again = await waitFor(() => statuses.deployed() === APPS, SAMPLE_TIMEOUT_S * 1000, 'every app deployed again').catch(() => undefined);
+      if (!again) {
+        out.failure = `stop ${i + 1}: not every app was \`deployed\` again within ${SAMPLE_TIMEOUT_S} s (${fmt(statuses.deployed())} of ${apps})`;
+        log(out.failure);
+        break;
+      }
       await quiet([sim], 1000);
     }
   } finally {
@@ -255,12 +270,9 @@ async function deployRun(replicas: number): Promise<DeployResult> {
     const rssMb = Math.max(...serves.map((s) => rssOf(s.pid).rssMb));
     log(`${replicas} replica(s): spread max ${spread.max} mean ${spread.mean.toFixed(1)} per host; ${commands} control requests; RSS ${rssMb.toFixed(0)} MB`);
 
-    const stops = await hostStops(nc, sim, statuses, STOPS);
-    log(`${replicas} replica(s): host_stopped → first replacement request p50 ${percentile(stops.first, 50).toFixed(0)} ms, p99 ${percentile(stops.first, 99).toFixed(0)} ms`);
-
     let passes: DeployResult['passes'];
     if (replicas === 1) {
-      // Passes after convergence, driven by the resync timer alone: a fresh replica with a 1 s resync.
+      // Passes after convergence, driven by the resync timer alone: the replica is replaced by one with a 1 s resync.
       await stopServe(serves[0]!);
       const s: Serve = await startServe(nats.url, 'bench-passes', ['--resync-interval-ms', String(RESYNC_FOR_PASSES_MS)]);
       serves.push(s);
@@ -274,9 +286,20 @@ async function deployRun(replicas: number): Promise<DeployResult> {
         return n >= PASSES || (n >= 1 && secondsSince(tp) >= PASSES_BUDGET_S);
       }, (PASSES_BUDGET_S + 120) * 1000, 'reconcile passes after convergence');
       const delta = histogramDelta(before, await histogram([s], DURATION));
-      passes = { delta, commandsDuring: sim.commandsReceived().total - c0, hosts: sim.hostIds().length };
+      passes = { delta, commandsDuring: sim.commandsReceived().total - c0 };
       log(`reconcile passes: ${delta.count}, mean ${((delta.sum / delta.count) * 1000).toFixed(0)} ms`);
+      // Back to default settings for the host stops.
+      await stopServe(s);
+      const fresh = await startServe(nats.url, 'bench-stops');
+      serves.push(fresh);
+      // A runtime with leases: until the new replica holds the lattice (and ran its first pass).
+      if ((await metric(fresh, 'wadm_lease_valid')) !== undefined) {
+        await waitFor(async () => ((await metric(fresh, 'wadm_lattices_owned')) ?? 0) >= 1 && (await histogram([fresh], DURATION)).count >= 1, 60_000, 'the restarted replica to hold the lattice');
+      }
     }
+    const stops = await hostStops(nc, sim, statuses, STOPS);
+    log(`${replicas} replica(s): host_stopped → first replacement request p50 ${percentile(stops.first, 50).toFixed(0)} ms, p99 ${percentile(stops.first, 99).toFixed(0)} ms`);
+
     statuses.stop();
     return { replicas, seconds, deployCalls, putSeconds, putRetries, putErrors, commands, placement, spread, rssMb, stops, passes };
   });
@@ -338,7 +361,7 @@ emit({
 });
 
 const one = runs.find((x) => x.r.passes)?.r;
-const p = one?.passes ?? { delta: { buckets: [], sum: 0, count: 0 }, commandsDuring: 0, hosts: 0 };
+const p = one?.passes ?? { delta: { buckets: [], sum: 0, count: 0 }, commandsDuring: 0 };
 const q50 = histogramQuantile(p.delta, 0.5);
 const q99 = histogramQuantile(p.delta, 0.99);
 const inBucket = (q: ReturnType<typeof histogramQuantile>): string =>
@@ -349,9 +372,9 @@ emit({
   id: 'passes',
   title: `Reconcile pass time at ${apps} apps`,
   note:
-    `After the 1-replica run above (${apps} apps deployed, ${p.hosts} hosts left after the host stops), the replica is restarted with \`--resync-interval-ms ${RESYNC_FOR_PASSES_MS}\` so that the resync timer alone drives passes; ` +
+    `In the 1-replica run above, once the ${apps} apps are deployed on the ${HOSTS} hosts, the replica is replaced by one started with \`--resync-interval-ms ${RESYNC_FOR_PASSES_MS}\` so that the resync timer alone drives passes; ` +
     `after its first 2 passes, up to ${PASSES} passes (BENCH_PASSES; fewer if they take more than ${PASSES_BUDGET_S} s, BENCH_PASSES_BUDGET_S) are read from the histogram \`${DURATION}\` on its /metrics (${passNote}). ` +
-    'p50 and p99 come from the histogram buckets, interpolated inside the bucket as Prometheus does: the true value lies within the bucket shown.',
+    '(Then it is replaced again by one with default settings for the host stops.) p50 and p99 come from the histogram buckets, interpolated inside the bucket as Prometheus does: the true value lies within the bucket shown.',
   rows: [
     { key: 'passes.mean', what: `pass time, mean (${p.delta.count} passes)`, value: (p.delta.sum / p.delta.count) * 1000, unit: 'ms', means: 'Sum over count of the passes after convergence.' },
     { key: 'passes.p50', what: 'pass time, p50', value: q50 ? q50.value * 1000 : null, unit: 'ms', display: inBucket(q50), means: 'Median pass, from the buckets.' },
@@ -370,6 +393,7 @@ const stopRows: Row[] = runs.flatMap(({ r }): Row[] => {
     { key: `stop.r${n}.first.p50`, what: `host_stopped → first replacement request, p50, ${rep(n)}`, value: percentile(s.first, 50), unit: 'ms', means: `Median over ${s.first.length} clean host stops (${meanAffected.toFixed(0)} affected apps per stop on average).` },
     { key: `stop.r${n}.first.p99`, what: `host_stopped → first replacement request, p99, ${rep(n)}`, value: percentile(s.first, 99), unit: 'ms', goal: { max: 250 }, means: `Nearest rank: with ${s.first.length} samples, the slowest stop.` },
     { key: `stop.r${n}.all.p50`, what: `  → every affected app has its request, p50, ${rep(n)}`, value: percentile(s.all, 50), unit: 'ms', means: 'Until the last affected app got its replacement request.' },
+    ...(s.failure ? [{ key: `stop.r${n}.failure`, what: `  sampling ended early, ${rep(n)}`, value: null, unit: 'count' as const, display: '**failed**', means: s.failure }] : []),
     { key: `stop.r${n}.restored.p50`, what: `  → hosts run every instance again, p50, ${rep(n)}`, value: percentile(s.restored, 50), unit: 'ms', means: `Until the simulated hosts run all ${fmt(APPS * 2)} instances again (polled).` },
   ];
 });
