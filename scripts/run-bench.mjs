@@ -165,7 +165,7 @@ const commits = [...new Set(results.sections.map((s) => s.run?.commit))].join(',
 const total = results.sections.reduce((n, s, i, all) => (all.findIndex((x) => x.bench === s.bench) === i ? n + (s.run?.seconds ?? 0) : n), 0);
 let md = `# Benchmarks
 
-Numbers from ${cmds} (\`npm run bench\` builds, then runs \`node scripts/run-bench.mjs\`), run on ${dates} at commit ${commits}; the benchmarks took ${Math.round(total / 60)} min.
+Numbers from ${cmds} (\`npm run bench\` is \`tsc -b\`, then \`node scripts/run-bench.mjs\`), run on ${dates} at commit ${commits}; the benchmarks took ${Math.round(total / 60)} min.
 Machine: ${m.cpus}, ${m.memGiB} GiB, ${m.kernel}; Node ${m.node}; nats-server ${m.nats.replace(/^nats-server:\s*/, '')}.
 
 \`node scripts/run-bench.mjs deploy\` runs one benchmark (the others keep their last results, dated as such),

@@ -365,7 +365,7 @@ const p = one?.passes ?? { delta: { buckets: [], sum: 0, count: 0 }, commandsDur
 const q50 = histogramQuantile(p.delta, 0.5);
 const q99 = histogramQuantile(p.delta, 0.99);
 const inBucket = (q: ReturnType<typeof histogramQuantile>): string =>
-  q === undefined ? 'n/a' : `≈ ${(q.value * 1000).toFixed(0)} ms (bucket ${(q.lower * 1000).toFixed(0)}–${q.upper === Infinity ? '∞' : `${(q.upper * 1000).toFixed(0)}`} ms)`;
+  q === undefined ? 'n/a' : `≈ ${fmt(Math.round(q.value * 1000))} ms (bucket ${fmt(Math.round(q.lower * 1000))}–${q.upper === Infinity ? '∞' : fmt(Math.round(q.upper * 1000))} ms)`;
 const passNote = p.commandsDuring === 0 ? 'no control request was sent during them' : `${p.commandsDuring} control requests were sent during them (not at rest)`;
 emit({
   bench: 'deploy',
@@ -390,7 +390,7 @@ const stopRows: Row[] = runs.flatMap(({ r }): Row[] => {
     return [{ key: `stop.r${n}.first.p99`, what: `host_stopped → first replacement request, p99, ${rep(n)}`, value: null, unit: 'ms', display: 'not measured', goal: { max: 250 }, means: 'The deploy did not finish, so no host was stopped.' }];
   }
   return [
-    { key: `stop.r${n}.first.p50`, what: `host_stopped → first replacement request, p50, ${rep(n)}`, value: percentile(s.first, 50), unit: 'ms', means: `Median over ${s.first.length} clean host stops (${meanAffected.toFixed(0)} affected apps per stop on average).` },
+    { key: `stop.r${n}.first.p50`, what: `host_stopped → first replacement request, p50, ${rep(n)}`, value: percentile(s.first, 50), unit: 'ms', means: `Median over ${s.first.length} clean host stops (${fmt(Math.round(meanAffected))} affected apps per stop on average).` },
     { key: `stop.r${n}.first.p99`, what: `host_stopped → first replacement request, p99, ${rep(n)}`, value: percentile(s.first, 99), unit: 'ms', goal: { max: 250 }, means: `Nearest rank: with ${s.first.length} samples, the slowest stop.` },
     { key: `stop.r${n}.all.p50`, what: `  → every affected app has its request, p50, ${rep(n)}`, value: percentile(s.all, 50), unit: 'ms', means: 'Until the last affected app got its replacement request.' },
     ...(s.failure ? [{ key: `stop.r${n}.failure`, what: `  sampling ended early, ${rep(n)}`, value: null, unit: 'count' as const, display: '**failed**', means: s.failure }] : []),
