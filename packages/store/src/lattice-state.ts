@@ -107,15 +107,30 @@ export interface InFlightValue {
   command: unknown;
   issuedAt: number;
   expiresAt: number;
+  /** Lease epoch of the owner that wrote it (fencing: an older owner never overwrites it). */
+  epoch?: number;
 }
 
 /** A reconciler's record of what it applied for an app (opaque to the store). */
 export interface AppliedValue {
   kind: 'applied';
   record: unknown;
+  /** Lease epoch of the owner that wrote it. */
+  epoch?: number;
 }
 
 export type StoredValue = Entity | LatticeMeta | InFlightValue | AppliedValue;
+
+const BOOKKEEPING = new Set(['seq', 'lastSeen', 'uptimeSeconds', 'deletedAt', 'expired']);
+
+/** Whether a change of a stored value matters to a reconciler (not just sequence numbers and liveness). */
+export function semanticallyChanged(prev: StoredValue | undefined, next: StoredValue | undefined): boolean {
+  const view = (v: StoredValue | undefined): string => {
+    if (!v || ('deleted' in v && v.deleted)) return 'absent';
+    return JSON.stringify(v, (k, val: unknown) => (BOOKKEEPING.has(k) ? undefined : val));
+  };
+  return view(prev) !== view(next);
+}
 
 const PLAIN = /^[-_a-zA-Z0-9][-_=a-zA-Z0-9]*$/;
 

@@ -2,7 +2,11 @@
  * The command stream and its workers. A reconciler writes commands to `wadm.cmd.{account|_}.{lattice}`
  * (stream `wadm_commands`, work queue) with a `Nats-Msg-Id`, so a retried reconcile that computes the
  * same command again is dropped by the server's duplicate window. Command workers (every replica, one
- * shared durable consumer) turn each command into one control-interface request.
+ * shared durable pull consumer) turn each command into one control-interface request.
+ *
+ * Fencing: every command carries the epoch of the lease its owner held. A worker drops a command whose
+ * epoch is older than the lattice's current lease epoch (read from the replica's watch of the lease
+ * bucket, not from KV per command), and a command for a host that announced `host_stopped`.
  */
 import { headers, type NatsConnection } from '@nats-io/transport-node';
 import { AckPolicy, RetentionPolicy, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
@@ -19,7 +23,17 @@ const NS = 1_000_000;
 export interface CommandEnvelope {
   lattice: string;
   account?: string;
+  /** Lease epoch of the owner that issued it. */
+  epoch?: number;
   command: Command;
+}
+
+/** What a worker knows, from its in-memory views, to refuse a command. */
+export interface CommandGuards {
+  /** Current lease epoch of the lattice, if known. */
+  epochOf(ref: LatticeRef): number | undefined;
+  /** True when the host announced host_stopped (or was expired): it must not be sent anything. */
+  hostGone(ref: LatticeRef, hostId: string): boolean;
 }
 
 export function commandSubject(ref: LatticeRef): string {
@@ -48,8 +62,8 @@ export async function ensureCommandResources(ctx: JetStreamContext): Promise<voi
   }
 }
 
-export async function publishCommand(ctx: JetStreamContext, ref: LatticeRef, command: Command, msgId: string): Promise<boolean> {
-  const env: CommandEnvelope = { lattice: ref.lattice, ...(ref.account ? { account: ref.account } : {}), command };
+export async function publishCommand(ctx: JetStreamContext, ref: LatticeRef, command: Command, msgId: string, epoch?: number): Promise<boolean> {
+  const env: CommandEnvelope = { lattice: ref.lattice, ...(ref.account ? { account: ref.account } : {}), ...(epoch !== undefined ? { epoch } : {}), command };
   const h = headers();
   h.set('Nats-Msg-Id', msgId);
   const ack = await ctx.js.publish(commandSubject(ref), JSON.stringify(env), { headers: h });
@@ -66,6 +80,9 @@ export interface CommandWorkerOptions {
   timeoutMs?: number;
   /** Attempts before a command is dropped with an error log (default 3). */
   maxAttempts?: number;
+  guards?: CommandGuards;
+  /** Test-only: execute stale commands too. */
+  unsafeDisableFencing?: boolean;
 }
 
 export class CommandWorker {
@@ -108,6 +125,21 @@ export class CommandWorker {
     }
     const c = env.command;
     const log = this.o.logger.child({ lattice: env.lattice, app: 'model_name' in c ? c.model_name : undefined });
+    const ref: LatticeRef = env.account ? { lattice: env.lattice, account: env.account } : { lattice: env.lattice };
+    const current = this.o.guards?.epochOf(ref);
+    if (!this.o.unsafeDisableFencing && current !== undefined && env.epoch !== undefined && env.epoch < current) {
+      this.executed.inc({ type: c.kind, result: 'stale' });
+      log.warn({ command: c.kind, epoch: env.epoch, currentEpoch: current }, 'dropping a command from an older lease epoch');
+      m.term();
+      return;
+    }
+    const host = 'host_id' in c ? c.host_id : undefined;
+    if (host !== undefined && this.o.guards?.hostGone(ref, host)) {
+      this.executed.inc({ type: c.kind, result: 'host_gone' });
+      log.info({ command: c.kind, host }, 'dropping a command for a host that stopped');
+      m.term();
+      return;
+    }
     const req = toCtlRequest(c, env.lattice, env.account);
     const keepAlive = setInterval(() => m.working(), 1000);
     try {
