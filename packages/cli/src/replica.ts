@@ -112,14 +112,16 @@ export async function startReplica(cfg: ReplicaConfig, opts: StartOptions = {}):
   });
   await api.start();
 
+  // In-memory views, fed by one watch per bucket (initial values, then updates); ingest reads through the state view.
+  const stateView = new StateView({ name: cfg.stateBucket, open: () => ensureBucket(ctx, cfg.stateBucket), jsm: ctx.jsm, logger });
+  const manifestView = new ManifestView({ name: cfg.manifestBucket, open: () => ensureBucket(ctx, cfg.manifestBucket), jsm: ctx.jsm, logger });
+  await Promise.all([stateView.start(), manifestView.start()]);
+  state.useView(stateView);
+
   await ensureIngestResources(ctx, cfg.multitenant, { ackWaitMs: cfg.ingestAckWaitMs });
   const ingest = new IngestWorker({ ctx, store: state, signaler, logger, metrics, multitenant: cfg.multitenant, concurrency: cfg.maxJobs, ackWaitMs: cfg.ingestAckWaitMs });
   await ingest.start();
   await ensureCommandResources(ctx);
-  // In-memory views, fed by one watch per bucket (initial values, then updates).
-  const stateView = new StateView({ name: cfg.stateBucket, open: () => ensureBucket(ctx, cfg.stateBucket), jsm: ctx.jsm, logger });
-  const manifestView = new ManifestView({ name: cfg.manifestBucket, open: () => ensureBucket(ctx, cfg.manifestBucket), jsm: ctx.jsm, logger });
-  await Promise.all([stateView.start(), manifestView.start()]);
   const fenced = !cfg.unsafeDisableFencing;
   if (!fenced) logger.warn('WADM_UNSAFE_DISABLE_FENCING is set: lease epochs are not enforced (test use only)');
   // Owners and leases refer to each other through the callbacks.

@@ -190,13 +190,32 @@ export interface Loaded<T> {
 
 const MAX_ATTEMPTS = 500;
 
+/** An in-memory copy of the bucket that the store may read instead of KV (see `useView`). */
+export interface StateCache {
+  readonly ready: boolean;
+  get(key: string): { value: StoredValue; revision: number } | undefined;
+  /** Keys matching a subject filter, or undefined when the cache cannot answer. */
+  keysMatching(filter: string): string[] | undefined;
+  applyLocal(key: string, value: StoredValue | undefined, revision: number): void;
+}
+
 export class LatticeStateStore {
+  private cache: StateCache | undefined;
+
   constructor(
     readonly kv: KV,
     private readonly jsm: JetStreamManager,
     readonly bucket: string,
     private readonly onConflict: () => void = () => undefined,
   ) {}
+
+  /**
+   * Read through the replica's view of the bucket: a compare-and-set first uses the revision the view
+   * holds (no read), and reads KV only after a lost race; key listings come from the view.
+   */
+  useView(cache: StateCache): void {
+    this.cache = cache;
+  }
 
   async read<T extends StoredValue>(key: string): Promise<Loaded<T> | null> {
     let e: KvEntry | null;
@@ -219,13 +238,14 @@ export class LatticeStateStore {
    */
   async update<T extends StoredValue>(key: string, decide: (current: T | undefined) => KeyDecision<T>): Promise<{ written?: T; previous?: T }> {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const cur = await this.read<T>(key);
+      const cached = attempt === 0 && this.cache?.ready ? this.cache.get(key) : undefined;
+      const cur = attempt === 0 && this.cache?.ready ? ((cached as Loaded<T> | undefined) ?? null) : await this.read<T>(key);
       const d = decide(cur?.value);
       if ('skip' in d) return cur ? { previous: cur.value } : {};
       try {
         const data = JSON.stringify(d.write);
-        if (cur) await this.kv.update(key, data, cur.revision);
-        else await this.kv.create(key, data);
+        const rev = cur ? await this.kv.update(key, data, cur.revision) : await this.kv.create(key, data);
+        this.cache?.applyLocal(key, d.write, rev);
         return cur ? { written: d.write, previous: cur.value } : { written: d.write };
       } catch (err) {
         if (isCasConflict(err)) {
@@ -245,6 +265,8 @@ export class LatticeStateStore {
    * while matching keys keep changing (every heartbeat changes host keys).
    */
   async keys(filter: string): Promise<string[]> {
+    const fromCache = this.cache?.ready ? this.cache.keysMatching(filter) : undefined;
+    if (fromCache) return fromCache;
     const prefix = `$KV.${this.bucket}.`;
     try {
       const info = await this.jsm.streams.info(`KV_${this.bucket}`, { subjects_filter: `${prefix}${filter}` });
@@ -272,6 +294,7 @@ export class LatticeStateStore {
   async purgeIfUnchanged(key: string, revision: number): Promise<boolean> {
     try {
       await this.kv.purge(key, { previousSeq: revision });
+      this.cache?.applyLocal(key, undefined, revision + 1);
       return true;
     } catch (err) {
       if (isCasConflict(err)) return false;

@@ -42,6 +42,16 @@ function prefixOf(key: string): string | undefined {
   return b < 0 ? undefined : key.slice(0, b);
 }
 
+function subjectMatches(pat: string[], toks: string[]): boolean {
+  for (let i = 0; i < pat.length; i++) {
+    const p = pat[i]!;
+    if (p === '>') return toks.length > i;
+    if (i >= toks.length) return false;
+    if (p !== '*' && p !== toks[i]) return false;
+  }
+  return pat.length === toks.length;
+}
+
 export interface Keyed<T> extends MirrorEntry<T> {
   key: string;
 }
@@ -50,6 +60,8 @@ export interface Keyed<T> extends MirrorEntry<T> {
 export class StateView {
   readonly mirror: KvMirror<StoredValue>;
   private readonly byLattice = new Map<string, Map<string, MirrorEntry<StoredValue>>>();
+  /** key without its last token → keys (e.g. `lat._.l.comp.{host}` → that host's component keys). */
+  private readonly children = new Map<string, Set<string>>();
   private readonly listeners: Array<(ref: LatticeRef, key: string, previous: StoredValue | undefined, next: StoredValue | undefined) => void> = [];
 
   constructor(o: { name: string; open: () => Promise<KV>; jsm: JetStreamManager; logger: Logger }) {
@@ -59,12 +71,21 @@ export class StateView {
       if (!p) return;
       const e = this.mirror.get(key);
       let m = this.byLattice.get(p);
+      const parent = key.slice(0, key.lastIndexOf('.'));
       if (e) {
         if (!m) this.byLattice.set(p, (m = new Map()));
         m.set(key, e);
+        let c = this.children.get(parent);
+        if (!c) this.children.set(parent, (c = new Set()));
+        c.add(key);
       } else if (m) {
         m.delete(key);
         if (m.size === 0) this.byLattice.delete(p);
+        const c = this.children.get(parent);
+        if (c) {
+          c.delete(key);
+          if (c.size === 0) this.children.delete(parent);
+        }
       }
       const ref = refOfPrefix(p);
       for (const l of this.listeners) l(ref, key, previous, next);
@@ -100,6 +121,26 @@ export class StateView {
 
   get<T extends StoredValue>(key: string): MirrorEntry<T> | undefined {
     return this.mirror.get(key) as MirrorEntry<T> | undefined;
+  }
+
+  applyLocal(key: string, value: StoredValue | undefined, revision: number): void {
+    this.mirror.applyLocal(key, value, revision);
+  }
+
+  /** Keys of one lattice matching a subject filter (`*` one token, `>` the rest); undefined for other filters. */
+  keysMatching(filter: string): string[] | undefined {
+    const p = prefixOf(filter);
+    if (!p || p.includes('*') || p.includes('>')) return undefined;
+    if (filter.endsWith('.*')) {
+      const parent = filter.slice(0, -2);
+      if (!parent.includes('*') && !parent.includes('>')) return [...(this.children.get(parent) ?? [])];
+    }
+    const m = this.byLattice.get(p);
+    if (!m) return [];
+    const pat = filter.split('.');
+    const out: string[] = [];
+    for (const key of m.keys()) if (subjectMatches(pat, key.split('.'))) out.push(key);
+    return out;
   }
 
   meta(ref: LatticeRef): LatticeMeta | undefined {
