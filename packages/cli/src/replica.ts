@@ -163,6 +163,13 @@ export async function startReplica(cfg: ReplicaConfig, opts: StartOptions = {}):
         const h = stateView.get<HostState>(stateKeys.host(ref, hostId))?.value;
         return h?.kind === 'host' && h.deleted === true;
       },
+      appDeployed: async (ref, app) => {
+        const scope = ref.account ? { lattice: ref.lattice, account: ref.account } : { lattice: ref.lattice };
+        if (manifestView.isDeployed(scope, app)) return true;
+        // Not deployed as this replica sees it: make sure the view is not just behind, then decide.
+        await manifestView.mirror.sync(2000).catch(() => false);
+        return manifestView.isDeployed(scope, app);
+      },
     },
     ...(fenced ? {} : { unsafeDisableFencing: true }),
   });

@@ -46,7 +46,7 @@ export class HostReaper {
   constructor(private readonly o: ReaperOptions) {
     this.expired = o.metrics.counter('wadm_hosts_expired_total', 'hosts expired for silence (by this replica)', ['lattice']);
     this.lattices = o.metrics.gauge('wadm_lattices_known', 'lattices with state in this replica\'s view');
-    this.hosts = o.metrics.gauge('wadm_hosts_known', 'live hosts per lattice this replica owns', ['lattice']);
+    this.hosts = o.metrics.gauge('wadm_hosts_known', 'live hosts per lattice (from this replica\'s view)', ['lattice']);
     this.collected = o.metrics.counter('wadm_state_tombstones_collected_total', 'expired tombstones removed from lattice state');
   }
 
@@ -66,22 +66,19 @@ export class HostReaper {
   /** One pass over every lattice; returns the hosts this replica expired. */
   async sweep(): Promise<Array<{ lattice: LatticeRef; hostId: string }>> {
     const now = (this.o.now ?? Date.now)();
-    this.lattices.set(this.o.view.lattices().length);
+    const all = this.o.view.lattices();
+    this.lattices.set(all.length);
     const owned = this.o.lattices();
     const out: Array<{ lattice: LatticeRef; hostId: string }> = [];
-    this.hosts.reset();
     for (const ref of owned) {
-      const hosts = this.o.view.read(ref).snapshot.hosts;
-      let live = hosts.length;
-      for (const h of hosts) {
+      for (const h of this.o.view.read(ref).snapshot.hosts) {
         if (now - h.lastSeen <= this.o.cleanupIntervalMs) continue;
-        if (await this.expire(ref, h.id, now)) {
-          out.push({ lattice: ref, hostId: h.id });
-          live--;
-        }
+        if (await this.expire(ref, h.id, now)) out.push({ lattice: ref, hostId: h.id });
       }
-      this.hosts.set({ lattice: ref.lattice }, live);
     }
+    // Every replica's view holds every lattice: each reports live hosts for all of them.
+    this.hosts.reset();
+    for (const ref of all) this.hosts.set({ lattice: ref.lattice }, this.o.view.read(ref).snapshot.hosts.length);
     if (now - this.lastGc >= (this.o.gcIntervalMs ?? 300_000)) {
       this.lastGc = now;
       for (const ref of owned) await this.collectTombstones(ref, now);

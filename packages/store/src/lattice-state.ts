@@ -168,7 +168,6 @@ export const stateKeys = {
   inflights: (l: LatticeRef) => `${latticePrefix(l)}.inflight.*`,
   applied: (l: LatticeRef, app: string) => `${latticePrefix(l)}.applied.${keyToken(app)}`,
   applieds: (l: LatticeRef) => `${latticePrefix(l)}.applied.*`,
-  allMetas: () => 'lat.*.*.meta',
   all: (l: LatticeRef) => `${latticePrefix(l)}.>`,
 };
 
@@ -300,10 +299,6 @@ export class LatticeStateStore {
       if (isCasConflict(err)) return false;
       throw new StorageError(`purging lattice state failed: ${(err as Error).message}`, { bucket: this.bucket, key, op: 'purge' }, { cause: err });
     }
-  }
-
-  async lattices(): Promise<LatticeMeta[]> {
-    return (await this.list<LatticeMeta>(stateKeys.allMetas())).map((l) => l.value);
   }
 }
 

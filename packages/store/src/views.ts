@@ -262,22 +262,34 @@ export class ManifestView {
     const sk = scopeKey(scope);
     const out: StoredApp[] = [];
     for (const name of this.indexNames(sk) ?? []) {
-      const key = `${sk}-${name}`;
-      const e = this.mirror.get(key);
-      if (!e) continue;
-      let d = this.decoded.get(key);
-      if (!d || d.revision !== e.revision) {
-        let app: StoredApp | null = null;
-        try {
-          app = decodeStoredApp(name, e.value);
-        } catch {
-          app = null;
-        }
-        d = { revision: e.revision, app };
-        this.decoded.set(key, d);
-      }
-      if (d.app) out.push(d.app);
+      const app = this.app(sk, name);
+      if (app) out.push(app);
     }
     return out;
+  }
+
+  /** One stored app, decoded (cached per revision), or null. */
+  app(sk: string, name: string): StoredApp | null {
+    const key = `${sk}-${name}`;
+    const e = this.mirror.get(key);
+    if (!e) return null;
+    let d = this.decoded.get(key);
+    if (!d || d.revision !== e.revision) {
+      let app: StoredApp | null = null;
+      try {
+        app = decodeStoredApp(name, e.value);
+      } catch {
+        app = null;
+      }
+      d = { revision: e.revision, app };
+      this.decoded.set(key, d);
+    }
+    return d.app;
+  }
+
+  /** Whether the app is stored and has a deployed version (as this view sees it now). */
+  isDeployed(scope: Scope, name: string): boolean {
+    const a = this.app(scopeKey(scope), name);
+    return a !== null && a.deployedVersion !== null;
   }
 }

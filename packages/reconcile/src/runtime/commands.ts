@@ -34,6 +34,13 @@ export interface CommandGuards {
   epochOf(ref: LatticeRef): number | undefined;
   /** True when the host announced host_stopped (or was expired): it must not be sent anything. */
   hostGone(ref: LatticeRef, hostId: string): boolean;
+  /** Whether the app is still deployed: nothing is started, scaled up, linked or configured for an undeployed app. */
+  appDeployed(ref: LatticeRef, app: string): Promise<boolean>;
+}
+
+/** Commands that create or grow something (as opposed to removing it). */
+export function isConstructive(c: Command): boolean {
+  return (c.kind === 'ScaleComponent' && c.count > 0) || c.kind === 'StartProvider' || c.kind === 'PutLink' || c.kind === 'PutConfig';
 }
 
 export function commandSubject(ref: LatticeRef): string {
@@ -130,6 +137,12 @@ export class CommandWorker {
     if (!this.o.unsafeDisableFencing && current !== undefined && env.epoch !== undefined && env.epoch < current) {
       this.executed.inc({ type: c.kind, result: 'stale' });
       log.warn({ command: c.kind, epoch: env.epoch, currentEpoch: current }, 'dropping a command from an older lease epoch');
+      m.term();
+      return;
+    }
+    if (isConstructive(c) && this.o.guards && !(await this.o.guards.appDeployed(ref, c.model_name))) {
+      this.executed.inc({ type: c.kind, result: 'app_undeployed' });
+      log.info({ command: c.kind }, 'dropping a command for an app that is no longer deployed');
       m.term();
       return;
     }
