@@ -159,6 +159,7 @@ export async function startReplica(cfg: ReplicaConfig, opts: StartOptions = {}):
     metrics,
     guards: {
       epochOf: (ref) => leases.epochOf(ref),
+      caughtUp: () => leases.whenCurrent(1000),
       hostGone: (ref, hostId) => {
         const h = stateView.get<HostState>(stateKeys.host(ref, hostId))?.value;
         return h?.kind === 'host' && h.deleted === true;

@@ -18,6 +18,7 @@ import { toCtlRequest } from './ctl.js';
 
 export const COMMAND_STREAM = 'wadm_commands';
 export const COMMAND_CONSUMER = 'wadm_command_workers';
+const COMMAND_ACK_WAIT_MS = 1500;
 const NS = 1_000_000;
 
 export interface CommandEnvelope {
@@ -32,6 +33,11 @@ export interface CommandEnvelope {
 export interface CommandGuards {
   /** Current lease epoch of the lattice, if known. */
   epochOf(ref: LatticeRef): number | undefined;
+  /**
+   * Resolves true once this replica has heard from the server recently (its lease presence renewal is
+   * current): after a pause, the views the other guards read are stale until then.
+   */
+  caughtUp(): Promise<boolean>;
   /** True when the host announced host_stopped (or was expired): it must not be sent anything. */
   hostGone(ref: LatticeRef, hostId: string): boolean;
   /** Whether the app is still deployed: nothing is started, scaled up, linked or configured for an undeployed app. */
@@ -59,13 +65,16 @@ export async function ensureCommandResources(ctx: JetStreamContext): Promise<voi
     await ctx.jsm.consumers.add(COMMAND_STREAM, {
       durable_name: COMMAND_CONSUMER,
       ack_policy: AckPolicy.Explicit,
-      // A dead worker's commands go to another worker after 3 s; a live one extends with working().
-      ack_wait: 3_000 * NS,
+      // A dead or stalled worker's commands go to another worker after 1.5 s; a live one extends with working().
+      ack_wait: COMMAND_ACK_WAIT_MS * NS,
       max_deliver: -1,
       max_ack_pending: 1000,
     });
   } catch (err) {
     if (!/already (in use|exists)/i.test(String((err as Error).message))) throw err;
+    // Created by an older version with a longer ack_wait: bring it to this one's.
+    const info = await ctx.jsm.consumers.info(COMMAND_STREAM, COMMAND_CONSUMER);
+    if (info.config.ack_wait !== COMMAND_ACK_WAIT_MS * NS) await ctx.jsm.consumers.update(COMMAND_STREAM, COMMAND_CONSUMER, { ack_wait: COMMAND_ACK_WAIT_MS * NS });
   }
 }
 
@@ -107,9 +116,10 @@ export class CommandWorker {
   async start(): Promise<void> {
     const consumer = await this.o.ctx.js.consumers.get(COMMAND_STREAM, COMMAND_CONSUMER);
     this.stopping = false;
-    const messages = await consumer.consume({ max_messages: 64 });
+    // Small pulls that expire soon: a stalled replica holds few commands, and only for ack_wait.
+    const messages = await consumer.consume({ max_messages: 16, expires: 1000 });
     this.messages = messages;
-    this.loop = runWorkLoop(messages, this.queue, 64, () => this.stopping, (m) => this.execute(m)).catch((err: unknown) =>
+    this.loop = runWorkLoop(messages, this.queue, 16, () => this.stopping, (m) => this.execute(m)).catch((err: unknown) =>
       this.o.logger.error({ err }, 'command loop ended with an error'),
     );
   }
@@ -133,6 +143,11 @@ export class CommandWorker {
     const c = env.command;
     const log = this.o.logger.child({ lattice: env.lattice, app: 'model_name' in c ? c.model_name : undefined });
     const ref: LatticeRef = env.account ? { lattice: env.lattice, account: env.account } : { lattice: env.lattice };
+    if (this.o.guards && !this.o.unsafeDisableFencing && !(await this.o.guards.caughtUp())) {
+      // Not caught up (paused or partitioned): let another worker take it after ack_wait.
+      this.executed.inc({ type: c.kind, result: 'deferred' });
+      return;
+    }
     const current = this.o.guards?.epochOf(ref);
     if (!this.o.unsafeDisableFencing && current !== undefined && env.epoch !== undefined && env.epoch < current) {
       this.executed.inc({ type: c.kind, result: 'stale' });
@@ -154,7 +169,7 @@ export class CommandWorker {
       return;
     }
     const req = toCtlRequest(c, env.lattice, env.account);
-    const keepAlive = setInterval(() => m.working(), 1000);
+    const keepAlive = setInterval(() => m.working(), COMMAND_ACK_WAIT_MS / 3);
     try {
       const reply = await this.o.nc.request(req.subject, req.body, { timeout: this.o.timeoutMs ?? 5000 });
       const r = JSON.parse(reply.string()) as { success?: boolean; message?: string };

@@ -188,6 +188,26 @@ export class Leases {
     return v?.kind === 'lease' && v.owner === this.o.replicaId && v.incarnation === this.incarnation && v.epoch === epoch;
   }
 
+  /**
+   * Whether this replica's presence renewal is current. After a pause (GC, SIGSTOP, partition) it is not,
+   * until a renewal succeeds again — and a renewal's reply arrives only after everything the server sent
+   * meanwhile (lease and view updates), so a replica that is current again has caught up.
+   */
+  current(): boolean {
+    return performance.now() < this.validUntil;
+  }
+
+  /** Resolves once current() (at most `timeoutMs`; false when still not current). */
+  async whenCurrent(timeoutMs = 10_000): Promise<boolean> {
+    const deadline = performance.now() + timeoutMs;
+    while (!this.current()) {
+      if (this.stopped || performance.now() >= deadline) return false;
+      this.schedule();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return true;
+  }
+
   /** Throws LeaseLostError unless holds(). */
   check(ref: LatticeRef, epoch: number): void {
     if (!this.holds(ref, epoch)) throw new LeaseLostError(ref, epoch, 'not held (expired, taken over, or presence not renewed)');

@@ -82,7 +82,8 @@ export class LatticeWork {
         if (!first) await this.o.ensure();
         first = false;
         const consumer = await this.o.ctx.js.consumers.get(RECONCILE_STREAM, WORK_CONSUMER);
-        const messages = await consumer.consume({ max_messages: 64 });
+        // Small pulls that expire soon: a stalled replica holds few signals, and only for ack_wait.
+        const messages = await consumer.consume({ max_messages: 8, expires: 1000 });
         this.messages = messages;
         delay = 250;
         for await (const m of messages) {
