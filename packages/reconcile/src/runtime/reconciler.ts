@@ -12,7 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { KV } from '@nats-io/kv';
-import type { Status } from '@wadm-ts/model';
+import { waitingStatus, type Status } from '@wadm-ts/model';
 import { isCasConflict, type AppliedValue, type InFlightValue, type JetStreamContext, type LatticeRef, type ManifestView, type StateView } from '@wadm-ts/store';
 import type { Logger, Metrics } from '@wadm-ts/obs';
 import { DEFAULT_BACKOFF_MS, commandKey, planLattice, sameCommand } from '../plan/index.js';
@@ -145,7 +145,10 @@ export class Reconciler {
     const { live, done } = settleInflight(inflightAll, observed, now);
     const applied = view.applied.map((a) => a.value.record as AppliedRecord);
     const input = { lattice: ref.lattice, now, apps, applied, observed, inflight: live, backoffMs: this.o.backoffMs ?? DEFAULT_BACKOFF_MS };
-    const plan = planLattice(input);
+    const noHosts = view.snapshot.hosts.length === 0;
+    // A lattice without hosts: nothing can run and nothing can be sent; every deployed app waits (the
+    // status the Rust wadm shows for a lattice it has not observed), and deploys as soon as hosts appear.
+    const plan = noHosts ? { commands: [], applied, statuses: Object.fromEntries(apps.map((a) => [a.name, waitingStatus()])) } : planLattice(input);
     this.check(h);
 
     // Done in-flight records go (CAS on the revision seen; never one written at a newer epoch).
