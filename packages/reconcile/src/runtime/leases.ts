@@ -323,21 +323,25 @@ export class Leases {
     }
   }
 
-  /** A lattice needs an owner (a signal arrived): make sure its lease exists; take it when fair. */
-  async offer(ref: LatticeRef): Promise<void> {
+  /**
+   * A lattice needs an owner (a signal arrived): make sure its lease exists; take it when fair. Returns
+   * false when this replica cannot decide now (it is not current: paused or cut off), so that the signal
+   * goes to another replica.
+   */
+  async offer(ref: LatticeRef): Promise<boolean> {
     const key = leaseKey(ref);
-    if (this.held.has(key) || this.stopped) return;
+    if (this.held.has(key)) return true;
+    if (this.stopped || !this.current()) return false;
     const now = performance.now();
     const cur = this.mirror.get(key)?.value;
-    if (cur && cur.kind === 'lease' && !this.isFree(cur, now)) return;
-    if (performance.now() >= this.validUntil) return;
+    if (cur && cur.kind === 'lease' && !this.isFree(cur, now)) return true;
     const live = this.liveReplicas(now);
     let leases = 0;
     for (const [, e] of this.mirror.all()) if (e.value.kind === 'lease') leases++;
     const share = Math.ceil((leases + (cur ? 0 : 1)) / live.size);
     if (this.held.size < share) {
       await this.acquire(ref);
-      return;
+      return true;
     }
     if (!cur) {
       // Make the lattice known, unowned: a replica below its share claims it.
@@ -350,6 +354,7 @@ export class Leases {
         if (!isCasConflict(err)) throw err;
       }
     }
+    return true;
   }
 
   /** Compare-and-set the lease to this replica with a higher epoch. */

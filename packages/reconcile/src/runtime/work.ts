@@ -117,7 +117,11 @@ export class LatticeWork {
       return;
     }
     try {
-      await this.o.leases.offer(ref);
+      if (!(await this.o.leases.offer(ref))) {
+        this.handled.inc({ outcome: 'deferred' });
+        m.nak(250);
+        return;
+      }
       const held = this.o.leases.heldLattices().some((h) => h.ref.lattice === ref.lattice && h.ref.account === ref.account);
       if (held) this.o.owners.trigger(ref, 'signal');
       this.handled.inc({ outcome: held ? 'owned' : 'elsewhere' });
