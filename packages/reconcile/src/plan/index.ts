@@ -15,6 +15,7 @@ import { desiredOf, type AppDesired, type ScalerSpec } from './desired.js';
 import type { ScalerEval } from './evaluation.js';
 import { CommandFilter, DEFAULT_BACKOFF_MS } from './inflight.js';
 import { appliedLinkKey, appliedLinkOf, evalLink, linkCleanup, type AppliedLink } from './links.js';
+import { LatticeLoad } from './placement.js';
 import { indexObserved, isStale, type Instance, type ObservedIndex } from './observed.js';
 import { appStatus, cleanupInfo, scalerStatus, toScalerStatus } from './status.js';
 import { evalWorkload } from './workloads.js';
@@ -57,8 +58,8 @@ class Issuer {
   }
 }
 
-function evaluate(s: ScalerSpec, observed: ObservedIndex, stale: (i: Instance) => boolean, beingPut: ReadonlySet<string>): ScalerEval {
-  if (s.type === 'workload') return evalWorkload(s, { observed, isStale: stale, beingPut });
+function evaluate(s: ScalerSpec, observed: ObservedIndex, stale: (i: Instance) => boolean, beingPut: ReadonlySet<string>, load: LatticeLoad): ScalerEval {
+  if (s.type === 'workload') return evalWorkload(s, { observed, isStale: stale, beingPut, load });
   if (s.type === 'link') return evalLink(s, observed, beingPut);
   return { id: s.id, kind: s.kind, name: s.name, app: s.app, commands: [], failures: [], waiting: [], unhealthy: 0, busy: () => '', fixed: s.status };
 }
@@ -80,6 +81,8 @@ export function planLattice(input: PlanInput): PlanOutput {
   const observed = indexObserved(input.observed);
   const stale = (i: Instance): boolean => isStale(i, current);
   const issuer = new Issuer(new CommandFilter(input.inflight, input.observed.failures, input.now, input.backoffMs ?? DEFAULT_BACKOFF_MS));
+  // Host load over the whole lattice, updated as the scalers (apps in name order) place their instances.
+  const load = new LatticeLoad(observed.hosts, observed.all, input.inflight.filter((f) => f.expiresAt > input.now));
   const prevApplied = new Map(input.applied.map((r) => [r.app, r]));
   const appliedLinks = new Map<string, AppliedLink[]>();
   const appliedConfigs = new Map<string, Record<string, string>>();
@@ -109,7 +112,7 @@ export function planLattice(input: PlanInput): PlanOutput {
     const list: ScalerStatus[] = [];
     const links: AppliedLink[] = [];
     for (const s of d.scalers) {
-      const e = evaluate(s, observed, stale, beingPut.get(d.app)!);
+      const e = evaluate(s, observed, stale, beingPut.get(d.app)!, load);
       let pending = 0;
       const backoff: string[] = [];
       for (const c of e.commands) {
