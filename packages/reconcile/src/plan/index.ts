@@ -13,7 +13,7 @@ import { putConfig } from './commands.js';
 import { configHash } from './configs.js';
 import { desiredOf, type AppDesired, type ScalerSpec } from './desired.js';
 import type { ScalerEval } from './evaluation.js';
-import { CommandFilter, DEFAULT_BACKOFF_MS } from './inflight.js';
+import { CommandFilter, DEFAULT_BACKOFF_MS, settleInflight } from './inflight.js';
 import { appliedLinkKey, appliedLinkOf, evalLink, linkCleanup, type AppliedLink } from './links.js';
 import { LatticeLoad } from './placement.js';
 import { indexObserved, isStale, type Instance, type ObservedIndex } from './observed.js';
@@ -31,7 +31,7 @@ export {
   DAEMON_SCALER_KIND,
   LINK_SCALER_KIND,
 } from './ids.js';
-export { isSatisfied, failureMatches, DEFAULT_BACKOFF_MS } from './inflight.js';
+export { isSatisfied, settleInflight, failureMatches, DEFAULT_BACKOFF_MS } from './inflight.js';
 export { computeSpread, daemonSpreads, distribute, isEligible, place, type SpreadTarget, type HostSlot, type Placement, type PlacementRequest } from './spread.js';
 export { desiredOf, sharedComponentId, linkStatusName, type AppDesired, type ScalerSpec, type WorkloadSpec, type LinkSpec, type StatusSpec } from './desired.js';
 export { configRefs, configHash, secretConfigValues, type ConfigRef } from './configs.js';
@@ -43,7 +43,7 @@ const BUCKETS: readonly Bucket[] = ['configs', 'workloads', 'links', 'removals',
 /** Collects the commands to issue, filtered by in-flight entries and failure backoff. */
 class Issuer {
   readonly out = new Map<Bucket, Command[]>(BUCKETS.map((b) => [b, []]));
-  constructor(private readonly filter: CommandFilter) {}
+  constructor(readonly filter: CommandFilter) {}
 
   /** Returns the backoff error when the command's target is backing off, else undefined (issued or in flight). */
   issue(c: Command, bucket: Bucket): string | undefined {
@@ -170,5 +170,24 @@ export function planLattice(input: PlanInput): PlanOutput {
     applied.push({ app, links, configs: sortedConfigs });
   }
 
-  return { commands: issuer.commands(), statuses, applied };
+  const out: PlanOutput = { commands: issuer.commands(), statuses, applied };
+  backoffEnds.set(out, { end: issuer.filter.earliestBackoffEnd() });
+  return out;
+}
+
+/** Per plan output: the earliest end of a backoff that suppressed one of the commands the plan wanted. */
+const backoffEnds = new WeakMap<PlanOutput, { end: number | undefined }>();
+
+/**
+ * The earliest time (ms, > input.now) at which planning the same input again can give another result by
+ * the passing of time alone: the nearest expiry of a live in-flight entry (see `settleInflight`), or the
+ * end of a failure backoff (failure.at + backoffMs) that suppresses a command now. Undefined: nothing
+ * changes with time. `out` is `planLattice(input)`; when it is not the very object `planLattice`
+ * returned (e.g. a copy), the input is planned again to find the backoffs.
+ */
+export function earliestRequeue(input: PlanInput, out: PlanOutput): number | undefined {
+  const recorded = backoffEnds.get(out) ?? backoffEnds.get(planLattice(input));
+  let at = recorded?.end;
+  for (const f of settleInflight(input.inflight, input.observed, input.now).live) if (at === undefined || f.expiresAt < at) at = f.expiresAt;
+  return at;
 }
