@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { FailureState } from '@wadm-ts/store';
-import { failureMatches, sameCommand } from '../src/plan/index.js';
+import { createHash } from 'node:crypto';
+import { failureMatches, sameCommand, sha256Hex } from '../src/plan/index.js';
 import { canonicalJson } from '../src/plan/ids.js';
 import { CommandFilter } from '../src/plan/inflight.js';
 import type { Command } from '../src/types.js';
@@ -29,6 +30,17 @@ const link = (name: string): Command => ({
   source_config: [],
   target_config: [],
   model_name: 'app',
+});
+
+describe('sha256Hex', () => {
+  it('is the digest of the parts concatenated (utf-8)', () => {
+    assert.equal(sha256Hex(['abc']), 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+    assert.equal(sha256Hex(['a', '', 'bc']), sha256Hex(['abc']));
+    const parts = ['SpreadScaler', 'äpp', 'c', '☃'];
+    const h = createHash('sha256');
+    for (const p of parts) h.update(p, 'utf8');
+    assert.equal(sha256Hex(parts), h.digest('hex'));
+  });
 });
 
 describe('sameCommand', () => {

@@ -96,9 +96,7 @@ export class LatticeLoad {
   }
 
   /** Instances on the host (observed, in flight, and placed by this pass so far). */
-  get(hostId: string): number {
-    return this.load.get(hostId) ?? 0;
-  }
+  readonly get = (hostId: string): number => this.load.get(hostId) ?? 0;
 
   add(hostId: string, delta: number): void {
     const cur = this.load.get(hostId);
@@ -107,20 +105,22 @@ export class LatticeLoad {
 
   /** host → in-flight placement of the entity, on hosts that do not show it yet. */
   pendingOf(w: Workload, id: string): ReadonlyMap<string, PendingPlacement> | undefined {
-    return this.pending.get(entityKey(w, id));
+    return this.pending.size === 0 ? undefined : this.pending.get(entityKey(w, id));
   }
 
   /** Live hosts eligible for the requirements, sorted by id; computed once per requirement set. */
-  eligible(requirements: Record<string, string>): readonly HostState[] {
-    const keys = Object.keys(requirements).sort();
+  readonly eligible = (requirements: Record<string, string>): readonly HostState[] => {
+    const keys = Object.keys(requirements);
+    if (keys.length === 0) return this.hosts;
+    keys.sort();
     const key = keys.map((k) => `${k}\u0000${requirements[k]}`).join('\u0001');
     let hit = this.eligibleCache.get(key);
     if (hit === undefined) {
-      hit = keys.length === 0 ? this.hosts : this.hosts.filter((h) => isEligible(h.labels, requirements));
+      hit = this.hosts.filter((h) => isEligible(h.labels, requirements));
       this.eligibleCache.set(key, hit);
     }
     return hit;
-  }
+  };
 
   /** A tie-break between hosts of equal load, different per scaler: a hash of the scaler id and the host id. */
   tiebreak(scalerId: string): (hostId: string) => number {

@@ -2,6 +2,7 @@
  * Component and provider spread/daemon scalers (wadm-behaviour.md §5.1–5.4 with README rule 3): one
  * generic evaluation; `WorkloadOps` supplies what differs (ScaleComponent vs Start/StopProvider).
  */
+import type { HostState } from '@wadm-ts/store';
 import type { Command } from '../types.js';
 import { opsFor } from './commands.js';
 import { configGate } from './configs.js';
@@ -49,12 +50,14 @@ export function evalWorkload(spec: WorkloadSpec, ctx: WorkloadContext): ScalerEv
   const pending = ctx.load.pendingOf(spec.workload, spec.name);
   const slot = (h: string): HostSlot => slotOf(spec, byHost.get(h), ctx.isStale, pending?.get(h));
   // Only hosts holding the entity (or with a placement of it in flight) can be anything but free.
-  const markedIds = new Set(byHost.keys());
-  if (pending) for (const h of pending.keys()) markedIds.add(h);
-  const marked = [...markedIds].flatMap((h) => {
-    const host = ctx.observed.hostById.get(h);
-    return host ? [host] : [];
-  });
+  const marked: HostState[] = [];
+  for (const h of byHost.keys()) marked.push(ctx.observed.hostById.get(h)!); // instances are on known hosts only
+  if (pending) {
+    for (const h of pending.keys()) {
+      const host = ctx.observed.hostById.get(h);
+      if (host && !byHost.has(h)) marked.push(host);
+    }
+  }
   const placement = place({
     mode: spec.mode,
     perHostCap: ops.counted ? Number.POSITIVE_INFINITY : 1,
@@ -62,8 +65,8 @@ export function evalWorkload(spec: WorkloadSpec, ctx: WorkloadContext): ScalerEv
     hosts: ctx.observed.hosts,
     slot,
     marked,
-    eligible: (r) => ctx.load.eligible(r),
-    load: (h) => ctx.load.get(h),
+    eligible: ctx.load.eligible,
+    load: ctx.load.get,
     tiebreak: ctx.load.tiebreak(spec.id),
   });
   const gate = configGate(spec.configs, ctx.observed.configs, ctx.beingPut);
@@ -71,9 +74,10 @@ export function evalWorkload(spec: WorkloadSpec, ctx: WorkloadContext): ScalerEv
   let deferred = 0;
   let unhealthy = 0;
   // The hosts where something may change, in id order (as the commands are issued).
-  const touched = new Set(markedIds);
-  for (const h of placement.assignments.keys()) touched.add(h);
-  for (const h of [...touched].sort(byId)) {
+  const touched = marked.map((h) => h.id);
+  for (const h of placement.assignments.keys()) if (!byHost.has(h) && !pending?.has(h)) touched.push(h);
+  touched.sort(byId);
+  for (const h of touched) {
     const want = placement.assignments.get(h);
     const s = slot(h);
     const inst = byHost.get(h);
