@@ -52,6 +52,49 @@ describe('place: load-aware', () => {
   });
 });
 
+describe('place: candidate order', () => {
+  it('is (running here, in flight here, free, to be freed), then load, tie-break, id: as a full sort gives', () => {
+    let seed = 7;
+    const rand = (n: number) => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % n);
+    for (let round = 0; round < 40; round++) {
+      const hs = Array.from({ length: 30 + rand(40) }, (_, i) => ({ id: `h${String(i).padStart(2, '0')}`, labels: {} }));
+      const slots = new Map<string, HostSlot>();
+      const kinds: HostSlot[] = [
+        { kind: 'free' },
+        { kind: 'free' },
+        { kind: 'free' },
+        { kind: 'stale' },
+        { kind: 'foreign' },
+        { kind: 'own', spread: 'other', count: 1 },
+        { kind: 'own', spread: 'default', count: 1 + rand(2) },
+        { kind: 'free', pending: { spread: 'default', count: 1 + rand(2) } },
+        { kind: 'free', pending: { spread: 'other', count: 1 } },
+      ];
+      for (const h of hs) slots.set(h.id, kinds[rand(kinds.length)]!);
+      const loads = new Map(hs.map((h) => [h.id, rand(4)]));
+      const ties = new Map(hs.map((h) => [h.id, rand(3)]));
+      const target = 1 + rand(hs.length + 5);
+      const slot = (h: string) => slots.get(h)!;
+      const p = place({ mode: 'spread', perHostCap: Infinity, spreads: [{ name: 'default', requirements: {}, target }], hosts: hs, slot, load: (h) => loads.get(h)!, tiebreak: (h) => ties.get(h)! });
+      const cls = (s: HostSlot) => (s.kind === 'own' && s.spread === 'default' ? 0 : s.kind === 'free' && s.pending?.spread === 'default' ? 1 : s.kind === 'free' ? 2 : 3);
+      const count = (s: HostSlot) => (s.kind === 'own' ? s.count : s.kind === 'free' && s.pending ? s.pending.count : 0);
+      const ranked = hs
+        .filter((h) => slot(h.id).kind !== 'foreign')
+        .sort((x, y) => {
+          const sx = slot(x.id);
+          const sy = slot(y.id);
+          const c = cls(sx) - cls(sy);
+          if (c !== 0) return c;
+          if (cls(sx) < 2) return count(sy) - count(sx) || (x.id < y.id ? -1 : 1);
+          return loads.get(x.id)! - loads.get(y.id)! || ties.get(x.id)! - ties.get(y.id)! || (x.id < y.id ? -1 : 1);
+        })
+        .slice(0, target);
+      const want = ranked.map((h, i) => [h.id, Math.floor(target / ranked.length) + (i < target % ranked.length ? 1 : 0)]);
+      assert.deepEqual([...p.assignments].map(([h, a]) => [h, a.count]), want, `round ${round}`);
+    }
+  });
+});
+
 describe('placement over the whole lattice (1,000 apps, spread of 2, 100 hosts)', () => {
   const apps = manyApps(1000);
   const empty = manyHosts(100);

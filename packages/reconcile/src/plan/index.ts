@@ -108,9 +108,11 @@ export function planLattice(input: PlanInput): PlanOutput {
 
   // 2. The scalers of every deployed app.
   const scalerStatuses = new Map<string, ScalerStatus[]>();
+  const linksWantedByApp = new Map<string, ReadonlySet<string>>();
   for (const d of desired) {
     const list: ScalerStatus[] = [];
     const links: AppliedLink[] = [];
+    const linkKeys = new Set<string>();
     for (const s of d.scalers) {
       const e = evaluate(s, observed, stale, beingPut.get(d.app)!, load);
       let pending = 0;
@@ -121,10 +123,18 @@ export function planLattice(input: PlanInput): PlanOutput {
         else backoff.push(err);
       }
       list.push(toScalerStatus(e, scalerStatus(e, pending, backoff)));
-      if (s.type === 'link' && !links.some((l) => appliedLinkKey(l) === appliedLinkKey(appliedLinkOf(s)))) links.push(appliedLinkOf(s));
+      if (s.type === 'link') {
+        const l = appliedLinkOf(s);
+        const k = appliedLinkKey(l);
+        if (!linkKeys.has(k)) {
+          linkKeys.add(k);
+          links.push(l);
+        }
+      }
     }
     scalerStatuses.set(d.app, list);
     appliedLinks.set(d.app, links);
+    linksWantedByApp.set(d.app, linkKeys);
   }
 
   // 3. Instances wadm manages that no current scaler owns.
@@ -134,14 +144,15 @@ export function planLattice(input: PlanInput): PlanOutput {
   }
 
   // 4. Links and managed configs applied earlier and no longer wanted.
-  const linksWanted = (d: AppDesired | undefined): Set<string> =>
-    new Set((d?.scalers ?? []).flatMap((s) => (s.type === 'link' ? [appliedLinkKey(appliedLinkOf(s))] : [])));
-  const linksWantedByAny = new Set(desired.flatMap((d) => [...linksWanted(d)]));
-  const configsWantedByAny = new Set(desired.flatMap((d) => [...d.managedConfigs.keys()]));
+  const NONE: ReadonlySet<string> = new Set();
+  const linksWantedByAny = new Set<string>();
+  for (const keys of linksWantedByApp.values()) for (const k of keys) linksWantedByAny.add(k);
+  const configsWantedByAny = new Set<string>();
+  for (const d of desired) for (const k of d.managedConfigs.keys()) configsWantedByAny.add(k);
   for (const rec of [...input.applied].sort(compareBy((r) => r.app))) {
     const d = desiredByApp.get(rec.app);
-    const lc = linkCleanup(rec, linksWanted(d), linksWantedByAny, observed);
-    const cc = configCleanup(rec, new Set(d?.managedConfigs.keys() ?? []), configsWantedByAny, observed);
+    const lc = linkCleanup(rec, linksWantedByApp.get(rec.app) ?? NONE, linksWantedByAny, observed);
+    const cc = configCleanup(rec, d ? new Set(d.managedConfigs.keys()) : NONE, configsWantedByAny, observed);
     for (const c of lc.commands) issuer.issue(c, 'deleteLinks');
     for (const c of cc.commands) issuer.issue(c, 'deleteConfigs');
     countCleanup(rec.app, lc.commands.length + cc.commands.length);

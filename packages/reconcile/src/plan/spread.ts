@@ -133,13 +133,14 @@ const PLAIN_FREE: HostSlot = { kind: 'free' };
  * 2. hosts where such an instance is in flight (same order), so a placement under way is chosen again;
  * 3. free hosts, least-loaded first (then `tiebreak`, then id);
  * 4. hosts that must first be freed (a stale instance, or ours for another spread), in the same order.
- * Foreign hosts never. Classes 1–2 come from the marked hosts only; 3–4 need a scan of the eligible hosts,
- * done the first time the spread needs more hosts than 1–2 hold.
+ * Foreign hosts never. Classes 1–2 come from the marked hosts only; 3–4 need a look at every eligible
+ * host, done the first time the spread needs more hosts than 1–2 hold, and kept in a heap: taking the
+ * next best host costs a logarithm, not a sort of every host.
  */
 class Candidates {
   private readonly head: PlacementHost[];
-  private rest: PlacementHost[] | undefined;
   private next = 0;
+  private rest: RestHeap | undefined;
   /** Eligible hosts not held by something foreign. */
   readonly available: number;
 
@@ -164,33 +165,72 @@ class Candidates {
     this.available = eligible.length - foreign;
   }
 
-  private ordered(i: number): PlacementHost | undefined {
-    if (i < this.head.length) return this.head[i];
-    if (this.rest === undefined) this.rest = this.scan();
-    return this.rest[i - this.head.length];
-  }
-
   /** Classes 3 and 4: the eligible hosts not in the head, not foreign. */
-  private scan(): PlacementHost[] {
+  private scan(): RestHeap {
     const inHead = new Set(this.head.map((h) => h.id));
-    const keyed: Array<{ host: PlacementHost; cls: number; load: number; tie: number }> = [];
+    const entries: RestEntry[] = [];
     for (const host of this.eligible) {
       if (inHead.has(host.id)) continue;
       const slot = this.marked.get(host.id)?.slot ?? PLAIN_FREE;
       if (slot.kind === 'foreign') continue;
-      keyed.push({ host, cls: slot.kind === 'free' ? 0 : 1, load: this.load(host.id), tie: this.tiebreak ? this.tiebreak(host.id) : 0 });
+      entries.push({ host, cls: slot.kind === 'free' ? 0 : 1, load: this.load(host.id), tie: this.tiebreak ? this.tiebreak(host.id) : 0 });
     }
-    keyed.sort((a, b) => a.cls - b.cls || a.load - b.load || a.tie - b.tie || byId(a.host.id, b.host.id));
-    return keyed.map((k) => k.host);
+    return new RestHeap(entries);
   }
 
-  /** The best candidate not claimed yet (claims only grow, so the cursor never goes back). */
-  take(claimed: Set<string>): PlacementHost | undefined {
-    for (;;) {
-      const h = this.ordered(this.next);
-      if (h === undefined) return undefined;
-      this.next++;
+  /** The best candidate not claimed yet (claims only grow, so a host passed over never comes back). */
+  take(claimed: ReadonlySet<string>): PlacementHost | undefined {
+    while (this.next < this.head.length) {
+      const h = this.head[this.next++]!;
       if (!claimed.has(h.id)) return h;
+    }
+    if (this.rest === undefined) this.rest = this.scan();
+    for (let e = this.rest.pop(); e !== undefined; e = this.rest.pop()) if (!claimed.has(e.host.id)) return e.host;
+    return undefined;
+  }
+}
+
+interface RestEntry {
+  host: PlacementHost;
+  cls: number;
+  load: number;
+  tie: number;
+}
+
+const restBefore = (a: RestEntry, b: RestEntry): boolean =>
+  a.cls !== b.cls ? a.cls < b.cls : a.load !== b.load ? a.load < b.load : a.tie !== b.tie ? a.tie < b.tie : a.host.id < b.host.id;
+
+/** A binary min-heap of candidates by (class, load, tie-break, id). */
+class RestHeap {
+  constructor(private readonly h: RestEntry[]) {
+    for (let i = (h.length >> 1) - 1; i >= 0; i--) this.down(i);
+  }
+
+  pop(): RestEntry | undefined {
+    const h = this.h;
+    if (h.length === 0) return undefined;
+    const top = h[0]!;
+    const last = h.pop()!;
+    if (h.length > 0) {
+      h[0] = last;
+      this.down(0);
+    }
+    return top;
+  }
+
+  private down(i: number): void {
+    const h = this.h;
+    const n = h.length;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= n) return;
+      const r = l + 1;
+      const c = r < n && restBefore(h[r]!, h[l]!) ? r : l;
+      if (!restBefore(h[c]!, h[i]!)) return;
+      const t = h[i]!;
+      h[i] = h[c]!;
+      h[c] = t;
+      i = c;
     }
   }
 }
