@@ -5,7 +5,7 @@
 import { planLattice } from '../src/plan/index.js';
 import type { Command, DeployedApp, InFlight, ObservedLattice, PlanOutput } from '../src/types.js';
 import { commandKey } from '../src/plan/index.js';
-import { appHeader, component } from './fixtures.js';
+import { appHeader, capability, component, httpLink } from './fixtures.js';
 import { applyToObserved, deployed, host, observedWith } from './plan-sim.js';
 
 export const appName = (i: number): string => `app-${String(i).padStart(4, '0')}`;
@@ -14,6 +14,13 @@ export const hostName = (i: number): string => `host-${String(i).padStart(3, '0'
 /** `n` apps, each one component `c` with its own image and a spreadscaler of `instances`. */
 export function manyApps(n: number, instances = 2): DeployedApp[] {
   return Array.from({ length: n }, (_, i) => deployed(appHeader(appName(i)) + component('c', `ghcr.io/example/c${i}:0.1.0`, instances) + '\n'));
+}
+
+/** `n` apps, each a component (spread of 2) and a provider (spread of 1) linked to it with a managed source config. */
+export function mixedApps(n: number): DeployedApp[] {
+  return Array.from({ length: n }, (_, i) =>
+    deployed(appHeader(appName(i)) + component('c', `ghcr.io/example/c${i}:0.1.0`, 2) + capability('p', `ghcr.io/example/p${i}:0.1.0`, 1, '', httpLink('c', { config: 'addr', address: `0.0.0.0:${8000 + i}` })) + '\n'),
+  );
 }
 
 export function manyHosts(n: number): ObservedLattice {

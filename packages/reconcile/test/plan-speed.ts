@@ -10,7 +10,7 @@
 import { earliestRequeue, isSatisfied, planLattice, settleInflight } from '../src/plan/index.js';
 import type { PlanInput } from '../src/types.js';
 import { applyToObserved } from './plan-sim.js';
-import { convergeLattice, inflightOf, manyApps, manyHosts } from './plan-scale.js';
+import { convergeLattice, inflightOf, manyApps, manyHosts, mixedApps } from './plan-scale.js';
 
 const nApps = Number(process.argv[2] ?? 1000);
 const nHosts = Number(process.argv[3] ?? 100);
@@ -60,3 +60,9 @@ time('earliestRequeue (half landed)', RUNS, () => earliestRequeue(halfLanded, ou
 // Dropping settled in-flight entries: one isSatisfied (a linear scan of the lattice) per entry, or settleInflight.
 time(`isSatisfied per entry (${midDeploy.inflight.length} entries, half landed)`, RUNS, () => midDeploy.inflight.filter((f) => isSatisfied(f.command, half)));
 time(`settleInflight (${midDeploy.inflight.length} entries, half landed)`, RUNS, () => settleInflight(midDeploy.inflight, half, now));
+
+// Apps with more to them: a component, a provider, a link and a managed config each.
+const mixed = mixedApps(nApps);
+const m = convergeLattice(mixed, empty);
+console.log(`mixed: ${nApps} apps, ${m.observed.components.length} components, ${m.observed.providers.length} providers, ${m.observed.links.length} links, ${m.observed.configs.length} configs`);
+time('mixed: converged pass', RUNS, () => planLattice({ ...converged, apps: mixed, applied: m.final.applied, observed: m.observed }));
