@@ -5,6 +5,12 @@
  * Order of the returned commands: PutConfig; component/provider commands of the current scalers; PutLink;
  * removal of stale instances; DeleteLink; DeleteConfig. A command that needs a config is only produced
  * once that config is observed, so configs are always written before what uses them.
+ *
+ * Apps are planned in name order; new instances go to the least-loaded eligible hosts, counting every
+ * instance on a host and what earlier apps of the same pass placed (see placement.ts).
+ *
+ * A runtime pass: `settleInflight` (drop the entries that are done) → `planLattice` → issue the commands
+ * → requeue the lattice at `earliestRequeue` (if defined) so in-flight expiry and backoff ends are seen.
  */
 import type { ScalerStatus, StatusInfo } from '@wadm-ts/model';
 import type { AppliedRecord, Command, PlanInput, PlanOutput } from '../types.js';
