@@ -8,3 +8,4 @@ export * from './status-store.js';
 export * from './lattice-state.js';
 export * from './reconcile-signals.js';
 export * from './work-loop.js';
+export * from './retry.js';
