@@ -9,3 +9,4 @@ export * from './lattice-state.js';
 export * from './reconcile-signals.js';
 export * from './work-loop.js';
 export * from './retry.js';
+export * from './consumer-loop.js';
