@@ -5,7 +5,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { ApiServer } from '@wadm-ts/api';
 import { createLogger, Metrics, type Logger } from '@wadm-ts/obs';
-import { LatticeStateStore, ReconcileSignaler, ensureReconcileStream, ManifestStore, StatusStore, connectNats, ensureApiStreams, ensureBucket, jetStreamContext } from '@wadm-ts/store';
+import { LatticeStateStore, ReconcileSignaler, ensureReconcileStream, ManifestStore, StatusStore, connectNats, ensureApiStreams, ensureBucket, jetStreamContext, retryTransient, watchConnection, type RetryOptions } from '@wadm-ts/store';
 import { HostReaper, IngestWorker, ensureIngestResources } from '@wadm-ts/ingest';
 import { CommandWorker, LatticeClaims, Reconciler, Resync, ensureCommandResources } from '@wadm-ts/reconcile';
 import type { DestinationStream } from 'pino';
@@ -65,16 +65,30 @@ export async function startReplica(cfg: ReplicaConfig, opts: StartOptions = {}):
 
   const nc = await connectWithRetry(cfg, logger, opts.connectTimeoutMs);
   logger.info({ server: nc.getServer() }, 'connected to NATS');
-  const ctx = await jetStreamContext(nc, cfg.jetstream);
-  await ensureApiStreams(ctx);
-  const manifestKv = await ensureBucket(ctx, cfg.manifestBucket);
-  const stateKv = await ensureBucket(ctx, cfg.stateBucket);
+  // --- JetStream resources (wt-jsres): every startup step that talks to JetStream is retried while it
+  // fails transiently (a cluster electing its meta leader, a node restarting), so replicas started with a
+  // fresh cluster all come up; until then the replica is not ready (/readyz 503). After a reconnect the
+  // resources are ensured again (a memory-storage server loses them on restart).
+  const retry: RetryOptions = { logger, stopped: () => nc.isClosed(), maxDelayMs: 5000 };
+  const ctx = await retryTransient('opening JetStream', () => jetStreamContext(nc, cfg.jetstream, { logger }), retry);
+  await retryTransient('ensuring the API streams', () => ensureApiStreams(ctx), retry);
+  const manifestKv = await retryTransient(`ensuring bucket ${cfg.manifestBucket}`, () => ensureBucket(ctx, cfg.manifestBucket), retry);
+  const stateKv = await retryTransient(`ensuring bucket ${cfg.stateBucket}`, () => ensureBucket(ctx, cfg.stateBucket), retry);
+  const ensureAll = async (): Promise<void> => {
+    await ensureApiStreams(ctx);
+    await ensureBucket(ctx, cfg.manifestBucket);
+    await ensureBucket(ctx, cfg.stateBucket);
+    await ensureReconcileStream(ctx);
+    await ensureIngestResources(ctx, cfg.multitenant, { ackWaitMs: cfg.ingestAckWaitMs });
+    await ensureCommandResources(ctx);
+  };
+  // --- end JetStream resources
   const casRetries = metrics.counter('wadm_manifest_cas_retries_total', 'compare-and-set conflicts retried on the manifest bucket');
   const manifests = new ManifestStore(manifestKv, cfg.manifestBucket, () => casRetries.inc());
   const statuses = new StatusStore(ctx.js, ctx.jsm);
   const stateCas = metrics.counter('wadm_state_cas_retries_total', 'compare-and-set conflicts retried on the lattice state bucket');
   const state = new LatticeStateStore(stateKv, ctx.jsm, cfg.stateBucket, () => stateCas.inc());
-  await ensureReconcileStream(ctx);
+  await retryTransient('ensuring the reconcile stream', () => ensureReconcileStream(ctx), retry);
   const signaler = new ReconcileSignaler(ctx.js, logger, metrics, cfg.signalIntervalMs);
   signaler.start();
 
@@ -93,15 +107,15 @@ export async function startReplica(cfg: ReplicaConfig, opts: StartOptions = {}):
   });
   await api.start();
 
-  await ensureIngestResources(ctx, cfg.multitenant, { ackWaitMs: cfg.ingestAckWaitMs });
+  await retryTransient('ensuring the ingest resources', () => ensureIngestResources(ctx, cfg.multitenant, { ackWaitMs: cfg.ingestAckWaitMs }), retry);
   const ingest = new IngestWorker({ ctx, store: state, signaler, logger, metrics, multitenant: cfg.multitenant, concurrency: cfg.maxJobs, ackWaitMs: cfg.ingestAckWaitMs });
   await ingest.start();
   const reaper = new HostReaper({ ctx, store: state, signaler, logger, metrics, cleanupIntervalMs: cfg.cleanupIntervalS * 1000 });
   reaper.start();
 
-  await ensureCommandResources(ctx);
+  await retryTransient('ensuring the command resources', () => ensureCommandResources(ctx), retry);
   const commands = new CommandWorker({ nc, ctx, logger, metrics });
-  await commands.start();
+  await retryTransient('starting the command worker', () => commands.start(), retry);
   const reconciler = new Reconciler({ ctx, manifests, state, statuses, logger, metrics });
   const claims = new LatticeClaims({
     ctx,
@@ -111,7 +125,7 @@ export async function startReplica(cfg: ReplicaConfig, opts: StartOptions = {}):
     takeoverMs: cfg.takeoverMs,
     reconcile: async (ref) => void (await reconciler.reconcile(ref)),
   });
-  await claims.start();
+  await retryTransient('starting lattice claims', () => claims.start(), retry);
   const resync = new Resync(ctx, state, logger, cfg.resyncIntervalMs);
   resync.start();
 
@@ -128,6 +142,15 @@ export async function startReplica(cfg: ReplicaConfig, opts: StartOptions = {}):
       }
     }
   })().catch(() => undefined);
+
+  // wt-jsres: re-ensure the JetStream resources after every reconnect (memory storage loses them on restart).
+  const resourceWatch = watchConnection(nc, {
+    logger,
+    onReconnect: (server) =>
+      void retryTransient('re-ensuring JetStream resources after a reconnect', ensureAll, { ...retry, stopped: () => nc.isClosed() || stopping !== undefined, context: { server } }).catch((err: unknown) =>
+        logger.warn({ err: (err as Error).message }, 're-ensuring JetStream resources after a reconnect failed'),
+      ),
+  });
 
   isReady = true;
   logger.info({ prefix: cfg.apiPrefix, multitenant: cfg.multitenant }, 'replica ready');
@@ -151,6 +174,7 @@ export async function startReplica(cfg: ReplicaConfig, opts: StartOptions = {}):
     stop(): Promise<void> {
       stopping ??= (async () => {
         isReady = false;
+        resourceWatch.stop();
         await claims.stop();
         await resync.stop();
         await commands.stop();
