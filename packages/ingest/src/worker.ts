@@ -8,6 +8,8 @@
  * - Garbage (not JSON, not a CloudEvent, unknown type, malformed data) is acknowledged and counted.
  * - An event whose processing keeps failing is parked on `wadm.dlq.ingest.{lattice}` (stream
  *   `wadm_dead_letters`) with the error in headers after `maxAttempts`, then terminated — never dropped.
+ *   A transient JetStream failure (timeouts, no responders during a leader election) is retried without
+ *   counting towards `maxAttempts`.
  * - The consumer is supervised (ConsumerLoop): after a server restart, a reconnect, missed heartbeats or
  *   a lost stream/consumer (memory storage) it consumes again, re-creating the streams and the consumer
  *   with ensureIngestResources when they are gone.
@@ -16,7 +18,7 @@ import { headers } from '@nats-io/transport-node';
 import { AckPolicy, DeliverPolicy, RetentionPolicy, type JsMsg } from '@nats-io/jetstream';
 import PQueue from 'p-queue';
 import { decodeCloudEvent, decodeLatticeEvent, parseEventSubject, type LatticeEvent } from '@wadm-ts/protocol';
-import { ConsumerLoop, ensureStream, keyToken, stateKeys, type JetStreamContext, type LatticeMeta, type LatticeRef, type LatticeStateStore, type HostState } from '@wadm-ts/store';
+import { ConsumerLoop, ensureStream, isTransientJetStreamError, keyToken, stateKeys, type JetStreamContext, type LatticeMeta, type LatticeRef, type LatticeStateStore, type HostState } from '@wadm-ts/store';
 import type { Logger, Metrics } from '@wadm-ts/obs';
 import { applyOps } from './apply.js';
 import { planEvent } from './plan.js';
@@ -167,9 +169,12 @@ export class IngestWorker {
   private async failed(m: JsMsg, ref: LatticeRef, ev: LatticeEvent, err: unknown): Promise<void> {
     const log = this.o.logger.child({ lattice: ref.lattice });
     const attempts = m.info.deliveryCount;
-    if (attempts < (this.o.maxAttempts ?? 5)) {
+    // A transient JetStream failure (a stream leader election, a restarting server) is not the event's
+    // fault: it is retried for as long as it lasts, never parked.
+    const transient = isTransientJetStreamError(err);
+    if (attempts < (this.o.maxAttempts ?? 5) || transient) {
       this.events.inc({ type: ev.type, result: 'retried' });
-      log.warn({ err, seq: m.seq, attempts }, 'applying lattice event failed; will retry');
+      log.warn({ err, seq: m.seq, attempts, transient }, 'applying lattice event failed; will retry');
       m.nak(Math.min(100 * 2 ** attempts, 10_000));
       return;
     }
