@@ -241,6 +241,8 @@ export interface LocalNatsClusterOptions {
   onLog?: (node: string, line: string) => void;
   /** Wait until every node's `/healthz` answers 200 (JetStream meta leader elected) before returning. Default false: only TCP. */
   waitForJetStream?: boolean;
+  /** Start only the first N nodes (default all); start the others later with `node(i).restart()`. With fewer than a quorum, JetStream stays unavailable. */
+  startNodes?: number;
 }
 
 export interface LocalNatsClusterNode extends LocalNats {
@@ -320,7 +322,7 @@ export async function startLocalNatsCluster(opts: LocalNatsClusterOptions = {}):
   };
   try {
     // Started together: a lone node of a cluster waits for its routes before it elects anything.
-    await Promise.all(procs.map((p) => p.start()));
+    await Promise.all(procs.slice(0, opts.startNodes ?? n).map((p) => p.start()));
   } catch (err) {
     await stopAll();
     throw err;
