@@ -168,7 +168,9 @@ describe('nats-server restarts', () => {
     const apiNew = new RawApi(nc, 'restart-mem-new');
     assert.equal((await request('put after', () => apiNew.put(manifest('after', 3), 'application/json')))['result'], 'created');
     assert.equal((await request('deploy after', () => apiNew.deploy('after')))['result'], 'acknowledged');
-    await converged(apiNew, fresh, ['after'], 3, 30_000);
+    // 60 s: on the current runtime the command worker's consume() can sit in the client's own backoff
+    // (jitter(30 s) after a failed consumer info on reconnect) for up to ~45 s before it pulls again.
+    await converged(apiNew, fresh, ['after'], 3, 60_000);
     const convergedAt = Date.now();
     for (const w of reps) assert.ok(!w.exited(), `${w.id} survived the restart`);
     process.stderr.write(
@@ -177,17 +179,19 @@ describe('nats-server restarts', () => {
     );
   });
 
-  // On the reconcile runtime of 2026-12 this does not converge: LatticeClaims keeps its subscription for a
-  // lattice it joined before the restart (discover() skips subjects it already has), but the durable push
-  // consumer behind it went with the memory store and is never re-created, so no replica reconciles the
-  // lattice again. The lead's runtime v2 is to handle it; then drop the todo.
+  // On the current reconcile runtime this does not converge when every replica had joined the lattice
+  // before the restart: LatticeClaims keeps its subscription (discover() skips subjects it already has),
+  // but the durable push consumer behind it went with the memory store and nobody re-creates it. (It does
+  // converge when some replica had not joined the lattice yet: that one re-creates the consumer, and the
+  // old subscriptions, on the same deliver subject, receive again.) Runtime v2 is to handle it; then drop
+  // the todo.
   test('memory storage: a deploy after the restart converges in a lattice reconciled before it', { todo: 'current runtime: LatticeClaims does not re-create a lattice consumer lost with a memory store' }, async () => {
     assert.ok(mem, 'the previous test set up the memory-storage server');
     const { api, sim, reps } = mem;
     const t0 = Date.now();
     assert.equal((await request('put again', () => api.put(manifest('again', 3), 'application/json')))['result'], 'created');
     assert.equal((await request('deploy again', () => api.deploy('again')))['result'], 'acknowledged');
-    await converged(api, sim, ['again'], 3, 30_000);
+    await converged(api, sim, ['again'], 3, 20_000);
     process.stderr.write(`# nats-restart memory, same lattice: converged ${Date.now() - t0} ms after the deploy\n`);
     for (const w of reps) assert.equal(await w.stop(), 0, `${w.id} drains and exits 0`);
   });
