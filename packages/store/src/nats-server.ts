@@ -125,6 +125,19 @@ export function natsHealthy(host: string, monitorPort: number, timeoutMs = 1000)
   });
 }
 
+/** Children still running when this process exits (even by an uncaught exception) are killed with it. */
+const liveChildren = new Set<ChildProcess>();
+let exitHook = false;
+function track(child: ChildProcess): void {
+  liveChildren.add(child);
+  child.once('exit', () => liveChildren.delete(child));
+  if (exitHook) return;
+  exitHook = true;
+  process.once('exit', () => {
+    for (const c of liveChildren) c.kill('SIGKILL');
+  });
+}
+
 /** One nats-server process that can be killed and started again with the same arguments. */
 class NatsProcess {
   private child: ChildProcess | undefined;
@@ -150,6 +163,7 @@ class NatsProcess {
     if (this.running()) return;
     const child = spawn(this.binary, this.args, { stdio: ['ignore', 'ignore', 'pipe'] });
     this.child = child;
+    track(child);
     this.exited = new Promise<void>((r) => child.once('exit', () => r()));
     await new Promise<void>((resolve, reject) => {
       child.once('spawn', () => resolve());
