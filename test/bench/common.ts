@@ -138,7 +138,7 @@ export interface Sample {
 
 /** Every sample of a replica's /metrics (Prometheus text format). */
 export async function scrape(s: Serve): Promise<Sample[]> {
-  const text = await (await fetch(`http://${s.admin}/metrics`)).text();
+  const text = await (await fetch(`http://${s.admin}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
   const out: Sample[] = [];
   for (const line of text.split('\n')) {
     if (line === '' || line.startsWith('#')) continue;

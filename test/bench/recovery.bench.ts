@@ -134,9 +134,9 @@ async function takeoverRun(): Promise<Takeover> {
     // A runtime with leases says which replica holds the lattice (`wadm_lattices_owned` stays 1 on the
     // owner between passes); otherwise the owner is the replica that ran the most passes for a deploy.
     const leases = (await metric(serves[0]!, 'wadm_lease_valid')) !== undefined;
-    const holder = (): Promise<Serve> =>
+    const holder = (exclude?: Serve): Promise<Serve> =>
       waitFor(async () => {
-        const xs = await Promise.all(live().map(async (s) => ({ s, n: (await metric(s, 'wadm_lattices_owned')) ?? 0 })));
+        const xs = await Promise.all(live().filter((s) => s !== exclude).map(async (s) => ({ s, n: (await metric(s, 'wadm_lattices_owned')) ?? 0 })));
         const holders = xs.filter((x) => x.n > 0);
         return holders.length === 1 ? holders[0]!.s : undefined;
       }, 30_000, 'the lease holder');
@@ -160,7 +160,7 @@ async function takeoverRun(): Promise<Takeover> {
       }
       await deployed(app);
       const t = secondsSince(t0);
-      if (leases) return { t, owner: await holder() };
+      if (leases) return { t, owner: await holder(exclude) };
       const after = await Promise.all(candidates.map(passes));
       return { t, owner: candidates.map((s, i) => ({ s, d: after[i]! - before[i]! })).sort((x, y) => y.d - x.d)[0]!.s };
     };
