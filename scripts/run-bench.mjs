@@ -119,8 +119,13 @@ if (!renderOnly) {
 // ---------- rendering ----------
 
 const baseline = !noBaseline && existsSync(baselineFile) ? readJson(baselineFile) : undefined;
-const baseRows = new Map();
-for (const s of baseline?.sections ?? []) for (const r of s.rows) baseRows.set(r.key, r);
+// Rows of the baseline by section and key; a section is compared only when it ran with the same sizes.
+const baseSections = new Map((baseline?.sections ?? []).map((s) => [s.id, s]));
+const baseRowsOf = (s) => {
+  const b = baseSections.get(s.id);
+  if (!b || JSON.stringify(b.params ?? {}) !== JSON.stringify(s.params ?? {})) return new Map();
+  return new Map(b.rows.map((r) => [r.key, r]));
+};
 
 const group = (v, d = 0) => v.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
 function format(r) {
@@ -184,7 +189,8 @@ if (baseline) {
   md += `\nThe **before** column is ${baseline.label ?? 'the baseline'}: the same benchmarks run on ${bd} at commit ${bc} (kept in \`test/bench/results/baseline.json\`).\n`;
 }
 for (const s of results.sections) {
-  const withBefore = baseline !== undefined && s.rows.some((r) => baseRows.has(r.key));
+  const baseRows = baseRowsOf(s);
+  const withBefore = s.rows.some((r) => baseRows.has(r.key));
   const withGoal = s.rows.some((r) => r.goal);
   const cols = ['measurement', withBefore ? 'now' : 'result', ...(withBefore ? ['before'] : []), ...(withGoal ? ['goal'] : []), 'what it means'];
   const rows = s.rows.map((r) => {

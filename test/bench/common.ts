@@ -68,6 +68,8 @@ export interface Section {
   bench: string;
   id: string;
   title: string;
+  /** The sizes the rows depend on: a baseline section is compared only when they are the same. */
+  params: Record<string, number>;
   /** The set-up common to the rows (markdown). */
   note: string;
   rows: Row[];
@@ -381,6 +383,51 @@ export const total = (m: Map<string, number>): number => [...m.values()].reduce(
 
 /** Control requests the simulated hosts received, summed over lattices. */
 export const commandsOf = (sims: readonly SimulatedLattice[]): number => sims.reduce((n, s) => n + s.commandsReceived().total, 0);
+
+/**
+ * Control requests on the lattices' subjects while it runs (core subscription on `wasmbus.ctl.v1.>`), by
+ * operation (`component.scale`, `host.ping`, …), with the first few requests kept for the log.
+ */
+export function ctlSniffer(nc: NatsConnection): { byOp(): Record<string, number>; samples: string[]; stop(): void; describe(): string } {
+  const counts: Record<string, number> = {};
+  const samples: string[] = [];
+  const sub = nc.subscribe('wasmbus.ctl.v1.>', {
+    callback: (_e, m) => {
+      const parts = m.subject.split('.');
+      let op = parts.slice(4, 6).join('.');
+      if (op === 'component.scale') {
+        try {
+          if (Number((JSON.parse(m.string()) as { count?: number }).count) === 0) op = 'component.scale to 0';
+        } catch {
+          // counted as a scale
+        }
+      }
+      counts[op] = (counts[op] ?? 0) + 1;
+      if (samples.length < 5) samples.push(`${m.subject} ${m.string().slice(0, 300)}`);
+    },
+  });
+  return {
+    byOp: () => ({ ...counts }),
+    samples,
+    stop: () => sub.unsubscribe(),
+    describe: () => Object.entries(counts).map(([k, v]) => `${fmt(v)} \`${k}\``).join(', ') || 'none',
+  };
+}
+
+/** The most instances (of every app) the simulated hosts ran at once, sampled every 100 ms while it runs. */
+export function instancePeak(sims: readonly SimulatedLattice[]): { max(): number; stop(): number } {
+  let max = 0;
+  const sample = (): void => void (max = Math.max(max, sims.reduce((n, sim) => n + total(instancesByHost(sim)), 0)));
+  const timer = setInterval(sample, 100);
+  return {
+    max: () => max,
+    stop: () => {
+      clearInterval(timer);
+      sample();
+      return max;
+    },
+  };
+}
 
 /** Waits until `sims` received no control request for `quietMs` (at most `timeoutMs`). */
 export async function quiet(sims: readonly SimulatedLattice[], quietMs: number, timeoutMs = 60_000): Promise<void> {

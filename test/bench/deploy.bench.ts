@@ -28,6 +28,7 @@ import {
   histogramDelta,
   histogramQuantile,
   hostsKnown,
+  instancePeak,
   instancesByHost,
   logger,
   manifest,
@@ -119,6 +120,8 @@ interface DeployResult {
   rssMb: number;
   stops: StopSamples;
   passes?: { delta: Histogram; commandsDuring: number };
+  peakInstances?: number;
+  atDeployed?: number;
   /** Set when not every app was deployed within BENCH_DEPLOY_TIMEOUT_S. */
   failed?: { deployed: number; instances: number; log: string };
 }
@@ -246,6 +249,7 @@ async function deployRun(replicas: number): Promise<DeployResult> {
     const statuses = new Statuses(nc);
     sim.resetCommandCounts();
     log(`${replicas} replica(s): ${APPS} apps stored, deploying`);
+    const peak = instancePeak([sim]);
     const t0 = now();
     await pool(APPS, IN_FLIGHT, async (i) => ok(await call(api, 'deploy', `app${i}`), 'acknowledged', `deploy app${i}`));
     const deployCalls = secondsSince(t0);
@@ -259,11 +263,14 @@ async function deployRun(replicas: number): Promise<DeployResult> {
       const failed = { deployed: statuses.deployed(), instances: total(instancesByHost(sim)), log: serves.map((x) => x.tail().slice(-1500)).join('\n') };
       log(`${replicas} replica(s): only ${failed.deployed} of ${APPS} apps deployed after ${seconds.toFixed(0)} s (${failed.instances} instances running); replica output: ${failed.log}`);
       statuses.stop();
+      peak.stop();
       return { replicas, seconds, deployCalls, putSeconds, putRetries, putErrors, commands: sim.commandsReceived().total, placement: [], spread: { max: NaN, mean: NaN, min: NaN, split: 0 }, rssMb: Math.max(...serves.map((x) => rssOf(x.pid).rssMb)), stops: { first: [], all: [], restored: [], affected: [] }, failed };
     }
     log(`${replicas} replica(s): ${APPS} deployed in ${seconds.toFixed(2)} s (deploy calls took ${deployCalls.toFixed(2)} s)`);
-    await waitFor(() => total(instancesByHost(sim)) === APPS * 2, 30_000, 'every instance running');
+    const atDeployed = total(instancesByHost(sim));
+    await waitFor(() => total(instancesByHost(sim)) === APPS * 2, 60_000, 'exactly the declared instances running');
     await quiet([sim], 2000);
+    const peakInstances = peak.stop();
     const commands = sim.commandsReceived().total;
     const placement = placementOf(sim);
     const spread = spreadOf(sim, placement);
@@ -301,7 +308,7 @@ async function deployRun(replicas: number): Promise<DeployResult> {
     log(`${replicas} replica(s): host_stopped → first replacement request p50 ${percentile(stops.first, 50).toFixed(0)} ms, p99 ${percentile(stops.first, 99).toFixed(0)} ms`);
 
     statuses.stop();
-    return { replicas, seconds, deployCalls, putSeconds, putRetries, putErrors, commands, placement, spread, rssMb, stops, passes };
+    return { replicas, seconds, deployCalls, putSeconds, putRetries, putErrors, commands, placement, spread, rssMb, stops, passes, peakInstances, atDeployed };
   });
 }
 
@@ -343,6 +350,7 @@ const deployRows: Row[] = runs.flatMap(({ r, floor }): Row[] => {
     { key: `deploy.r${n}.floor`, what: `  floor for that placement`, value: floor.seconds, unit: 's', means: `One client sends the ${fmt(floor.requests)} \`component.scale\` requests that produced wadm's placement in this run (64 in flight) to a fresh lattice of ${HOSTS} hosts on a fresh server, until the hosts run all ${fmt(APPS * 2)} instances.` },
     { key: `deploy.r${n}.ratio`, what: `  ratio to the floor, ${rep(n)}`, value: r.seconds / floor.seconds, unit: 'x', goal: { max: 5, ideal: 3 }, means: 'Time to deployed divided by the floor: what wadm adds over issuing the same control calls directly.' },
     { key: `deploy.r${n}.commands`, what: `  control requests sent to hosts, ${rep(n)}`, value: r.commands, unit: 'count', means: `Every control request the hosts received during the deploy (the placement needs ${fmt(r.placement.length)} scale requests).` },
+    { key: `deploy.r${n}.peak`, what: `  most instances running at once, ${rep(n)}`, value: r.peakInstances ?? null, unit: 'instances', goal: { max: APPS * 2 }, means: `Sampled every 100 ms from the first deploy call until 2 s without control requests; ${fmt(APPS * 2)} are declared (${r.atDeployed === undefined ? 'n/a' : fmt(r.atDeployed)} ran when the last app became \`deployed\`).` },
     { key: `deploy.r${n}.spread.max`, what: `  instances per host: max, ${rep(n)}`, value: r.spread.max, unit: 'instances', means: `The most instances any host runs after the deploy (min ${r.spread.min}; ${fmt(r.spread.split)} of ${apps} apps have their 2 instances on two hosts).` },
     { key: `deploy.r${n}.spread.mean`, what: `  instances per host: mean, ${rep(n)}`, value: r.spread.mean, unit: 'instances', means: `${fmt(APPS * 2)} instances over ${HOSTS} hosts.` },
     { key: `deploy.r${n}.puts`, what: `  storing the ${apps} manifests first, ${rep(n)}`, value: r.putSeconds, unit: 's', means: `${IN_FLIGHT} put calls in flight, before the clock starts: ${fmt(r.putRetries)} lost compare-and-sets retried inside wadm (\`wadm_manifest_cas_retries_total\`), ${fmt(r.putErrors)} puts answered with an error and were sent again.` },
@@ -352,6 +360,7 @@ const deployRows: Row[] = runs.flatMap(({ r, floor }): Row[] => {
 emit({
   bench: 'deploy',
   id: 'deploy',
+  params: { apps: APPS, hosts: HOSTS, inFlight: IN_FLIGHT },
   title: `${apps} apps on ${HOSTS} hosts to deployed`,
   note:
     `One lattice of ${HOSTS} simulated hosts (heartbeat 30 s, as real hosts), ${apps} apps (BENCH_APPS), each one component with a spreadscaler of 2 instances and its own image. ` +
@@ -370,6 +379,7 @@ const passNote = p.commandsDuring === 0 ? 'no control request was sent during th
 emit({
   bench: 'deploy',
   id: 'passes',
+  params: { apps: APPS, hosts: HOSTS },
   title: `Reconcile pass time at ${apps} apps`,
   note:
     `In the 1-replica run above, once the ${apps} apps are deployed on the ${HOSTS} hosts, the replica is replaced by one started with \`--resync-interval-ms ${RESYNC_FOR_PASSES_MS}\` so that the resync timer alone drives passes; ` +
@@ -400,6 +410,7 @@ const stopRows: Row[] = runs.flatMap(({ r }): Row[] => {
 emit({
   bench: 'deploy',
   id: 'host-stop',
+  params: { apps: APPS, hosts: HOSTS },
   title: `Clean host stop → replacement, ${apps} apps deployed`,
   note:
     `In each run above, after the deploy: up to ${STOPS} hosts (BENCH_STOPS; fewer if they take more than ${STOPS_BUDGET_S} s, BENCH_STOPS_BUDGET_S) are stopped cleanly one at a time, each time the first host (by id) that runs an instance. ` +

@@ -97,6 +97,7 @@ const three = await ingestRun(3);
 emit({
   bench: 'ingest',
   id: 'ingest',
+  params: { events: EVENTS },
   title: 'Event ingest',
   note:
     `A storm of ${EVENTS.toLocaleString('en-US')}+ mixed lattice events (BENCH_EVENTS: scales, provider starts and stops, links, configs, labels, heartbeats) from 50 simulated hosts in 5 lattices is captured in \`wasmbus_events\` with no replica running; then the replicas start and drain it. ` +

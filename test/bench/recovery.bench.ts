@@ -251,6 +251,7 @@ const owner = takeover.leases ? 'The lease holder (`wadm_lattices_owned` 1)' : '
 emit({
   bench: 'recovery',
   id: 'recovery',
+  params: {},
   title: 'Rescheduling and takeover',
   note:
     `Rescheduling: 1 replica (\`--cleanup-interval ${CLEANUP_S}\`), 10 hosts (heartbeat 1 s), one app of 10 instances; the host running the most is stopped cleanly (\`host_stopped\`), then the next busiest is killed silently (no event); timed until the hosts run 10 again. ` +
