@@ -364,6 +364,12 @@ export async function putRetrying(api: RawApi, body: string, what: string): Prom
   }
 }
 
+/** How many apps the API lists for the lattice (`model.get` without a name). */
+export async function listedApps(api: RawApi): Promise<number> {
+  const m = await api.nc.request(api.subject('get'), '', { timeout: 60_000 });
+  return ((JSON.parse(m.string()) as { models?: unknown[] }).models ?? []).length;
+}
+
 /** Instances the simulated hosts run of every app (by the appspec annotation), by host. */
 export function instancesByHost(sim: SimulatedLattice): Map<string, number> {
   const out = new Map<string, number>();
