@@ -74,7 +74,8 @@ if (!renderOnly) {
     console.error(`no benchmark matches ${only.join(' ')}`);
     process.exit(1);
   }
-  const dirty = sh('git', ['status', '--porcelain', '--untracked-files=no']) !== '';
+  // The benchmarks' own outputs do not make the tree dirty.
+  const dirty = sh('git', ['status', '--porcelain', '--untracked-files=no', '--', '.', ':!docs/benchmarks.md', ':!test/bench/results']) !== '';
   const commit = `${sh('git', ['rev-parse', '--short', 'HEAD'])}${dirty ? ' (with uncommitted changes)' : ''}`;
   const subject = sh('git', ['log', '-1', '--format=%s']);
   const fresh = [];
@@ -154,9 +155,9 @@ const shown = (r) => r.display ?? format(r);
 const unitOf = (r, n) => format({ ...r, value: n });
 function goal(r) {
   if (!r.goal) return '';
-  const text = `≤ ${unitOf(r, r.goal.max)}${r.goal.ideal !== undefined ? ` (ideally ${unitOf(r, r.goal.ideal)})` : ''}`;
+  const text = `${r.goal.strict ? '<' : '≤'} ${unitOf(r, r.goal.max)}${r.goal.ideal !== undefined ? ` (ideally ${unitOf(r, r.goal.ideal)})` : ''}`;
   if (r.value === null || r.value === undefined || Number.isNaN(r.value)) return text;
-  const met = r.value <= r.goal.max;
+  const met = r.goal.strict ? r.value < r.goal.max : r.value <= r.goal.max;
   const ideal = r.goal.ideal !== undefined && r.value <= r.goal.ideal;
   return `${text}: **${met ? (ideal ? 'met, ideal too' : 'met') : 'not met'}**`;
 }
@@ -170,7 +171,8 @@ const commits = [...new Set(results.sections.map((s) => s.run?.commit))].join(',
 const total = results.sections.reduce((n, s, i, all) => (all.findIndex((x) => x.bench === s.bench) === i ? n + (s.run?.seconds ?? 0) : n), 0);
 let md = `# Benchmarks
 
-Numbers from ${cmds} (\`npm run bench\` is \`tsc -b\`, then \`node scripts/run-bench.mjs\`), run on ${dates} at commit ${commits}; the benchmarks took ${Math.round(total / 60)} min.
+Produced with ${cmds} on ${dates} at commit ${commits} (\`npm run bench\` is \`tsc -b\` followed by \`node scripts/run-bench.mjs\`);
+the benchmarks, run one at a time, took ${Math.round(total / 60)} min.
 Machine: ${m.cpus}, ${m.memGiB} GiB, ${m.kernel}; Node ${m.node}; nats-server ${m.nats.replace(/^nats-server:\s*/, '')}.
 
 \`node scripts/run-bench.mjs deploy\` runs one benchmark (the others keep their last results, dated as such),
@@ -187,6 +189,17 @@ if (baseline) {
   const bd = [...new Set(baseline.sections.map((s) => s.run?.date.slice(0, 10)))].join(', ');
   const bc = [...new Set(baseline.sections.map((s) => s.run?.commit))].join(', ');
   md += `\nThe **before** column is ${baseline.label ?? 'the baseline'}: the same benchmarks run on ${bd} at commit ${bc} (kept in \`test/bench/results/baseline.json\`).\n`;
+}
+// The rows with a goal, in one table first.
+const goalRows = results.sections.flatMap((s) => s.rows.filter((r) => r.goal).map((r) => ({ s, r, b: baseRowsOf(s).get(r.key) })));
+if (goalRows.length > 0) {
+  const withBefore = goalRows.some((x) => x.b);
+  const cols = ['goal', withBefore ? 'now' : 'result', ...(withBefore ? ['before'] : []), 'target', 'section'];
+  md += `\n## Against the goals\n\nEvery row with a goal, from the sections below (where each is explained).\n\n| ${cols.join(' | ')} |\n|${cols.map(() => '---').join('|')}|\n`;
+  for (const { s, r, b } of goalRows) {
+    const cells = [label(r.what).replace(/^└ /, ''), shown(r), ...(withBefore ? [b ? shown(b) : '—'] : []), goal(r), s.title];
+    md += `| ${cells.map(cell).join(' | ')} |\n`;
+  }
 }
 for (const s of results.sections) {
   const baseRows = baseRowsOf(s);

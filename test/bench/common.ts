@@ -58,8 +58,8 @@ export interface Row {
   unit: Unit;
   /** Shown instead of the formatted value (e.g. with the histogram bucket it came from). */
   display?: string;
-  /** Met when value ≤ max (`ideal` is shown alongside). */
-  goal?: { max: number; ideal?: number };
+  /** Met when value ≤ max (< max when strict; `ideal` is shown alongside). */
+  goal?: { max: number; ideal?: number; strict?: boolean };
   /** What the row means: how it was measured, what is counted. */
   means: string;
 }

@@ -101,7 +101,7 @@ emit({
   title: 'Event ingest',
   note:
     `A storm of ${EVENTS.toLocaleString('en-US')}+ mixed lattice events (BENCH_EVENTS: scales, provider starts and stops, links, configs, labels, heartbeats) from 50 simulated hosts in 5 lattices is captured in \`wasmbus_events\` with no replica running; then the replicas start and drain it. ` +
-    'Every ingested event costs 2–4 KV reads and compare-and-set writes. On this 2-core machine 3 replica processes share the cores with nats-server; across runs they measured from about the same as 1 replica to 1.6× it: their point is availability.',
+    'Every ingested event costs 2–4 KV reads and compare-and-set writes. On this 2-core machine 3 replica processes share the cores with nats-server (and whatever else runs): across runs they measured from 0.8× to 1.6× the rate of 1 replica; their point here is availability.',
   rows: [
     { key: 'ingest.raw.publish', what: 'raw JetStream publish (acked), 64 in flight', value: raw.publishPerSecond, unit: 'msgs/s', means: 'The primitive ingest starts from, on the same server: publishes acknowledged by the stream.' },
     { key: 'ingest.raw.cas', what: 'raw KV compare-and-set (get + update), 64 in flight', value: raw.casPerSecond, unit: 'ops/s', means: 'The primitive every ingest write is: read an entry, update it with its revision.' },
