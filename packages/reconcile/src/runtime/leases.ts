@@ -288,10 +288,17 @@ export class Leases {
       this.validGauge.set(1);
     } catch (err) {
       if (isCasConflict(err)) {
-        // Someone else wrote our presence (a second process with our id): every lease we held is gone.
-        this.presenceRevision = 0;
-        this.validUntil = 0;
-        for (const h of [...this.held.values()]) this.lose(h, 'presence overwritten by another process with this replica id');
+        // Either our own earlier renewal landed although its reply was lost, or another process with our
+        // id wrote it: only in the second case is every lease we held gone.
+        const cur = await kv.get(key).catch(() => null);
+        const mine = cur?.operation === 'PUT' && (cur.json<PresenceValue>().incarnation === this.incarnation);
+        if (mine && cur) {
+          this.presenceRevision = cur.revision;
+        } else {
+          this.presenceRevision = 0;
+          this.validUntil = 0;
+          for (const h of [...this.held.values()]) this.lose(h, 'presence overwritten by another process with this replica id');
+        }
       }
       throw err;
     }

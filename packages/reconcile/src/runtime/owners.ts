@@ -51,6 +51,8 @@ interface Slot {
 
 export class Owners {
   private readonly slots = new Map<string, Slot>();
+  /** Slots dropped while a pass was still running (until it ends): a new owner slot waits for them. */
+  private readonly retiring = new Map<string, Slot>();
   private readonly queue: PQueue;
   private stopped = false;
   private discoverTimer: NodeJS.Timeout | undefined;
@@ -105,8 +107,9 @@ export class Owners {
 
   /** The lease was acquired: catch the views up to now, then reconcile. */
   acquired(h: Held): void {
-    const old = this.slots.get(h.key);
+    const old = this.slots.get(h.key) ?? this.retiring.get(h.key);
     if (old) this.drop(old);
+    const previous = old?.running ? new Promise<void>((r) => old.idleWaiters.push(r)) : Promise.resolve();
     const slot: Slot = {
       owned: new OwnedLattice(h, this.o.ctx, this.o.fenced),
       scope: scopeKey(h.ref.account ? { lattice: h.ref.lattice, account: h.ref.account } : { lattice: h.ref.lattice }),
@@ -122,7 +125,7 @@ export class Owners {
       idleWaiters: [],
     };
     // An owner never acts on a view older than its lease: wait until both views have seen their buckets as of now.
-    slot.ready = Promise.all([this.o.state.mirror.sync(), this.o.manifests.mirror.sync()])
+    slot.ready = Promise.all([this.o.state.mirror.sync(), this.o.manifests.mirror.sync(), previous])
       .then(() => undefined)
       .catch((err: unknown) => this.o.logger.warn({ err: (err as Error).message, lattice: h.ref.lattice }, 'catching the views up failed; reconciling with what they hold'));
     this.slots.set(h.key, slot);
@@ -135,6 +138,7 @@ export class Owners {
     if (!s || s.owned.held !== h) return;
     this.drop(s);
     this.slots.delete(h.key);
+    if (s.running) this.retiring.set(h.key, s);
     this.o.reconciler.forgetMetrics(h.ref);
   }
 
@@ -146,6 +150,7 @@ export class Owners {
 
   private settle(s: Slot): void {
     if (s.running) return;
+    if (this.retiring.get(s.owned.held.key) === s) this.retiring.delete(s.owned.held.key);
     for (const w of s.idleWaiters.splice(0)) w();
   }
 
