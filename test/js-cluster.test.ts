@@ -70,6 +70,7 @@ async function request(what: string, f: () => Promise<Record<string, any>>): Pro
       return r;
     } catch (err) {
       last = err;
+      await new Promise((res) => setTimeout(res, 200 * (i + 1)));
     }
   }
   throw new Error(`${what}: ${String(last)}`);

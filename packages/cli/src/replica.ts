@@ -153,6 +153,7 @@ export async function startReplica(cfg: ReplicaConfig, opts: StartOptions = {}):
     leaseMs: cfg.takeoverMs,
     onAcquired: (h) => owners?.acquired(h),
     onLost: (h) => owners?.lost(h),
+    beforeRelease: (h) => owners?.drain(h, cfg.takeoverMs) ?? Promise.resolve(),
     ...(fenced ? {} : { unsafeDisableFencing: true }),
   });
   const reconciler = new Reconciler({ ctx, stateKv, state: stateView, manifests: manifestView, leases, logger, metrics, ...(fenced ? {} : { unsafeDisableFencing: true }) });

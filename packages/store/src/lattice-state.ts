@@ -100,11 +100,15 @@ export interface FailureState extends Versioned {
 
 export type Entity = HostState | ComponentState | ProviderState | LinkState | ConfigState | FailureState;
 
-/** A reconciler's record of a command issued and not yet observed done (opaque to the store). */
+/**
+ * A reconciler's record of commands issued and not yet observed done (opaque to the store): one command
+ * (`key`, `command`), or a batch of them (`entries`, one record per chunk of a pass; `key` names the batch).
+ */
 export interface InFlightValue {
   kind: 'inflight';
   key: string;
-  command: unknown;
+  command?: unknown;
+  entries?: Array<{ key: string; command: unknown; issuedAt: number; expiresAt: number }>;
   issuedAt: number;
   expiresAt: number;
   /** Lease epoch of the owner that wrote it (fencing: an older owner never overwrites it). */

@@ -42,9 +42,29 @@ function looksLikeManifest(v: unknown): v is Manifest {
   return typeof md?.['name'] === 'string' && Array.isArray(spec?.['components']);
 }
 
+/** A key JS objects would move to the front (an array index). */
+const ARRAY_INDEX = /^(0|[1-9]\d{0,9})$/;
+
 /** Decode a stored record (written by wadm-ts or by the Rust wadm). Throws with context when malformed. */
 export function decodeStoredApp(name: string, bytes: Uint8Array | string): StoredApp {
   const text = typeof bytes === 'string' ? bytes : new TextDecoder().decode(bytes);
+  // Fast path: JSON.parse keeps insertion order unless a version looks like an array index.
+  let plain: unknown;
+  try {
+    plain = JSON.parse(text);
+  } catch {
+    plain = undefined;
+  }
+  const pm = typeof plain === 'object' && plain !== null ? (plain as Record<string, unknown>)['manifests'] : undefined;
+  if (typeof pm === 'object' && pm !== null && !Array.isArray(pm) && !Object.keys(pm).some((k) => ARRAY_INDEX.test(k))) {
+    const versions: StoredVersion[] = [];
+    for (const [version, manifest] of Object.entries(pm as Record<string, unknown>)) {
+      if (!looksLikeManifest(manifest)) throw new Error(`stored record of ${name} version ${version} is not a manifest`);
+      versions.push({ version, manifest });
+    }
+    const dv = (plain as Record<string, unknown>)['deployed_version'];
+    return { name, versions, deployedVersion: typeof dv === 'string' ? dv : null };
+  }
   // JSON is YAML; the yaml parser with mapAsMap keeps the key order of `manifests`.
   const root: unknown = parseYaml(text, { mapAsMap: true, schema: 'json', maxAliasCount: 0 });
   if (!(root instanceof Map)) throw new Error(`stored record of ${name} is not a JSON object`);

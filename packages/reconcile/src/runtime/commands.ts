@@ -26,7 +26,10 @@ export interface CommandEnvelope {
   account?: string;
   /** Lease epoch of the owner that issued it. */
   epoch?: number;
-  command: Command;
+  /** One command (older writers), or */
+  command?: Command;
+  /** several, executed at once (one message per chunk of a pass). */
+  commands?: Command[];
 }
 
 /** What a worker knows, from its in-memory views, to refuse a command. */
@@ -78,8 +81,13 @@ export async function ensureCommandResources(ctx: JetStreamContext): Promise<voi
   }
 }
 
-export async function publishCommand(ctx: JetStreamContext, ref: LatticeRef, command: Command, msgId: string, epoch?: number): Promise<boolean> {
-  const env: CommandEnvelope = { lattice: ref.lattice, ...(ref.account ? { account: ref.account } : {}), ...(epoch !== undefined ? { epoch } : {}), command };
+export async function publishCommand(ctx: JetStreamContext, ref: LatticeRef, command: Command | Command[], msgId: string, epoch?: number): Promise<boolean> {
+  const env: CommandEnvelope = {
+    lattice: ref.lattice,
+    ...(ref.account ? { account: ref.account } : {}),
+    ...(epoch !== undefined ? { epoch } : {}),
+    ...(Array.isArray(command) ? { commands: command } : { command }),
+  };
   const h = headers();
   h.set('Nats-Msg-Id', msgId);
   const ack = await ctx.js.publish(commandSubject(ref), JSON.stringify(env), { headers: h });
@@ -143,56 +151,70 @@ export class CommandWorker {
       m.term();
       return;
     }
-    const c = env.command;
-    const log = this.o.logger.child({ lattice: env.lattice, app: 'model_name' in c ? c.model_name : undefined });
+    const batch = env.commands ?? (env.command ? [env.command] : []);
+    if (batch.length === 0) {
+      this.executed.inc({ type: 'invalid', result: 'dropped' });
+      m.term();
+      return;
+    }
+    const log = this.o.logger.child({ lattice: env.lattice });
     const ref: LatticeRef = env.account ? { lattice: env.lattice, account: env.account } : { lattice: env.lattice };
     if (this.o.guards && !this.o.unsafeDisableFencing && !(await this.o.guards.caughtUp())) {
       // Not caught up (paused or partitioned): let another worker take it after ack_wait.
-      this.executed.inc({ type: c.kind, result: 'deferred' });
+      for (const c of batch) this.executed.inc({ type: c.kind, result: 'deferred' });
       return;
     }
     const current = this.o.guards?.epochOf(ref);
     if (!this.o.unsafeDisableFencing && current !== undefined && env.epoch !== undefined && env.epoch < current) {
-      this.executed.inc({ type: c.kind, result: 'stale' });
-      log.warn({ command: c.kind, epoch: env.epoch, currentEpoch: current }, 'dropping a command from an older lease epoch');
+      for (const c of batch) this.executed.inc({ type: c.kind, result: 'stale' });
+      log.warn({ commands: batch.length, epoch: env.epoch, currentEpoch: current }, 'dropping commands from an older lease epoch');
       m.term();
       return;
     }
+    const keepAlive = setInterval(() => m.working(), COMMAND_ACK_WAIT_MS / 3);
+    try {
+      // The commands of one message are independent (the planner only emits what can go now): at once.
+      await Promise.all(batch.map((c) => this.one(ref, env, c, log)));
+      m.ack();
+    } finally {
+      clearInterval(keepAlive);
+    }
+  }
+
+  /** One command: guards, then the control request, retried with backoff; never throws. */
+  private async one(ref: LatticeRef, env: CommandEnvelope, c: Command, parent: Logger): Promise<void> {
+    const log = 'model_name' in c ? parent.child({ app: c.model_name }) : parent;
     if (isConstructive(c) && this.o.guards && !(await this.o.guards.appDeployed(ref, c.model_name))) {
       this.executed.inc({ type: c.kind, result: 'app_undeployed' });
       log.info({ command: c.kind }, 'dropping a command for an app that is no longer deployed');
-      m.term();
       return;
     }
     const host = 'host_id' in c ? c.host_id : undefined;
     if (host !== undefined && this.o.guards?.hostGone(ref, host)) {
       this.executed.inc({ type: c.kind, result: 'host_gone' });
       log.info({ command: c.kind, host }, 'dropping a command for a host that stopped');
-      m.term();
       return;
     }
     const req = toCtlRequest(c, env.lattice, env.account);
-    const keepAlive = setInterval(() => m.working(), COMMAND_ACK_WAIT_MS / 3);
-    try {
-      const reply = await this.o.nc.request(req.subject, req.body, { timeout: this.o.timeoutMs ?? 5000 });
-      const r = JSON.parse(reply.string()) as { success?: boolean; message?: string };
-      if (r.success === false) throw new Error(r.message || 'host replied success=false');
-      this.executed.inc({ type: c.kind, result: 'ok' });
-      log.debug({ command: c.kind, subject: req.subject }, 'command executed');
-      m.ack();
-    } catch (err) {
-      const attempts = m.info.deliveryCount;
-      if (attempts >= (this.o.maxAttempts ?? 3)) {
-        this.executed.inc({ type: c.kind, result: 'failed' });
-        log.error({ err: (err as Error).message, command: c, attempts }, 'command failed; giving up (the next reconcile decides again)');
-        m.term();
-      } else {
+    const max = this.o.maxAttempts ?? 3;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const reply = await this.o.nc.request(req.subject, req.body, { timeout: this.o.timeoutMs ?? 5000 });
+        const r = JSON.parse(reply.string()) as { success?: boolean; message?: string };
+        if (r.success === false) throw new Error(r.message || 'host replied success=false');
+        this.executed.inc({ type: c.kind, result: 'ok' });
+        log.debug({ command: c.kind, subject: req.subject }, 'command executed');
+        return;
+      } catch (err) {
+        if (attempt >= max) {
+          this.executed.inc({ type: c.kind, result: 'failed' });
+          log.error({ err: (err as Error).message, command: c, attempts: attempt }, 'command failed; giving up (the next reconcile decides again)');
+          return;
+        }
         this.executed.inc({ type: c.kind, result: 'retried' });
-        log.warn({ err: (err as Error).message, command: c.kind, attempts }, 'command failed; will retry');
-        m.nak(250 * 2 ** attempts);
+        log.warn({ err: (err as Error).message, command: c.kind, attempts: attempt }, 'command failed; will retry');
+        await new Promise((r) => setTimeout(r, 250 * 2 ** attempt));
       }
-    } finally {
-      clearInterval(keepAlive);
     }
   }
 }

@@ -45,10 +45,14 @@ interface Slot {
   /** Passes that failed in a row (not lease losses), for backoff. */
   failures: number;
   ready: Promise<void>;
+  /** Called when the pass under way ends (see drain). */
+  idleWaiters: Array<() => void>;
 }
 
 export class Owners {
   private readonly slots = new Map<string, Slot>();
+  /** Slots dropped while a pass was still running (until it ends): a new owner slot waits for them. */
+  private readonly retiring = new Map<string, Slot>();
   private readonly queue: PQueue;
   private stopped = false;
   private discoverTimer: NodeJS.Timeout | undefined;
@@ -103,8 +107,9 @@ export class Owners {
 
   /** The lease was acquired: catch the views up to now, then reconcile. */
   acquired(h: Held): void {
-    const old = this.slots.get(h.key);
+    const old = this.slots.get(h.key) ?? this.retiring.get(h.key);
     if (old) this.drop(old);
+    const previous = old?.running ? new Promise<void>((r) => old.idleWaiters.push(r)) : Promise.resolve();
     const slot: Slot = {
       owned: new OwnedLattice(h, this.o.ctx, this.o.fenced),
       scope: scopeKey(h.ref.account ? { lattice: h.ref.lattice, account: h.ref.account } : { lattice: h.ref.lattice }),
@@ -117,9 +122,10 @@ export class Owners {
       resync: undefined,
       failures: 0,
       ready: Promise.resolve(),
+      idleWaiters: [],
     };
     // An owner never acts on a view older than its lease: wait until both views have seen their buckets as of now.
-    slot.ready = Promise.all([this.o.state.mirror.sync(), this.o.manifests.mirror.sync()])
+    slot.ready = Promise.all([this.o.state.mirror.sync(), this.o.manifests.mirror.sync(), previous])
       .then(() => undefined)
       .catch((err: unknown) => this.o.logger.warn({ err: (err as Error).message, lattice: h.ref.lattice }, 'catching the views up failed; reconciling with what they hold'));
     this.slots.set(h.key, slot);
@@ -132,6 +138,7 @@ export class Owners {
     if (!s || s.owned.held !== h) return;
     this.drop(s);
     this.slots.delete(h.key);
+    if (s.running) this.retiring.set(h.key, s);
     this.o.reconciler.forgetMetrics(h.ref);
   }
 
@@ -139,6 +146,30 @@ export class Owners {
     s.lost = true;
     if (s.timer) clearTimeout(s.timer);
     if (s.resync) clearTimeout(s.resync);
+  }
+
+  private settle(s: Slot): void {
+    if (s.running) return;
+    if (this.retiring.get(s.owned.held.key) === s) this.retiring.delete(s.owned.held.key);
+    for (const w of s.idleWaiters.splice(0)) w();
+  }
+
+  /**
+   * Before a lease is handed back: stop scheduling the lattice and wait (at most `timeoutMs`) for a pass
+   * under way to finish, so the next owner never runs beside it.
+   */
+  async drain(h: Held, timeoutMs: number): Promise<void> {
+    const s = this.slots.get(h.key);
+    if (!s || s.owned.held !== h) return;
+    this.drop(s);
+    if (!s.running) return;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, timeoutMs);
+      s.idleWaiters.push(() => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
   }
 
   /** Ask for a pass of a lattice (no-op unless this replica owns it). */
@@ -183,12 +214,17 @@ export class Owners {
   }
 
   private async run(s: Slot): Promise<void> {
+    // queued → running in one step: a trigger from here on asks for another pass after this one.
     s.queued = false;
-    this.depth.set(this.queue.size);
-    if (s.lost || this.stopped) return;
-    await s.ready;
     s.running = true;
     s.again = false;
+    this.depth.set(this.queue.size);
+    if (s.lost || this.stopped) {
+      s.running = false;
+      this.settle(s);
+      return;
+    }
+    await s.ready;
     const h = s.owned.held;
     let next: number | undefined;
     try {
@@ -207,6 +243,7 @@ export class Owners {
       }
     } finally {
       s.running = false;
+      this.settle(s);
     }
     if (s.lost) return;
     if (s.again) this.wake(s, this.o.debounceMs, 'changed during pass');

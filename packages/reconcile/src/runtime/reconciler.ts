@@ -10,12 +10,12 @@
  * The lease is checked before the pass writes anything and before every write; a lost lease stops the
  * pass (LeaseLostError).
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { KV } from '@nats-io/kv';
 import { waitingStatus, type Status } from '@wadm-ts/model';
 import { isCasConflict, type AppliedValue, type InFlightValue, type JetStreamContext, type LatticeRef, type ManifestView, type StateView } from '@wadm-ts/store';
 import type { Logger, Metrics } from '@wadm-ts/obs';
-import { DEFAULT_BACKOFF_MS, commandKey, earliestRequeue, planLattice, sameCommand, settleInflight } from '../plan/index.js';
+import { DEFAULT_BACKOFF_MS, commandKey, earliestRequeue, planLattice, settleInflight } from '../plan/index.js';
 import type { AppliedRecord, Command, DeployedApp, InFlight, PlanOutput } from '../types.js';
 import { publishCommand } from './commands.js';
 import { LeaseLostError, type Held } from './leases.js';
@@ -140,7 +140,21 @@ export class Reconciler {
     }
     const view = this.o.state.read(ref);
     const observed = { ...view.snapshot, failures: view.failures };
-    const inflightAll: InFlight[] = view.inflight.map((f) => ({ key: f.value.key, command: f.value.command as Command, issuedAt: f.value.issuedAt, expiresAt: f.value.expiresAt }));
+    // In-flight records: single commands (older writers) or batches; every entry remembers its record.
+    const recordOf = new Map<InFlight, string>();
+    const inflightAll: InFlight[] = [];
+    for (const f of view.inflight) {
+      if (!this.o.unsafeDisableFencing && (f.value.epoch ?? 0) > h.epoch) {
+        this.fenced.inc({ kind: 'inflight' });
+        throw new LeaseLostError(ref, h.epoch, `in-flight record ${f.key} was written at epoch ${f.value.epoch}`);
+      }
+      const entries = f.value.entries ?? (f.value.command !== undefined ? [{ key: f.value.key, command: f.value.command, issuedAt: f.value.issuedAt, expiresAt: f.value.expiresAt }] : []);
+      for (const e of entries) {
+        const entry: InFlight = { key: e.key, command: e.command as Command, issuedAt: e.issuedAt, expiresAt: e.expiresAt };
+        recordOf.set(entry, f.key);
+        inflightAll.push(entry);
+      }
+    }
     const { live, done } = settleInflight(inflightAll, observed, now);
     const applied = view.applied.map((a) => a.value.record as AppliedRecord);
     const input = { lattice: ref.lattice, now, apps, applied, observed, inflight: live, backoffMs: this.o.backoffMs ?? DEFAULT_BACKOFF_MS };
@@ -150,12 +164,12 @@ export class Reconciler {
     const plan: PlanOutput = noHosts ? { commands: [], applied, statuses: Object.fromEntries(apps.map((a) => [a.name, waitingStatus()])) } : planLattice(input);
     this.check(h);
 
-    // Done in-flight records go (CAS on the revision seen; never one written at a newer epoch).
-    const byKey = new Map(view.inflight.map((f) => [f.value.key, f]));
+    // In-flight records whose every entry is done go (CAS on the revision seen) once the lattice is quiet:
+    // a done entry blocks nothing, and a burst is faster without the extra writes.
     const limit = this.o.writeConcurrency ?? 64;
-    await mapLimit(done, limit, async (d) => {
-      const rec = byKey.get(d.key);
-      if (!rec || (rec.value.epoch ?? 0) > h.epoch) return;
+    const liveRecords = new Set(live.map((e) => recordOf.get(e)));
+    const finished = view.inflight.filter((f) => !liveRecords.has(f.key));
+    await mapLimit(plan.commands.length === 0 || finished.length > 256 ? finished : [], limit, async (rec) => {
       try {
         await this.o.stateKv.purge(rec.key, { previousSeq: rec.revision });
         this.o.state.mirror.applyLocal(rec.key, undefined, rec.revision + 1);
@@ -163,8 +177,11 @@ export class Reconciler {
         if (!isCasConflict(err)) throw err;
       }
     });
+    void done;
 
-    const sent = (await mapLimit(plan.commands, limit, (c) => this.issue(h, c, now))).filter((c): c is Command => c !== undefined);
+    const chunks: Command[][] = [];
+    for (let i = 0; i < plan.commands.length; i += COMMANDS_PER_MESSAGE) chunks.push(plan.commands.slice(i, i + COMMANDS_PER_MESSAGE));
+    const sent = (await mapLimit(chunks, limit, (c) => this.issue(h, c, now))).flat();
     if (sent.length > 0) log.info({ commands: sent.length, kinds: [...new Set(sent.map((c) => c.kind))] }, 'commands issued');
 
     // Applied records: write the changed ones, drop the ones for apps that own nothing any more.
@@ -190,6 +207,7 @@ export class Reconciler {
     const statuses: Record<string, Status> = { ...plan.statuses };
     for (const a of stored) if (a.deployedVersion === null) statuses[a.name] = UNDEPLOYED_STATUS;
     this.check(h);
+    await owned.statuses.preload(Object.keys(statuses));
     await mapLimit(Object.entries(statuses), limit, async ([name, st]) => {
       if (!this.o.unsafeDisableFencing) this.check(h);
       if (await owned.statuses.publish(name, st)) log.info({ app: name, status: st.status.type, message: st.status.message }, 'status changed');
@@ -245,22 +263,27 @@ export class Reconciler {
     }
   }
 
-  /** Record the command in flight (fenced CAS), then publish it with its epoch and a message id unique to this issuance. */
-  private async issue(h: Held, c: Command, now: number): Promise<Command | undefined> {
-    const key = commandKey(c);
-    const ttl = (this.o.inflightTtlMs ?? defaultTtl)(c);
-    const rkey = stateKeys.inflight(h.ref, key);
-    const cur = this.o.state.get<InFlightValue>(rkey);
-    if (cur && cur.value.expiresAt > now && sameCommand(cur.value.command as Command, c)) return undefined;
-    const rev = await this.writeRecord(h, rkey, { kind: 'inflight', key, command: c, issuedAt: now, expiresAt: now + ttl, epoch: h.epoch }, cur);
-    if (rev === undefined) return undefined;
+  /**
+   * Record a chunk of commands in flight (one new record, carrying the epoch), then publish them as one
+   * message with the epoch and a message id unique to this issuance.
+   */
+  private async issue(h: Held, chunk: Command[], now: number): Promise<Command[]> {
+    const ttl = this.o.inflightTtlMs ?? defaultTtl;
+    const entries = chunk.map((c) => ({ key: commandKey(c), command: c, issuedAt: now, expiresAt: now + ttl(c) }));
+    const id = `b-${h.epoch}-${randomUUID()}`;
+    const expiresAt = Math.max(...entries.map((e) => e.expiresAt));
+    const rev = await this.writeRecord(h, stateKeys.inflight(h.ref, id), { kind: 'inflight', key: id, entries, issuedAt: now, expiresAt, epoch: h.epoch }, undefined);
+    if (rev === undefined) return [];
     this.check(h);
-    const msgId = createHash('sha256').update(`${h.ref.account ?? ''}|${h.ref.lattice}|${JSON.stringify(c)}|${now}`).digest('hex');
-    await publishCommand(this.o.ctx, h.ref, c, msgId, h.epoch);
-    this.issued.inc({ type: c.kind });
-    return c;
+    const msgId = createHash('sha256').update(`${h.ref.account ?? ''}|${h.ref.lattice}|${id}`).digest('hex');
+    await publishCommand(this.o.ctx, h.ref, chunk, msgId, h.epoch);
+    for (const c of chunk) this.issued.inc({ type: c.kind });
+    return chunk;
   }
 }
+
+/** Commands per command-stream message (and per in-flight record). */
+const COMMANDS_PER_MESSAGE = 32;
 
 const STATUS_TYPES = ['deployed', 'reconciling', 'failed', 'unhealthy', 'undeployed', 'waiting'] as const;
 

@@ -6,6 +6,7 @@
  * overwritten by an older one.
  */
 import { headers } from '@nats-io/transport-node';
+import { DeliverPolicy, type JsMsg } from '@nats-io/jetstream';
 import { statusFromWire, statusToWire, type Status } from '@wadm-ts/model';
 import { cloudEvent, statusSubject } from '@wadm-ts/protocol';
 import { STATUS_STREAM, isCasConflict, type JetStreamContext, type LatticeRef } from '@wadm-ts/store';
@@ -21,6 +22,7 @@ interface Known {
 
 export class StatusPublisher {
   private readonly known = new Map<string, Known | null>();
+  private preloaded = false;
 
   constructor(
     private readonly ctx: JetStreamContext,
@@ -29,19 +31,54 @@ export class StatusPublisher {
     private readonly fenced: boolean,
   ) {}
 
+  private parse(m: { data: Uint8Array; seq: number; header?: { get(k: string): string } | undefined }): Known {
+    let wire = '';
+    try {
+      const st = statusFromWire(JSON.parse(new TextDecoder().decode(m.data)));
+      wire = st ? JSON.stringify(statusToWire(st)) : '';
+    } catch {
+      wire = '';
+    }
+    return { wire, seq: m.seq, epoch: Number(m.header?.get(EPOCH_HEADER) || 0) };
+  }
+
+  /**
+   * Learn the last status of every app of the lattice in one sweep (an ordered consumer delivering the
+   * last message per subject), instead of one read per app. Apps with no status are known to have none.
+   */
+  async preload(names: readonly string[], timeoutMs = 5000): Promise<void> {
+    if (this.preloaded) return;
+    this.preloaded = true;
+    const filter = statusSubject(this.ref.lattice, '*');
+    try {
+      const info = await this.ctx.jsm.streams.info(STATUS_STREAM, { subjects_filter: filter });
+      const count = Object.keys(info.state.subjects ?? {}).length;
+      const seen = new Map<string, Known>();
+      if (count > 0) {
+        const c = await this.ctx.js.consumers.get(STATUS_STREAM, { filter_subjects: filter, deliver_policy: DeliverPolicy.LastPerSubject });
+        const iter = await c.consume({ max_messages: 512 });
+        const timer = setTimeout(() => iter.stop(), timeoutMs);
+        for await (const m of iter as AsyncIterable<JsMsg>) {
+          const name = m.subject.slice(m.subject.lastIndexOf('.') + 1);
+          seen.set(name, this.parse(m));
+          if (m.info.pending === 0) break;
+        }
+        clearTimeout(timer);
+        iter.stop();
+      }
+      for (const n of names) if (!this.known.has(n)) this.known.set(n, seen.get(n) ?? null);
+      for (const [n, k] of seen) if (!this.known.has(n)) this.known.set(n, k);
+    } catch {
+      // fall back to reading per app
+    }
+  }
+
   private async load(name: string): Promise<Known | null> {
     const subj = statusSubject(this.ref.lattice, name);
     try {
       const m = await this.ctx.jsm.streams.getMessage(STATUS_STREAM, { last_by_subj: subj });
       if (!m) return null;
-      let wire = '';
-      try {
-        const st = statusFromWire(JSON.parse(new TextDecoder().decode(m.data)));
-        wire = st ? JSON.stringify(statusToWire(st)) : '';
-      } catch {
-        wire = '';
-      }
-      return { wire, seq: m.seq, epoch: Number(m.header?.get(EPOCH_HEADER) || 0) };
+      return this.parse(m);
     } catch (err) {
       if (/no message found|not found/i.test(String((err as Error).message))) return null;
       throw err;
@@ -72,8 +109,9 @@ export class StatusPublisher {
         this.known.delete(name); // someone else published: re-read and decide again
         continue;
       }
+      // A notification: published without waiting for the stream's ack (the stream still captures it).
       const ev = cloudEvent('wadm', 'com.wadm.application_status', { name, status: statusToWire(status) });
-      await this.ctx.js.publish(`wadm.evt.${this.ref.lattice}.application_status`, JSON.stringify(ev));
+      this.ctx.nc.publish(`wadm.evt.${this.ref.lattice}.application_status`, JSON.stringify(ev));
       return true;
     }
     throw new LeaseLostError(this.ref, this.epoch, `status of ${name} keeps changing under this owner`);
