@@ -182,8 +182,8 @@ Machine: ${m.cpus}, ${m.memGiB} GiB, ${m.kernel}; Node ${m.node}; nats-server ${
 Each scenario starts its own nats-server (JetStream, file storage in a temp dir) on loopback; replicas are
 separate \`wadm serve\` processes; the simulated hosts run in the benchmark's own process. Everything shares
 the machine's ${cpus().length} cores, so with 3 replicas the processes compete for them. Numbers vary from run to run by
-about 10–20 %; each section says when it ran and the load average at its start (other work on the machine
-shows there). "└" rows detail the row above them. Goals are the targets of the scaling work.
+about 10–20 % on an idle machine, and much more when other work shares it: each section says when it ran
+and the load average (2 cores: anything above 2 means processes waited for a core). "└" rows detail the row above them. Goals are the targets of the scaling work.
 `;
 if (baseline) {
   const bd = [...new Set(baseline.sections.map((s) => s.run?.date.slice(0, 10)))].join(', ');
@@ -211,7 +211,7 @@ for (const s of results.sections) {
     const cells = [label(r.what), shown(r), ...(withBefore ? [b ? shown(b) : '—'] : []), ...(withGoal ? [goal(r)] : []), r.means];
     return `| ${cells.map(cell).join(' | ')} |`;
   });
-  const run = s.run ? `_Ran with \`${s.run.command}\` on ${s.run.date} at commit ${s.run.commit} ("${s.run.subject}"); the whole benchmark took ${s.run.seconds} s; load average at its start ${s.run.loadavgAtStart.join(' ')}._` : '';
+  const run = s.run ? `_Ran with \`${s.run.command}\` on ${s.run.date} at commit ${s.run.commit} ("${s.run.subject}"); the whole benchmark took ${s.run.seconds} s; load average (1, 5, 15 min) ${s.run.loadavgAtStart.join(' ')} at its start${s.loadavg ? `, ${s.loadavg.join(' ')} when this section was written` : ''}._` : '';
   md += `\n## ${s.title}\n\n${s.note}\n\n${run}\n\n| ${cols.join(' | ')} |\n|${cols.map(() => '---').join('|')}|\n${rows.join('\n')}\n`;
 }
 mkdirSync(join(root, 'docs'), { recursive: true });
