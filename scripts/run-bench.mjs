@@ -9,6 +9,7 @@
 //   node scripts/run-bench.mjs --render           only re-render docs/benchmarks.md from the kept results
 //   node scripts/run-bench.mjs --save-baseline L  keep the last results as the baseline, labelled L
 //   --baseline FILE / --no-baseline               compare with another run / with none
+// test/bench/NOTES.md, if present, is rendered after the goals table (notes written by hand about the runs).
 //   --wait-idle S                                 before each benchmark, wait up to S seconds for the 1-minute
 //                                                 load average to fall below 1 (other work on the machine)
 import { readdirSync, readFileSync, writeFileSync, mkdirSync, existsSync, copyFileSync } from 'node:fs';
@@ -201,6 +202,9 @@ if (goalRows.length > 0) {
     md += `| ${cells.map(cell).join(' | ')} |\n`;
   }
 }
+// Notes written by hand about the last runs (what the numbers do not say by themselves).
+const notesFile = join(srcDir, 'NOTES.md');
+if (existsSync(notesFile)) md += `\n${readFileSync(notesFile, 'utf8').trim()}\n`;
 for (const s of results.sections) {
   const baseRows = baseRowsOf(s);
   const withBefore = s.rows.some((r) => baseRows.has(r.key));
