@@ -86,8 +86,9 @@ describe('reconcile', () => {
     let maxTotal = 0;
     const originals = replicas.map((r) => r.reconciler.reconcile.bind(r.reconciler));
     replicas.forEach((r, i) => {
-      r.reconciler.reconcile = async (ref) => {
-        if (!names.includes(ref.lattice)) return originals[i]!(ref);
+      r.reconciler.reconcile = async (owned) => {
+        const ref = owned.held.ref;
+        if (!names.includes(ref.lattice)) return originals[i]!(owned);
         running.set(ref.lattice, (running.get(ref.lattice) ?? 0) + 1);
         maxSame = Math.max(maxSame, running.get(ref.lattice)!);
         maxTotal = Math.max(maxTotal, [...running.values()].reduce((a, b) => a + b, 0));
@@ -95,7 +96,7 @@ describe('reconcile', () => {
         try {
           // A slow reconcile widens every window in which a second replica could wrongly join in.
           await new Promise((res) => setTimeout(res, 20));
-          return await originals[i]!(ref);
+          return await originals[i]!(owned);
         } finally {
           running.set(ref.lattice, running.get(ref.lattice)! - 1);
         }
@@ -105,9 +106,9 @@ describe('reconcile', () => {
       const { jetstream } = await import('@nats-io/jetstream');
       const js = jetstream(nc);
       const handled = (): Promise<number> => metricSum(replicas, 'wadm_reconcile_signals_handled_total');
-      // Every replica joins every lattice's queue group before the burst (discovery otherwise runs on a timer).
+      // Every lattice has an owner before the burst.
       await Promise.all(names.map((n) => js.publish(`wadm.reconcile._.${n}`, JSON.stringify({ lattice: n, reasons: ['test'] }))));
-      await Promise.all(replicas.map((r) => r.claims.discover()));
+      await waitFor(() => names.every((n) => replicas.some((r) => r.owners.owned().some((o) => o.lattice === n))), 15_000, 'every lattice owned');
       const before = await handled();
       // A burst of signals for every lattice, published from outside.
       for (let round = 0; round < 40; round++) {

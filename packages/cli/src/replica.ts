@@ -1,13 +1,28 @@
 /**
- * One wadm-ts replica: connects to NATS, ensures the JetStream resources, and runs the API service
- * (later issues add ingest and reconcile workers here). Any number of replicas run side by side.
+ * One wadm-ts replica: connects to NATS, ensures the JetStream resources, and runs the API service,
+ * event ingest, the lease holder and owner loops of the lattices it owns, and the command workers.
+ * Any number of replicas run side by side.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import { ApiServer } from '@wadm-ts/api';
 import { createLogger, Metrics, type Logger } from '@wadm-ts/obs';
-import { LatticeStateStore, ReconcileSignaler, ensureReconcileStream, ManifestStore, StatusStore, connectNats, ensureApiStreams, ensureBucket, jetStreamContext } from '@wadm-ts/store';
+import {
+  LatticeStateStore,
+  ManifestView,
+  ReconcileSignaler,
+  StateView,
+  ensureReconcileStream,
+  ManifestStore,
+  StatusStore,
+  connectNats,
+  ensureApiStreams,
+  ensureBucket,
+  jetStreamContext,
+  stateKeys,
+  type HostState,
+} from '@wadm-ts/store';
 import { HostReaper, IngestWorker, ensureIngestResources } from '@wadm-ts/ingest';
-import { CommandWorker, LatticeClaims, Reconciler, Resync, ensureCommandResources } from '@wadm-ts/reconcile';
+import { CommandWorker, LatticeWork, Leases, Owners, Reconciler, ensureCommandResources, ensureWorkConsumer } from '@wadm-ts/reconcile';
 import type { DestinationStream } from 'pino';
 import { startAdmin, type AdminHandle } from './admin-http.js';
 import type { ReplicaConfig } from './config.js';
@@ -22,8 +37,12 @@ export interface Replica {
   readonly reaper: HostReaper;
   readonly signaler: ReconcileSignaler;
   readonly state: LatticeStateStore;
+  readonly stateView: StateView;
+  readonly manifestView: ManifestView;
   readonly reconciler: Reconciler;
-  readonly claims: LatticeClaims;
+  readonly leases: Leases;
+  readonly owners: Owners;
+  readonly work: LatticeWork;
   readonly commands: CommandWorker;
   readonly admin?: AdminHandle;
   ready(): boolean;
@@ -93,27 +112,80 @@ export async function startReplica(cfg: ReplicaConfig, opts: StartOptions = {}):
   });
   await api.start();
 
+  // In-memory views, fed by one watch per bucket (initial values, then updates); ingest reads through the state view.
+  const stateView = new StateView({ name: cfg.stateBucket, open: () => ensureBucket(ctx, cfg.stateBucket), jsm: ctx.jsm, logger });
+  const manifestView = new ManifestView({ name: cfg.manifestBucket, open: () => ensureBucket(ctx, cfg.manifestBucket), jsm: ctx.jsm, logger });
+  await Promise.all([stateView.start(), manifestView.start()]);
+  state.useView(stateView);
+
   await ensureIngestResources(ctx, cfg.multitenant, { ackWaitMs: cfg.ingestAckWaitMs });
   const ingest = new IngestWorker({ ctx, store: state, signaler, logger, metrics, multitenant: cfg.multitenant, concurrency: cfg.maxJobs, ackWaitMs: cfg.ingestAckWaitMs });
   await ingest.start();
-  const reaper = new HostReaper({ ctx, store: state, signaler, logger, metrics, cleanupIntervalMs: cfg.cleanupIntervalS * 1000 });
-  reaper.start();
-
   await ensureCommandResources(ctx);
-  const commands = new CommandWorker({ nc, ctx, logger, metrics });
-  await commands.start();
-  const reconciler = new Reconciler({ ctx, manifests, state, statuses, logger, metrics });
-  const claims = new LatticeClaims({
+  const fenced = !cfg.unsafeDisableFencing;
+  if (!fenced) logger.warn('WADM_UNSAFE_DISABLE_FENCING is set: lease epochs are not enforced (test use only)');
+  // Owners and leases refer to each other through the callbacks.
+  let owners: Owners | undefined;
+  const leases = new Leases({
     ctx,
     logger,
     metrics,
     replicaId: cfg.replicaId,
-    takeoverMs: cfg.takeoverMs,
-    reconcile: async (ref) => void (await reconciler.reconcile(ref)),
+    leaseMs: cfg.takeoverMs,
+    onAcquired: (h) => owners?.acquired(h),
+    onLost: (h) => owners?.lost(h),
+    ...(fenced ? {} : { unsafeDisableFencing: true }),
   });
-  await claims.start();
-  const resync = new Resync(ctx, state, logger, cfg.resyncIntervalMs);
-  resync.start();
+  const reconciler = new Reconciler({ ctx, stateKv, state: stateView, manifests: manifestView, leases, logger, metrics, ...(fenced ? {} : { unsafeDisableFencing: true }) });
+  owners = new Owners({
+    ctx,
+    leases,
+    reconciler,
+    state: stateView,
+    manifests: manifestView,
+    logger,
+    metrics,
+    maxConcurrent: cfg.maxReconciles,
+    resyncMs: cfg.resyncIntervalMs,
+    debounceMs: Math.min(cfg.signalIntervalMs, 100),
+    gcAfterMs: cfg.latticeGcAfterS * 1000,
+    fenced,
+  });
+  const ownersRef = owners;
+  const commands = new CommandWorker({
+    nc,
+    ctx,
+    logger,
+    metrics,
+    guards: {
+      epochOf: (ref) => leases.epochOf(ref),
+      caughtUp: () => leases.whenCurrent(1000),
+      hostGone: (ref, hostId) => {
+        const h = stateView.get<HostState>(stateKeys.host(ref, hostId))?.value;
+        return h?.kind === 'host' && h.deleted === true;
+      },
+      appDeployed: async (ref, app) => {
+        const scope = ref.account ? { lattice: ref.lattice, account: ref.account } : { lattice: ref.lattice };
+        if (manifestView.isDeployed(scope, app)) return true;
+        // Not deployed as this replica sees it: make sure the view is not just behind, then decide.
+        await manifestView.mirror.sync(2000).catch(() => false);
+        return manifestView.isDeployed(scope, app);
+      },
+    },
+    ...(fenced ? {} : { unsafeDisableFencing: true }),
+  });
+  await commands.start();
+  await leases.start();
+  owners.start();
+  const ensureWork = async (): Promise<void> => {
+    await ensureReconcileStream(ctx);
+    await ensureWorkConsumer(ctx, cfg.takeoverMs, logger);
+  };
+  await ensureWork();
+  const work = new LatticeWork({ ctx, leases, owners, logger, metrics, ensure: ensureWork });
+  await work.start();
+  const reaper = new HostReaper({ ctx, store: state, view: stateView, lattices: () => ownersRef.owned(), signaler, logger, metrics, cleanupIntervalMs: cfg.cleanupIntervalS * 1000 });
+  reaper.start();
 
   const connected = metrics.gauge('wadm_nats_connected', '1 while the NATS connection is up');
   connected.set(1);
@@ -143,20 +215,26 @@ export async function startReplica(cfg: ReplicaConfig, opts: StartOptions = {}):
     reaper,
     signaler,
     state,
+    stateView,
+    manifestView,
     reconciler,
-    claims,
+    leases,
+    owners,
+    work,
     commands,
     ...(admin ? { admin } : {}),
     ready: () => isReady && !nc.isClosed(),
     stop(): Promise<void> {
       stopping ??= (async () => {
         isReady = false;
-        await claims.stop();
-        await resync.stop();
+        await work.stop();
+        await owners.stop();
+        await leases.stop();
+        await reaper.stop();
         await commands.stop();
         await ingest.stop();
-        await reaper.stop();
         await signaler.stop();
+        await Promise.all([stateView.stop(), manifestView.stop()]);
         await api.drain();
         if (!nc.isClosed()) await nc.drain();
         if (admin) await admin.close();

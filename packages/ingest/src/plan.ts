@@ -255,13 +255,5 @@ export function sweepDecision(cur: StoredValue | undefined, seq: number, timeMs:
   return { write: tombstone(cur, seq, timeMs) };
 }
 
-const BOOKKEEPING = new Set(['seq', 'lastSeen', 'uptimeSeconds', 'deletedAt', 'expired']);
-
-/** Whether a write changed what the reconciler cares about (not just sequence numbers and liveness). */
-export function semanticallyChanged(prev: StoredValue | undefined, next: StoredValue | undefined): boolean {
-  const view = (v: StoredValue | undefined): string => {
-    if (!v || (isEntity(v) && v.deleted)) return 'absent';
-    return JSON.stringify(v, (k, val: unknown) => (BOOKKEEPING.has(k) ? undefined : val));
-  };
-  return view(prev) !== view(next);
-}
+/** Whether a write changed what the reconciler cares about (lives in the store, beside the entity types). */
+export { semanticallyChanged } from '@wadm-ts/store';

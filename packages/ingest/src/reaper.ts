@@ -1,9 +1,10 @@
 /**
- * Host expiry. Every replica runs this loop, but each expiry is a compare-and-set on the host's entry,
- * so a silent host is expired exactly once (by whichever replica wins) and only the winner tombstones
- * the host's components and providers and asks for the lattice to be reconciled.
+ * Host expiry, run by the owner of each lattice over its in-memory view (no KV scans). Each expiry is
+ * still a compare-and-set on the host's entry, so a silent host is expired exactly once even around a
+ * change of owner, and only the winner tombstones the host's components and providers and asks for the
+ * lattice to be reconciled. Tombstone garbage collection works the same way.
  */
-import { stateKeys, type StoredValue, type HostState, type JetStreamContext, type LatticeRef, type LatticeStateStore } from '@wadm-ts/store';
+import { stateKeys, type HostState, type JetStreamContext, type LatticeRef, type LatticeStateStore, type StateView } from '@wadm-ts/store';
 import type { Logger, Metrics } from '@wadm-ts/obs';
 import { applyOps } from './apply.js';
 import type { ReconcileSignaler } from '@wadm-ts/store';
@@ -12,6 +13,9 @@ import { EVENTS_STREAM } from './worker.js';
 export interface ReaperOptions {
   ctx: JetStreamContext;
   store: LatticeStateStore;
+  view: StateView;
+  /** The lattices this replica owns (the reaper works only on those). */
+  lattices: () => LatticeRef[];
   signaler: ReconcileSignaler;
   logger: Logger;
   metrics: Metrics;
@@ -41,8 +45,8 @@ export class HostReaper {
 
   constructor(private readonly o: ReaperOptions) {
     this.expired = o.metrics.counter('wadm_hosts_expired_total', 'hosts expired for silence (by this replica)', ['lattice']);
-    this.lattices = o.metrics.gauge('wadm_lattices_known', 'lattices known from their events');
-    this.hosts = o.metrics.gauge('wadm_hosts_known', 'live hosts per lattice', ['lattice']);
+    this.lattices = o.metrics.gauge('wadm_lattices_known', 'lattices with state in this replica\'s view');
+    this.hosts = o.metrics.gauge('wadm_hosts_known', 'live hosts per lattice (from this replica\'s view)', ['lattice']);
     this.collected = o.metrics.counter('wadm_state_tombstones_collected_total', 'expired tombstones removed from lattice state');
   }
 
@@ -62,25 +66,22 @@ export class HostReaper {
   /** One pass over every lattice; returns the hosts this replica expired. */
   async sweep(): Promise<Array<{ lattice: LatticeRef; hostId: string }>> {
     const now = (this.o.now ?? Date.now)();
-    const metas = await this.o.store.lattices();
-    this.lattices.set(metas.length);
+    const all = this.o.view.lattices();
+    this.lattices.set(all.length);
+    const owned = this.o.lattices();
     const out: Array<{ lattice: LatticeRef; hostId: string }> = [];
-    for (const meta of metas) {
-      const ref: LatticeRef = meta.account ? { lattice: meta.lattice, account: meta.account } : { lattice: meta.lattice };
-      const hosts = await this.o.store.list<HostState>(stateKeys.hosts(ref));
-      let live = hosts.length;
-      for (const { value: h } of hosts) {
+    for (const ref of owned) {
+      for (const h of this.o.view.read(ref).snapshot.hosts) {
         if (now - h.lastSeen <= this.o.cleanupIntervalMs) continue;
-        if (await this.expire(ref, h.id, now)) {
-          out.push({ lattice: ref, hostId: h.id });
-          live--;
-        }
+        if (await this.expire(ref, h.id, now)) out.push({ lattice: ref, hostId: h.id });
       }
-      this.hosts.set({ lattice: meta.lattice }, live);
     }
+    // Every replica's view holds every lattice: each reports live hosts for all of them.
+    this.hosts.reset();
+    for (const ref of all) this.hosts.set({ lattice: ref.lattice }, this.o.view.read(ref).snapshot.hosts.length);
     if (now - this.lastGc >= (this.o.gcIntervalMs ?? 300_000)) {
       this.lastGc = now;
-      for (const meta of metas) await this.collectTombstones(meta.account ? { lattice: meta.lattice, account: meta.account } : { lattice: meta.lattice }, now);
+      for (const ref of owned) await this.collectTombstones(ref, now);
     }
     return out;
   }
@@ -88,9 +89,8 @@ export class HostReaper {
   /** Remove tombstones past their TTL, each with compare-and-set so a concurrent re-creation survives. */
   async collectTombstones(ref: LatticeRef, now: number): Promise<number> {
     const cutoff = now - (this.o.tombstoneTtlMs ?? 2 * 3_600_000);
-    const all = await this.o.store.list<StoredValue>(stateKeys.all(ref), true);
     let n = 0;
-    for (const { key, value, revision } of all) {
+    for (const { key, value, revision } of this.o.view.entries(ref)) {
       if (value.kind === 'lattice' || value.kind === 'inflight' || value.kind === 'applied') continue;
       // Failure records (kept for backoff and status) age out the same way.
       const deadSince = value.kind === 'failure' ? value.at : value.deleted ? (value.deletedAt ?? 0) : Infinity;

@@ -8,3 +8,5 @@ export * from './status-store.js';
 export * from './lattice-state.js';
 export * from './reconcile-signals.js';
 export * from './work-loop.js';
+export * from './kv-mirror.js';
+export * from './views.js';

@@ -1,159 +1,265 @@
 /**
- * `reconcile(lattice)`: level-triggered and idempotent, in the controller-runtime mould. Read desired
- * state (deployed manifests) and observed state (KV), run the pure planner, persist in-flight commands
- * (compare-and-set, so a new owner does not re-issue what is under way) and publish them to the command
- * stream, publish changed statuses, and remember what was applied for later cleanup.
+ * `reconcile(lattice)`: level-triggered and idempotent, in the controller-runtime mould, run only by the
+ * lattice's lease holder. It reads desired state (deployed manifests) and observed state from the
+ * replica's in-memory views (no KV reads), runs the pure planner, and writes what it decided — every
+ * write fenced by the lease epoch:
+ *   - in-flight records (compare-and-set on the revision the view holds; a record written at a newer
+ *     epoch means the lease is lost), then the command on `wadm.cmd.*` carrying the epoch;
+ *   - applied records (compare-and-set, epoch-checked);
+ *   - statuses (expected last subject sequence + epoch header, see StatusPublisher).
+ * The lease is checked before the pass writes anything and before every write; a lost lease stops the
+ * pass (LeaseLostError).
  */
 import { createHash } from 'node:crypto';
-import { cloudEvent } from '@wadm-ts/protocol';
-import { statusToWire, type Status } from '@wadm-ts/model';
-import {
-  readLatticeSnapshot,
-  stateKeys,
-  type AppliedValue,
-  type FailureState,
-  type InFlightValue,
-  type JetStreamContext,
-  type LatticeRef,
-  type LatticeStateStore,
-  type ManifestStore,
-  type StatusStore,
-} from '@wadm-ts/store';
+import type { KV } from '@nats-io/kv';
+import type { Status } from '@wadm-ts/model';
+import { isCasConflict, type AppliedValue, type InFlightValue, type JetStreamContext, type LatticeRef, type ManifestView, type StateView } from '@wadm-ts/store';
 import type { Logger, Metrics } from '@wadm-ts/obs';
-import { commandKey, isSatisfied, planLattice } from '../plan/index.js';
+import { DEFAULT_BACKOFF_MS, commandKey, planLattice, sameCommand } from '../plan/index.js';
+import { earliestRequeue, settleInflight } from './plan-shims.js';
 import type { AppliedRecord, Command, DeployedApp, InFlight } from '../types.js';
 import { publishCommand } from './commands.js';
+import { LeaseLostError, type Held } from './leases.js';
+import { StatusPublisher } from './status-publisher.js';
+import { stateKeys } from '@wadm-ts/store';
+
+export interface LeaseCheck {
+  holds(ref: LatticeRef, epoch: number): boolean;
+}
 
 export interface ReconcilerOptions {
   ctx: JetStreamContext;
-  manifests: ManifestStore;
-  state: LatticeStateStore;
-  statuses: StatusStore;
+  /** The state bucket (writes of in-flight and applied records). */
+  stateKv: KV;
+  state: StateView;
+  manifests: ManifestView;
+  leases: LeaseCheck;
   logger: Logger;
   metrics: Metrics;
   /** How long an issued command blocks re-issue while its event is awaited (ms). */
   inflightTtlMs?: (c: Command) => number;
   backoffMs?: number;
   now?: () => number;
+  /** Writes in flight per pass (default 64). */
+  writeConcurrency?: number;
+  /** Test-only: no epoch checks on writes. */
+  unsafeDisableFencing?: boolean;
 }
-
 
 /** Like the Rust wadm's expected-event expiry: components, links and configs 5 s; providers 30 s (their start is slower). */
 const defaultTtl = (c: Command): number => (c.kind === 'StartProvider' ? 30_000 : 5_000);
 
 export const UNDEPLOYED_STATUS: Status = { status: { type: 'undeployed', message: 'Manifest has been undeployed' }, version: '', components: [] };
 
+export interface PassResult {
+  commands: Command[];
+  statuses: Record<string, Status>;
+  /** The pass's plan can change by time alone at this moment (ms, wall clock), if any. */
+  requeueAt?: number;
+  /** No live host and no deployed app. */
+  idle: boolean;
+}
+
+/** Run `f` over `xs` with at most `limit` in flight. */
+export async function mapLimit<T, R>(xs: readonly T[], limit: number, f: (x: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array<R>(xs.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < xs.length) {
+      const i = next++;
+      out[i] = await f(xs[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, xs.length) }, worker));
+  return out;
+}
+
+/** The per-lattice memory an owner keeps between passes (dropped when the lease is lost). */
+export class OwnedLattice {
+  readonly statuses: StatusPublisher;
+  constructor(
+    readonly held: Held,
+    ctx: JetStreamContext,
+    fenced: boolean,
+  ) {
+    this.statuses = new StatusPublisher(ctx, held.ref, held.epoch, fenced);
+  }
+}
+
 export class Reconciler {
   private readonly duration;
   private readonly results;
   private readonly issued;
   private readonly appsByStatus;
+  private readonly fenced;
 
   constructor(private readonly o: ReconcilerOptions) {
-    this.duration = o.metrics.histogram('wadm_reconcile_duration_seconds', 'time to reconcile one lattice', []);
-    this.results = o.metrics.counter('wadm_reconciles_total', 'lattice reconciles, by result', ['result']);
+    this.duration = o.metrics.histogram('wadm_reconcile_duration_seconds', 'time to reconcile one lattice (one pass)', []);
+    this.results = o.metrics.counter('wadm_reconciles_total', 'lattice reconcile passes, by result', ['result']);
     this.issued = o.metrics.counter('wadm_commands_issued_total', 'commands written to the command stream, by type', ['type']);
-    this.appsByStatus = o.metrics.gauge('wadm_apps_by_status', 'deployed apps by aggregate status (last reconcile of each lattice on this replica)', ['lattice', 'status']);
+    this.appsByStatus = o.metrics.gauge('wadm_apps_by_status', 'deployed apps by aggregate status (lattices this replica owns)', ['lattice', 'status']);
+    this.fenced = o.metrics.counter('wadm_fenced_writes_total', 'writes refused or abandoned because a newer lease epoch exists, by kind', ['kind']);
   }
 
-  async reconcile(ref: LatticeRef): Promise<{ commands: Command[]; statuses: Record<string, Status> }> {
+  /** Forget a lattice's per-lattice series (lease lost or lattice collected). */
+  forgetMetrics(ref: LatticeRef): void {
+    for (const t of STATUS_TYPES) this.appsByStatus.remove({ lattice: ref.lattice, status: t });
+  }
+
+  async reconcile(owned: OwnedLattice): Promise<PassResult> {
     const end = this.duration.startTimer();
     try {
-      const r = await this.pass(ref);
+      const r = await this.pass(owned);
       this.results.inc({ result: r.commands.length > 0 ? 'commands' : 'converged' });
       return r;
     } catch (err) {
-      this.results.inc({ result: 'error' });
+      this.results.inc({ result: err instanceof LeaseLostError ? 'lease_lost' : 'error' });
+      if (err instanceof LeaseLostError) this.fenced.inc({ kind: 'pass' });
       throw err;
     } finally {
       end();
     }
   }
 
-  private async pass(ref: LatticeRef): Promise<{ commands: Command[]; statuses: Record<string, Status> }> {
+  private check(h: Held): void {
+    if (this.o.unsafeDisableFencing) return;
+    if (!this.o.leases.holds(h.ref, h.epoch)) throw new LeaseLostError(h.ref, h.epoch, 'lease no longer held');
+  }
+
+  private async pass(owned: OwnedLattice): Promise<PassResult> {
+    const h = owned.held;
+    const ref = h.ref;
+    this.check(h);
     const now = (this.o.now ?? Date.now)();
-    const log = this.o.logger.child({ lattice: ref.lattice });
+    const log = this.o.logger.child({ lattice: ref.lattice, epoch: h.epoch });
     const scope = ref.account ? { lattice: ref.lattice, account: ref.account } : { lattice: ref.lattice };
-    const stored = await this.o.manifests.listApps(scope);
+    const stored = this.o.manifests.apps(scope);
     const apps: DeployedApp[] = [];
     for (const a of stored) {
       const v = a.deployedVersion === null ? undefined : a.versions.find((x) => x.version === a.deployedVersion);
       if (v) apps.push({ name: a.name, version: v.version, manifest: v.manifest });
     }
-    const [snapshot, failures, inflightAll, appliedAll] = await Promise.all([
-      readLatticeSnapshot(this.o.state, ref),
-      this.o.state.list<FailureState>(stateKeys.failures(ref)),
-      this.o.state.list<InFlightValue>(stateKeys.inflights(ref)),
-      this.o.state.list<AppliedValue>(stateKeys.applieds(ref)),
-    ]);
-    const observed = { ...snapshot, failures: failures.map((f) => f.value) };
-    // Drop in-flight records that are observed done or expired.
-    const inflight: InFlight[] = [];
-    for (const f of inflightAll) {
-      const entry: InFlight = { key: f.value.key, command: f.value.command as Command, issuedAt: f.value.issuedAt, expiresAt: f.value.expiresAt };
-      if (entry.expiresAt <= now || isSatisfied(entry.command, observed)) await this.o.state.purgeIfUnchanged(f.key, f.revision);
-      else inflight.push(entry);
-    }
-    const applied = appliedAll.map((a) => a.value.record as AppliedRecord);
-    const plan = planLattice({
-      lattice: ref.lattice,
-      now,
-      apps,
-      applied,
-      observed,
-      inflight,
-      ...(this.o.backoffMs !== undefined ? { backoffMs: this.o.backoffMs } : {}),
+    const view = this.o.state.read(ref);
+    const observed = { ...view.snapshot, failures: view.failures };
+    const inflightAll: InFlight[] = view.inflight.map((f) => ({ key: f.value.key, command: f.value.command as Command, issuedAt: f.value.issuedAt, expiresAt: f.value.expiresAt }));
+    const { live, done } = settleInflight(inflightAll, observed, now);
+    const applied = view.applied.map((a) => a.value.record as AppliedRecord);
+    const input = { lattice: ref.lattice, now, apps, applied, observed, inflight: live, backoffMs: this.o.backoffMs ?? DEFAULT_BACKOFF_MS };
+    const plan = planLattice(input);
+    this.check(h);
+
+    // Done in-flight records go (CAS on the revision seen; never one written at a newer epoch).
+    const byKey = new Map(view.inflight.map((f) => [f.value.key, f]));
+    const limit = this.o.writeConcurrency ?? 64;
+    await mapLimit(done, limit, async (d) => {
+      const rec = byKey.get(d.key);
+      if (!rec || (rec.value.epoch ?? 0) > h.epoch) return;
+      try {
+        await this.o.stateKv.purge(rec.key, { previousSeq: rec.revision });
+        this.o.state.mirror.applyLocal(rec.key, undefined, rec.revision + 1);
+      } catch (err) {
+        if (!isCasConflict(err)) throw err;
+      }
     });
 
-    const sent: Command[] = [];
-    for (const c of plan.commands) {
-      if (await this.issue(ref, c, now)) sent.push(c);
-    }
-    if (sent.length > 0) log.info({ commands: sent.map((c) => c.kind) }, 'commands issued');
+    const sent = (await mapLimit(plan.commands, limit, (c) => this.issue(h, c, now))).filter((c): c is Command => c !== undefined);
+    if (sent.length > 0) log.info({ commands: sent.length, kinds: [...new Set(sent.map((c) => c.kind))] }, 'commands issued');
 
-    // Applied records: write the new ones, drop the ones for apps that own nothing any more.
+    // Applied records: write the changed ones, drop the ones for apps that own nothing any more.
     const keep = new Set(plan.applied.map((a) => a.app));
-    for (const rec of plan.applied) {
-      await this.o.state.update<AppliedValue>(stateKeys.applied(ref, rec.app), (cur) =>
-        cur && JSON.stringify(cur.record) === JSON.stringify(rec) ? { skip: true } : { write: { kind: 'applied', record: rec } },
-      );
-    }
-    for (const a of appliedAll) if (!keep.has((a.value.record as AppliedRecord).app)) await this.o.state.purgeIfUnchanged(a.key, a.revision);
+    const currentApplied = new Map(view.applied.map((a) => [(a.value.record as AppliedRecord).app, a]));
+    await mapLimit(plan.applied, limit, async (rec) => {
+      const cur = currentApplied.get(rec.app);
+      if (cur && JSON.stringify(cur.value.record) === JSON.stringify(rec)) return;
+      await this.writeRecord(h, stateKeys.applied(ref, rec.app), { kind: 'applied', record: rec, epoch: h.epoch }, cur);
+    });
+    await mapLimit(view.applied.filter((a) => !keep.has((a.value.record as AppliedRecord).app)), limit, async (a) => {
+      this.check(h);
+      if ((a.value.epoch ?? 0) > h.epoch) throw new LeaseLostError(ref, h.epoch, 'applied record written at a newer epoch');
+      try {
+        await this.o.stateKv.purge(a.key, { previousSeq: a.revision });
+        this.o.state.mirror.applyLocal(a.key, undefined, a.revision + 1);
+      } catch (err) {
+        if (!isCasConflict(err)) throw err;
+      }
+    });
 
     // Statuses: deployed apps from the plan; apps that are stored but not deployed are undeployed.
     const statuses: Record<string, Status> = { ...plan.statuses };
     for (const a of stored) if (a.deployedVersion === null) statuses[a.name] = UNDEPLOYED_STATUS;
-    for (const [name, st] of Object.entries(statuses)) {
-      if (await this.o.statuses.publishIfChanged(ref.lattice, name, st)) {
-        const ev = cloudEvent('wadm', 'com.wadm.application_status', { name, status: statusToWire(st) });
-        await this.o.ctx.js.publish(`wadm.evt.${ref.lattice}.application_status`, JSON.stringify(ev));
-        log.info({ app: name, status: st.status.type, message: st.status.message }, 'status changed');
-      }
-    }
+    this.check(h);
+    await mapLimit(Object.entries(statuses), limit, async ([name, st]) => {
+      if (!this.o.unsafeDisableFencing) this.check(h);
+      if (await owned.statuses.publish(name, st)) log.info({ app: name, status: st.status.type, message: st.status.message }, 'status changed');
+    });
     const counts = new Map<string, number>();
     for (const a of apps) {
       const t = statuses[a.name]?.status.type ?? 'undeployed';
       counts.set(t, (counts.get(t) ?? 0) + 1);
     }
-    for (const t of ['deployed', 'reconciling', 'failed', 'unhealthy', 'undeployed', 'waiting']) this.appsByStatus.set({ lattice: ref.lattice, status: t }, counts.get(t) ?? 0);
-    return { commands: sent, statuses };
+    for (const t of STATUS_TYPES) this.appsByStatus.set({ lattice: ref.lattice, status: t }, counts.get(t) ?? 0);
+    const requeueAt = earliestRequeue(input, plan);
+    return {
+      commands: sent,
+      statuses,
+      ...(requeueAt !== undefined ? { requeueAt } : {}),
+      idle: apps.length === 0 && view.snapshot.hosts.length === 0,
+    };
   }
 
   /**
-   * Record the command as in flight (compare-and-set: if another owner recorded it meanwhile, do not
-   * send it again), then publish it with a message id unique to this issuance.
+   * Write a record with compare-and-set on the revision the view holds. A record written at a newer
+   * epoch means another owner took over: the lease is lost. Returns the new revision, or undefined when
+   * the record changed under us and should be decided again by the next pass.
    */
-  private async issue(ref: LatticeRef, c: Command, now: number): Promise<boolean> {
+  private async writeRecord(h: Held, key: string, value: InFlightValue | AppliedValue, cur: { revision: number; value: InFlightValue | AppliedValue } | undefined): Promise<number | undefined> {
+    this.check(h);
+    if (cur && (cur.value.epoch ?? 0) > h.epoch && !this.o.unsafeDisableFencing) {
+      this.fenced.inc({ kind: value.kind });
+      throw new LeaseLostError(h.ref, h.epoch, `${value.kind} record ${key} was written at epoch ${cur.value.epoch}`);
+    }
+    try {
+      const data = JSON.stringify(value);
+      const rev = cur ? await this.o.stateKv.update(key, data, cur.revision) : await this.o.stateKv.create(key, data);
+      this.o.state.mirror.applyLocal(key, value, rev);
+      return rev;
+    } catch (err) {
+      if (!isCasConflict(err)) throw err;
+      // Changed under us: look at what is there now.
+      const fresh = await this.o.stateKv.get(key);
+      if (fresh && fresh.operation === 'PUT') {
+        try {
+          const v = fresh.json<InFlightValue | AppliedValue>();
+          this.o.state.mirror.applyLocal(key, v, fresh.revision);
+          if ((v.epoch ?? 0) > h.epoch && !this.o.unsafeDisableFencing) {
+            this.fenced.inc({ kind: value.kind });
+            throw new LeaseLostError(h.ref, h.epoch, `${value.kind} record ${key} was written at epoch ${v.epoch}`);
+          }
+        } catch (e) {
+          if (e instanceof LeaseLostError) throw e;
+        }
+      }
+      return undefined;
+    }
+  }
+
+  /** Record the command in flight (fenced CAS), then publish it with its epoch and a message id unique to this issuance. */
+  private async issue(h: Held, c: Command, now: number): Promise<Command | undefined> {
     const key = commandKey(c);
     const ttl = (this.o.inflightTtlMs ?? defaultTtl)(c);
-    const r = await this.o.state.update<InFlightValue>(stateKeys.inflight(ref, key), (f) => {
-      if (f && f.expiresAt > now && JSON.stringify(f.command) === JSON.stringify(c)) return { skip: true };
-      return { write: { kind: 'inflight', key, command: c, issuedAt: now, expiresAt: now + ttl } };
-    });
-    if (!r.written) return false;
-    const msgId = createHash('sha256').update(`${ref.account ?? ''}|${ref.lattice}|${JSON.stringify(c)}|${now}`).digest('hex');
-    await publishCommand(this.o.ctx, ref, c, msgId);
+    const rkey = stateKeys.inflight(h.ref, key);
+    const cur = this.o.state.get<InFlightValue>(rkey);
+    if (cur && cur.value.expiresAt > now && sameCommand(cur.value.command as Command, c)) return undefined;
+    const rev = await this.writeRecord(h, rkey, { kind: 'inflight', key, command: c, issuedAt: now, expiresAt: now + ttl, epoch: h.epoch }, cur);
+    if (rev === undefined) return undefined;
+    this.check(h);
+    const msgId = createHash('sha256').update(`${h.ref.account ?? ''}|${h.ref.lattice}|${JSON.stringify(c)}|${now}`).digest('hex');
+    await publishCommand(this.o.ctx, h.ref, c, msgId, h.epoch);
     this.issued.inc({ type: c.kind });
-    return true;
+    return c;
   }
 }
+
+const STATUS_TYPES = ['deployed', 'reconciling', 'failed', 'unhealthy', 'undeployed', 'waiting'] as const;
+
+export type { InFlight };

@@ -1,0 +1,55 @@
+/**
+ * Lattice garbage collection. A lattice with no live host and no deployed app for
+ * `WADM_LATTICE_GC_AFTER` seconds is forgotten by its owner: every state key (compare-and-set purge on
+ * the revision the view holds: anything written meanwhile stops the collection), its reconcile signal
+ * and its lease are removed; a moment later the purge markers themselves are dropped from the streams
+ * (bounded by sequence, so nothing written after the collection is touched). Manifests are never
+ * removed. A later event or deploy brings the lattice back as new.
+ */
+import { RECONCILE_STREAM, isCasConflict, latticePrefix, reconcileSubject, type JetStreamContext, type StateView } from '@wadm-ts/store';
+import type { Logger, Metrics } from '@wadm-ts/obs';
+import { LEASE_BUCKET, leaseKey, type Held, type Leases } from './leases.js';
+
+export interface CollectOptions {
+  ctx: JetStreamContext;
+  state: StateView;
+  leases: Leases;
+  logger: Logger;
+  metrics: Metrics;
+  held: Held;
+  /** Delay before purge markers are dropped (ms, default 2000). */
+  markerDelayMs?: number;
+}
+
+export async function collectLattice(o: CollectOptions): Promise<boolean> {
+  const { ref } = o.held;
+  const log = o.logger.child({ lattice: ref.lattice });
+  if (!o.leases.holds(ref, o.held.epoch)) return false;
+  const kv = await o.ctx.kvm.open(o.state.mirror.bucket);
+  for (const e of o.state.entries(ref)) {
+    if (!o.leases.holds(ref, o.held.epoch)) return false;
+    try {
+      await kv.purge(e.key, { previousSeq: e.revision });
+    } catch (err) {
+      if (isCasConflict(err)) {
+        log.info({ key: e.key }, 'lattice garbage collection stopped: its state changed meanwhile');
+        return false;
+      }
+      throw err;
+    }
+  }
+  await o.ctx.jsm.streams.purge(RECONCILE_STREAM, { filter: reconcileSubject(ref) });
+  if (!(await o.leases.forget(o.held))) return false;
+  o.metrics.counter('wadm_lattices_collected_total', 'idle lattices garbage-collected by this replica').inc();
+  log.info('idle lattice garbage-collected (state, signal and lease removed; manifests kept)');
+  const stateStream = `KV_${o.state.mirror.bucket}`;
+  const [stateLast, leaseLast] = await Promise.all([o.ctx.jsm.streams.info(stateStream), o.ctx.jsm.streams.info(`KV_${LEASE_BUCKET}`)]);
+  const t = setTimeout(() => {
+    void Promise.all([
+      o.ctx.jsm.streams.purge(stateStream, { filter: `$KV.${o.state.mirror.bucket}.${latticePrefix(ref)}.>`, seq: stateLast.state.last_seq + 1 }),
+      o.ctx.jsm.streams.purge(`KV_${LEASE_BUCKET}`, { filter: `$KV.${LEASE_BUCKET}.${leaseKey(ref)}`, seq: leaseLast.state.last_seq + 1 }),
+    ]).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'dropping purge markers of a collected lattice failed'));
+  }, o.markerDelayMs ?? 2000);
+  t.unref();
+  return true;
+}

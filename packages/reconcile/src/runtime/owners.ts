@@ -1,0 +1,232 @@
+/**
+ * The lattices this replica owns and when each is reconciled. A lattice's pass is triggered by its view
+ * changing (state or manifests, coalesced over `debounceMs`), by a reconcile signal, by a jittered
+ * per-lattice resync, and by the moment its plan can change by time alone (`requeueAt`: an in-flight
+ * expiry or a backoff ending). At most one pass per lattice runs at a time, and at most
+ * `maxConcurrent` per replica (p-queue). A trigger during a pass runs the lattice once more after it.
+ */
+import PQueue from 'p-queue';
+import { performance } from 'node:perf_hooks';
+import { scopeKey, semanticallyChanged, type JetStreamContext, type LatticeRef, type ManifestView, type StateView } from '@wadm-ts/store';
+import type { Logger, Metrics } from '@wadm-ts/obs';
+import { LeaseLostError, leaseKey, type Held, type Leases } from './leases.js';
+import { OwnedLattice, type Reconciler } from './reconciler.js';
+import { collectLattice } from './gc.js';
+
+export interface OwnersOptions {
+  ctx: JetStreamContext;
+  leases: Leases;
+  reconciler: Reconciler;
+  state: StateView;
+  manifests: ManifestView;
+  logger: Logger;
+  metrics: Metrics;
+  /** Concurrent passes on this replica (WADM_MAX_RECONCILES). */
+  maxConcurrent: number;
+  /** Every owned lattice is reconciled at least this often, jittered ±25 % (ms). */
+  resyncMs: number;
+  /** View changes are coalesced over this long before a pass (ms). */
+  debounceMs: number;
+  /** Idle lattices are forgotten after this long (ms). */
+  gcAfterMs: number;
+  fenced: boolean;
+}
+
+interface Slot {
+  owned: OwnedLattice;
+  scope: string;
+  queued: boolean;
+  running: boolean;
+  again: boolean;
+  lost: boolean;
+  wakeAt: number;
+  timer: NodeJS.Timeout | undefined;
+  resync: NodeJS.Timeout | undefined;
+  /** Passes that failed in a row (not lease losses), for backoff. */
+  failures: number;
+  ready: Promise<void>;
+}
+
+export class Owners {
+  private readonly slots = new Map<string, Slot>();
+  private readonly queue: PQueue;
+  private stopped = false;
+  private discoverTimer: NodeJS.Timeout | undefined;
+  private readonly depth;
+  private readonly triggers;
+
+  constructor(private readonly o: OwnersOptions) {
+    this.queue = new PQueue({ concurrency: o.maxConcurrent });
+    this.depth = o.metrics.gauge('wadm_reconcile_queue_depth', 'owned lattices waiting for a reconcile pass');
+    this.triggers = o.metrics.counter('wadm_reconcile_triggers_total', 'reasons a lattice pass was requested', ['reason']);
+    const active = o.metrics.gauge('wadm_reconcile_active_workers', 'reconcile passes running now');
+    this.queue.on('active', () => active.set(this.queue.pending));
+    this.queue.on('idle', () => active.set(0));
+    o.state.onChange((ref, key, prev, next) => {
+      if (key.endsWith('.meta')) return;
+      const kind = (next ?? prev)?.kind;
+      if (kind === 'inflight' || kind === 'applied' || kind === 'lattice') return;
+      if (!semanticallyChanged(prev, next)) return;
+      this.trigger(ref, 'state');
+    });
+    o.manifests.onChange((scope) => {
+      for (const s of this.slots.values()) if (s.scope === scope) this.wake(s, this.o.debounceMs, 'manifests');
+    });
+  }
+
+  start(): void {
+    this.stopped = false;
+    // Lattices whose state exists but which have no lease yet (e.g. their signal was lost): offer them.
+    this.discoverTimer = setInterval(() => void this.discover(), Math.max(1000, this.o.resyncMs));
+    this.discoverTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.discoverTimer) clearInterval(this.discoverTimer);
+    for (const s of this.slots.values()) this.drop(s);
+    this.slots.clear();
+    await this.queue.onIdle();
+  }
+
+  private async discover(): Promise<void> {
+    for (const ref of this.o.state.lattices()) {
+      if (this.stopped) return;
+      if (this.o.leases.lease(ref)) continue;
+      await this.o.leases.offer(ref).catch((err: unknown) => this.o.logger.warn({ err: (err as Error).message, lattice: ref.lattice }, 'offering a lattice failed'));
+    }
+  }
+
+  owned(): LatticeRef[] {
+    return [...this.slots.values()].map((s) => s.owned.held.ref);
+  }
+
+  /** The lease was acquired: catch the views up to now, then reconcile. */
+  acquired(h: Held): void {
+    const old = this.slots.get(h.key);
+    if (old) this.drop(old);
+    const slot: Slot = {
+      owned: new OwnedLattice(h, this.o.ctx, this.o.fenced),
+      scope: scopeKey(h.ref.account ? { lattice: h.ref.lattice, account: h.ref.account } : { lattice: h.ref.lattice }),
+      queued: false,
+      running: false,
+      again: false,
+      lost: false,
+      wakeAt: Infinity,
+      timer: undefined,
+      resync: undefined,
+      failures: 0,
+      ready: Promise.resolve(),
+    };
+    // An owner never acts on a view older than its lease: wait until both views have seen their buckets as of now.
+    slot.ready = Promise.all([this.o.state.mirror.sync(), this.o.manifests.mirror.sync()])
+      .then(() => undefined)
+      .catch((err: unknown) => this.o.logger.warn({ err: (err as Error).message, lattice: h.ref.lattice }, 'catching the views up failed; reconciling with what they hold'));
+    this.slots.set(h.key, slot);
+    this.scheduleResync(slot);
+    this.wake(slot, 0, 'acquired');
+  }
+
+  lost(h: Held): void {
+    const s = this.slots.get(h.key);
+    if (!s || s.owned.held !== h) return;
+    this.drop(s);
+    this.slots.delete(h.key);
+    this.o.reconciler.forgetMetrics(h.ref);
+  }
+
+  private drop(s: Slot): void {
+    s.lost = true;
+    if (s.timer) clearTimeout(s.timer);
+    if (s.resync) clearTimeout(s.resync);
+  }
+
+  /** Ask for a pass of a lattice (no-op unless this replica owns it). */
+  trigger(ref: LatticeRef, reason: string, delayMs = this.o.debounceMs): void {
+    const s = this.slots.get(leaseKey(ref));
+    if (s) this.wake(s, delayMs, reason);
+  }
+
+  private scheduleResync(s: Slot): void {
+    const ms = this.o.resyncMs * (0.75 + Math.random() * 0.5);
+    s.resync = setTimeout(() => {
+      if (s.lost) return;
+      this.wake(s, 0, 'resync');
+      this.scheduleResync(s);
+    }, ms);
+  }
+
+  private wake(s: Slot, delayMs: number, reason: string): void {
+    if (s.lost || this.stopped) return;
+    this.triggers.inc({ reason });
+    if (s.running) {
+      s.again = true;
+      return;
+    }
+    if (s.queued) return;
+    const at = performance.now() + Math.max(0, delayMs);
+    if (s.timer && s.wakeAt <= at) return;
+    if (s.timer) clearTimeout(s.timer);
+    s.wakeAt = at;
+    s.timer = setTimeout(() => {
+      s.timer = undefined;
+      s.wakeAt = Infinity;
+      this.enqueue(s);
+    }, Math.max(0, delayMs));
+  }
+
+  private enqueue(s: Slot): void {
+    if (s.queued || s.lost) return;
+    s.queued = true;
+    this.depth.set(this.queue.size + 1);
+    void this.queue.add(() => this.run(s));
+  }
+
+  private async run(s: Slot): Promise<void> {
+    s.queued = false;
+    this.depth.set(this.queue.size);
+    if (s.lost || this.stopped) return;
+    await s.ready;
+    s.running = true;
+    s.again = false;
+    const h = s.owned.held;
+    let next: number | undefined;
+    try {
+      const r = await this.o.reconciler.reconcile(s.owned);
+      s.failures = 0;
+      if (r.requeueAt !== undefined) next = Math.max(0, r.requeueAt - Date.now()) + 5;
+      const gcIn = await this.idle(s, r.idle);
+      if (gcIn !== undefined) next = next === undefined ? gcIn : Math.min(next, gcIn);
+    } catch (err) {
+      if (err instanceof LeaseLostError) {
+        this.o.logger.warn({ lattice: h.ref.lattice, epoch: h.epoch, err: err.message }, 'pass stopped: lease lost');
+      } else {
+        s.failures++;
+        next = Math.min(30_000, 250 * 2 ** Math.min(s.failures, 7));
+        this.o.logger.warn({ lattice: h.ref.lattice, err, retryInMs: next }, 'reconcile failed; will retry');
+      }
+    } finally {
+      s.running = false;
+    }
+    if (s.lost) return;
+    if (s.again) this.wake(s, this.o.debounceMs, 'changed during pass');
+    else if (next !== undefined) this.wake(s, next, 'requeue');
+  }
+
+  /** Track idleness on the lease; collect the lattice once idle long enough. Returns ms until GC is due. */
+  private async idle(s: Slot, idle: boolean): Promise<number | undefined> {
+    const h = s.owned.held;
+    const lease = this.o.leases.lease(h.ref);
+    if (!lease) return undefined;
+    if (!idle) {
+      if (lease.idleSince !== undefined) await this.o.leases.setIdleSince(h, undefined);
+      return undefined;
+    }
+    const since = lease.idleSince ?? Date.now();
+    if (lease.idleSince === undefined) await this.o.leases.setIdleSince(h, since);
+    const due = since + this.o.gcAfterMs - Date.now();
+    if (due > 0) return due + 10;
+    await collectLattice({ ctx: this.o.ctx, state: this.o.state, leases: this.o.leases, logger: this.o.logger, metrics: this.o.metrics, held: h });
+    return undefined;
+  }
+}

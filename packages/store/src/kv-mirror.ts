@@ -1,0 +1,235 @@
+/**
+ * An in-memory mirror of a KV bucket, kept current by one watch (initial values, then updates): the
+ * informer cache of controller-runtime, over JetStream KV. One watch per bucket per replica, however
+ * many lattices there are (NATS 2.9 has no multi-filter consumers, so the watch covers the bucket).
+ *
+ * - Entries carry their revision; an update never replaces a newer revision (our own writes are applied
+ *   at once with `applyLocal`, and the watch's later delivery of the same revision is a no-op).
+ * - `caughtUp(seq)` waits until the mirror has seen the bucket up to a stream sequence (e.g. the last
+ *   sequence read when a lattice was acquired), so an owner never acts on a view older than its lease.
+ * - The watch is supervised: if it ends (server restart, bucket recreated), it is reopened with backoff
+ *   and the mirror is rebuilt from the fresh initial values.
+ */
+import type { KV, KvEntry } from '@nats-io/kv';
+import type { JetStreamManager } from '@nats-io/jetstream';
+import type { Logger } from '@wadm-ts/obs';
+
+export interface MirrorEntry<T> {
+  value: T;
+  revision: number;
+}
+
+/** A key changed: its previous and new value (undefined = absent). */
+export type MirrorListener<T> = (key: string, previous: T | undefined, next: T | undefined) => void;
+
+export interface KvMirrorOptions<T> {
+  name: string;
+  /** Open (creating when missing) the bucket; called again when the watch has to be reopened. */
+  open: () => Promise<KV>;
+  jsm: JetStreamManager;
+  logger: Logger;
+  /** Decode a stored value; undefined drops the key from the mirror (not ours / corrupt). */
+  decode: (key: string, data: Uint8Array) => T | undefined;
+}
+
+export class KvMirror<T> {
+  private readonly entries = new Map<string, MirrorEntry<T>>();
+  private readonly listeners: Array<MirrorListener<T>> = [];
+  private maxRevision = 0;
+  private kv: KV | undefined;
+  private stopped = false;
+  private loop: Promise<void> | undefined;
+  private stopWatch: (() => void) | undefined;
+  private readonly waiters: Array<{ seq: number; resolve: () => void }> = [];
+  /** While a reopened watch replays the initial values: keys seen so far (the rest are gone afterwards). */
+  private resync: Set<string> | undefined;
+  private loaded = false;
+
+  constructor(private readonly o: KvMirrorOptions<T>) {}
+
+  get bucket(): string {
+    return this.o.name;
+  }
+
+  /** Start watching; resolves once the initial values are loaded. */
+  async start(): Promise<void> {
+    this.stopped = false;
+    let ready!: () => void;
+    const loaded = new Promise<void>((r) => (ready = r));
+    this.loop = this.run(ready);
+    await loaded;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.stopWatch?.();
+    await this.loop;
+    for (const w of this.waiters.splice(0)) w.resolve();
+  }
+
+  onChange(l: MirrorListener<T>): void {
+    this.listeners.push(l);
+  }
+
+  get(key: string): MirrorEntry<T> | undefined {
+    return this.entries.get(key);
+  }
+
+  /** Every entry whose key starts with `prefix`. */
+  *withPrefix(prefix: string): IterableIterator<[string, MirrorEntry<T>]> {
+    for (const e of this.entries) if (e[0].startsWith(prefix)) yield e;
+  }
+
+  *all(): IterableIterator<[string, MirrorEntry<T>]> {
+    yield* this.entries;
+  }
+
+  /** Initial values loaded and not rebuilding after a reopened watch. */
+  get ready(): boolean {
+    return this.loaded && this.resync === undefined;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** Apply a write this process made (revision from the server's ack); undefined value = removed. */
+  applyLocal(key: string, value: T | undefined, revision: number): void {
+    this.apply(key, value, revision);
+  }
+
+  /** Resolve once every bucket message up to `seq` has been seen (or after `timeoutMs`: returns false). */
+  caughtUp(seq: number, timeoutMs = 5000): Promise<boolean> {
+    if (this.maxRevision >= seq) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        const i = this.waiters.indexOf(w);
+        if (i >= 0) this.waiters.splice(i, 1);
+        resolve(false);
+      }, timeoutMs);
+      const w = {
+        seq,
+        resolve: () => {
+          clearTimeout(t);
+          resolve(true);
+        },
+      };
+      this.waiters.push(w);
+    });
+  }
+
+  /** Wait until the mirror has seen everything the bucket held when this was called. */
+  async sync(timeoutMs = 5000): Promise<boolean> {
+    const info = await this.o.jsm.streams.info(`KV_${this.o.name}`);
+    return this.caughtUp(info.state.last_seq, timeoutMs);
+  }
+
+  private apply(key: string, value: T | undefined, revision: number): void {
+    const cur = this.entries.get(key);
+    if (this.resync && !this.resync.has(key)) {
+      // First delivery after a reopen: it is the truth, whatever revision we held (a recreated stream
+      // starts its sequence again).
+      this.resync.add(key);
+    } else if (cur && cur.revision >= revision) return;
+    if (value === undefined) {
+      if (!cur) {
+        this.bump(revision);
+        return;
+      }
+      this.entries.delete(key);
+    } else {
+      this.entries.set(key, { value, revision });
+    }
+    this.bump(revision);
+    for (const l of this.listeners) l(key, cur?.value, value);
+  }
+
+  private bump(revision: number): void {
+    if (revision <= this.maxRevision) return;
+    this.maxRevision = revision;
+    if (this.waiters.length === 0) return;
+    for (let i = this.waiters.length - 1; i >= 0; i--) {
+      const w = this.waiters[i]!;
+      if (w.seq <= revision) {
+        this.waiters.splice(i, 1);
+        w.resolve();
+      }
+    }
+  }
+
+  private onEntry(e: KvEntry): void {
+    if (e.operation !== 'PUT') {
+      // A delete/purge marker removes the key (markers are newer than what they remove).
+      this.resync?.add(e.key);
+      if (this.entries.has(e.key)) {
+        const cur = this.entries.get(e.key)!;
+        if (cur.revision < e.revision || this.resync) {
+          this.entries.delete(e.key);
+          for (const l of this.listeners) l(e.key, cur.value, undefined);
+        }
+      }
+      this.bump(e.revision);
+      return;
+    }
+    let v: T | undefined;
+    try {
+      v = this.o.decode(e.key, e.value);
+    } catch {
+      v = undefined;
+    }
+    this.apply(e.key, v, e.revision);
+  }
+
+  private async run(ready: () => void): Promise<void> {
+    let delay = 100;
+    let first = true;
+    while (!this.stopped) {
+      try {
+        this.kv ??= await this.o.open();
+        const iter = await this.kv.watch({ key: '>' });
+        this.stopWatch = () => iter.stop();
+        const last = (await this.o.jsm.streams.info(`KV_${this.o.name}`)).state.last_seq;
+        if (!first) {
+          // Reopened: the initial values rebuild the mirror; keys they do not mention are gone.
+          this.resync = new Set();
+          this.maxRevision = 0;
+        }
+        let announced = false;
+        const announce = (): void => {
+          if (announced) return;
+          announced = true;
+          const seen = this.resync;
+          this.resync = undefined;
+          if (seen) {
+            for (const k of [...this.entries.keys()]) {
+              if (seen.has(k)) continue;
+              const prev = this.entries.get(k)!.value;
+              this.entries.delete(k);
+              for (const l of this.listeners) l(k, prev, undefined);
+            }
+          }
+          this.loaded = true;
+          if (first) ready();
+          first = false;
+          delay = 100;
+        };
+        if (last === 0) announce();
+        else void this.caughtUp(last, 60_000).then(announce);
+        for await (const e of iter) {
+          this.onEntry(e);
+          if (this.stopped) break;
+        }
+        if (!announced) announce();
+      } catch (err) {
+        if (this.stopped) break;
+        this.o.logger.warn({ err: (err as Error).message, bucket: this.o.name, retryInMs: delay }, 'KV watch failed; reopening');
+        this.kv = undefined;
+      }
+      if (this.stopped) break;
+      this.o.logger.info({ bucket: this.o.name }, 'KV watch ended; reopening');
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 5000);
+    }
+    if (first) ready();
+  }
+}

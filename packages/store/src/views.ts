@@ -1,0 +1,295 @@
+/**
+ * The replica's in-memory views of lattice state and manifests, fed by one KV watch per bucket
+ * (`KvMirror`). Reconcile passes, host expiry, command workers and listings read these, never KV.
+ */
+import type { KV } from '@nats-io/kv';
+import type { JetStreamManager } from '@nats-io/jetstream';
+import type { Logger } from '@wadm-ts/obs';
+import { KvMirror, type MirrorEntry } from './kv-mirror.js';
+import {
+  fromKeyToken,
+  latticePrefix,
+  type AppliedValue,
+  type ComponentState,
+  type ConfigState,
+  type FailureState,
+  type HostState,
+  type InFlightValue,
+  type LatticeMeta,
+  type LatticeRef,
+  type LatticeSnapshot,
+  type LinkState,
+  type ProviderState,
+  type StoredValue,
+} from './lattice-state.js';
+import { decodeStoredApp, type StoredApp } from './stored-app.js';
+import { scopeKey, type Scope } from './manifest-store.js';
+
+const decoder = new TextDecoder();
+
+function refOfPrefix(prefix: string): LatticeRef {
+  const t = prefix.split('.');
+  const lattice = fromKeyToken(t[2]!);
+  return t[1] === '_' ? { lattice } : { lattice, account: fromKeyToken(t[1]!) };
+}
+
+/** `lat.{acct}.{lattice}` of a state key, or undefined for keys that are not lattice state. */
+function prefixOf(key: string): string | undefined {
+  if (!key.startsWith('lat.')) return undefined;
+  const a = key.indexOf('.', 4);
+  if (a < 0) return undefined;
+  const b = key.indexOf('.', a + 1);
+  return b < 0 ? undefined : key.slice(0, b);
+}
+
+function subjectMatches(pat: string[], toks: string[]): boolean {
+  for (let i = 0; i < pat.length; i++) {
+    const p = pat[i]!;
+    if (p === '>') return toks.length > i;
+    if (i >= toks.length) return false;
+    if (p !== '*' && p !== toks[i]) return false;
+  }
+  return pat.length === toks.length;
+}
+
+export interface Keyed<T> extends MirrorEntry<T> {
+  key: string;
+}
+
+/** Lattice state (bucket `wadm_state`), indexed per lattice. */
+export class StateView {
+  readonly mirror: KvMirror<StoredValue>;
+  private readonly byLattice = new Map<string, Map<string, MirrorEntry<StoredValue>>>();
+  /** key without its last token → keys (e.g. `lat._.l.comp.{host}` → that host's component keys). */
+  private readonly children = new Map<string, Set<string>>();
+  private readonly listeners: Array<(ref: LatticeRef, key: string, previous: StoredValue | undefined, next: StoredValue | undefined) => void> = [];
+
+  constructor(o: { name: string; open: () => Promise<KV>; jsm: JetStreamManager; logger: Logger }) {
+    this.mirror = new KvMirror<StoredValue>({ ...o, decode: (_k, d) => JSON.parse(decoder.decode(d)) as StoredValue });
+    this.mirror.onChange((key, previous, next) => {
+      const p = prefixOf(key);
+      if (!p) return;
+      const e = this.mirror.get(key);
+      let m = this.byLattice.get(p);
+      const parent = key.slice(0, key.lastIndexOf('.'));
+      if (e) {
+        if (!m) this.byLattice.set(p, (m = new Map()));
+        m.set(key, e);
+        let c = this.children.get(parent);
+        if (!c) this.children.set(parent, (c = new Set()));
+        c.add(key);
+      } else if (m) {
+        m.delete(key);
+        if (m.size === 0) this.byLattice.delete(p);
+        const c = this.children.get(parent);
+        if (c) {
+          c.delete(key);
+          if (c.size === 0) this.children.delete(parent);
+        }
+      }
+      const ref = refOfPrefix(p);
+      for (const l of this.listeners) l(ref, key, previous, next);
+    });
+  }
+
+  start(): Promise<void> {
+    return this.mirror.start();
+  }
+
+  stop(): Promise<void> {
+    return this.mirror.stop();
+  }
+
+  get ready(): boolean {
+    return this.mirror.ready;
+  }
+
+  /** Called for every change of a lattice's state key (after the view applied it). */
+  onChange(l: (ref: LatticeRef, key: string, previous: StoredValue | undefined, next: StoredValue | undefined) => void): void {
+    this.listeners.push(l);
+  }
+
+  /** Every lattice with at least one state key. */
+  lattices(): LatticeRef[] {
+    return [...this.byLattice.keys()].map(refOfPrefix);
+  }
+
+  entries(ref: LatticeRef): Array<Keyed<StoredValue>> {
+    const m = this.byLattice.get(latticePrefix(ref));
+    return m ? [...m].map(([key, e]) => ({ key, ...e })) : [];
+  }
+
+  get<T extends StoredValue>(key: string): MirrorEntry<T> | undefined {
+    return this.mirror.get(key) as MirrorEntry<T> | undefined;
+  }
+
+  applyLocal(key: string, value: StoredValue | undefined, revision: number): void {
+    this.mirror.applyLocal(key, value, revision);
+  }
+
+  /** Keys of one lattice matching a subject filter (`*` one token, `>` the rest); undefined for other filters. */
+  keysMatching(filter: string): string[] | undefined {
+    const p = prefixOf(filter);
+    if (!p || p.includes('*') || p.includes('>')) return undefined;
+    if (filter.endsWith('.*')) {
+      const parent = filter.slice(0, -2);
+      if (!parent.includes('*') && !parent.includes('>')) return [...(this.children.get(parent) ?? [])];
+    }
+    const m = this.byLattice.get(p);
+    if (!m) return [];
+    const pat = filter.split('.');
+    const out: string[] = [];
+    for (const key of m.keys()) if (subjectMatches(pat, key.split('.'))) out.push(key);
+    return out;
+  }
+
+  meta(ref: LatticeRef): LatticeMeta | undefined {
+    const v = this.mirror.get(`${latticePrefix(ref)}.meta`)?.value;
+    return v?.kind === 'lattice' ? v : undefined;
+  }
+
+  /** Live entities of one lattice as plain data, plus failures, in-flight and applied records. */
+  read(ref: LatticeRef): {
+    snapshot: LatticeSnapshot;
+    failures: FailureState[];
+    inflight: Array<Keyed<InFlightValue>>;
+    applied: Array<Keyed<AppliedValue>>;
+    /** Hosts including tombstones (stopped or expired), by id. */
+    allHosts: Map<string, HostState>;
+  } {
+    const snapshot: LatticeSnapshot = { hosts: [], components: [], providers: [], links: [], configs: [] };
+    const failures: FailureState[] = [];
+    const inflight: Array<Keyed<InFlightValue>> = [];
+    const applied: Array<Keyed<AppliedValue>> = [];
+    const allHosts = new Map<string, HostState>();
+    const m = this.byLattice.get(latticePrefix(ref));
+    if (m) {
+      for (const [key, e] of m) {
+        const v = e.value;
+        switch (v.kind) {
+          case 'host':
+            allHosts.set(v.id, v);
+            if (!v.deleted) snapshot.hosts.push(v);
+            break;
+          case 'component':
+            if (!v.deleted) snapshot.components.push(v as ComponentState);
+            break;
+          case 'provider':
+            if (!v.deleted) snapshot.providers.push(v as ProviderState);
+            break;
+          case 'link':
+            if (!v.deleted) snapshot.links.push(v as LinkState);
+            break;
+          case 'config':
+            if (!v.deleted) snapshot.configs.push(v as ConfigState);
+            break;
+          case 'failure':
+            if (!v.deleted) failures.push(v);
+            break;
+          case 'inflight':
+            inflight.push({ key, value: v, revision: e.revision });
+            break;
+          case 'applied':
+            applied.push({ key, value: v, revision: e.revision });
+            break;
+          default:
+            break;
+        }
+      }
+    }
+    return { snapshot, failures, inflight, applied, allHosts };
+  }
+}
+
+/** Manifests (bucket `wadm_manifests`, Rust layout): lattice indexes and app records, decoded on demand. */
+export class ManifestView {
+  readonly mirror: KvMirror<Uint8Array>;
+  private readonly decoded = new Map<string, { revision: number; app: StoredApp | null }>();
+  /** app key → scope key of the index that lists it. */
+  private readonly scopeOfApp = new Map<string, string>();
+  private readonly listeners: Array<(scope: string) => void> = [];
+
+  constructor(o: { name: string; open: () => Promise<KV>; jsm: JetStreamManager; logger: Logger }) {
+    this.mirror = new KvMirror<Uint8Array>({ ...o, decode: (_k, d) => d });
+    this.mirror.onChange((key) => {
+      this.decoded.delete(key);
+      const names = this.indexNames(key);
+      if (names) {
+        for (const n of names) this.scopeOfApp.set(`${key}-${n}`, key);
+        this.emit(key);
+        return;
+      }
+      const scope = this.scopeOfApp.get(key);
+      if (scope) this.emit(scope);
+    });
+  }
+
+  start(): Promise<void> {
+    return this.mirror.start();
+  }
+
+  stop(): Promise<void> {
+    return this.mirror.stop();
+  }
+
+  get ready(): boolean {
+    return this.mirror.ready;
+  }
+
+  /** Called with the scope key (`{lattice}` or `{account}-{lattice}`) whose index or apps changed. */
+  onChange(l: (scope: string) => void): void {
+    this.listeners.push(l);
+  }
+
+  private emit(scope: string): void {
+    for (const l of this.listeners) l(scope);
+  }
+
+  /** The names of an index record, or undefined when the key holds something else. */
+  private indexNames(key: string): string[] | undefined {
+    const e = this.mirror.get(key);
+    if (!e || e.value[0] !== 0x5b /* '[' */) return undefined;
+    try {
+      const v: unknown = JSON.parse(decoder.decode(e.value));
+      return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Every stored app of a scope (names in the index whose record is gone or unreadable are skipped). */
+  apps(scope: Scope): StoredApp[] {
+    const sk = scopeKey(scope);
+    const out: StoredApp[] = [];
+    for (const name of this.indexNames(sk) ?? []) {
+      const app = this.app(sk, name);
+      if (app) out.push(app);
+    }
+    return out;
+  }
+
+  /** One stored app, decoded (cached per revision), or null. */
+  app(sk: string, name: string): StoredApp | null {
+    const key = `${sk}-${name}`;
+    const e = this.mirror.get(key);
+    if (!e) return null;
+    let d = this.decoded.get(key);
+    if (!d || d.revision !== e.revision) {
+      let app: StoredApp | null = null;
+      try {
+        app = decodeStoredApp(name, e.value);
+      } catch {
+        app = null;
+      }
+      d = { revision: e.revision, app };
+      this.decoded.set(key, d);
+    }
+    return d.app;
+  }
+
+  /** Whether the app is stored and has a deployed version (as this view sees it now). */
+  isDeployed(scope: Scope, name: string): boolean {
+    const a = this.app(scopeKey(scope), name);
+    return a !== null && a.deployedVersion !== null;
+  }
+}
