@@ -13,8 +13,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
-import { Kvm } from '@nats-io/kv';
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { SimulatedLattice } from '@wadm-ts/simulator';
 import { createLogger } from '@wadm-ts/obs';
 import { silent } from './harness/replicas.js';
@@ -22,7 +21,7 @@ import { startNats, type TestNats } from './harness/nats.js';
 import { eventually } from './harness/cluster.js';
 import { rng, pick } from './harness/lattice.js';
 import { ReplicaFleet, diagnose, reconcilePasses, type ReplicaProc } from './harness/procs.js';
-import { PatientApi, recordCtl, appManifest, expectedFootprint, footprint, type AppFootprint, type AppSpec } from './harness/runtime.js';
+import { PatientApi, explainApp, recordCtl, recordEvents, appManifest, expectedFootprint, footprint, type AppFootprint, type AppSpec } from './harness/runtime.js';
 
 const LATTICES = ['chaos0', 'chaos1', 'chaos2'];
 const HOSTS_PER_LATTICE = 4;
@@ -138,8 +137,7 @@ test('SIGKILL/restart of a random replica every 2 s for 60 s under deploys, upgr
   const t0 = Date.now();
   // For failure reports only: every control request and lattice event, to tell an app's story.
   const ctl = recordCtl(nc);
-  const events: Array<{ at: number; type: string; data: string }> = [];
-  const evtSub = nc.subscribe('wasmbus.evt.*.>', { callback: (_e, m) => void (m.subject.endsWith('.host_heartbeat') || events.push({ at: Date.now(), type: m.subject.split('.').slice(2).join('.'), data: m.string() })) });
+  const events = recordEvents(nc);
   // The killer: every 2 s one random replica dies (SIGKILL) and a replacement starts at once.
   const killer = (async () => {
     for (let k = 1; Date.now() - t0 < CHAOS_MS; k++) {
@@ -188,31 +186,20 @@ test('SIGKILL/restart of a random replica every 2 s for 60 s under deploys, upgr
     }
     return out;
   };
-  /** What happened to an app: its status, its keys in wadm_state, every control request and event naming it (ms since the start). */
-  const explain = async (ids: string[]): Promise<string> => {
-    const kv = await new Kvm(jetstream(nc)).open('wadm_state');
-    const keys: string[] = [];
-    for await (const k of await kv.keys()) keys.push(k);
-    const out: string[] = [];
-    for (const id of ids) {
-      const [lat, name] = id.split('/') as [string, string];
-      out.push(`${id}: status ${JSON.stringify((await apis.get(lat)!.call('status', name)).reply['status'])}; operations ${apps.find((a) => a.lattice === lat && a.name === name)?.history.join(', ')}`);
-      for (const k of keys.filter((k) => k.startsWith(`lat._.${lat}.`) && k.includes(name))) out.push(`  kv ${k} = ${(await kv.get(k))?.string().slice(0, 300)}`);
-      for (const c of ctl.records.filter((c) => c.lattice === lat && JSON.stringify(c.body ?? '').includes(name))) out.push(`  ctl +${c.at - t0} ${c.op} ${JSON.stringify(c.body).slice(0, 160)}`);
-      for (const e of events.filter((e) => e.type.startsWith(`${lat}.`) && e.data.includes(`"${name}`))) out.push(`  evt +${e.at - t0} ${e.type} ${e.data.slice(e.data.indexOf('"data"'), e.data.indexOf('"data"') + 200)}`);
-    }
-    return out.join('\n');
-  };
   try {
     await eventually('every app converged exactly', () => assert.deepEqual(deviations().slice(0, 10), []), 120_000);
   } catch (err) {
     (err as Error).message += `\n${deviations().length} apps off; replicas:\n${await diagnose(fleet.all)}`;
-    (err as Error).message += `\n${await explain(deviations().slice(0, 3).map((d) => d.split('@')[0]!))}`;
+    for (const d of deviations().slice(0, 3)) {
+      const [lat, name] = d.split('@')[0]!.split('/') as [string, string];
+      const hist = apps.find((a) => a.lattice === lat && a.name === name)?.history.join(', ');
+      (err as Error).message += `\n${await explainApp(nc, lat, name, { t0, ctl: ctl.records, events: events.records, api: apis.get(lat)!, extra: `operations: ${hist}` })}`;
+    }
     throw err;
   }
   const convergedAfter = Date.now() - chaosEnd;
   ctl.stop();
-  evtSub.unsubscribe();
+  events.stop();
 
   // At rest: sample the ground truth continuously over several resync passes; it must never deviate.
   let samples = 0;

@@ -217,8 +217,43 @@ export async function diagnose(rs: readonly ReplicaProc[]): Promise<string> {
     const counters = state === 'live'
       ? `reconciles ${await m('wadm_reconciles_total')} (errors ${await m('wadm_reconciles_total', { result: 'error' })}), owned ${await m('wadm_lattices_owned')}, commands issued ${await m('wadm_commands_issued_total')}, executed ok ${await m('wadm_commands_total', { result: 'ok' })}`
       : '';
+    let series = '';
+    if (state === 'live' && r.adminUrl()) {
+      try {
+        const text = await (await fetch(`${r.adminUrl()}/metrics`, { signal: AbortSignal.timeout(3000) })).text();
+        series = text
+          .split('\n')
+          .filter((l) => /^(wadm_commands_total|wadm_commands_issued_total|wadm_fenced_writes_total|wadm_lease_changes_total)\{/.test(l) && !/ 0$/.test(l))
+          .map((l) => l.replace(/,?replica="[^"]*"/, ''))
+          .join(' ');
+      } catch {
+        /* no metrics */
+      }
+    }
     const warns = r.lines.filter((l) => Number(l['level']) >= 40).slice(-3).map((l) => `${String(l.msg)} ${JSON.stringify(l['err'] ?? '')}`.slice(0, 300));
-    out.push(`${r.id} [${state}] ${counters} last warnings: ${JSON.stringify(warns)}`);
+    out.push(`${r.id} [${state}] ${counters} last warnings: ${JSON.stringify(warns)}${series ? `\n    ${series}` : ''}`);
   }
   return out.join('\n');
+}
+
+/** Like startNats(), but nats-server's own log lines (slow consumers, closed connections) are kept. */
+export async function startLoggedNats(): Promise<import('./nats.js').TestNats & { serverLog: string[] }> {
+  const { startLocalNats } = await import('@wadm-ts/store');
+  const { connect } = await import('@nats-io/transport-node');
+  const serverLog: string[] = [];
+  const server = await startLocalNats({ maxPayload: 16 * 1024 * 1024, onLog: (l) => void serverLog.push(l) });
+  const conns: Array<import('@nats-io/transport-node').NatsConnection> = [];
+  return {
+    ...server,
+    serverLog,
+    async connect() {
+      const nc = await connect({ servers: server.url });
+      conns.push(nc);
+      return nc;
+    },
+    async stop() {
+      await Promise.all(conns.map((c) => (c.isClosed() ? undefined : c.close())));
+      await server.stop();
+    },
+  };
 }

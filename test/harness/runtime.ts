@@ -7,7 +7,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { jetstream } from '@nats-io/jetstream';
-import { keyToken } from '@wadm-ts/store';
+import { fromKeyToken, keyToken } from '@wadm-ts/store';
 import type { LatticeSnapshot } from '@wadm-ts/simulator';
 import { waitFor } from './nats.js';
 
@@ -309,4 +309,58 @@ export function expectedFootprint(s: AppSpec | undefined): AppFootprint {
     providerImages: s.provider && s.provider.instances > 0 ? [s.provider.image] : [],
     links: s.provider ? 1 : 0,
   };
+}
+
+// ---------- failure reports ----------
+
+export interface EventRecord {
+  at: number;
+  lattice: string;
+  type: string;
+  data: string;
+}
+
+/** Record every lattice event but heartbeats (for failure reports). */
+export function recordEvents(nc: NatsConnection, lattice = '*'): { records: EventRecord[]; stop(): void } {
+  const records: EventRecord[] = [];
+  const sub = nc.subscribe(`wasmbus.evt.${lattice}.>`, {
+    callback: (_e, m) => {
+      if (m.subject.endsWith('.host_heartbeat')) return;
+      const t = m.subject.split('.');
+      records.push({ at: Date.now(), lattice: t[2]!, type: t.slice(3).join('.'), data: m.string() });
+    },
+  });
+  return { records, stop: () => sub.unsubscribe() };
+}
+
+/**
+ * The story of one app, for a failure message: its status, its keys in `wadm_state`, and every control
+ * request and lattice event that names it, in ms since `t0`.
+ */
+export async function explainApp(
+  nc: NatsConnection,
+  lattice: string,
+  name: string,
+  o: { t0: number; ctl?: readonly CtlRecord[]; events?: readonly EventRecord[]; api?: PatientApi; extra?: string },
+): Promise<string> {
+  const out: string[] = [`${lattice}/${name}:${o.extra ? ` ${o.extra}` : ''}`];
+  try {
+    if (o.api) out.push(`  status ${JSON.stringify((await o.api.call('status', name)).reply['status'])}`);
+    const kv = await new Kvm(jetstream(nc)).open('wadm_state');
+    const keys: string[] = [];
+    for await (const k of await kv.keys(`lat._.${keyToken(lattice)}.>`)) keys.push(k);
+    const readable = (k: string): string => k.split('.').map(fromKeyToken).join('.');
+    for (const k of keys.filter((k) => readable(k).includes(name)).sort()) out.push(`  kv ${readable(k)} = ${(await kv.get(k))?.string().slice(0, 400)}`);
+  } catch (err) {
+    out.push(`  (state unreadable: ${(err as Error).message})`);
+  }
+  const lines: Array<[number, string]> = [];
+  for (const c of o.ctl ?? []) if (c.lattice === lattice && JSON.stringify(c.body ?? '').includes(name)) lines.push([c.at, `ctl ${c.subject.split('.').slice(4).join('.').slice(0, 40)} ${JSON.stringify(c.body).slice(0, 160)}`]);
+  for (const e of o.events ?? []) {
+    if (e.lattice !== lattice || !e.data.includes(`"${name}`)) continue;
+    const i = e.data.indexOf('"data"');
+    lines.push([e.at, `evt ${e.type} ${e.data.slice(i, i + 160)}`]);
+  }
+  for (const [at, l] of lines.sort((a, b) => a[0] - b[0])) out.push(`  +${at - o.t0} ${l}`);
+  return out.join('\n');
 }
