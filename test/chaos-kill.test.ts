@@ -20,8 +20,8 @@ import { silent } from './harness/replicas.js';
 import { startNats, type TestNats } from './harness/nats.js';
 import { eventually } from './harness/cluster.js';
 import { rng, pick } from './harness/lattice.js';
-import { ReplicaFleet, diagnose, reconcilePasses, type ReplicaProc } from './harness/procs.js';
-import { PatientApi, explainApp, recordCtl, recordEvents, appManifest, expectedFootprint, footprint, type AppFootprint, type AppSpec } from './harness/runtime.js';
+import { ReplicaFleet, diagnose, fleetMetric, reconcilePasses, type ReplicaProc } from './harness/procs.js';
+import { PatientApi, manifestIndex, openLeases, readLease, explainApp, recordCtl, recordEvents, appManifest, expectedFootprint, footprint, type AppFootprint, type AppSpec } from './harness/runtime.js';
 
 const LATTICES = ['chaos0', 'chaos1', 'chaos2'];
 const HOSTS_PER_LATTICE = 4;
@@ -104,6 +104,7 @@ test('SIGKILL/restart of a random replica every 2 s for 60 s under deploys, upgr
   });
 
   const stats = { puts: 0, deploys: 0, undeploys: 0, kills: 0, sameId: 0, newId: 0, opErrors: [] as string[] };
+  const tries = (n: number): string => (n > 1 ? `, ${n} attempts` : '');
   /** One operation on an app, retried until acknowledged; the model changes only after the acknowledgement. */
   async function operate(a: AppModel): Promise<void> {
     const api = apis.get(a.lattice)!;
@@ -111,25 +112,25 @@ test('SIGKILL/restart of a random replica every 2 s for 60 s under deploys, upgr
     if (a.versions.length === 0 || (a.deployed !== null && x < 0.55)) {
       // Upgrade (or first deploy): a new version with another image and instance count, deployed.
       const s = newSpec(a, a.versions.length + 1);
-      await api.put(appManifest(s));
+      const p = await api.put(appManifest(s));
       a.versions.push(s.version);
       a.specs.set(s.version, s);
       stats.puts++;
-      await api.deploy(a.name, s.version);
+      const d = await api.deploy(a.name, s.version);
       a.deployed = s.version;
-      a.history.push(`+${Date.now() - t0} put+deploy ${s.version} (${s.instances} instances)`);
+      a.history.push(`+${d.at - t0} put+deploy ${s.version} (${s.instances} instances${tries(p.attempts + d.attempts - 1)})`);
       stats.deploys++;
     } else if (a.deployed !== null) {
-      await api.undeploy(a.name);
+      const u = await api.undeploy(a.name);
       a.deployed = null;
-      a.history.push(`+${Date.now() - t0} undeploy`);
+      a.history.push(`+${u.at - t0} undeploy${tries(u.attempts)}`);
       stats.undeploys++;
     } else {
       // Redeploy a stored version (usually the latest, sometimes an older one).
       const v = x < 0.8 ? a.versions[a.versions.length - 1]! : pick(r, a.versions);
-      await api.deploy(a.name, v);
+      const d = await api.deploy(a.name, v);
       a.deployed = v;
-      a.history.push(`+${Date.now() - t0} deploy ${v}`);
+      a.history.push(`+${d.at - t0} deploy ${v}${tries(d.attempts)}`);
       stats.deploys++;
     }
   }
@@ -189,8 +190,40 @@ test('SIGKILL/restart of a random replica every 2 s for 60 s under deploys, upgr
   try {
     await eventually('every app converged exactly', () => assert.deepEqual(deviations().slice(0, 10), []), 120_000);
   } catch (err) {
-    (err as Error).message += `\n${deviations().length} apps off; replicas:\n${await diagnose(fleet.all)}`;
-    for (const d of deviations().slice(0, 3)) {
+    const leaseKv = await openLeases(nc);
+    const leases = await Promise.all(LATTICES.map(async (l) => `${l}: ${JSON.stringify(await readLease(leaseKv, l))}`));
+    (err as Error).message += `\n${deviations().length} apps off; leases ${leases.join(' ')}; replicas:\n${await diagnose(fleet.all.filter((x) => x.alive()))}`;
+    // Sort the apps that are off: missing from their lattice's index in wadm_manifests (so no replica
+    // lists them), or fixed by replicas that build their in-memory views afresh from KV, or neither.
+    const offIds = deviations().map((d) => d.split('@')[0]!);
+    const indexes = new Map(await Promise.all(LATTICES.map(async (l) => [l, await manifestIndex(nc, l)] as const)));
+    const unlisted = offIds.filter((id) => !indexes.get(id.split('/')[0]!)!.has(id.split('/')[1]!));
+    const believed: string[] = [];
+    for (const l of LATTICES) {
+      const truth = apps.filter((a) => a.lattice === l && a.deployed !== null).length;
+      const views = await Promise.all(current.map(async (r) => `${r.id}:${await fleetMetric([r], 'wadm_apps_by_status', { lattice: l })}`));
+      believed.push(`${l}: ${truth} deployed, ${indexes.get(l)!.size}/${APPS_PER_LATTICE} in the index, wadm_apps_by_status ${views.join(' ')}`);
+    }
+    // What the owners say about the apps that are off (their status reflects their views).
+    const said = await Promise.all(offIds.filter((id) => !unlisted.includes(id)).slice(0, 8).map(async (id) => {
+      const [lat, name] = id.split('/') as [string, string];
+      const st = (await apis.get(lat)!.call('status', name)).reply['status'] as { status?: { type?: string; message?: string } } | undefined;
+      return `${id}: ${st?.status?.type}${st?.status?.message ? ` (${st.status.message})` : ''}`;
+    }));
+    (err as Error).message += `\nowners' status of the listed apps that are off: ${said.join('; ')}`;
+    const stale = [...current];
+    await fleet.shutdown(25_000).catch(() => undefined);
+    const fresh = [0, 1, 2].map((i) => fleet.spawn(`chaos-fresh-${i}`));
+    current.splice(0, current.length, ...fresh);
+    await fleet.ready(fresh, 60_000).catch(() => undefined);
+    const stillOff = (): string[] => deviations().map((d) => d.split('@')[0]!).filter((id) => offIds.includes(id));
+    await eventually('fresh replicas converge', () => assert.deepEqual(stillOff().filter((id) => !unlisted.includes(id)), []), 45_000).catch(() => undefined);
+    const after = stillOff();
+    (err as Error).message +=
+      `\n${offIds.length} apps off: ${unlisted.length} missing from their lattice index in wadm_manifests (${unlisted.slice(0, 6).join(' ')}); ` +
+      `after replacing every replica (${stale.map((r) => r.id).join(', ')}) by fresh ones, ${offIds.length - after.length} converged (${offIds.filter((id) => !after.includes(id)).slice(0, 6).join(' ')}), ` +
+      `${after.filter((id) => !unlisted.includes(id)).length} listed apps still off (${after.filter((id) => !unlisted.includes(id)).slice(0, 6).join(' ')})\nper lattice: ${believed.join('; ')}`;
+    for (const d of [...offIds.filter((id) => !unlisted.includes(id)), ...unlisted].slice(0, 3)) {
       const [lat, name] = d.split('@')[0]!.split('/') as [string, string];
       const hist = apps.find((a) => a.lattice === lat && a.name === name)?.history.join(', ');
       (err as Error).message += `\n${await explainApp(nc, lat, name, { t0, ctl: ctl.records, events: events.records, api: apis.get(lat)!, extra: `operations: ${hist}` })}`;

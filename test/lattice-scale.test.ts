@@ -147,7 +147,8 @@ test('consumers are constant in the number of lattices (20 → 200), and 200 dea
     'all 200 lattices garbage-collected',
     async () => {
       const left = await remaining();
-      assert.deepEqual(left.slice(0, 10), [], `${left.length} leftovers`);
+      const kinds = ['state', 'lease', 'reconcile subject'].map((k) => `${left.filter((x) => x.includes(`: ${k}`)).length} ${k}`).join(', ');
+      assert.deepEqual(left.slice(0, 10), [], `${left.length} leftovers (${kinds}) of ${new Set(left.map((x) => x.split(':')[0])).size} lattices`);
       gcAfter = Date.now() - stopAt;
     },
     90_000,

@@ -223,7 +223,7 @@ export async function diagnose(rs: readonly ReplicaProc[]): Promise<string> {
         const text = await (await fetch(`${r.adminUrl()}/metrics`, { signal: AbortSignal.timeout(3000) })).text();
         series = text
           .split('\n')
-          .filter((l) => /^(wadm_commands_total|wadm_commands_issued_total|wadm_fenced_writes_total|wadm_lease_changes_total)\{/.test(l) && !/ 0$/.test(l))
+          .filter((l) => /^(wadm_reconciles_total|wadm_commands_total|wadm_commands_issued_total|wadm_fenced_writes_total|wadm_lease_changes_total|wadm_lease_valid|wadm_lattices_owned|wadm_reconcile_queue_depth|wadm_reconcile_active_workers|wadm_reconcile_triggers_total)[{ ]/.test(l) && !/ 0$/.test(l))
           .map((l) => l.replace(/,?replica="[^"]*"/, ''))
           .join(' ');
       } catch {

@@ -208,7 +208,7 @@ export class PatientApi {
   }
 
   /** Put a version; a retry that finds the version already stored (the first attempt did write it) counts as stored. */
-  async put(manifest: string): Promise<{ reply: Json; at: number }> {
+  async put(manifest: string): Promise<{ reply: Json; at: number; attempts: number }> {
     const r = await this.call('put', undefined, manifest);
     const res = r.reply['result'];
     if (res === 'created' || res === 'newversion') return r;
@@ -216,13 +216,13 @@ export class PatientApi {
     throw new Error(`put failed: ${JSON.stringify(r.reply)}`);
   }
 
-  async deploy(name: string, version?: string): Promise<{ reply: Json; at: number }> {
+  async deploy(name: string, version?: string): Promise<{ reply: Json; at: number; attempts: number }> {
     const r = await this.call('deploy', name, version === undefined ? '' : JSON.stringify({ version }));
     if (r.reply['result'] !== 'acknowledged') throw new Error(`deploy ${name}${version ? `@${version}` : ''} failed: ${JSON.stringify(r.reply)}`);
     return r;
   }
 
-  async undeploy(name: string): Promise<{ reply: Json; at: number }> {
+  async undeploy(name: string): Promise<{ reply: Json; at: number; attempts: number }> {
     const r = await this.call('undeploy', name);
     if (r.reply['result'] !== 'acknowledged') throw new Error(`undeploy ${name} failed: ${JSON.stringify(r.reply)}`);
     return r;
@@ -351,6 +351,18 @@ export async function explainApp(
     for await (const k of await kv.keys(`lat._.${keyToken(lattice)}.>`)) keys.push(k);
     const readable = (k: string): string => k.split('.').map(fromKeyToken).join('.');
     for (const k of keys.filter((k) => readable(k).includes(name)).sort()) out.push(`  kv ${readable(k)} = ${(await kv.get(k))?.string().slice(0, 400)}`);
+    // The manifest bucket (Rust layout): the lattice index `{lattice}` and the app record `{lattice}-{name}`.
+    const mkv = await new Kvm(jetstream(nc)).open('wadm_manifests');
+    const index = await mkv.get(lattice);
+    const names = index?.operation === 'PUT' ? (index.json<string[]>() ?? []) : [];
+    const rec = await mkv.get(`${lattice}-${name}`);
+    let deployed = '?';
+    try {
+      deployed = JSON.stringify(rec?.operation === 'PUT' ? (rec.json<Record<string, unknown>>()['deployed_version'] ?? null) : `(${rec?.operation ?? 'absent'})`);
+    } catch {
+      /* not JSON */
+    }
+    out.push(`  manifests: ${names.includes(name) ? 'listed in' : 'MISSING from'} the ${lattice} index (rev ${index?.revision}, ${names.length} names); record rev ${rec?.revision} ${rec?.operation}, deployed_version ${deployed}`);
   } catch (err) {
     out.push(`  (state unreadable: ${(err as Error).message})`);
   }
@@ -363,4 +375,11 @@ export async function explainApp(
   }
   for (const [at, l] of lines.sort((a, b) => a[0] - b[0])) out.push(`  +${at - o.t0} ${l}`);
   return out.join('\n');
+}
+
+/** The app names listed in a lattice's index record in `wadm_manifests` (the Rust layout: key `{lattice}`). */
+export async function manifestIndex(nc: NatsConnection, lattice: string): Promise<Set<string>> {
+  const kv = await new Kvm(jetstream(nc)).open('wadm_manifests');
+  const e = await kv.get(lattice);
+  return new Set(e?.operation === 'PUT' ? (e.json<string[]>() ?? []) : []);
 }
