@@ -41,3 +41,12 @@ export async function waitFor<T>(check: () => Promise<T> | T, timeoutMs = 10_000
     delay = Math.min(delay * 2, 100);
   }
 }
+
+/** A real 3-node (by default) nats-server JetStream cluster on loopback; each node can be killed and restarted. */
+export async function startNatsCluster(
+  opts: { nodes?: number; waitForJetStream?: boolean; startNodes?: number; log?: string[] } = {},
+): Promise<import('@wadm-ts/store').LocalNatsCluster> {
+  const { startLocalNatsCluster } = await import('@wadm-ts/store');
+  const { log, ...rest } = opts;
+  return startLocalNatsCluster({ ...rest, maxPayload: 16 * 1024 * 1024, ...(log ? { onLog: (node: string, line: string) => log.push(`${node} ${line}`) } : {}) });
+}

@@ -34,8 +34,11 @@ export interface ReplicaConfig {
   resyncIntervalMs: number;
   /** Lease duration: another replica takes a lattice over within this long after its owner stalls or dies, ms. */
   takeoverMs: number;
-  /** Replicas of every stream and bucket wadm-ts creates (and updates existing ones to). */
-  streamReplicas: number;
+  /**
+   * Replicas of every stream and bucket wadm-ts creates, and that existing ones are updated to — only
+   * when given (absent: new ones get 1, existing ones are left as the operator made them).
+   */
+  streamReplicas?: number;
   /** A lattice with no live host and no deployed app for this long is forgotten, seconds. */
   latticeGcAfterS: number;
   /** Concurrent reconcile passes on this replica. */
@@ -88,7 +91,7 @@ export function addReplicaOptions(cmd: Command): Command {
   opt('--ingest-ack-wait-ms <ms>', 'redeliver an unacknowledged lattice event after this long', 'WADM_INGEST_ACK_WAIT_MS', 30000, positiveInt('--ingest-ack-wait-ms'));
   opt('--resync-interval-ms <ms>', 'reconcile every lattice at least this often', 'WADM_RESYNC_INTERVAL_MS', 30000, positiveInt('--resync-interval-ms'));
   opt('--takeover-ms <ms>', 'another replica takes a lattice over within this long after its owner dies', 'WADM_TAKEOVER_MS', 5000, positiveInt('--takeover-ms'));
-  opt('--stream-replicas <n>', 'replicas of every stream and KV bucket wadm-ts creates or updates', 'WADM_STREAM_REPLICAS', 1, positiveInt('--stream-replicas'));
+  opt('--stream-replicas <n>', 'replicas of every stream and KV bucket wadm-ts creates, and that existing ones are updated to (default: 1 for new ones, existing ones left alone)', 'WADM_STREAM_REPLICAS', undefined, positiveInt('--stream-replicas'));
   opt('--lattice-gc-after <seconds>', 'forget a lattice with no live host and no deployed app after this long', 'WADM_LATTICE_GC_AFTER', 3600, positiveNumber('--lattice-gc-after'));
   opt('--max-reconciles <n>', 'concurrent reconcile passes on this replica', 'WADM_MAX_RECONCILES', 8, positiveInt('--max-reconciles'));
   opt('--signal-interval-ms <ms>', 'coalesce reconcile signals per lattice over this interval', 'WADM_SIGNAL_INTERVAL_MS', 100, positiveInt('--signal-interval-ms'));
@@ -134,8 +137,8 @@ export function replicaConfigFrom(o: Raw, env: NodeJS.ProcessEnv = process.env):
   if (jwt) nats.jwt = jwt;
   if (creds) nats.credsFile = creds;
   if (ca) nats.tlsCaFile = ca;
-  const streamReplicas = Number(o['streamReplicas'] ?? 1);
-  const jetstream: JetStreamSettings = { persistence, replicas: streamReplicas };
+  const streamReplicas = o['streamReplicas'] === undefined ? undefined : Number(o['streamReplicas']);
+  const jetstream: JetStreamSettings = { persistence, ...(streamReplicas !== undefined ? { replicas: streamReplicas } : {}) };
   const domain = str(o['domain']);
   if (domain) jetstream.domain = domain;
   const replicaId = str(o['hostId']) ?? `wadm-${hostname()}-${randomUUID().slice(0, 8)}`;
@@ -157,7 +160,7 @@ export function replicaConfigFrom(o: Raw, env: NodeJS.ProcessEnv = process.env):
     signalIntervalMs: Number(o['signalIntervalMs'] ?? 100),
     resyncIntervalMs: Number(o['resyncIntervalMs'] ?? 30000),
     takeoverMs: Number(o['takeoverMs'] ?? 5000),
-    streamReplicas,
+    ...(streamReplicas !== undefined ? { streamReplicas } : {}),
     latticeGcAfterS: Number(o['latticeGcAfter'] ?? 3600),
     maxReconciles: Number(o['maxReconciles'] ?? 8),
   };

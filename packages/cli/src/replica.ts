@@ -20,9 +20,12 @@ import {
   jetStreamContext,
   stateKeys,
   type HostState,
+  retryTransient,
+  watchConnection,
+  type RetryOptions,
 } from '@wadm-ts/store';
 import { HostReaper, IngestWorker, ensureIngestResources } from '@wadm-ts/ingest';
-import { CommandWorker, LatticeWork, Leases, Owners, Reconciler, ensureCommandResources, ensureWorkConsumer } from '@wadm-ts/reconcile';
+import { CommandWorker, LEASE_BUCKET, LatticeWork, Leases, Owners, Reconciler, ensureCommandResources, ensureWorkConsumer } from '@wadm-ts/reconcile';
 import type { DestinationStream } from 'pino';
 import { startAdmin, type AdminHandle } from './admin-http.js';
 import type { ReplicaConfig } from './config.js';
@@ -84,16 +87,32 @@ export async function startReplica(cfg: ReplicaConfig, opts: StartOptions = {}):
 
   const nc = await connectWithRetry(cfg, logger, opts.connectTimeoutMs);
   logger.info({ server: nc.getServer() }, 'connected to NATS');
-  const ctx = await jetStreamContext(nc, cfg.jetstream);
-  await ensureApiStreams(ctx);
-  const manifestKv = await ensureBucket(ctx, cfg.manifestBucket);
-  const stateKv = await ensureBucket(ctx, cfg.stateBucket);
+  // --- JetStream resources (wt-jsres): every startup step that talks to JetStream is retried while it
+  // fails transiently (a cluster electing its meta leader, a node restarting), so replicas started with a
+  // fresh cluster all come up; until then the replica is not ready (/readyz 503). After a reconnect the
+  // resources are ensured again (a memory-storage server loses them on restart).
+  const retry: RetryOptions = { logger, stopped: () => nc.isClosed(), maxDelayMs: 5000 };
+  const ctx = await retryTransient('opening JetStream', () => jetStreamContext(nc, cfg.jetstream, { logger }), retry);
+  await retryTransient('ensuring the API streams', () => ensureApiStreams(ctx), retry);
+  const manifestKv = await retryTransient(`ensuring bucket ${cfg.manifestBucket}`, () => ensureBucket(ctx, cfg.manifestBucket), retry);
+  const stateKv = await retryTransient(`ensuring bucket ${cfg.stateBucket}`, () => ensureBucket(ctx, cfg.stateBucket), retry);
+  const ensureAll = async (): Promise<void> => {
+    await ensureApiStreams(ctx);
+    await ensureBucket(ctx, cfg.manifestBucket);
+    await ensureBucket(ctx, cfg.stateBucket);
+    await ensureReconcileStream(ctx);
+    await ensureIngestResources(ctx, cfg.multitenant, { ackWaitMs: cfg.ingestAckWaitMs });
+    await ensureCommandResources(ctx);
+    await ensureWorkConsumer(ctx, cfg.takeoverMs, logger);
+    await ensureBucket(ctx, LEASE_BUCKET);
+  };
+  // --- end JetStream resources
   const casRetries = metrics.counter('wadm_manifest_cas_retries_total', 'compare-and-set conflicts retried on the manifest bucket');
   const manifests = new ManifestStore(manifestKv, cfg.manifestBucket, () => casRetries.inc());
   const statuses = new StatusStore(ctx.js, ctx.jsm);
   const stateCas = metrics.counter('wadm_state_cas_retries_total', 'compare-and-set conflicts retried on the lattice state bucket');
   const state = new LatticeStateStore(stateKv, ctx.jsm, cfg.stateBucket, () => stateCas.inc());
-  await ensureReconcileStream(ctx);
+  await retryTransient('ensuring the reconcile stream', () => ensureReconcileStream(ctx), retry);
   const signaler = new ReconcileSignaler(ctx.js, logger, metrics, cfg.signalIntervalMs);
   signaler.start();
 
@@ -115,13 +134,13 @@ export async function startReplica(cfg: ReplicaConfig, opts: StartOptions = {}):
   // In-memory views, fed by one watch per bucket (initial values, then updates); ingest reads through the state view.
   const stateView = new StateView({ name: cfg.stateBucket, open: () => ensureBucket(ctx, cfg.stateBucket), jsm: ctx.jsm, logger });
   const manifestView = new ManifestView({ name: cfg.manifestBucket, open: () => ensureBucket(ctx, cfg.manifestBucket), jsm: ctx.jsm, logger });
-  await Promise.all([stateView.start(), manifestView.start()]);
+  await retryTransient('loading the views', () => Promise.all([stateView.start(), manifestView.start()]), retry);
   state.useView(stateView);
 
-  await ensureIngestResources(ctx, cfg.multitenant, { ackWaitMs: cfg.ingestAckWaitMs });
+  await retryTransient('ensuring the ingest resources', () => ensureIngestResources(ctx, cfg.multitenant, { ackWaitMs: cfg.ingestAckWaitMs }), retry);
   const ingest = new IngestWorker({ ctx, store: state, signaler, logger, metrics, multitenant: cfg.multitenant, concurrency: cfg.maxJobs, ackWaitMs: cfg.ingestAckWaitMs });
   await ingest.start();
-  await ensureCommandResources(ctx);
+  await retryTransient('ensuring the command resources', () => ensureCommandResources(ctx), retry);
   const fenced = !cfg.unsafeDisableFencing;
   if (!fenced) logger.warn('WADM_UNSAFE_DISABLE_FENCING is set: lease epochs are not enforced (test use only)');
   // Owners and leases refer to each other through the callbacks.
@@ -134,6 +153,7 @@ export async function startReplica(cfg: ReplicaConfig, opts: StartOptions = {}):
     leaseMs: cfg.takeoverMs,
     onAcquired: (h) => owners?.acquired(h),
     onLost: (h) => owners?.lost(h),
+    beforeRelease: (h) => owners?.drain(h, cfg.takeoverMs) ?? Promise.resolve(),
     ...(fenced ? {} : { unsafeDisableFencing: true }),
   });
   const reconciler = new Reconciler({ ctx, stateKv, state: stateView, manifests: manifestView, leases, logger, metrics, ...(fenced ? {} : { unsafeDisableFencing: true }) });
@@ -174,14 +194,14 @@ export async function startReplica(cfg: ReplicaConfig, opts: StartOptions = {}):
     },
     ...(fenced ? {} : { unsafeDisableFencing: true }),
   });
-  await commands.start();
-  await leases.start();
+  await retryTransient('starting the command worker', () => commands.start(), retry);
+  await retryTransient('starting the leases', () => leases.start(), retry);
   owners.start();
   const ensureWork = async (): Promise<void> => {
     await ensureReconcileStream(ctx);
     await ensureWorkConsumer(ctx, cfg.takeoverMs, logger);
   };
-  await ensureWork();
+  await retryTransient('ensuring the lattice work consumer', ensureWork, retry);
   const work = new LatticeWork({ ctx, leases, owners, logger, metrics, ensure: ensureWork });
   await work.start();
   const reaper = new HostReaper({ ctx, store: state, view: stateView, lattices: () => ownersRef.owned(), signaler, logger, metrics, cleanupIntervalMs: cfg.cleanupIntervalS * 1000 });
@@ -200,6 +220,19 @@ export async function startReplica(cfg: ReplicaConfig, opts: StartOptions = {}):
       }
     }
   })().catch(() => undefined);
+
+  // wt-jsres: re-ensure the JetStream resources after every reconnect (memory storage loses them on restart).
+  const resourceWatch = watchConnection(nc, {
+    logger,
+    onReconnect: (server) =>
+      void retryTransient('re-ensuring JetStream resources after a reconnect', ensureAll, { ...retry, stopped: () => nc.isClosed() || stopping !== undefined, context: { server } })
+        .then(() => {
+          // The views rebuild from fresh initial values: a server with memory storage lost the buckets and
+          // started their sequences again, which a resumed watch would not notice.
+          for (const m of [stateView.mirror, manifestView.mirror, leases.mirror]) m.reopen();
+        })
+        .catch((err: unknown) => logger.warn({ err: (err as Error).message }, 're-ensuring JetStream resources after a reconnect failed')),
+  });
 
   isReady = true;
   logger.info({ prefix: cfg.apiPrefix, multitenant: cfg.multitenant }, 'replica ready');
@@ -227,6 +260,7 @@ export async function startReplica(cfg: ReplicaConfig, opts: StartOptions = {}):
     stop(): Promise<void> {
       stopping ??= (async () => {
         isReady = false;
+        resourceWatch.stop();
         await work.stop();
         await owners.stop();
         await leases.stop();

@@ -10,7 +10,7 @@ export async function applyOps(store: LatticeStateStore, ops: readonly Op[]): Pr
       const r = await store.update<StoredValue>(op.key, op.decide);
       if (r.written && semanticallyChanged(r.previous, r.written)) changed = true;
     } else {
-      const keys = (await store.keys(op.filter)).filter((k) => !op.keep.has(k));
+      const keys = (await store.keys(op.filter, { fresh: op.final === true })).filter((k) => !op.keep.has(k));
       const results = await Promise.all(keys.map((k) => store.update<StoredValue>(k, (cur) => sweepDecision(cur, op.seq, op.timeMs))));
       if (results.some((r) => r.written && semanticallyChanged(r.previous, r.written))) changed = true;
     }

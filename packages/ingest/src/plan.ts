@@ -29,8 +29,12 @@ export interface EventContext {
 
 export type Op =
   | { kind: 'update'; key: string; decide: (cur: StoredValue | undefined) => KeyDecision<StoredValue> }
-  /** Tombstone every live key matching `filter` that is not in `keep` and was set before `seq`. */
-  | { kind: 'sweep'; filter: string; keep: ReadonlySet<string>; seq: number; timeMs: number };
+  /**
+   * Tombstone every live key matching `filter` that is not in `keep` and was set before `seq`. `final`
+   * sweeps (a host that is gone) list keys from the server; the others (heartbeats, which repeat) may
+   * use the replica's view.
+   */
+  | { kind: 'sweep'; filter: string; keep: ReadonlySet<string>; seq: number; timeMs: number; final?: boolean };
 
 
 function isEntity(v: StoredValue | undefined): v is Entity {
@@ -141,8 +145,8 @@ export function planEvent(ev: LatticeEvent, ctx: EventContext): Op[] {
     case 'host_stopped':
       return [
         remove(stateKeys.host(l, ev.hostId), seq, timeMs, () => ({ kind: 'host', id: ev.hostId, friendlyName: '', labels: ev.labels, version: '', uptimeSeconds: 0, lastSeen: timeMs, seq })),
-        { kind: 'sweep', filter: stateKeys.componentsOf(l, ev.hostId), keep: new Set(), seq, timeMs },
-        { kind: 'sweep', filter: stateKeys.providersOf(l, ev.hostId), keep: new Set(), seq, timeMs },
+        { kind: 'sweep', filter: stateKeys.componentsOf(l, ev.hostId), keep: new Set(), seq, timeMs, final: true },
+        { kind: 'sweep', filter: stateKeys.providersOf(l, ev.hostId), keep: new Set(), seq, timeMs, final: true },
       ];
     case 'labels_changed':
       return [patch<HostState>(stateKeys.host(l, ev.hostId), seq, (h) => ({ ...h, labels: ev.labels, seq }))];

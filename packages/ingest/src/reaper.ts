@@ -111,8 +111,8 @@ export class HostReaper {
     });
     if (!r.written) return false;
     await applyOps(this.o.store, [
-      { kind: 'sweep', filter: stateKeys.componentsOf(ref, hostId), keep: new Set(), seq, timeMs: now },
-      { kind: 'sweep', filter: stateKeys.providersOf(ref, hostId), keep: new Set(), seq, timeMs: now },
+      { kind: 'sweep', filter: stateKeys.componentsOf(ref, hostId), keep: new Set(), seq, timeMs: now, final: true },
+      { kind: 'sweep', filter: stateKeys.providersOf(ref, hostId), keep: new Set(), seq, timeMs: now, final: true },
     ]);
     this.expired.inc({ lattice: ref.lattice });
     this.o.signaler.mark(ref, 'host_expired');

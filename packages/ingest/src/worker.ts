@@ -8,12 +8,17 @@
  * - Garbage (not JSON, not a CloudEvent, unknown type, malformed data) is acknowledged and counted.
  * - An event whose processing keeps failing is parked on `wadm.dlq.ingest.{lattice}` (stream
  *   `wadm_dead_letters`) with the error in headers after `maxAttempts`, then terminated — never dropped.
+ *   A transient JetStream failure (timeouts, no responders during a leader election) is retried without
+ *   counting towards `maxAttempts`.
+ * - The consumer is supervised (ConsumerLoop): after a server restart, a reconnect, missed heartbeats or
+ *   a lost stream/consumer (memory storage) it consumes again, re-creating the streams and the consumer
+ *   with ensureIngestResources when they are gone.
  */
 import { headers } from '@nats-io/transport-node';
-import { AckPolicy, DeliverPolicy, RetentionPolicy, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, RetentionPolicy, type JsMsg } from '@nats-io/jetstream';
 import PQueue from 'p-queue';
 import { decodeCloudEvent, decodeLatticeEvent, parseEventSubject, type LatticeEvent } from '@wadm-ts/protocol';
-import { ensureStream, keyToken, runWorkLoop, stateKeys, type JetStreamContext, type LatticeMeta, type LatticeRef, type LatticeStateStore, type HostState } from '@wadm-ts/store';
+import { ConsumerLoop, ensureStream, isTransientJetStreamError, keyToken, stateKeys, type JetStreamContext, type LatticeMeta, type LatticeRef, type LatticeStateStore, type HostState } from '@wadm-ts/store';
 import type { Logger, Metrics } from '@wadm-ts/obs';
 import { applyOps } from './apply.js';
 import { planEvent } from './plan.js';
@@ -75,9 +80,7 @@ export async function ensureIngestResources(ctx: JetStreamContext, multitenant: 
 
 export class IngestWorker {
   private readonly queue: PQueue;
-  private stopping = false;
-  private messages: ConsumerMessages | undefined;
-  private loop: Promise<void> | undefined;
+  private loop: ConsumerLoop | undefined;
   private lagTimer: NodeJS.Timeout | undefined;
   private readonly touched = new Map<string, number>();
   private readonly events;
@@ -91,15 +94,25 @@ export class IngestWorker {
   }
 
   async start(): Promise<void> {
-    const consumer = await this.o.ctx.js.consumers.get(EVENTS_STREAM, INGEST_CONSUMER);
     const max = Math.max(16, (this.o.concurrency ?? 64) * 2);
-    this.stopping = false;
-    const messages = await consumer.consume({ max_messages: max });
-    this.messages = messages;
-    this.loop = runWorkLoop(messages, this.queue, max, () => this.stopping, (m) => this.handle(m)).catch((err: unknown) =>
-      this.o.logger.error({ err }, 'ingest loop ended with an error'),
-    );
-    this.lagTimer = setInterval(() => void this.updateLag(consumer), 2000);
+    const { ctx } = this.o;
+    const resources = { ...(this.o.ackWaitMs !== undefined ? { ackWaitMs: this.o.ackWaitMs } : {}), ...(this.o.streamMaxAgeMs !== undefined ? { streamMaxAgeMs: this.o.streamMaxAgeMs } : {}) };
+    this.loop = new ConsumerLoop({
+      nc: ctx.nc,
+      js: ctx.js,
+      stream: EVENTS_STREAM,
+      consumer: INGEST_CONSUMER,
+      logger: this.o.logger,
+      ensure: () => ensureIngestResources(ctx, this.o.multitenant, resources),
+      handle: (m) => this.handle(m),
+      queue: this.queue,
+      maxMessages: max,
+    });
+    await this.loop.start();
+    this.lagTimer = setInterval(() => {
+      const consumer = this.loop?.consumer;
+      if (consumer) void this.updateLag(consumer);
+    }, 2000);
     this.lagTimer.unref();
     this.o.logger.info({ stream: EVENTS_STREAM, consumer: INGEST_CONSUMER }, 'ingest started');
   }
@@ -116,9 +129,7 @@ export class IngestWorker {
 
   async stop(): Promise<void> {
     if (this.lagTimer) clearInterval(this.lagTimer);
-    this.stopping = true;
-    this.messages?.stop();
-    await this.loop;
+    await this.loop?.stop();
     await this.queue.onIdle();
   }
 
@@ -158,9 +169,12 @@ export class IngestWorker {
   private async failed(m: JsMsg, ref: LatticeRef, ev: LatticeEvent, err: unknown): Promise<void> {
     const log = this.o.logger.child({ lattice: ref.lattice });
     const attempts = m.info.deliveryCount;
-    if (attempts < (this.o.maxAttempts ?? 5)) {
+    // A transient JetStream failure (a stream leader election, a restarting server) is not the event's
+    // fault: it is retried for as long as it lasts, never parked.
+    const transient = isTransientJetStreamError(err);
+    if (attempts < (this.o.maxAttempts ?? 5) || transient) {
       this.events.inc({ type: ev.type, result: 'retried' });
-      log.warn({ err, seq: m.seq, attempts }, 'applying lattice event failed; will retry');
+      log.warn({ err, seq: m.seq, attempts, transient }, 'applying lattice event failed; will retry');
       m.nak(Math.min(100 * 2 ** attempts, 10_000));
       return;
     }

@@ -10,3 +10,5 @@ export * from './reconcile-signals.js';
 export * from './work-loop.js';
 export * from './kv-mirror.js';
 export * from './views.js';
+export * from './retry.js';
+export * from './consumer-loop.js';

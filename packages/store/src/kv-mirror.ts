@@ -67,6 +67,14 @@ export class KvMirror<T> {
     for (const w of this.waiters.splice(0)) w.resolve();
   }
 
+  /**
+   * Reopen the watch and rebuild from fresh initial values (after a reconnect: the server may have lost
+   * the bucket, with memory storage, and started its sequence again).
+   */
+  reopen(): void {
+    if (!this.stopped) this.stopWatch?.();
+  }
+
   onChange(l: MirrorListener<T>): void {
     this.listeners.push(l);
   }

@@ -259,12 +259,13 @@ export class LatticeStateStore {
   }
 
   /**
-   * Keys matching `filter` (subject wildcards), as one snapshot: read from the bucket stream's
+   * Keys matching `filter` (subject wildcards): from the view when one is attached (it may lag by a few
+   * milliseconds), else — or with `fresh` — as one snapshot read from the bucket stream's
    * per-subject state (`subjects_filter`), not with kv.keys(), whose ordered-consumer walk does not end
    * while matching keys keep changing (every heartbeat changes host keys).
    */
-  async keys(filter: string): Promise<string[]> {
-    const fromCache = this.cache?.ready ? this.cache.keysMatching(filter) : undefined;
+  async keys(filter: string, opts: { fresh?: boolean } = {}): Promise<string[]> {
+    const fromCache = this.cache?.ready && !opts.fresh ? this.cache.keysMatching(filter) : undefined;
     if (fromCache) return fromCache;
     const prefix = `$KV.${this.bucket}.`;
     try {

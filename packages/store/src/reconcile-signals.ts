@@ -30,11 +30,11 @@ export async function ensureReconcileStream(ctx: JetStreamContext): Promise<void
     subjects: [RECONCILE_SUBJECTS],
     retention: RetentionPolicy.Limits,
     max_age: 3600 * 1_000_000_000,
-    // Only the latest signal of a lattice matters: the stream holds at most one per lattice.
+    // Only the latest signal of a lattice matters: the stream holds at most one per lattice (also on a
+    // stream created by an older version).
     max_msgs_per_subject: 1,
-    // Resync signals carry a Nats-Msg-Id per lattice and period: every replica may publish them, one lands.
     duplicate_window: 60 * 1_000_000_000,
-  });
+  }, { reconcile: ['max_msgs_per_subject'] });
 }
 
 export class ReconcileSignaler {

@@ -5,6 +5,12 @@
  * Order of the returned commands: PutConfig; component/provider commands of the current scalers; PutLink;
  * removal of stale instances; DeleteLink; DeleteConfig. A command that needs a config is only produced
  * once that config is observed, so configs are always written before what uses them.
+ *
+ * Apps are planned in name order; new instances go to the least-loaded eligible hosts, counting every
+ * instance on a host and what earlier apps of the same pass placed (see placement.ts).
+ *
+ * A runtime pass: `settleInflight` (drop the entries that are done) → `planLattice` → issue the commands
+ * → requeue the lattice at `earliestRequeue` (if defined) so in-flight expiry and backoff ends are seen.
  */
 import type { ScalerStatus, StatusInfo } from '@wadm-ts/model';
 import type { AppliedRecord, Command, PlanInput, PlanOutput } from '../types.js';
@@ -13,8 +19,9 @@ import { putConfig } from './commands.js';
 import { configHash } from './configs.js';
 import { desiredOf, type AppDesired, type ScalerSpec } from './desired.js';
 import type { ScalerEval } from './evaluation.js';
-import { CommandFilter, DEFAULT_BACKOFF_MS } from './inflight.js';
+import { CommandFilter, DEFAULT_BACKOFF_MS, settleInflight } from './inflight.js';
 import { appliedLinkKey, appliedLinkOf, evalLink, linkCleanup, type AppliedLink } from './links.js';
+import { LatticeLoad } from './placement.js';
 import { indexObserved, isStale, type Instance, type ObservedIndex } from './observed.js';
 import { appStatus, cleanupInfo, scalerStatus, toScalerStatus } from './status.js';
 import { evalWorkload } from './workloads.js';
@@ -30,7 +37,7 @@ export {
   DAEMON_SCALER_KIND,
   LINK_SCALER_KIND,
 } from './ids.js';
-export { isSatisfied, failureMatches, DEFAULT_BACKOFF_MS } from './inflight.js';
+export { isSatisfied, settleInflight, failureMatches, DEFAULT_BACKOFF_MS } from './inflight.js';
 export { computeSpread, daemonSpreads, distribute, isEligible, place, type SpreadTarget, type HostSlot, type Placement, type PlacementRequest } from './spread.js';
 export { desiredOf, sharedComponentId, linkStatusName, type AppDesired, type ScalerSpec, type WorkloadSpec, type LinkSpec, type StatusSpec } from './desired.js';
 export { configRefs, configHash, secretConfigValues, type ConfigRef } from './configs.js';
@@ -42,7 +49,7 @@ const BUCKETS: readonly Bucket[] = ['configs', 'workloads', 'links', 'removals',
 /** Collects the commands to issue, filtered by in-flight entries and failure backoff. */
 class Issuer {
   readonly out = new Map<Bucket, Command[]>(BUCKETS.map((b) => [b, []]));
-  constructor(private readonly filter: CommandFilter) {}
+  constructor(readonly filter: CommandFilter) {}
 
   /** Returns the backoff error when the command's target is backing off, else undefined (issued or in flight). */
   issue(c: Command, bucket: Bucket): string | undefined {
@@ -57,8 +64,8 @@ class Issuer {
   }
 }
 
-function evaluate(s: ScalerSpec, observed: ObservedIndex, stale: (i: Instance) => boolean, beingPut: ReadonlySet<string>): ScalerEval {
-  if (s.type === 'workload') return evalWorkload(s, { observed, isStale: stale, beingPut });
+function evaluate(s: ScalerSpec, observed: ObservedIndex, stale: (i: Instance) => boolean, beingPut: ReadonlySet<string>, load: LatticeLoad): ScalerEval {
+  if (s.type === 'workload') return evalWorkload(s, { observed, isStale: stale, beingPut, load });
   if (s.type === 'link') return evalLink(s, observed, beingPut);
   return { id: s.id, kind: s.kind, name: s.name, app: s.app, commands: [], failures: [], waiting: [], unhealthy: 0, busy: () => '', fixed: s.status };
 }
@@ -80,6 +87,8 @@ export function planLattice(input: PlanInput): PlanOutput {
   const observed = indexObserved(input.observed);
   const stale = (i: Instance): boolean => isStale(i, current);
   const issuer = new Issuer(new CommandFilter(input.inflight, input.observed.failures, input.now, input.backoffMs ?? DEFAULT_BACKOFF_MS));
+  // Host load over the whole lattice, updated as the scalers (apps in name order) place their instances.
+  const load = new LatticeLoad(observed.hosts, observed.all, input.inflight.filter((f) => f.expiresAt > input.now));
   const prevApplied = new Map(input.applied.map((r) => [r.app, r]));
   const appliedLinks = new Map<string, AppliedLink[]>();
   const appliedConfigs = new Map<string, Record<string, string>>();
@@ -105,11 +114,13 @@ export function planLattice(input: PlanInput): PlanOutput {
 
   // 2. The scalers of every deployed app.
   const scalerStatuses = new Map<string, ScalerStatus[]>();
+  const linksWantedByApp = new Map<string, ReadonlySet<string>>();
   for (const d of desired) {
     const list: ScalerStatus[] = [];
     const links: AppliedLink[] = [];
+    const linkKeys = new Set<string>();
     for (const s of d.scalers) {
-      const e = evaluate(s, observed, stale, beingPut.get(d.app)!);
+      const e = evaluate(s, observed, stale, beingPut.get(d.app)!, load);
       let pending = 0;
       const backoff: string[] = [];
       for (const c of e.commands) {
@@ -118,10 +129,18 @@ export function planLattice(input: PlanInput): PlanOutput {
         else backoff.push(err);
       }
       list.push(toScalerStatus(e, scalerStatus(e, pending, backoff)));
-      if (s.type === 'link' && !links.some((l) => appliedLinkKey(l) === appliedLinkKey(appliedLinkOf(s)))) links.push(appliedLinkOf(s));
+      if (s.type === 'link') {
+        const l = appliedLinkOf(s);
+        const k = appliedLinkKey(l);
+        if (!linkKeys.has(k)) {
+          linkKeys.add(k);
+          links.push(l);
+        }
+      }
     }
     scalerStatuses.set(d.app, list);
     appliedLinks.set(d.app, links);
+    linksWantedByApp.set(d.app, linkKeys);
   }
 
   // 3. Instances wadm manages that no current scaler owns.
@@ -131,14 +150,15 @@ export function planLattice(input: PlanInput): PlanOutput {
   }
 
   // 4. Links and managed configs applied earlier and no longer wanted.
-  const linksWanted = (d: AppDesired | undefined): Set<string> =>
-    new Set((d?.scalers ?? []).flatMap((s) => (s.type === 'link' ? [appliedLinkKey(appliedLinkOf(s))] : [])));
-  const linksWantedByAny = new Set(desired.flatMap((d) => [...linksWanted(d)]));
-  const configsWantedByAny = new Set(desired.flatMap((d) => [...d.managedConfigs.keys()]));
+  const NONE: ReadonlySet<string> = new Set();
+  const linksWantedByAny = new Set<string>();
+  for (const keys of linksWantedByApp.values()) for (const k of keys) linksWantedByAny.add(k);
+  const configsWantedByAny = new Set<string>();
+  for (const d of desired) for (const k of d.managedConfigs.keys()) configsWantedByAny.add(k);
   for (const rec of [...input.applied].sort(compareBy((r) => r.app))) {
     const d = desiredByApp.get(rec.app);
-    const lc = linkCleanup(rec, linksWanted(d), linksWantedByAny, observed);
-    const cc = configCleanup(rec, new Set(d?.managedConfigs.keys() ?? []), configsWantedByAny, observed);
+    const lc = linkCleanup(rec, linksWantedByApp.get(rec.app) ?? NONE, linksWantedByAny, observed);
+    const cc = configCleanup(rec, d ? new Set(d.managedConfigs.keys()) : NONE, configsWantedByAny, observed);
     for (const c of lc.commands) issuer.issue(c, 'deleteLinks');
     for (const c of cc.commands) issuer.issue(c, 'deleteConfigs');
     countCleanup(rec.app, lc.commands.length + cc.commands.length);
@@ -167,5 +187,24 @@ export function planLattice(input: PlanInput): PlanOutput {
     applied.push({ app, links, configs: sortedConfigs });
   }
 
-  return { commands: issuer.commands(), statuses, applied };
+  const out: PlanOutput = { commands: issuer.commands(), statuses, applied };
+  backoffEnds.set(out, { end: issuer.filter.earliestBackoffEnd() });
+  return out;
+}
+
+/** Per plan output: the earliest end of a backoff that suppressed one of the commands the plan wanted. */
+const backoffEnds = new WeakMap<PlanOutput, { end: number | undefined }>();
+
+/**
+ * The earliest time (ms, > input.now) at which planning the same input again can give another result by
+ * the passing of time alone: the nearest expiry of a live in-flight entry (see `settleInflight`), or the
+ * end of a failure backoff (failure.at + backoffMs) that suppresses a command now. Undefined: nothing
+ * changes with time. `out` is `planLattice(input)`; when it is not the very object `planLattice`
+ * returned (e.g. a copy), the input is planned again to find the backoffs.
+ */
+export function earliestRequeue(input: PlanInput, out: PlanOutput): number | undefined {
+  const recorded = backoffEnds.get(out) ?? backoffEnds.get(planLattice(input));
+  let at = recorded?.end;
+  for (const f of settleInflight(input.inflight, input.observed, input.now).live) if (at === undefined || f.expiresAt < at) at = f.expiresAt;
+  return at;
 }

@@ -19,6 +19,7 @@ export interface Instance {
 export interface ObservedIndex {
   /** Live hosts, sorted by id. */
   hosts: HostState[];
+  hostById: Map<string, HostState>;
   /** workload → entity id → host id → instance (instances on unknown hosts are left out). */
   instances: Record<Workload, Map<string, Map<string, Instance>>>;
   /** Every instance, sorted by host, workload, id. */
@@ -31,7 +32,8 @@ const byId = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 export function indexObserved(o: LatticeSnapshot): ObservedIndex {
   const hosts = o.hosts.filter((h) => !h.deleted).sort((a, b) => byId(a.id, b.id));
-  const known = new Set(hosts.map((h) => h.id));
+  const hostById = new Map(hosts.map((h) => [h.id, h]));
+  const known = hostById;
   const all: Instance[] = [];
   for (const c of o.components) {
     if (c.deleted || !known.has(c.hostId) || c.maxInstances <= 0) continue;
@@ -52,7 +54,7 @@ export function indexObserved(o: LatticeSnapshot): ObservedIndex {
   const links = new Map<string, LinkDef>();
   for (const l of o.links) if (!l.deleted) links.set(linkKey(l.link.source_id, l.link.wit_namespace, l.link.wit_package, l.link.name), l.link);
   const configs = new Set(o.configs.filter((c) => !c.deleted).map((c) => c.name));
-  return { hosts, instances, all, links, configs };
+  return { hosts, hostById, instances, all, links, configs };
 }
 
 /** The app a wadm-managed instance belongs to, or undefined when wadm does not manage it. */

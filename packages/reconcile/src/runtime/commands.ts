@@ -9,9 +9,9 @@
  * bucket, not from KV per command), and a command for a host that announced `host_stopped`.
  */
 import { headers, type NatsConnection } from '@nats-io/transport-node';
-import { AckPolicy, RetentionPolicy, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
+import { AckPolicy, RetentionPolicy, type JsMsg } from '@nats-io/jetstream';
 import PQueue from 'p-queue';
-import { ensureStream, keyToken, runWorkLoop, type JetStreamContext, type LatticeRef } from '@wadm-ts/store';
+import { ConsumerLoop, ensureStream, keyToken, type JetStreamContext, type LatticeRef } from '@wadm-ts/store';
 import type { Logger, Metrics } from '@wadm-ts/obs';
 import type { Command } from '../types.js';
 import { toCtlRequest } from './ctl.js';
@@ -103,9 +103,7 @@ export interface CommandWorkerOptions {
 
 export class CommandWorker {
   private readonly queue: PQueue;
-  private messages: ConsumerMessages | undefined;
-  private loop: Promise<void> | undefined;
-  private stopping = false;
+  private loop: ConsumerLoop | undefined;
   private readonly executed;
 
   constructor(private readonly o: CommandWorkerOptions) {
@@ -114,20 +112,25 @@ export class CommandWorker {
   }
 
   async start(): Promise<void> {
-    const consumer = await this.o.ctx.js.consumers.get(COMMAND_STREAM, COMMAND_CONSUMER);
-    this.stopping = false;
-    // Small pulls that expire soon: a stalled replica holds few commands, and only for ack_wait.
-    const messages = await consumer.consume({ max_messages: 16, expires: 1000 });
-    this.messages = messages;
-    this.loop = runWorkLoop(messages, this.queue, 16, () => this.stopping, (m) => this.execute(m)).catch((err: unknown) =>
-      this.o.logger.error({ err }, 'command loop ended with an error'),
-    );
+    // Supervised (survives restarts and lost consumers); small pulls that expire soon, so a stalled
+    // replica holds few commands, and only for ack_wait.
+    this.loop = new ConsumerLoop({
+      nc: this.o.nc,
+      js: this.o.ctx.js,
+      stream: COMMAND_STREAM,
+      consumer: COMMAND_CONSUMER,
+      logger: this.o.logger,
+      ensure: () => ensureCommandResources(this.o.ctx),
+      handle: (m) => this.execute(m),
+      queue: this.queue,
+      maxMessages: 16,
+      expiresMs: 1000,
+    });
+    await this.loop.start();
   }
 
   async stop(): Promise<void> {
-    this.stopping = true;
-    this.messages?.stop();
-    await this.loop;
+    await this.loop?.stop();
     await this.queue.onIdle();
   }
 

@@ -83,6 +83,8 @@ export interface LeasesOptions {
   leaseMs: number;
   onAcquired: (h: Held) => void;
   onLost: (h: Held, reason: string) => void;
+  /** Before this replica hands a lease back: stop working on it (resolve when a pass under way has ended). */
+  beforeRelease?: (h: Held) => Promise<void>;
   /** Fencing off (test-only): holds() ignores the deadline. */
   unsafeDisableFencing?: boolean;
 }
@@ -103,6 +105,9 @@ export class Leases {
   private validUntil = 0;
   private lastRenewSent = -Infinity;
   private timer: NodeJS.Timeout | undefined;
+  private beat: NodeJS.Timeout | undefined;
+  /** Monotonic time this process last ran its 100 ms beat: a longer gap means it was itself stalled. */
+  private lastBeat = performance.now();
   private ticking: Promise<void> = Promise.resolve();
   private stopped = true;
   private readonly safetyMs: number;
@@ -140,6 +145,7 @@ export class Leases {
     await this.renewPresence();
     const every = Math.max(20, Math.min(250, Math.floor(this.o.leaseMs / 8)));
     this.timer = setInterval(() => this.schedule(), every);
+    this.beat = setInterval(() => this.stallCheck(), 100);
     this.schedule();
   }
 
@@ -147,6 +153,7 @@ export class Leases {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.beat) clearInterval(this.beat);
     await this.ticking;
     await Promise.all([...this.held.values()].map((h) => this.release(h, 'replica stopping').catch(() => undefined)));
     try {
@@ -222,6 +229,17 @@ export class Leases {
     return live;
   }
 
+  /**
+   * After this process was itself stalled (GC pause, SIGSTOP, an overloaded event loop), what it last saw
+   * of the others is old news, not proof they are gone: their presence counts as seen now, so nobody is
+   * taken over on the strength of our own pause.
+   */
+  private stallCheck(): void {
+    const now = performance.now();
+    if (now - this.lastBeat > Math.max(300, this.o.leaseMs / 5)) for (const k of this.seen.keys()) this.seen.set(k, now);
+    this.lastBeat = now;
+  }
+
   /** Whether a lease record is free to take: released, or its owner's presence is gone or stale. */
   private isFree(v: LeaseValue, now: number): boolean {
     if (v.owner === null) return true;
@@ -281,6 +299,7 @@ export class Leases {
 
   private async tick(): Promise<void> {
     if (this.stopped) return;
+    this.stallCheck();
     const now = performance.now();
     if (now >= this.validUntil) this.validGauge.set(0);
     if (now - this.lastRenewSent >= this.o.leaseMs / 4) {
@@ -323,21 +342,26 @@ export class Leases {
     }
   }
 
-  /** A lattice needs an owner (a signal arrived): make sure its lease exists; take it when fair. */
-  async offer(ref: LatticeRef): Promise<void> {
+  /**
+   * A lattice needs an owner (a signal arrived): make sure its lease exists; take it when fair. Returns
+   * false when this replica cannot decide now (it is not current: paused or cut off), so that the signal
+   * goes to another replica.
+   */
+  async offer(ref: LatticeRef): Promise<boolean> {
     const key = leaseKey(ref);
-    if (this.held.has(key) || this.stopped) return;
+    if (this.held.has(key)) return true;
+    if (this.stopped || !this.current()) return false;
+    this.stallCheck();
     const now = performance.now();
     const cur = this.mirror.get(key)?.value;
-    if (cur && cur.kind === 'lease' && !this.isFree(cur, now)) return;
-    if (performance.now() >= this.validUntil) return;
+    if (cur && cur.kind === 'lease' && !this.isFree(cur, now)) return true;
     const live = this.liveReplicas(now);
     let leases = 0;
     for (const [, e] of this.mirror.all()) if (e.value.kind === 'lease') leases++;
     const share = Math.ceil((leases + (cur ? 0 : 1)) / live.size);
     if (this.held.size < share) {
       await this.acquire(ref);
-      return;
+      return true;
     }
     if (!cur) {
       // Make the lattice known, unowned: a replica below its share claims it.
@@ -350,12 +374,14 @@ export class Leases {
         if (!isCasConflict(err)) throw err;
       }
     }
+    return true;
   }
 
   /** Compare-and-set the lease to this replica with a higher epoch. */
   async acquire(ref: LatticeRef): Promise<boolean> {
     const key = leaseKey(ref);
     const kv = this.kv ?? (await this.open());
+    this.stallCheck();
     const e = this.mirror.get(key);
     const cur = e?.value.kind === 'lease' ? e.value : undefined;
     if (cur && !this.isFree(cur, performance.now())) return false;
@@ -381,6 +407,8 @@ export class Leases {
 
   /** Give a lease back (owner null, same epoch) so another replica can take it at once. */
   async release(h: Held, reason: string): Promise<void> {
+    if (this.held.get(h.key) !== h) return;
+    await this.o.beforeRelease?.(h);
     const e = this.mirror.get(h.key);
     if (this.held.get(h.key) !== h) return;
     this.held.delete(h.key);

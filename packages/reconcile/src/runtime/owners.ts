@@ -45,6 +45,8 @@ interface Slot {
   /** Passes that failed in a row (not lease losses), for backoff. */
   failures: number;
   ready: Promise<void>;
+  /** Called when the pass under way ends (see drain). */
+  idleWaiters: Array<() => void>;
 }
 
 export class Owners {
@@ -117,6 +119,7 @@ export class Owners {
       resync: undefined,
       failures: 0,
       ready: Promise.resolve(),
+      idleWaiters: [],
     };
     // An owner never acts on a view older than its lease: wait until both views have seen their buckets as of now.
     slot.ready = Promise.all([this.o.state.mirror.sync(), this.o.manifests.mirror.sync()])
@@ -139,6 +142,29 @@ export class Owners {
     s.lost = true;
     if (s.timer) clearTimeout(s.timer);
     if (s.resync) clearTimeout(s.resync);
+  }
+
+  private settle(s: Slot): void {
+    if (s.running) return;
+    for (const w of s.idleWaiters.splice(0)) w();
+  }
+
+  /**
+   * Before a lease is handed back: stop scheduling the lattice and wait (at most `timeoutMs`) for a pass
+   * under way to finish, so the next owner never runs beside it.
+   */
+  async drain(h: Held, timeoutMs: number): Promise<void> {
+    const s = this.slots.get(h.key);
+    if (!s || s.owned.held !== h) return;
+    this.drop(s);
+    if (!s.running) return;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, timeoutMs);
+      s.idleWaiters.push(() => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
   }
 
   /** Ask for a pass of a lattice (no-op unless this replica owns it). */
@@ -183,12 +209,17 @@ export class Owners {
   }
 
   private async run(s: Slot): Promise<void> {
+    // queued → running in one step: a trigger from here on asks for another pass after this one.
     s.queued = false;
-    this.depth.set(this.queue.size);
-    if (s.lost || this.stopped) return;
-    await s.ready;
     s.running = true;
     s.again = false;
+    this.depth.set(this.queue.size);
+    if (s.lost || this.stopped) {
+      s.running = false;
+      this.settle(s);
+      return;
+    }
+    await s.ready;
     const h = s.owned.held;
     let next: number | undefined;
     try {
@@ -207,6 +238,7 @@ export class Owners {
       }
     } finally {
       s.running = false;
+      this.settle(s);
     }
     if (s.lost) return;
     if (s.again) this.wake(s, this.o.debounceMs, 'changed during pass');

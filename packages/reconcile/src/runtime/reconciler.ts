@@ -12,12 +12,11 @@
  */
 import { createHash } from 'node:crypto';
 import type { KV } from '@nats-io/kv';
-import type { Status } from '@wadm-ts/model';
+import { waitingStatus, type Status } from '@wadm-ts/model';
 import { isCasConflict, type AppliedValue, type InFlightValue, type JetStreamContext, type LatticeRef, type ManifestView, type StateView } from '@wadm-ts/store';
 import type { Logger, Metrics } from '@wadm-ts/obs';
-import { DEFAULT_BACKOFF_MS, commandKey, planLattice, sameCommand } from '../plan/index.js';
-import { earliestRequeue, settleInflight } from './plan-shims.js';
-import type { AppliedRecord, Command, DeployedApp, InFlight } from '../types.js';
+import { DEFAULT_BACKOFF_MS, commandKey, earliestRequeue, planLattice, sameCommand, settleInflight } from '../plan/index.js';
+import type { AppliedRecord, Command, DeployedApp, InFlight, PlanOutput } from '../types.js';
 import { publishCommand } from './commands.js';
 import { LeaseLostError, type Held } from './leases.js';
 import { StatusPublisher } from './status-publisher.js';
@@ -145,7 +144,10 @@ export class Reconciler {
     const { live, done } = settleInflight(inflightAll, observed, now);
     const applied = view.applied.map((a) => a.value.record as AppliedRecord);
     const input = { lattice: ref.lattice, now, apps, applied, observed, inflight: live, backoffMs: this.o.backoffMs ?? DEFAULT_BACKOFF_MS };
-    const plan = planLattice(input);
+    const noHosts = view.snapshot.hosts.length === 0;
+    // A lattice without hosts: nothing can run and nothing can be sent; every deployed app waits (the
+    // status the Rust wadm shows for a lattice it has not observed), and deploys as soon as hosts appear.
+    const plan: PlanOutput = noHosts ? { commands: [], applied, statuses: Object.fromEntries(apps.map((a) => [a.name, waitingStatus()])) } : planLattice(input);
     this.check(h);
 
     // Done in-flight records go (CAS on the revision seen; never one written at a newer epoch).
@@ -198,7 +200,7 @@ export class Reconciler {
       counts.set(t, (counts.get(t) ?? 0) + 1);
     }
     for (const t of STATUS_TYPES) this.appsByStatus.set({ lattice: ref.lattice, status: t }, counts.get(t) ?? 0);
-    const requeueAt = earliestRequeue(input, plan);
+    const requeueAt = noHosts ? undefined : earliestRequeue(input, plan);
     return {
       commands: sent,
       statuses,

@@ -7,8 +7,9 @@
  *
  * The consumer count does not grow with lattices: one consumer for all of them.
  */
-import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
-import { RECONCILE_STREAM, fromKeyToken, type JetStreamContext, type LatticeRef } from '@wadm-ts/store';
+import { AckPolicy, DeliverPolicy, type JsMsg } from '@nats-io/jetstream';
+import PQueue from 'p-queue';
+import { ConsumerLoop, RECONCILE_STREAM, fromKeyToken, type JetStreamContext, type LatticeRef } from '@wadm-ts/store';
 import type { Logger, Metrics } from '@wadm-ts/obs';
 import type { Leases } from './leases.js';
 import type { Owners } from './owners.js';
@@ -60,9 +61,8 @@ export interface LatticeWorkOptions {
 }
 
 export class LatticeWork {
-  private messages: ConsumerMessages | undefined;
-  private loop: Promise<void> | undefined;
-  private stopping = false;
+  private loop: ConsumerLoop | undefined;
+  private readonly queue = new PQueue({ concurrency: 8 });
   private readonly handled;
 
   constructor(private readonly o: LatticeWorkOptions) {
@@ -70,43 +70,26 @@ export class LatticeWork {
   }
 
   async start(): Promise<void> {
-    this.stopping = false;
-    this.loop = this.run();
-  }
-
-  private async run(): Promise<void> {
-    let delay = 250;
-    let first = true;
-    while (!this.stopping) {
-      try {
-        if (!first) await this.o.ensure();
-        first = false;
-        const consumer = await this.o.ctx.js.consumers.get(RECONCILE_STREAM, WORK_CONSUMER);
-        // Small pulls that expire soon: a stalled replica holds few signals, and only for ack_wait.
-        const messages = await consumer.consume({ max_messages: 8, expires: 1000 });
-        this.messages = messages;
-        delay = 250;
-        for await (const m of messages) {
-          if (this.stopping) {
-            m.nak();
-            continue;
-          }
-          await this.handle(m);
-        }
-      } catch (err) {
-        if (this.stopping) break;
-        this.o.logger.warn({ err: (err as Error).message, retryInMs: delay }, 'lattice work consumer failed; restarting');
-      }
-      if (this.stopping) break;
-      await new Promise((r) => setTimeout(r, delay));
-      delay = Math.min(delay * 2, 5000);
-    }
+    // Supervised (survives restarts and lost consumers); small pulls that expire soon, so a stalled
+    // replica holds few signals, and only for ack_wait.
+    this.loop = new ConsumerLoop({
+      nc: this.o.ctx.nc,
+      js: this.o.ctx.js,
+      stream: RECONCILE_STREAM,
+      consumer: WORK_CONSUMER,
+      logger: this.o.logger,
+      ensure: this.o.ensure,
+      handle: (m) => this.handle(m),
+      queue: this.queue,
+      maxMessages: 8,
+      expiresMs: 1000,
+    });
+    await this.loop.start();
   }
 
   async stop(): Promise<void> {
-    this.stopping = true;
-    this.messages?.stop();
-    await this.loop;
+    await this.loop?.stop();
+    await this.queue.onIdle();
   }
 
   private async handle(m: JsMsg): Promise<void> {
@@ -117,7 +100,11 @@ export class LatticeWork {
       return;
     }
     try {
-      await this.o.leases.offer(ref);
+      if (!(await this.o.leases.offer(ref))) {
+        this.handled.inc({ outcome: 'deferred' });
+        m.nak(250);
+        return;
+      }
       const held = this.o.leases.heldLattices().some((h) => h.ref.lattice === ref.lattice && h.ref.account === ref.account);
       if (held) this.o.owners.trigger(ref, 'signal');
       this.handled.inc({ outcome: held ? 'owned' : 'elsewhere' });
