@@ -223,7 +223,7 @@ test('SIGKILL/restart of a random replica every 2 s for 60 s under deploys, upgr
       `\n${offIds.length} apps off: ${unlisted.length} missing from their lattice index in wadm_manifests (${unlisted.slice(0, 6).join(' ')}); ` +
       `after replacing every replica (${stale.map((r) => r.id).join(', ')}) by fresh ones, ${offIds.length - after.length} converged (${offIds.filter((id) => !after.includes(id)).slice(0, 6).join(' ')}), ` +
       `${after.filter((id) => !unlisted.includes(id)).length} listed apps still off (${after.filter((id) => !unlisted.includes(id)).slice(0, 6).join(' ')})\nper lattice: ${believed.join('; ')}`;
-    for (const d of [...offIds.filter((id) => !unlisted.includes(id)), ...unlisted].slice(0, 3)) {
+    for (const d of [...new Set([...after.filter((id) => !unlisted.includes(id)), ...offIds.filter((id) => !unlisted.includes(id)), ...unlisted])].slice(0, 4)) {
       const [lat, name] = d.split('@')[0]!.split('/') as [string, string];
       const hist = apps.find((a) => a.lattice === lat && a.name === name)?.history.join(', ');
       (err as Error).message += `\n${await explainApp(nc, lat, name, { t0, ctl: ctl.records, events: events.records, api: apis.get(lat)!, extra: `operations: ${hist}` })}`;
