@@ -211,6 +211,13 @@ test('SIGKILL/restart of a random replica every 2 s for 60 s under deploys, upgr
       return `${id}: ${st?.status?.type}${st?.status?.message ? ` (${st.status.message})` : ''}`;
     }));
     (err as Error).message += `\nowners' status of the listed apps that are off: ${said.join('; ')}`;
+    // Their stories as KV holds them now, while the owners are stuck (explained again below if still off after the restart).
+    const story = async (id: string): Promise<string> => {
+      const [lat, name] = id.split('/') as [string, string];
+      const hist = apps.find((a) => a.lattice === lat && a.name === name)?.history.join(', ');
+      return explainApp(nc, lat, name, { t0, ctl: ctl.records, events: events.records, api: apis.get(lat)!, extra: `operations: ${hist}` });
+    };
+    const before = await Promise.all(offIds.filter((id) => !unlisted.includes(id)).slice(0, 2).map(story));
     const stale = [...current];
     await fleet.shutdown(25_000).catch(() => undefined);
     const fresh = [0, 1, 2].map((i) => fleet.spawn(`chaos-fresh-${i}`));
@@ -223,11 +230,9 @@ test('SIGKILL/restart of a random replica every 2 s for 60 s under deploys, upgr
       `\n${offIds.length} apps off: ${unlisted.length} missing from their lattice index in wadm_manifests (${unlisted.slice(0, 6).join(' ')}); ` +
       `after replacing every replica (${stale.map((r) => r.id).join(', ')}) by fresh ones, ${offIds.length - after.length} converged (${offIds.filter((id) => !after.includes(id)).slice(0, 6).join(' ')}), ` +
       `${after.filter((id) => !unlisted.includes(id)).length} listed apps still off (${after.filter((id) => !unlisted.includes(id)).slice(0, 6).join(' ')})\nper lattice: ${believed.join('; ')}`;
-    for (const d of [...new Set([...after.filter((id) => !unlisted.includes(id)), ...offIds.filter((id) => !unlisted.includes(id)), ...unlisted])].slice(0, 4)) {
-      const [lat, name] = d.split('@')[0]!.split('/') as [string, string];
-      const hist = apps.find((a) => a.lattice === lat && a.name === name)?.history.join(', ');
-      (err as Error).message += `\n${await explainApp(nc, lat, name, { t0, ctl: ctl.records, events: events.records, api: apis.get(lat)!, extra: `operations: ${hist}` })}`;
-    }
+    (err as Error).message += `\n--- while the owners were stuck:\n${before.join('\n')}`;
+    const later = [...new Set([...after.filter((id) => !unlisted.includes(id)), ...unlisted])].slice(0, 2);
+    if (later.length) (err as Error).message += `\n--- still off after fresh replicas:\n${(await Promise.all(later.map(story))).join('\n')}`;
     throw err;
   }
   const convergedAfter = Date.now() - chaosEnd;
