@@ -1,0 +1,435 @@
+/**
+ * 1,000 apps on 100 simulated hosts (one lattice), with 1 and with 3 replicas (`wadm serve` processes),
+ * each on a fresh nats-server:
+ *  1. Deploy: every app (one component, spreadscaler of 2, its own image) is stored, then deployed with
+ *     64 API calls in flight; timed from the first deploy call until every app's published status is
+ *     `deployed`. Then, on another fresh server and lattice, the floor: one client issuing the very
+ *     `component.scale` requests that produced wadm's placement, 64 in flight, until the hosts run them.
+ *     How the instances were spread over the hosts.
+ *  2. Host stops: hosts are stopped cleanly one at a time; from the `host_stopped` event to the first
+ *     `component.scale` request that places an instance of an affected app on another host (both seen by
+ *     core subscriptions of this process), waiting for convergence between samples.
+ *  3. (1 replica) Reconcile pass time at 1,000 apps after convergence: the replica is restarted with a
+ *     1 s resync interval and `wadm_reconcile_duration_seconds` is read from its /metrics.
+ * Prints JSON sections (the runner renders docs/benchmarks.md).
+ */
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { SimulatedLattice } from '@wadm-ts/simulator';
+import { ctl } from '../harness/lattice.js';
+import { RawApi } from '../harness/api.js';
+import {
+  APPSPEC,
+  Statuses,
+  call,
+  emit,
+  env,
+  fmt,
+  histogram,
+  histogramDelta,
+  histogramQuantile,
+  hostsKnown,
+  instancePeak,
+  instancesByHost,
+  logger,
+  manifest,
+  metric,
+  metricSum,
+  now,
+  ok,
+  onFreshServer,
+  percentile,
+  pool,
+  putRetrying,
+  listedApps,
+  quiet,
+  rssOf,
+  secondsSince,
+  sleep,
+  startServe,
+  stopServe,
+  total,
+  waitFor,
+  type Histogram,
+  type Row,
+  type Serve,
+} from './common.js';
+
+const APPS = env('BENCH_APPS', 1000);
+const HOSTS = env('BENCH_HOSTS', 100);
+/** Deploy calls in flight (operators' tooling runs many in parallel). */
+const IN_FLIGHT = env('BENCH_DEPLOY_IN_FLIGHT', 64);
+/**
+ * Put calls in flight while the manifests are stored first (not measured). With 64, the lattice index's
+ * compare-and-sets can run out of attempts on a loaded machine, and such an app is never deployed.
+ */
+const PUTS_IN_FLIGHT = env('BENCH_PUTS_IN_FLIGHT', 16);
+/** Host stops per replica count. */
+const STOPS = env('BENCH_STOPS', 20);
+/** A deploy not finished after this long is reported as such. */
+const DEPLOY_TIMEOUT_S = env('BENCH_DEPLOY_TIMEOUT_S', 300);
+/** Host stops stop early after this long (per replica count); the rows say how many were taken. */
+const STOPS_BUDGET_S = env('BENCH_STOPS_BUDGET_S', 60);
+/** A host stop whose instances do not all run again within this long ends the sampling (reported). */
+const SAMPLE_TIMEOUT_S = 90;
+/** Replica counts to run (BENCH_REPLICAS=1,3). */
+const REPLICAS = (process.env['BENCH_REPLICAS'] ?? '1,3').split(',').map(Number);
+/** Reconcile passes sampled after convergence. */
+const PASSES = env('BENCH_PASSES', 20);
+/** Real hosts heartbeat every 30 s. */
+const HEARTBEAT_MS = 30_000;
+const RESYNC_FOR_PASSES_MS = 1000;
+/** Pass sampling stops early after this long (with at least one pass). */
+const PASSES_BUDGET_S = env('BENCH_PASSES_BUDGET_S', 60);
+const LATTICE = 'bench';
+const DURATION = 'wadm_reconcile_duration_seconds';
+const log = logger('deploy');
+const apps = fmt(APPS);
+
+interface Placement {
+  hostIndex: number;
+  app: string;
+  componentId: string;
+  imageRef: string;
+  count: number;
+  annotations: Record<string, string>;
+}
+
+interface Spread {
+  max: number;
+  mean: number;
+  min: number;
+  /** Apps with their 2 instances on two hosts. */
+  split: number;
+}
+
+interface StopSamples {
+  /** ms from host_stopped to the first replacement request, per sample. */
+  first: number[];
+  /** ms from host_stopped until every affected app had a replacement request. */
+  all: number[];
+  /** ms from host_stopped until the hosts run every instance again. */
+  restored: number[];
+  affected: number[];
+  /** Why sampling ended early, if it failed. */
+  failure?: string;
+}
+
+interface DeployResult {
+  replicas: number;
+  seconds: number;
+  deployCalls: number;
+  putSeconds: number;
+  putRetries: number;
+  putErrors: number;
+  /** Apps the API lists after the puts. */
+  listed: number;
+  commands: number;
+  placement: Placement[];
+  spread: Spread;
+  rssMb: number;
+  stops: StopSamples;
+  passes?: { delta: Histogram; commandsDuring: number };
+  peakInstances?: number;
+  atDeployed?: number;
+  /** Set when not every app was deployed within BENCH_DEPLOY_TIMEOUT_S. */
+  failed?: { deployed: number; instances: number; listed: number; log: string };
+}
+
+function placementOf(sim: SimulatedLattice): Placement[] {
+  const index = new Map(sim.hostIds().map((id, i) => [id, i]));
+  return sim.snapshot().hosts.flatMap((h) =>
+    h.components
+      .filter((c) => c.annotations[APPSPEC] !== undefined)
+      .map((c) => ({ hostIndex: index.get(h.id)!, app: c.annotations[APPSPEC]!, componentId: c.id, imageRef: c.imageRef, count: c.count, annotations: c.annotations })),
+  );
+}
+
+function spreadOf(sim: SimulatedLattice, placement: Placement[]): Spread {
+  const perHost = [...instancesByHost(sim).values()];
+  const hostsOf = new Map<string, number>();
+  for (const p of placement) hostsOf.set(p.app, (hostsOf.get(p.app) ?? 0) + 1);
+  return {
+    max: Math.max(...perHost),
+    min: Math.min(...perHost),
+    mean: perHost.reduce((a, b) => a + b, 0) / perHost.length,
+    split: [...hostsOf.values()].filter((n) => n === 2).length,
+  };
+}
+
+/**
+ * Stops hosts cleanly, one at a time, and times the reaction. The replacement request is the first
+ * `component.scale` (count > 0) for an app that had an instance on the stopped host, sent to another host.
+ */
+async function hostStops(nc: NatsConnection, sim: SimulatedLattice, statuses: Statuses, samples: number): Promise<StopSamples> {
+  interface Current {
+    victim: string;
+    affected: Set<string>;
+    tEvent?: number;
+    tFirst?: number;
+    tAll?: number;
+    seen: Set<string>;
+  }
+  let cur: Current | undefined;
+  const evSub = nc.subscribe(`wasmbus.evt.${LATTICE}.host_stopped`, {
+    callback: (_e, m) => {
+      const t = now();
+      let source = '';
+      try {
+        source = String((JSON.parse(m.string()) as { source?: string }).source ?? '');
+      } catch {
+        return;
+      }
+      if (cur && cur.tEvent === undefined && source === cur.victim) cur.tEvent = t;
+    },
+  });
+  const ctlSub = nc.subscribe(`wasmbus.ctl.v1.${LATTICE}.component.scale.>`, {
+    callback: (_e, m) => {
+      const t = now();
+      if (!cur || cur.tEvent === undefined) return;
+      const host = m.subject.slice(m.subject.lastIndexOf('.') + 1);
+      let body: { annotations?: Record<string, string>; count?: number };
+      try {
+        body = JSON.parse(m.string()) as typeof body;
+      } catch {
+        return;
+      }
+      const app = body.annotations?.[APPSPEC];
+      if (app === undefined || !cur.affected.has(app) || host === cur.victim || !(Number(body.count) > 0)) return;
+      cur.tFirst ??= t;
+      cur.seen.add(app);
+      if (cur.tAll === undefined && cur.seen.size === cur.affected.size) cur.tAll = t;
+    },
+  });
+  await nc.flush();
+  const out: StopSamples = { first: [], all: [], restored: [], affected: [] };
+  const want = APPS * 2;
+  const t0 = now();
+  try {
+    for (let i = 0; i < samples && secondsSince(t0) < STOPS_BUDGET_S; i++) {
+      const snap = sim.snapshot();
+      const victimHost = snap.hosts.find((h) => h.components.some((c) => c.annotations[APPSPEC] !== undefined));
+      if (!victimHost) throw new Error('no host runs an app instance');
+      log(`stop ${i + 1}: host with ${victimHost.components.length} instances`);
+      const c: Current = { victim: victimHost.id, affected: new Set(victimHost.components.map((x) => x.annotations[APPSPEC]!).filter((x) => x !== undefined)), seen: new Set() };
+      cur = c;
+      await sim.stopHost(c.victim);
+      const tRestored = await waitFor(() => {
+        if (c.tEvent === undefined || c.tAll === undefined) return undefined;
+        return total(instancesByHost(sim)) === want ? now() : undefined;
+      }, SAMPLE_TIMEOUT_S * 1000, `instances restored after stopping host ${i + 1}`).catch(() => undefined);
+      if (tRestored === undefined) {
+        out.failure = `stop ${i + 1}: the hosts did not run all ${fmt(want)} instances again within ${SAMPLE_TIMEOUT_S} s (${fmt(total(instancesByHost(sim)))} running, ${c.tFirst === undefined ? 'no' : fmt(c.seen.size)} of ${fmt(c.affected.size)} affected apps had a replacement request)`;
+        log(out.failure);
+        break;
+      }
+      out.first.push(c.tFirst! - c.tEvent!);
+      out.all.push(c.tAll! - c.tEvent!);
+      out.restored.push(tRestored - c.tEvent!);
+      out.affected.push(c.affected.size);
+      cur = undefined;
+      // Converged before the next sample: every app deployed again and no control request for 1 s.
+      const again = await waitFor(() => statuses.deployed() === APPS, SAMPLE_TIMEOUT_S * 1000, 'every app deployed again').catch(() => undefined);
+      if (!again) {
+        out.failure = `stop ${i + 1}: not every app was \`deployed\` again within ${SAMPLE_TIMEOUT_S} s (${fmt(statuses.deployed())} of ${apps})`;
+        log(out.failure);
+        break;
+      }
+      await quiet([sim], 1000);
+    }
+  } finally {
+    evSub.unsubscribe();
+    ctlSub.unsubscribe();
+  }
+  return out;
+}
+
+async function deployRun(replicas: number): Promise<DeployResult> {
+  return onFreshServer(log, async ({ nats, nc, serves, lattice }) => {
+    for (let i = 0; i < replicas; i++) serves.push(await startServe(nats.url, `bench-${i}`));
+    const sim = await lattice(LATTICE, HOSTS, HEARTBEAT_MS);
+    await hostsKnown(serves, [{ lattice: LATTICE, hosts: HOSTS }]);
+    const api = new RawApi(nc, LATTICE);
+    const tPut = now();
+    let putErrors = 0;
+    await pool(APPS, PUTS_IN_FLIGHT, async (i) => {
+      const errors = await putRetrying(api, manifest(`app${i}`, 2, `reg.example/bench/app${i}:1.0.0`), `put app${i}`);
+      putErrors += errors;
+    });
+    const listed = await listedApps(api);
+    const putSeconds = secondsSince(tPut);
+    const putRetries = await metricSum(serves, 'wadm_manifest_cas_retries_total');
+    log(`${replicas} replica(s): ${APPS} puts in ${putSeconds.toFixed(1)} s (${putRetries} manifest CAS retries, ${putErrors} failed puts retried; ${listed} apps listed)`);
+    const statuses = new Statuses(nc);
+    sim.resetCommandCounts();
+    log(`${replicas} replica(s): ${APPS} apps stored, deploying`);
+    const peak = instancePeak([sim]);
+    const t0 = now();
+    await pool(APPS, IN_FLIGHT, async (i) => ok(await call(api, 'deploy', `app${i}`), 'acknowledged', `deploy app${i}`));
+    const deployCalls = secondsSince(t0);
+    // An app stored but missing from the lattice's index is never reconciled: do not wait for it.
+    const converged = listed < APPS ? false : await waitFor(() => statuses.deployed() === APPS, DEPLOY_TIMEOUT_S * 1000, `${APPS} apps deployed (${replicas} replicas)`).then(
+      () => true,
+      () => false,
+    );
+    const seconds = secondsSince(t0);
+    if (!converged) {
+      // Reported as such; nothing after a deploy that did not finish would mean much.
+      if (listed < APPS) await sleep(10_000);
+      const failed = { deployed: statuses.deployed(), instances: total(instancesByHost(sim)), listed, log: serves.map((x) => x.tail().slice(-1500)).join('\n') };
+      log(`${replicas} replica(s): only ${failed.deployed} of ${APPS} apps deployed after ${seconds.toFixed(0)} s (${failed.instances} instances running); replica output: ${failed.log}`);
+      statuses.stop();
+      peak.stop();
+      return { replicas, seconds, deployCalls, putSeconds, putRetries, putErrors, listed, commands: sim.commandsReceived().total, placement: [], spread: { max: NaN, mean: NaN, min: NaN, split: 0 }, rssMb: Math.max(...serves.map((x) => rssOf(x.pid).rssMb)), stops: { first: [], all: [], restored: [], affected: [] }, failed };
+    }
+    log(`${replicas} replica(s): ${APPS} deployed in ${seconds.toFixed(2)} s (deploy calls took ${deployCalls.toFixed(2)} s)`);
+    const atDeployed = total(instancesByHost(sim));
+    await waitFor(() => total(instancesByHost(sim)) === APPS * 2, 60_000, 'exactly the declared instances running');
+    await quiet([sim], 2000);
+    const peakInstances = peak.stop();
+    const commands = sim.commandsReceived().total;
+    const placement = placementOf(sim);
+    const spread = spreadOf(sim, placement);
+    const rssMb = Math.max(...serves.map((s) => rssOf(s.pid).rssMb));
+    log(`${replicas} replica(s): spread max ${spread.max} mean ${spread.mean.toFixed(1)} per host; ${commands} control requests; RSS ${rssMb.toFixed(0)} MB`);
+
+    let passes: DeployResult['passes'];
+    if (replicas === 1) {
+      // Passes after convergence, driven by the resync timer alone: the replica is replaced by one with a 1 s resync.
+      await stopServe(serves[0]!);
+      const s: Serve = await startServe(nats.url, 'bench-passes', ['--resync-interval-ms', String(RESYNC_FOR_PASSES_MS)]);
+      serves.push(s);
+      const count = async (): Promise<number> => (await histogram([s], DURATION)).count;
+      await waitFor(async () => (await count()) >= 2, 180_000, 'the first reconcile passes of the restarted replica');
+      const before = await histogram([s], DURATION);
+      const c0 = sim.commandsReceived().total;
+      const tp = now();
+      await waitFor(async () => {
+        const n = (await count()) - before.count;
+        return n >= PASSES || (n >= 1 && secondsSince(tp) >= PASSES_BUDGET_S);
+      }, (PASSES_BUDGET_S + 120) * 1000, 'reconcile passes after convergence');
+      const delta = histogramDelta(before, await histogram([s], DURATION));
+      passes = { delta, commandsDuring: sim.commandsReceived().total - c0 };
+      log(`reconcile passes: ${delta.count}, mean ${((delta.sum / delta.count) * 1000).toFixed(0)} ms`);
+      // Back to default settings for the host stops.
+      await stopServe(s);
+      const fresh = await startServe(nats.url, 'bench-stops');
+      serves.push(fresh);
+      // A runtime with leases: until the new replica holds the lattice (and ran its first pass).
+      if ((await metric(fresh, 'wadm_lease_valid')) !== undefined) {
+        await waitFor(async () => ((await metric(fresh, 'wadm_lattices_owned')) ?? 0) >= 1 && (await histogram([fresh], DURATION)).count >= 1, 60_000, 'the restarted replica to hold the lattice');
+      }
+    }
+    const stops = await hostStops(nc, sim, statuses, STOPS);
+    log(`${replicas} replica(s): host_stopped → first replacement request p50 ${percentile(stops.first, 50).toFixed(0)} ms, p99 ${percentile(stops.first, 99).toFixed(0)} ms`);
+
+    statuses.stop();
+    return { replicas, seconds, deployCalls, putSeconds, putRetries, putErrors, listed, commands, placement, spread, rssMb, stops, passes, peakInstances, atDeployed };
+  });
+}
+
+async function floorRun(placement: Placement[]): Promise<{ seconds: number; requests: number }> {
+  return onFreshServer(log, async ({ nc, lattice }) => {
+    const sim = await lattice(LATTICE, HOSTS, HEARTBEAT_MS);
+    const hosts = sim.hostIds();
+    const want = placement.reduce((n, p) => n + p.count, 0);
+    const t0 = now();
+    await pool(placement.length, 64, async (i) => {
+      const p = placement[i]!;
+      const host = hosts[p.hostIndex]!;
+      const r = await ctl(nc, LATTICE, `component.scale.${host}`, { component_ref: p.imageRef, component_id: p.componentId, annotations: p.annotations, count: p.count, host_id: host, config: [], allow_update: false });
+      if (!r.success) throw new Error(`scale failed: ${r.message}`);
+    });
+    await waitFor(() => total(instancesByHost(sim)) === want, 120_000, `${want} instances running`);
+    return { seconds: secondsSince(t0), requests: placement.length };
+  });
+}
+
+const runs: Array<{ r: DeployResult; floor: { seconds: number; requests: number } }> = [];
+for (const replicas of REPLICAS) {
+  const r = await deployRun(replicas);
+  const floor = r.failed ? { seconds: NaN, requests: 0 } : await floorRun(r.placement);
+  log(`floor for ${replicas} replica(s): ${floor.requests} scale requests in ${floor.seconds.toFixed(2)} s; ratio ${(r.seconds / floor.seconds).toFixed(1)}x`);
+  runs.push({ r, floor });
+}
+
+// ---------- results ----------
+
+const rep = (n: number): string => `${n} replica${n === 1 ? '' : 's'}`;
+const deployRows: Row[] = runs.flatMap(({ r, floor }): Row[] => {
+  const n = r.replicas;
+  return [
+    r.failed
+      ? { key: `deploy.r${n}.seconds`, what: `${apps} apps to deployed, ${rep(n)}`, value: null, unit: 's', display: `**not finished**: ${fmt(r.failed.deployed)} of ${apps} deployed after ${r.seconds.toFixed(0)} s (${fmt(r.failed.instances)} instances running${r.failed.listed < APPS ? `; only ${fmt(r.failed.listed)} apps listed after the puts` : ''})`, means: `From the first deploy call until every app's published status (\`wadm.status.${LATTICE}.*\`) is \`deployed\`; given up after BENCH_DEPLOY_TIMEOUT_S.` }
+      : { key: `deploy.r${n}.seconds`, what: `${apps} apps to deployed, ${rep(n)}`, value: r.seconds, unit: 's', means: `From the first deploy call until every app's published status (\`wadm.status.${LATTICE}.*\`) is \`deployed\`.` },
+    { key: `deploy.r${n}.calls`, what: `  the deploy calls alone, ${rep(n)}`, value: r.deployCalls, unit: 's', means: `From the first deploy call until the last of the ${apps} replies (${IN_FLIGHT} in flight); part of the row above.` },
+    { key: `deploy.r${n}.floor`, what: `  floor for that placement`, value: floor.seconds, unit: 's', means: `One client sends the ${fmt(floor.requests)} \`component.scale\` requests that produced wadm's placement in this run (64 in flight) to a fresh lattice of ${HOSTS} hosts on a fresh server, until the hosts run all ${fmt(APPS * 2)} instances.` },
+    { key: `deploy.r${n}.ratio`, what: `  ratio to the floor, ${rep(n)}`, value: r.seconds / floor.seconds, unit: 'x', goal: { max: 5, ideal: 3 }, means: 'Time to deployed divided by the floor: what wadm adds over issuing the same control calls directly.' },
+    { key: `deploy.r${n}.commands`, what: `  control requests sent to hosts, ${rep(n)}`, value: r.commands, unit: 'count', means: `Every control request the hosts received during the deploy (the placement needs ${fmt(r.placement.length)} scale requests).` },
+    { key: `deploy.r${n}.peak`, what: `  most instances running at once, ${rep(n)}`, value: r.peakInstances ?? null, unit: 'instances', goal: { max: APPS * 2 }, means: `Sampled every 100 ms from the first deploy call until 2 s without control requests; ${fmt(APPS * 2)} are declared (${r.atDeployed === undefined ? 'n/a' : fmt(r.atDeployed)} ran when the last app became \`deployed\`).` },
+    { key: `deploy.r${n}.spread.max`, what: `  instances per host: max, ${rep(n)}`, value: r.spread.max, unit: 'instances', means: `The most instances any host runs after the deploy (min ${r.spread.min}; ${fmt(r.spread.split)} of ${apps} apps have their 2 instances on two hosts).` },
+    { key: `deploy.r${n}.spread.mean`, what: `  instances per host: mean, ${rep(n)}`, value: r.spread.mean, unit: 'instances', means: `${fmt(APPS * 2)} instances over ${HOSTS} hosts.` },
+    { key: `deploy.r${n}.puts.${PUTS_IN_FLIGHT}`, what: `  storing the ${apps} manifests first, ${rep(n)}`, value: r.putSeconds, unit: 's', means: `${PUTS_IN_FLIGHT} put calls in flight (BENCH_PUTS_IN_FLIGHT), before the clock starts: ${fmt(r.putRetries)} lost compare-and-sets retried inside wadm (\`wadm_manifest_cas_retries_total\`), ${fmt(r.putErrors)} puts answered with an error and were sent again; the API then listed ${fmt(r.listed)} apps.` },
+    { key: `deploy.r${n}.rss`, what: `  replica RSS after the deploy, ${rep(n)}`, value: r.rssMb, unit: 'MB', means: `VmRSS of the \`wadm serve\` process (the largest of the replicas), one lattice of ${apps} apps and ${HOSTS} hosts, right after the deploy.` },
+  ];
+});
+emit({
+  bench: 'deploy',
+  id: 'deploy',
+  params: { apps: APPS, hosts: HOSTS, inFlight: IN_FLIGHT },
+  title: `${apps} apps on ${HOSTS} hosts to deployed`,
+  note:
+    `One lattice of ${HOSTS} simulated hosts (heartbeat 30 s, as real hosts), ${apps} apps (BENCH_APPS), each one component with a spreadscaler of 2 instances and its own image. ` +
+    `Replicas are \`wadm serve\` processes with default settings, on a fresh nats-server per run; all manifests are stored first (${PUTS_IN_FLIGHT} puts in flight), then deployed with ${IN_FLIGHT} deploy calls in flight. ` +
+    'Every run is followed by its own floor on a fresh server. The 3 replicas share the 2 cores with nats-server and the simulated hosts, so they add availability rather than speed here.',
+  rows: deployRows,
+});
+
+const one = runs.find((x) => x.r.passes)?.r;
+const p = one?.passes ?? { delta: { buckets: [], sum: 0, count: 0 }, commandsDuring: 0 };
+const q50 = histogramQuantile(p.delta, 0.5);
+const q99 = histogramQuantile(p.delta, 0.99);
+const inBucket = (q: ReturnType<typeof histogramQuantile>): string =>
+  q === undefined ? 'n/a' : `≈ ${fmt(Math.round(q.value * 1000))} ms (bucket ${fmt(Math.round(q.lower * 1000))}–${q.upper === Infinity ? '∞' : fmt(Math.round(q.upper * 1000))} ms)`;
+const passNote = p.commandsDuring === 0 ? 'no control request was sent during them' : `${p.commandsDuring} control requests were sent during them (not at rest)`;
+emit({
+  bench: 'deploy',
+  id: 'passes',
+  params: { apps: APPS, hosts: HOSTS },
+  title: `Reconcile pass time at ${apps} apps`,
+  note:
+    `In the 1-replica run above, once the ${apps} apps are deployed on the ${HOSTS} hosts, the replica is replaced by one started with \`--resync-interval-ms ${RESYNC_FOR_PASSES_MS}\` so that the resync timer alone drives passes; ` +
+    `after its first 2 passes, up to ${PASSES} passes (BENCH_PASSES; fewer if they take more than ${PASSES_BUDGET_S} s, BENCH_PASSES_BUDGET_S) are read from the histogram \`${DURATION}\` on its /metrics (${passNote}). ` +
+    '(Then it is replaced again by one with default settings for the host stops.) p50 and p99 come from the histogram buckets, interpolated inside the bucket as Prometheus does: the true value lies within the bucket shown.',
+  rows: [
+    { key: 'passes.mean', what: `pass time, mean (${p.delta.count} passes)`, value: (p.delta.sum / p.delta.count) * 1000, unit: 'ms', means: 'Sum over count of the passes after convergence.' },
+    { key: 'passes.p50', what: 'pass time, p50', value: q50 ? q50.value * 1000 : null, unit: 'ms', display: inBucket(q50), means: 'Median pass, from the buckets.' },
+    { key: 'passes.p99', what: 'pass time, p99', value: q99 ? q99.value * 1000 : null, unit: 'ms', display: inBucket(q99), means: `From the buckets (with ${p.delta.count} passes, close to the slowest one).` },
+  ],
+});
+
+const stopRows: Row[] = runs.flatMap(({ r }): Row[] => {
+  const n = r.replicas;
+  const s = r.stops;
+  const meanAffected = s.affected.reduce((a, b) => a + b, 0) / s.affected.length;
+  if (s.first.length === 0) {
+    return [{ key: `stop.r${n}.first.p99`, what: `host_stopped → first replacement request, p99, ${rep(n)}`, value: null, unit: 'ms', display: 'not measured', goal: { max: 250, strict: true }, means: 'The deploy did not finish, so no host was stopped.' }];
+  }
+  return [
+    { key: `stop.r${n}.first.p50`, what: `host_stopped → first replacement request, p50, ${rep(n)}`, value: percentile(s.first, 50), unit: 'ms', means: `Median over ${s.first.length} clean host stops (${fmt(Math.round(meanAffected))} affected apps per stop on average).` },
+    { key: `stop.r${n}.first.p99`, what: `host_stopped → first replacement request, p99, ${rep(n)}`, value: percentile(s.first, 99), unit: 'ms', goal: { max: 250, strict: true }, means: `Nearest rank: with ${s.first.length} samples, the slowest stop.` },
+    { key: `stop.r${n}.all.p50`, what: `  → every affected app has its request, p50, ${rep(n)}`, value: percentile(s.all, 50), unit: 'ms', means: 'Until the last affected app got its replacement request.' },
+    ...(s.failure ? [{ key: `stop.r${n}.failure`, what: `  sampling ended early, ${rep(n)}`, value: null, unit: 'count' as const, display: '**failed**', means: s.failure }] : []),
+    { key: `stop.r${n}.restored.p50`, what: `  → hosts run every instance again, p50, ${rep(n)}`, value: percentile(s.restored, 50), unit: 'ms', means: `Until the simulated hosts run all ${fmt(APPS * 2)} instances again (polled).` },
+  ];
+});
+emit({
+  bench: 'deploy',
+  id: 'host-stop',
+  params: { apps: APPS, hosts: HOSTS },
+  title: `Clean host stop → replacement, ${apps} apps deployed`,
+  note:
+    `In each run above, after the deploy: up to ${STOPS} hosts (BENCH_STOPS; fewer if they take more than ${STOPS_BUDGET_S} s, BENCH_STOPS_BUDGET_S) are stopped cleanly one at a time, each time the first host (by id) that runs an instance. ` +
+    `The clock starts when this process receives the \`host_stopped\` event (\`wasmbus.evt.${LATTICE}.host_stopped\`) and stops when it receives the first \`component.scale\` request (core subscription on \`wasmbus.ctl.v1.${LATTICE}.component.scale.>\`) ` +
+    'with a count above 0 for an app that had an instance on the stopped host, sent to another host. Between samples: every app `deployed` again and 1 s without control requests.',
+  rows: stopRows,
+});
