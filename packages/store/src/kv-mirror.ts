@@ -41,6 +41,11 @@ export class KvMirror<T> {
   private loop: Promise<void> | undefined;
   private stopWatch: (() => void) | undefined;
   private readonly waiters: Array<{ seq: number; resolve: () => void }> = [];
+  /**
+   * Keys removed (locally or by a marker) → the revision of the removal: a watch that lags behind our own
+   * delete must not bring back a value older than it.
+   */
+  private readonly removedAt = new Map<string, number>();
   /** While a reopened watch replays the initial values: keys seen so far (the rest are gone afterwards). */
   private resync: Set<string> | undefined;
   private loaded = false;
@@ -138,7 +143,11 @@ export class KvMirror<T> {
       // First delivery after a reopen: it is the truth, whatever revision we held (a recreated stream
       // starts its sequence again).
       this.resync.add(key);
+      this.removedAt.delete(key);
     } else if (cur && cur.revision >= revision) return;
+    else if (!cur && (this.removedAt.get(key) ?? 0) >= revision) return;
+    if (value === undefined) this.removedAt.set(key, Math.max(revision, this.removedAt.get(key) ?? 0));
+    else this.removedAt.delete(key);
     if (value === undefined) {
       if (!cur) {
         this.bump(revision);
@@ -169,6 +178,8 @@ export class KvMirror<T> {
     if (e.operation !== 'PUT') {
       // A delete/purge marker removes the key (markers are newer than what they remove).
       this.resync?.add(e.key);
+      if (!this.entries.has(e.key)) this.removedAt.set(e.key, Math.max(e.revision, this.removedAt.get(e.key) ?? 0));
+      else this.removedAt.delete(e.key);
       if (this.entries.has(e.key)) {
         const cur = this.entries.get(e.key)!;
         if (cur.revision < e.revision || this.resync) {
@@ -201,6 +212,7 @@ export class KvMirror<T> {
           // Reopened: the initial values rebuild the mirror; keys they do not mention are gone.
           this.resync = new Set();
           this.maxRevision = 0;
+          this.removedAt.clear();
         }
         let announced = false;
         const announce = (): void => {

@@ -84,7 +84,12 @@ export class ManifestStore {
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
       const loaded = await this.load(scope, name);
       const d = decide(loaded?.app ?? null);
-      if (d.kind === 'keep') return d.result;
+      if (d.kind === 'keep') {
+        // A replica killed between writing a new record and syncing the index leaves an app listed
+        // nowhere; the client's retry lands here ("already exists"): repair the index.
+        if (loaded) await this.ensureIndexed(scope, name);
+        return d.result;
+      }
       try {
         if (d.kind === 'write') {
           const data = encodeStoredApp(d.app);
@@ -104,9 +109,15 @@ export class ManifestStore {
       }
       const existenceChanged = (d.kind === 'write') !== (loaded !== null);
       if (existenceChanged) await this.syncIndex(scope, name);
+      else if (d.kind === 'write') await this.ensureIndexed(scope, name);
       return d.result;
     }
     throw new StorageError(`gave up after ${MAX_CAS_ATTEMPTS} compare-and-set conflicts`, { bucket: this.bucket, key, op: 'mutate' });
+  }
+
+  /** Sync the index when it does not list an app whose record exists (one read when it does). */
+  async ensureIndexed(scope: Scope, name: string): Promise<void> {
+    if (!(await this.listNames(scope)).includes(name)) await this.syncIndex(scope, name);
   }
 
   /** Make the lattice index agree with whether `name`'s record exists (see the module comment). */

@@ -174,42 +174,70 @@ export class CommandWorker {
     const keepAlive = setInterval(() => m.working(), COMMAND_ACK_WAIT_MS / 3);
     try {
       // The commands of one message are independent (the planner only emits what can go now): at once.
-      await Promise.all(batch.map((c) => this.one(ref, env, c, log)));
-      m.ack();
+      const outcomes = await Promise.all(batch.map((c) => this.one(ref, env, c, log)));
+      // A command deferred because this replica is not caught up: leave the message to another worker
+      // (redelivered after ack_wait; the commands already sent are idempotent).
+      if (!outcomes.includes('deferred')) m.ack();
     } finally {
       clearInterval(keepAlive);
     }
   }
 
-  /** One command: guards, then the control request, retried with backoff; never throws. */
-  private async one(ref: LatticeRef, env: CommandEnvelope, c: Command, parent: Logger): Promise<void> {
-    const log = 'model_name' in c ? parent.child({ app: c.model_name }) : parent;
-    if (isConstructive(c) && this.o.guards && !(await this.o.guards.appDeployed(ref, c.model_name))) {
+  /**
+   * Whether the command may still be sent: this replica has heard from the server recently, the
+   * command's epoch is current, its app is still deployed (for constructive commands), and its host did
+   * not stop. Checked before every attempt — a retry after a pause must not act on a stale decision.
+   */
+  private async allowed(ref: LatticeRef, env: CommandEnvelope, c: Command, log: Logger): Promise<'yes' | 'no' | 'deferred'> {
+    const g = this.o.guards;
+    if (!g) return 'yes';
+    if (!this.o.unsafeDisableFencing) {
+      if (!(await g.caughtUp())) {
+        this.executed.inc({ type: c.kind, result: 'deferred' });
+        log.warn({ command: c.kind }, 'not sending a command: this replica has not heard from the server recently');
+        return 'deferred';
+      }
+      const current = g.epochOf(ref);
+      if (current !== undefined && env.epoch !== undefined && env.epoch < current) {
+        this.executed.inc({ type: c.kind, result: 'stale' });
+        log.warn({ command: c.kind, epoch: env.epoch, currentEpoch: current }, 'dropping a command from an older lease epoch');
+        return 'no';
+      }
+    }
+    if (isConstructive(c) && !(await g.appDeployed(ref, c.model_name))) {
       this.executed.inc({ type: c.kind, result: 'app_undeployed' });
       log.info({ command: c.kind }, 'dropping a command for an app that is no longer deployed');
-      return;
+      return 'no';
     }
     const host = 'host_id' in c ? c.host_id : undefined;
-    if (host !== undefined && this.o.guards?.hostGone(ref, host)) {
+    if (host !== undefined && g.hostGone(ref, host)) {
       this.executed.inc({ type: c.kind, result: 'host_gone' });
       log.info({ command: c.kind, host }, 'dropping a command for a host that stopped');
-      return;
+      return 'no';
     }
+    return 'yes';
+  }
+
+  /** One command: guards, then the control request, retried with backoff (guards again each time); never throws. */
+  private async one(ref: LatticeRef, env: CommandEnvelope, c: Command, parent: Logger): Promise<'done' | 'deferred'> {
+    const log = 'model_name' in c ? parent.child({ app: c.model_name }) : parent;
     const req = toCtlRequest(c, env.lattice, env.account);
     const max = this.o.maxAttempts ?? 3;
     for (let attempt = 1; ; attempt++) {
+      const may = await this.allowed(ref, env, c, log);
+      if (may !== 'yes') return may === 'deferred' ? 'deferred' : 'done';
       try {
         const reply = await this.o.nc.request(req.subject, req.body, { timeout: this.o.timeoutMs ?? 5000 });
         const r = JSON.parse(reply.string()) as { success?: boolean; message?: string };
         if (r.success === false) throw new Error(r.message || 'host replied success=false');
         this.executed.inc({ type: c.kind, result: 'ok' });
         log.debug({ command: c.kind, subject: req.subject }, 'command executed');
-        return;
+        return 'done';
       } catch (err) {
         if (attempt >= max) {
           this.executed.inc({ type: c.kind, result: 'failed' });
           log.error({ err: (err as Error).message, command: c, attempts: attempt }, 'command failed; giving up (the next reconcile decides again)');
-          return;
+          return 'done';
         }
         this.executed.inc({ type: c.kind, result: 'retried' });
         log.warn({ err: (err as Error).message, command: c.kind, attempts: attempt }, 'command failed; will retry');

@@ -30,8 +30,18 @@ export async function collectLattice(o: CollectOptions): Promise<boolean> {
     if (!o.leases.holds(ref, o.held.epoch)) return false;
     try {
       await kv.purge(e.key, { previousSeq: e.revision });
+      o.state.applyLocal(e.key, undefined, e.revision + 1);
     } catch (err) {
       if (isCasConflict(err)) {
+        // Our view is behind: learn what is there now, and let the next attempt decide.
+        const fresh = await kv.get(e.key).catch(() => null);
+        if (fresh && fresh.operation === 'PUT') {
+          try {
+            o.state.applyLocal(e.key, fresh.json(), fresh.revision);
+          } catch {
+            // not ours
+          }
+        } else o.state.applyLocal(e.key, undefined, fresh?.revision ?? e.revision + 1);
         log.info({ key: e.key }, 'lattice garbage collection stopped: its state changed meanwhile');
         return false;
       }

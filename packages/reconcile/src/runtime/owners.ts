@@ -263,7 +263,8 @@ export class Owners {
     if (lease.idleSince === undefined) await this.o.leases.setIdleSince(h, since);
     const due = since + this.o.gcAfterMs - Date.now();
     if (due > 0) return due + 10;
-    await collectLattice({ ctx: this.o.ctx, state: this.o.state, leases: this.o.leases, logger: this.o.logger, metrics: this.o.metrics, held: h });
-    return undefined;
+    const collected = await collectLattice({ ctx: this.o.ctx, state: this.o.state, leases: this.o.leases, logger: this.o.logger, metrics: this.o.metrics, held: h });
+    // Something changed meanwhile (a late event, a record written): try again shortly if still idle.
+    return collected ? undefined : 1000;
   }
 }

@@ -175,6 +175,7 @@ export class Reconciler {
         this.o.state.mirror.applyLocal(rec.key, undefined, rec.revision + 1);
       } catch (err) {
         if (!isCasConflict(err)) throw err;
+        await this.refresh(rec.key);
       }
     });
     void done;
@@ -200,6 +201,7 @@ export class Reconciler {
         this.o.state.mirror.applyLocal(a.key, undefined, a.revision + 1);
       } catch (err) {
         if (!isCasConflict(err)) throw err;
+        await this.refresh(a.key);
       }
     });
 
@@ -227,6 +229,18 @@ export class Reconciler {
     };
   }
 
+  /** After a lost compare-and-set: bring the view's copy of one key up to what KV holds. */
+  private async refresh(key: string): Promise<void> {
+    const fresh = await this.o.stateKv.get(key).catch(() => null);
+    if (fresh && fresh.operation === 'PUT') {
+      try {
+        this.o.state.mirror.applyLocal(key, fresh.json(), fresh.revision);
+      } catch {
+        // not JSON: leave it
+      }
+    } else this.o.state.mirror.applyLocal(key, undefined, fresh?.revision ?? (this.o.state.mirror.get(key)?.revision ?? 0) + 1);
+  }
+
   /**
    * Write a record with compare-and-set on the revision the view holds. A record written at a newer
    * epoch means another owner took over: the lease is lost. Returns the new revision, or undefined when
@@ -247,6 +261,7 @@ export class Reconciler {
       if (!isCasConflict(err)) throw err;
       // Changed under us: look at what is there now.
       const fresh = await this.o.stateKv.get(key);
+      if (!fresh || fresh.operation !== 'PUT') this.o.state.mirror.applyLocal(key, undefined, fresh?.revision ?? (cur?.revision ?? 0) + 1);
       if (fresh && fresh.operation === 'PUT') {
         try {
           const v = fresh.json<InFlightValue | AppliedValue>();

@@ -65,6 +65,8 @@ export class StatusPublisher {
         }
         clearTimeout(timer);
         iter.stop();
+        // Ephemeral: removed at once, so no consumer outlives the sweep.
+        await c.delete().catch(() => false);
       }
       for (const n of names) if (!this.known.has(n)) this.known.set(n, seen.get(n) ?? null);
       for (const [n, k] of seen) if (!this.known.has(n)) this.known.set(n, k);
