@@ -9,6 +9,7 @@
 //   node scripts/run-bench.mjs --render           only re-render docs/benchmarks.md from the kept results
 //   node scripts/run-bench.mjs --save-baseline L  keep the last results as the baseline, labelled L
 //   --baseline FILE / --no-baseline               compare with another run / with none
+// test/bench/NOTES.md, if present, is rendered after the goals table (notes written by hand about the runs).
 //   --wait-idle S                                 before each benchmark, wait up to S seconds for the 1-minute
 //                                                 load average to fall below 1 (other work on the machine)
 import { readdirSync, readFileSync, writeFileSync, mkdirSync, existsSync, copyFileSync } from 'node:fs';
@@ -182,8 +183,8 @@ Machine: ${m.cpus}, ${m.memGiB} GiB, ${m.kernel}; Node ${m.node}; nats-server ${
 Each scenario starts its own nats-server (JetStream, file storage in a temp dir) on loopback; replicas are
 separate \`wadm serve\` processes; the simulated hosts run in the benchmark's own process. Everything shares
 the machine's ${cpus().length} cores, so with 3 replicas the processes compete for them. Numbers vary from run to run by
-about 10–20 %; each section says when it ran and the load average at its start (other work on the machine
-shows there). "└" rows detail the row above them. Goals are the targets of the scaling work.
+about 10–20 % on an idle machine, and much more when other work shares it: each section says when it ran
+and the load average (2 cores: anything above 2 means processes waited for a core). "└" rows detail the row above them. Goals are the targets of the scaling work.
 `;
 if (baseline) {
   const bd = [...new Set(baseline.sections.map((s) => s.run?.date.slice(0, 10)))].join(', ');
@@ -201,6 +202,9 @@ if (goalRows.length > 0) {
     md += `| ${cells.map(cell).join(' | ')} |\n`;
   }
 }
+// Notes written by hand about the last runs (what the numbers do not say by themselves).
+const notesFile = join(srcDir, 'NOTES.md');
+if (existsSync(notesFile)) md += `\n${readFileSync(notesFile, 'utf8').trim()}\n`;
 for (const s of results.sections) {
   const baseRows = baseRowsOf(s);
   const withBefore = s.rows.some((r) => baseRows.has(r.key));
@@ -211,7 +215,7 @@ for (const s of results.sections) {
     const cells = [label(r.what), shown(r), ...(withBefore ? [b ? shown(b) : '—'] : []), ...(withGoal ? [goal(r)] : []), r.means];
     return `| ${cells.map(cell).join(' | ')} |`;
   });
-  const run = s.run ? `_Ran with \`${s.run.command}\` on ${s.run.date} at commit ${s.run.commit} ("${s.run.subject}"); the whole benchmark took ${s.run.seconds} s; load average at its start ${s.run.loadavgAtStart.join(' ')}._` : '';
+  const run = s.run ? `_Ran with \`${s.run.command}\` on ${s.run.date} at commit ${s.run.commit} ("${s.run.subject}"); the whole benchmark took ${s.run.seconds} s; load average (1, 5, 15 min) ${s.run.loadavgAtStart.join(' ')} at its start${s.loadavg ? `, ${s.loadavg.join(' ')} when this section was written` : ''}._` : '';
   md += `\n## ${s.title}\n\n${s.note}\n\n${run}\n\n| ${cols.join(' | ')} |\n|${cols.map(() => '---').join('|')}|\n${rows.join('\n')}\n`;
 }
 mkdirSync(join(root, 'docs'), { recursive: true });

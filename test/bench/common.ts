@@ -60,6 +60,8 @@ export interface Row {
   display?: string;
   /** Met when value ≤ max (< max when strict; `ideal` is shown alongside). */
   goal?: { max: number; ideal?: number; strict?: boolean };
+  /** Raw samples behind the value, kept in the results file. */
+  samples?: number[];
   /** What the row means: how it was measured, what is counted. */
   means: string;
 }
