@@ -85,9 +85,34 @@ test('a command from an older lease epoch is dropped by the workers', async () =
     const ctx = await jetStreamContext(nc);
     const cmd = (id: string) => ({ kind: 'ScaleComponent' as const, component_id: id, host_id: host, count: 1, reference: 'reg/x:1', model_name: 'nobody', annotations: {}, config: [] });
     const dropped = await metricSum(replicas, 'wadm_commands_total', { result: 'stale' });
-    await publishCommand(ctx, { lattice: 'fenced' }, cmd('stale'), 'stale-1', lease.epoch - 1);
+    await publishCommand(ctx, { lattice: 'fenced' }, cmd('stale'), 'stale-1', { epoch: lease.epoch - 1 });
     await waitFor(async () => (await metricSum(replicas, 'wadm_commands_total', { result: 'stale' })) === dropped + 1, 10_000, 'the stale command dropped');
     assert.deepEqual(seen, [], 'no control request reached the lattice');
+    sub.unsubscribe();
+  } finally {
+    await sim.close({ graceful: false });
+  }
+});
+
+test('a command whose in-flight entry expired is dropped by the workers (the owner plans again without it)', async () => {
+  const sim = await simLattice(nats.url, 'expired', 1);
+  try {
+    const js = jetstream(nc);
+    await js.publish('wadm.reconcile._.expired', JSON.stringify({ lattice: 'expired', reasons: ['test'] }));
+    const lease = await waitFor(async () => (await leaseOf('expired'))?.owner ? await leaseOf('expired') : undefined, 15_000, 'the lattice owned');
+    const [host] = sim.hostIds() as [string];
+    const seen: string[] = [];
+    const sub = nc.subscribe('wasmbus.ctl.v1.expired.provider.>', { callback: (_e, m) => void seen.push(m.string()) });
+    const ctx = await jetStreamContext(nc);
+    const stop = { kind: 'StopProvider' as const, provider_id: 'gone', host_id: host, model_name: 'nobody' };
+    const dropped = await metricSum(replicas, 'wadm_commands_total', { result: 'expired' });
+    // Current epoch, but its in-flight entry expired (a redelivery after the owner gave up on it).
+    await publishCommand(ctx, { lattice: 'expired' }, [stop], 'expired-1', { epoch: lease.epoch, expiresAt: [Date.now() - 1] });
+    await waitFor(async () => (await metricSum(replicas, 'wadm_commands_total', { result: 'expired' })) === dropped + 1, 10_000, 'the expired command dropped');
+    assert.deepEqual(seen, [], 'no control request reached the lattice');
+    // The same command within its entry's life is sent.
+    await publishCommand(ctx, { lattice: 'expired' }, [stop], 'expired-2', { epoch: lease.epoch, expiresAt: [Date.now() + 60_000] });
+    await waitFor(() => seen.length === 1, 10_000, 'the live command sent');
     sub.unsubscribe();
   } finally {
     await sim.close({ graceful: false });

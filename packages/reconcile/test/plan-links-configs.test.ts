@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isSatisfied, planLattice } from '../src/plan/index.js';
 import { appHeader, capability, component, fiveHosts, HELLO, HTTP, httpLink, planInput } from './fixtures.js';
-import { configState, deployed, host, kinds, observedWith, Sim } from './plan-sim.js';
+import { applyToObserved, configState, deployed, host, kinds, observedWith, Sim } from './plan-sim.js';
+import { commandKey } from '../src/plan/ids.js';
+import type { Command, InFlight } from '../src/types.js';
 
 const BLOBBY = 'ghcr.io/wasmcloud/components/blobby-rust:0.4.0';
 const FS = 'ghcr.io/wasmcloud/blobstore-fs:0.6.0';
@@ -121,6 +123,43 @@ describe('configs and links', () => {
         configs: { 'hello_simple-httpaddr': final.applied[0]!.configs['hello_simple-httpaddr']! },
       },
     ]);
+  });
+
+  it('a link or config put still in flight when the app is undeployed stays on record, and is deleted once it lands', () => {
+    const sim = new Sim(fiveHosts());
+    sim.deploy(SIMPLE());
+    // The first pass issues the config put; once the config is seen, the link put. Neither has landed yet.
+    let p = sim.plan();
+    const putConfig = p.commands.find((c) => c.kind === 'PutConfig')!;
+    assert.ok(putConfig);
+    sim.observed = applyToObserved(sim.observed, p.commands.filter((c) => c !== putConfig), sim.configValues);
+    sim.applied = p.applied;
+    const inflight = (cs: Command[]): InFlight[] => cs.map((c) => ({ key: commandKey(c), command: c, issuedAt: sim.now, expiresAt: sim.now + 5000 }));
+    // Config landed now; the link put goes out and is in flight when the undeploy comes.
+    sim.observed = applyToObserved(sim.observed, [putConfig], sim.configValues);
+    p = sim.plan(inflight([putConfig]));
+    const putLink = p.commands.find((c) => c.kind === 'PutLink')!;
+    assert.ok(putLink);
+    sim.applied = p.applied;
+    sim.undeploy('hello-simple');
+    p = sim.plan(inflight([putLink]));
+    assert.deepEqual(p.applied.map((r) => r.links.length), [1], 'the link whose put is in flight stays on record');
+    sim.applied = p.applied;
+    // The put lands late: the next pass deletes the link, and nothing of the app remains.
+    sim.observed = applyToObserved(sim.observed, [putLink, ...p.commands], sim.configValues);
+    p = sim.plan();
+    assert.ok(p.commands.some((c) => c.kind === 'DeleteLink'), 'the late link is deleted');
+    sim.applied = p.applied;
+    sim.observed = applyToObserved(sim.observed, p.commands, sim.configValues);
+    sim.converge();
+    assert.deepEqual(sim.observed.links, []);
+    assert.deepEqual(sim.applied, []);
+    // Without a put in flight, a link never seen is dropped from the record at once.
+    const s2 = new Sim(fiveHosts());
+    s2.deploy(SIMPLE());
+    s2.applied = [{ app: 'hello-simple', links: [{ source_id: 'http_server', wit_namespace: 'wasi', wit_package: 'http', name: 'default' }], configs: {} }];
+    s2.undeploy('hello-simple');
+    assert.deepEqual(s2.plan().applied, []);
   });
 
   it('undeploy (simple.yaml) removes every component, provider, link and managed config of the app, exactly once', () => {

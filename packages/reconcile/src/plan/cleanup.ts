@@ -21,17 +21,23 @@ export function staleInstanceRemovals(observed: ObservedIndex, isStale: (i: Inst
 /**
  * Managed configs the app applied and no longer wants: delete those still present (unless another
  * deployed app wants the same name); `keep` stays in the applied record until the deletion is seen.
+ * A config not seen yet whose put is still in flight (`beingPut`, names) is kept for a later pass.
  */
 export function configCleanup(
   rec: AppliedRecord,
   wantedByApp: ReadonlySet<string>,
   wantedByAny: ReadonlySet<string>,
   observed: ObservedIndex,
+  beingPut: ReadonlySet<string> = new Set(),
 ): { commands: Command[]; keep: Record<string, string> } {
   const commands: Command[] = [];
   const keep: Record<string, string> = {};
   for (const name of Object.keys(rec.configs).sort()) {
-    if (wantedByApp.has(name) || wantedByAny.has(name) || !observed.configs.has(name)) continue;
+    if (wantedByApp.has(name) || wantedByAny.has(name)) continue;
+    if (!observed.configs.has(name)) {
+      if (beingPut.has(name)) keep[name] = rec.configs[name]!;
+      continue;
+    }
     commands.push(deleteConfig(rec.app, name));
     keep[name] = rec.configs[name]!;
   }

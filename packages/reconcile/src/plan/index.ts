@@ -21,6 +21,7 @@ import { desiredOf, type AppDesired, type ScalerSpec } from './desired.js';
 import type { ScalerEval } from './evaluation.js';
 import { CommandFilter, DEFAULT_BACKOFF_MS, settleInflight } from './inflight.js';
 import { appliedLinkKey, appliedLinkOf, evalLink, linkCleanup, type AppliedLink } from './links.js';
+import { linkKey } from './ids.js';
 import { LatticeLoad } from './placement.js';
 import { indexObserved, isStale, type Instance, type ObservedIndex } from './observed.js';
 import { appStatus, cleanupInfo, scalerStatus, toScalerStatus } from './status.js';
@@ -155,10 +156,24 @@ export function planLattice(input: PlanInput): PlanOutput {
   for (const keys of linksWantedByApp.values()) for (const k of keys) linksWantedByAny.add(k);
   const configsWantedByAny = new Set<string>();
   for (const d of desired) for (const k of d.managedConfigs.keys()) configsWantedByAny.add(k);
+  // Puts still in flight (not expired) may land after this pass: what they create stays on record.
+  const linksInFlight = new Map<string, Set<string>>();
+  const configsInFlight = new Map<string, Set<string>>();
+  const addTo = (m: Map<string, Set<string>>, app: string, k: string): void => {
+    const set = m.get(app);
+    if (set) set.add(k);
+    else m.set(app, new Set([k]));
+  };
+  for (const f of input.inflight) {
+    if (f.expiresAt <= input.now) continue;
+    const c = f.command;
+    if (c.kind === 'PutLink') addTo(linksInFlight, c.model_name, linkKey(c.source_id, c.wit_namespace, c.wit_package, c.name));
+    else if (c.kind === 'PutConfig') addTo(configsInFlight, c.model_name, c.config_name);
+  }
   for (const rec of [...input.applied].sort(compareBy((r) => r.app))) {
     const d = desiredByApp.get(rec.app);
-    const lc = linkCleanup(rec, linksWantedByApp.get(rec.app) ?? NONE, linksWantedByAny, observed);
-    const cc = configCleanup(rec, d ? new Set(d.managedConfigs.keys()) : NONE, configsWantedByAny, observed);
+    const lc = linkCleanup(rec, linksWantedByApp.get(rec.app) ?? NONE, linksWantedByAny, observed, linksInFlight.get(rec.app) ?? NONE);
+    const cc = configCleanup(rec, d ? new Set(d.managedConfigs.keys()) : NONE, configsWantedByAny, observed, configsInFlight.get(rec.app) ?? NONE);
     for (const c of lc.commands) issuer.issue(c, 'deleteLinks');
     for (const c of cc.commands) issuer.issue(c, 'deleteConfigs');
     countCleanup(rec.app, lc.commands.length + cc.commands.length);

@@ -41,18 +41,25 @@ export function evalLink(spec: LinkSpec, observed: ObservedIndex, beingPut: Read
 /**
  * Links an app applied and no longer wants: delete those still present (unless another deployed app
  * now wants the same link); `keep` is what must stay in the applied record until the deletion is seen.
+ * A link not seen yet whose put is still in flight (`beingPut`, link keys) is kept too: the put may
+ * land after this pass, and only the applied record says whose link it is.
  */
 export function linkCleanup(
   rec: AppliedRecord,
   wantedByApp: ReadonlySet<string>,
   wantedByAny: ReadonlySet<string>,
   observed: ObservedIndex,
+  beingPut: ReadonlySet<string> = new Set(),
 ): { commands: Command[]; keep: AppliedLink[] } {
   const commands: Command[] = [];
   const keep: AppliedLink[] = [];
   for (const l of rec.links) {
     const k = appliedLinkKey(l);
-    if (wantedByApp.has(k) || wantedByAny.has(k) || !observed.links.has(k)) continue;
+    if (wantedByApp.has(k) || wantedByAny.has(k)) continue;
+    if (!observed.links.has(k)) {
+      if (beingPut.has(k)) keep.push(l);
+      continue;
+    }
     commands.push(deleteLink(rec.app, l));
     keep.push(l);
   }

@@ -30,6 +30,22 @@ export interface CommandEnvelope {
   command?: Command;
   /** several, executed at once (one message per chunk of a pass). */
   commands?: Command[];
+  /**
+   * Per command (same order), when its in-flight entry expires (ms, the issuer's clock). After that
+   * the owner plans as if it never ran, so no attempt starts later than `EXPIRY_MARGIN_MS` before it:
+   * a late put could otherwise create what nobody will clean up.
+   */
+  expiresAt?: number[];
+}
+
+/** No attempt of a command starts later than this before its in-flight entry expires. */
+export const EXPIRY_MARGIN_MS = 1000;
+
+export interface PublishOptions {
+  /** Lease epoch of the issuing owner. */
+  epoch?: number;
+  /** Per command, the expiry of its in-flight entry (see `CommandEnvelope.expiresAt`). */
+  expiresAt?: number[];
 }
 
 /** What a worker knows, from its in-memory views, to refuse a command. */
@@ -81,12 +97,13 @@ export async function ensureCommandResources(ctx: JetStreamContext): Promise<voi
   }
 }
 
-export async function publishCommand(ctx: JetStreamContext, ref: LatticeRef, command: Command | Command[], msgId: string, epoch?: number): Promise<boolean> {
+export async function publishCommand(ctx: JetStreamContext, ref: LatticeRef, command: Command | Command[], msgId: string, opts: PublishOptions = {}): Promise<boolean> {
   const env: CommandEnvelope = {
     lattice: ref.lattice,
     ...(ref.account ? { account: ref.account } : {}),
-    ...(epoch !== undefined ? { epoch } : {}),
+    ...(opts.epoch !== undefined ? { epoch: opts.epoch } : {}),
     ...(Array.isArray(command) ? { commands: command } : { command }),
+    ...(opts.expiresAt !== undefined ? { expiresAt: opts.expiresAt } : {}),
   };
   const h = headers();
   h.set('Nats-Msg-Id', msgId);
@@ -174,7 +191,7 @@ export class CommandWorker {
     const keepAlive = setInterval(() => m.working(), COMMAND_ACK_WAIT_MS / 3);
     try {
       // The commands of one message are independent (the planner only emits what can go now): at once.
-      const outcomes = await Promise.all(batch.map((c) => this.one(ref, env, c, log)));
+      const outcomes = await Promise.all(batch.map((c, i) => this.one(ref, env, c, env.expiresAt?.[i], log)));
       // A command deferred because this replica is not caught up: leave the message to another worker
       // (redelivered after ack_wait; the commands already sent are idempotent).
       if (!outcomes.includes('deferred')) m.ack();
@@ -188,7 +205,12 @@ export class CommandWorker {
    * command's epoch is current, its app is still deployed (for constructive commands), and its host did
    * not stop. Checked before every attempt — a retry after a pause must not act on a stale decision.
    */
-  private async allowed(ref: LatticeRef, env: CommandEnvelope, c: Command, log: Logger): Promise<'yes' | 'no' | 'deferred'> {
+  private async allowed(ref: LatticeRef, env: CommandEnvelope, c: Command, expiresAt: number | undefined, log: Logger): Promise<'yes' | 'no' | 'deferred'> {
+    if (expiresAt !== undefined && Date.now() + EXPIRY_MARGIN_MS >= expiresAt) {
+      this.executed.inc({ type: c.kind, result: 'expired' });
+      log.info({ command: c.kind, expiresAt }, 'dropping a command whose in-flight entry expired (the owner plans again without it)');
+      return 'no';
+    }
     const g = this.o.guards;
     if (!g) return 'yes';
     if (!this.o.unsafeDisableFencing) {
@@ -219,12 +241,12 @@ export class CommandWorker {
   }
 
   /** One command: guards, then the control request, retried with backoff (guards again each time); never throws. */
-  private async one(ref: LatticeRef, env: CommandEnvelope, c: Command, parent: Logger): Promise<'done' | 'deferred'> {
+  private async one(ref: LatticeRef, env: CommandEnvelope, c: Command, expiresAt: number | undefined, parent: Logger): Promise<'done' | 'deferred'> {
     const log = 'model_name' in c ? parent.child({ app: c.model_name }) : parent;
     const req = toCtlRequest(c, env.lattice, env.account);
     const max = this.o.maxAttempts ?? 3;
     for (let attempt = 1; ; attempt++) {
-      const may = await this.allowed(ref, env, c, log);
+      const may = await this.allowed(ref, env, c, expiresAt, log);
       if (may !== 'yes') return may === 'deferred' ? 'deferred' : 'done';
       try {
         const reply = await this.o.nc.request(req.subject, req.body, { timeout: this.o.timeoutMs ?? 5000 });

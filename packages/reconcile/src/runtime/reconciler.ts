@@ -291,7 +291,7 @@ export class Reconciler {
     if (rev === undefined) return [];
     this.check(h);
     const msgId = createHash('sha256').update(`${h.ref.account ?? ''}|${h.ref.lattice}|${id}`).digest('hex');
-    await publishCommand(this.o.ctx, h.ref, chunk, msgId, h.epoch);
+    await publishCommand(this.o.ctx, h.ref, chunk, msgId, { epoch: h.epoch, expiresAt: entries.map((e) => e.expiresAt) });
     for (const c of chunk) this.issued.inc({ type: c.kind });
     return chunk;
   }
