@@ -102,7 +102,9 @@ export interface Serve {
 
 export async function startServe(url: string, id: string, flags: string[] = []): Promise<Serve> {
   const admin = `127.0.0.1:${await freePort()}`;
-  const proc = spawn(process.execPath, [BIN, 'serve', '-s', url, '--host-id', id, '--structured-logging', '--http-admin', admin, ...flags], {
+  // BENCH_SERVE_NODE_ARGS: extra node flags for the replicas (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile them).
+  const nodeArgs = (process.env['BENCH_SERVE_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
+  const proc = spawn(process.execPath, [...nodeArgs, BIN, 'serve', '-s', url, '--host-id', id, '--structured-logging', '--http-admin', admin, ...flags], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, WADM_LOG_LEVEL: 'warn' },
   });

@@ -283,7 +283,9 @@ async function deployRun(replicas: number): Promise<DeployResult> {
       peak.stop();
       return { replicas, seconds, deployCalls, putSeconds, putRetries, putErrors, listed, commands: sim.commandsReceived().total, placement: [], spread: { max: NaN, mean: NaN, min: NaN, split: 0 }, rssMb: Math.max(...serves.map((x) => rssOf(x.pid).rssMb)), stops: { first: [], all: [], restored: [], affected: [] }, failed };
     }
-    log(`${replicas} replica(s): ${APPS} deployed in ${seconds.toFixed(2)} s (deploy calls took ${deployCalls.toFixed(2)} s)`);
+    const passesDuring = await metricSum(serves, 'wadm_reconcile_duration_seconds_count');
+    const passSeconds = await metricSum(serves, 'wadm_reconcile_duration_seconds_sum');
+    log(`${replicas} replica(s): ${APPS} deployed in ${seconds.toFixed(2)} s (deploy calls took ${deployCalls.toFixed(2)} s; ${passesDuring} passes so far, ${passSeconds.toFixed(2)} s in passes)`);
     const atDeployed = total(instancesByHost(sim));
     await waitFor(() => total(instancesByHost(sim)) === APPS * 2, 60_000, 'exactly the declared instances running');
     await quiet([sim], 2000);

@@ -136,6 +136,7 @@ export async function startReplica(cfg: ReplicaConfig, opts: StartOptions = {}):
   const manifestView = new ManifestView({ name: cfg.manifestBucket, open: () => ensureBucket(ctx, cfg.manifestBucket), jsm: ctx.jsm, logger });
   await retryTransient('loading the views', () => Promise.all([stateView.start(), manifestView.start()]), retry);
   state.useView(stateView);
+  manifests.useView(manifestView);
 
   await retryTransient('ensuring the ingest resources', () => ensureIngestResources(ctx, cfg.multitenant, { ackWaitMs: cfg.ingestAckWaitMs }), retry);
   const ingest = new IngestWorker({ ctx, store: state, signaler, logger, metrics, multitenant: cfg.multitenant, concurrency: cfg.maxJobs, ackWaitMs: cfg.ingestAckWaitMs });
@@ -156,7 +157,10 @@ export async function startReplica(cfg: ReplicaConfig, opts: StartOptions = {}):
     beforeRelease: (h) => owners?.drain(h, cfg.takeoverMs) ?? Promise.resolve(),
     ...(fenced ? {} : { unsafeDisableFencing: true }),
   });
-  const reconciler = new Reconciler({ ctx, stateKv, state: stateView, manifests: manifestView, leases, logger, metrics, ...(fenced ? {} : { unsafeDisableFencing: true }) });
+  // An applied link/config that is not observed stays on record past the longest observation lag: an
+  // ingest worker that died holding its event (redelivered after the ingest ack wait).
+  const unseenGraceMs = Math.max(10_000, 2 * cfg.ingestAckWaitMs);
+  const reconciler = new Reconciler({ ctx, stateKv, state: stateView, manifests: manifestView, leases, logger, metrics, unseenGraceMs, ...(fenced ? {} : { unsafeDisableFencing: true }) });
   owners = new Owners({
     ctx,
     leases,
@@ -172,8 +176,11 @@ export async function startReplica(cfg: ReplicaConfig, opts: StartOptions = {}):
     fenced,
   });
   const ownersRef = owners;
+  // Control requests to hosts go out on a connection of their own (see CommandWorkerOptions.ctl).
+  const ctlNc = await connectWithRetry({ ...cfg, nats: { ...cfg.nats, name: `${cfg.nats.name ?? 'wadm-ts'} control` } }, logger, opts.connectTimeoutMs);
   const commands = new CommandWorker({
     nc,
+    ctl: ctlNc,
     ctx,
     logger,
     metrics,
@@ -266,6 +273,7 @@ export async function startReplica(cfg: ReplicaConfig, opts: StartOptions = {}):
         await leases.stop();
         await reaper.stop();
         await commands.stop();
+        if (!ctlNc.isClosed()) await ctlNc.drain();
         await ingest.stop();
         await signaler.stop();
         await Promise.all([stateView.stop(), manifestView.stop()]);

@@ -51,6 +51,13 @@ export interface AppliedRecord {
   links: Array<{ source_id: string; wit_namespace: string; wit_package: string; name: string }>;
   /** wadm-managed config names (including SECRET_ ones) → hash of the values put. */
   configs: Record<string, string>;
+  /**
+   * Entries no longer wanted that were not observed (ms, first pass that found each missing), by
+   * `link:{source}/{ns}/{pkg}/{name}` or `config:{name}`. Observation can lag (an ingest worker died
+   * holding the event): an entry is forgotten only after staying unseen for the grace period, and
+   * deleted if it shows up meanwhile.
+   */
+  unseen?: Record<string, number>;
 }
 
 export interface ObservedLattice extends LatticeSnapshot {
@@ -79,6 +86,8 @@ export interface PlanInput {
   inflight: InFlight[];
   /** After a failure event, how long a scaler shows `failed` and issues nothing for that target (default 5000 ms). */
   backoffMs?: number;
+  /** How long an applied entry no longer wanted stays on record while unseen (default 60 000 ms; see `AppliedRecord.unseen`). */
+  unseenGraceMs?: number;
 }
 
 export interface PlanOutput {

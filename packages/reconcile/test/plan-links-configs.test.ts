@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { isSatisfied, planLattice } from '../src/plan/index.js';
+import { earliestRequeue, isSatisfied, planLattice } from '../src/plan/index.js';
 import { appHeader, capability, component, fiveHosts, HELLO, HTTP, httpLink, planInput } from './fixtures.js';
 import { applyToObserved, configState, deployed, host, kinds, observedWith, Sim } from './plan-sim.js';
 import { commandKey } from '../src/plan/ids.js';
@@ -159,6 +159,36 @@ describe('configs and links', () => {
     s2.deploy(SIMPLE());
     s2.applied = [{ app: 'hello-simple', links: [{ source_id: 'http_server', wit_namespace: 'wasi', wit_package: 'http', name: 'default' }], configs: {} }];
     s2.undeploy('hello-simple');
+    assert.deepEqual(s2.plan().applied, []);
+  });
+
+  it('an applied link or config not observed stays on record for the grace period, is deleted if it shows up, and is forgotten after', () => {
+    const rec = { app: 'hello-simple', links: [{ source_id: 'http_server', wit_namespace: 'wasi', wit_package: 'http', name: 'default' }], configs: { 'hello_simple-httpaddr': 'h' } };
+    const ids = ['config:hello_simple-httpaddr', 'link:http_server/wasi/http/default'];
+    // Undeployed, and neither is observed (its event may be stuck with an ingest worker that died).
+    const s = new Sim(fiveHosts());
+    s.unseenGraceMs = 10_000;
+    s.applied = [rec];
+    const t0 = s.now;
+    let p = s.plan();
+    assert.deepEqual(p.commands, []);
+    assert.deepEqual(p.applied, [{ ...rec, unseen: { [ids[0]!]: t0, [ids[1]!]: t0 } }], 'kept, marked unseen since now');
+    assert.equal(earliestRequeue({ lattice: 'default', now: s.now, apps: [], applied: [rec], observed: s.observed, inflight: [], unseenGraceMs: 10_000 }, p), t0 + 10_000);
+    s.applied = p.applied;
+    s.now += 4000;
+    assert.deepEqual(s.plan().applied, p.applied, 'the mark keeps its first time');
+    // The lagging events arrive: both are deleted, and stay on record until the deletion is seen.
+    s.observed = observedWith(s.observed.hosts, {
+      configs: [configState('hello_simple-httpaddr')],
+      links: [{ kind: 'link', link: { source_id: 'http_server', target: 'http_hello_world', name: 'default', wit_namespace: 'wasi', wit_package: 'http', interfaces: ['incoming-handler'], source_config: [], target_config: [] }, seq: 9 }],
+    });
+    p = s.plan();
+    assert.deepEqual(kinds(p.commands).sort(), ['DeleteConfig', 'DeleteLink']);
+    assert.deepEqual(p.applied.map((r) => r.links.length), [1]);
+    // Never observed: forgotten once the grace period has passed.
+    const s2 = new Sim(fiveHosts());
+    s2.unseenGraceMs = 10_000;
+    s2.applied = [{ ...rec, unseen: { [ids[0]!]: s2.now - 10_000, [ids[1]!]: s2.now - 10_000 } }];
     assert.deepEqual(s2.plan().applied, []);
   });
 

@@ -127,13 +127,15 @@ export class Sim {
   readonly configValues = new Map<string, Record<string, string>>();
   readonly history: PlanOutput[] = [];
   now = 1_000_000;
+  /** 0 here: what these scenarios observe is never behind the hosts (the runtime uses a grace; see AppliedRecord.unseen). */
+  unseenGraceMs = 0;
 
   constructor(hosts: HostState[]) {
     this.observed = observedWith(hosts);
   }
 
   plan(inflight: InFlight[] = []): PlanOutput {
-    return planLattice({ lattice: 'default', now: this.now, apps: this.apps, applied: this.applied, observed: this.observed, inflight });
+    return planLattice({ lattice: 'default', now: this.now, apps: this.apps, applied: this.applied, observed: this.observed, inflight, unseenGraceMs: this.unseenGraceMs });
   }
 
   /** One round: plan, apply the commands, remember the applied records. */

@@ -1,5 +1,6 @@
 /** Opening the NATS connection from wadm's connection settings (wadm-behaviour.md §6). */
 import { readFileSync, existsSync } from 'node:fs';
+import './nats-patches.js';
 import { connect, credsAuthenticator, jwtAuthenticator, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
 
 export interface NatsSettings {
@@ -49,6 +50,8 @@ export function connectionOptions(s: NatsSettings): NodeConnectionOptions {
   if (s.tlsCaFile) opts.tls = { caFile: s.tlsCaFile };
   return opts;
 }
+
+export { natsRequestPatched } from './nats-patches.js';
 
 export function connectNats(s: NatsSettings): Promise<NatsConnection> {
   return connect(connectionOptions(s));

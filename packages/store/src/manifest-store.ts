@@ -13,6 +13,9 @@
  *   writes the index with compare-and-set (even when unchanged). Syncs are thereby totally ordered, and
  *   the last successful one read the app key after the last existence change: the index converges to
  *   the truth. Listing also skips names whose key is gone.
+ * - With an in-memory view (`useView`), the first attempt of a write decides on the view's copy and
+ *   writes with compare-and-set on its revision: a stale copy loses, and the retry reads KV. A decision
+ *   that writes nothing (an error, "already exists") is always taken again on KV's copy.
  */
 import type { KV, KvEntry } from '@nats-io/kv';
 import { StorageError, casBackoff, isCasConflict } from './errors.js';
@@ -46,6 +49,14 @@ export interface LoadedApp {
 }
 
 const MAX_CAS_ATTEMPTS = 200;
+
+/** What an in-memory view of the manifest bucket offers the store (see `ManifestStore.useView`). */
+export interface ManifestHint {
+  /** True when the view shows the scope's index listing the app (false: unknown or not listed). */
+  listed(scope: Scope, name: string): boolean;
+  /** The view's copy of the app's record with its revision, or undefined when it has none. */
+  peek(scope: Scope, name: string): LoadedApp | undefined;
+}
 
 export class ManifestStore {
   constructor(
@@ -81,9 +92,18 @@ export class ManifestStore {
    */
   async mutate<T>(scope: Scope, name: string, decide: (current: StoredApp | null) => Decision<T>): Promise<T> {
     const key = appKey(scope, name);
+    // The first attempt decides on the view's copy when it has one: a write then needs no read (a stale
+    // copy loses the compare-and-set). Answers that write nothing are always decided on KV's copy.
+    let viewCopy = this.hint?.peek(scope, name) ?? undefined;
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
-      const loaded = await this.load(scope, name);
+      const fromView = viewCopy !== undefined;
+      const loaded = viewCopy ?? (await this.load(scope, name));
+      viewCopy = undefined;
       const d = decide(loaded?.app ?? null);
+      if (fromView && d.kind === 'keep') {
+        attempt--;
+        continue;
+      }
       if (d.kind === 'keep') {
         // A replica killed between writing a new record and syncing the index leaves an app listed
         // nowhere; the client's retry lands here ("already exists"): repair the index.
@@ -101,6 +121,10 @@ export class ManifestStore {
         }
       } catch (err) {
         if (isCasConflict(err)) {
+          if (fromView) {
+            attempt--;
+            continue;
+          }
           this.onConflict();
           await casBackoff(attempt);
           continue;
@@ -115,9 +139,20 @@ export class ManifestStore {
     throw new StorageError(`gave up after ${MAX_CAS_ATTEMPTS} compare-and-set conflicts`, { bucket: this.bucket, key, op: 'mutate' });
   }
 
-  /** Sync the index when it does not list an app whose record exists (one read when it does). */
+  /**
+   * An in-memory view of the bucket, used as a hint: a write is first tried on the view's copy of the
+   * record (no read), and an index the view shows listing the app is not read again.
+   */
+  useView(hint: ManifestHint): void {
+    this.hint = hint;
+  }
+
+  private hint: ManifestHint | undefined;
+
+  /** Sync the index when it does not list an app whose record exists (one read when it does, none when the view knows). */
   async ensureIndexed(scope: Scope, name: string): Promise<void> {
-    if (!(await this.listNames(scope)).includes(name)) await this.syncIndex(scope, name);
+    if (this.hint?.listed(scope, name)) return;
+    if (!(await this.indexedNames(scope)).includes(name)) await this.syncIndex(scope, name);
   }
 
   /** Make the lattice index agree with whether `name`'s record exists (see the module comment). */
@@ -157,10 +192,15 @@ export class ManifestStore {
   }
 
   async listNames(scope: Scope): Promise<string[]> {
+    return (await this.indexedNames(scope)).sort(byteOrder);
+  }
+
+  /** The index's names, in stored order. */
+  private async indexedNames(scope: Scope): Promise<string[]> {
     const indexKey = scopeKey(scope);
     try {
       const idx = this.live(await this.kv.get(indexKey));
-      return idx ? this.decodeIndex(idx).sort(byteOrder) : [];
+      return idx ? this.decodeIndex(idx) : [];
     } catch (err) {
       throw new StorageError('reading the lattice index failed', { bucket: this.bucket, key: indexKey, op: 'get' }, { cause: err });
     }
@@ -181,5 +221,14 @@ export class ManifestStore {
 
 /** Byte-wise ascending order of UTF-8 strings (the Rust BTreeSet order). */
 export function byteOrder(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+  // UTF-8 orders as code points do; UTF-16 units order the same except around surrogates.
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    if ((x >= 0xd800 && x <= 0xdfff) || (y >= 0xd800 && y <= 0xdfff)) return a.codePointAt(i)! < b.codePointAt(i)! ? -1 : 1;
+    return x < y ? -1 : 1;
+  }
+  return a.length === b.length ? 0 : a.length < b.length ? -1 : 1;
 }

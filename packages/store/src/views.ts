@@ -208,11 +208,14 @@ export class ManifestView {
   /** app key → scope key of the index that lists it. */
   private readonly scopeOfApp = new Map<string, string>();
   private readonly listeners: Array<(scope: string) => void> = [];
+  /** Decoded index records (scope key → names), cached per revision. */
+  private readonly indexes = new Map<string, { revision: number; names: string[]; set: Set<string> }>();
 
   constructor(o: { name: string; open: () => Promise<KV>; jsm: JetStreamManager; logger: Logger }) {
     this.mirror = new KvMirror<Uint8Array>({ ...o, decode: (_k, d) => d });
     this.mirror.onChange((key) => {
       this.decoded.delete(key);
+      this.indexes.delete(key);
       const names = this.indexNames(key);
       if (names) {
         for (const n of names) this.scopeOfApp.set(`${key}-${n}`, key);
@@ -245,16 +248,31 @@ export class ManifestView {
     for (const l of this.listeners) l(scope);
   }
 
-  /** The names of an index record, or undefined when the key holds something else. */
-  private indexNames(key: string): string[] | undefined {
+  /** The names of an index record (decoded once per revision), or undefined when the key holds something else. */
+  private index(key: string): { names: string[]; set: Set<string> } | undefined {
     const e = this.mirror.get(key);
     if (!e || e.value[0] !== 0x5b /* '[' */) return undefined;
+    const cached = this.indexes.get(key);
+    if (cached && cached.revision === e.revision) return cached;
     try {
       const v: unknown = JSON.parse(decoder.decode(e.value));
-      return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : undefined;
+      if (!Array.isArray(v)) return undefined;
+      const names = v.filter((x): x is string => typeof x === 'string');
+      const d = { revision: e.revision, names, set: new Set(names) };
+      this.indexes.set(key, d);
+      return d;
     } catch {
       return undefined;
     }
+  }
+
+  private indexNames(key: string): string[] | undefined {
+    return this.index(key)?.names;
+  }
+
+  /** Whether the scope's index lists the app, as this view sees it now (false before the view is ready). */
+  listed(scope: Scope, name: string): boolean {
+    return this.ready && (this.index(scopeKey(scope))?.set.has(name) ?? false);
   }
 
   /** Every stored app of a scope (names in the index whose record is gone or unreadable are skipped). */
@@ -285,6 +303,15 @@ export class ManifestView {
       this.decoded.set(key, d);
     }
     return d.app;
+  }
+
+  /** The view's copy of a stored app with its KV revision (undefined before the view is ready or when it has none). */
+  peek(scope: Scope, name: string): { app: StoredApp; revision: number } | undefined {
+    if (!this.ready) return undefined;
+    const sk = scopeKey(scope);
+    const e = this.mirror.get(`${sk}-${name}`);
+    const app = e ? this.app(sk, name) : null;
+    return e && app ? { app, revision: e.revision } : undefined;
   }
 
   /** Whether the app is stored and has a deployed version (as this view sees it now). */

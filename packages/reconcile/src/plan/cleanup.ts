@@ -5,6 +5,7 @@
  */
 import type { AppliedRecord, Command } from '../types.js';
 import { deleteConfig, opsFor } from './commands.js';
+import { unseenKeep, type CleanupContext } from './links.js';
 import { managedApp, type Instance, type ObservedIndex } from './observed.js';
 
 /** Removal of every stale instance, with the app it belongs to. */
@@ -21,25 +22,29 @@ export function staleInstanceRemovals(observed: ObservedIndex, isStale: (i: Inst
 /**
  * Managed configs the app applied and no longer wants: delete those still present (unless another
  * deployed app wants the same name); `keep` stays in the applied record until the deletion is seen.
- * A config not seen yet whose put is still in flight (`beingPut`, names) is kept for a later pass.
+ * A config not seen stays on record while its put is in flight, or for the grace period (`unseen` marks).
  */
 export function configCleanup(
   rec: AppliedRecord,
   wantedByApp: ReadonlySet<string>,
   wantedByAny: ReadonlySet<string>,
   observed: ObservedIndex,
-  beingPut: ReadonlySet<string> = new Set(),
-): { commands: Command[]; keep: Record<string, string> } {
+  ctx: CleanupContext,
+): { commands: Command[]; keep: Record<string, string>; unseen: Record<string, number> } {
   const commands: Command[] = [];
   const keep: Record<string, string> = {};
+  const unseen: Record<string, number> = {};
   for (const name of Object.keys(rec.configs).sort()) {
     if (wantedByApp.has(name) || wantedByAny.has(name)) continue;
     if (!observed.configs.has(name)) {
-      if (beingPut.has(name)) keep[name] = rec.configs[name]!;
+      const id = `config:${name}`;
+      const u = unseenKeep(rec, id, ctx.beingPut.has(name), ctx);
+      if (u.keep) keep[name] = rec.configs[name]!;
+      if (u.since !== undefined) unseen[id] = u.since;
       continue;
     }
     commands.push(deleteConfig(rec.app, name));
     keep[name] = rec.configs[name]!;
   }
-  return { commands, keep };
+  return { commands, keep, unseen };
 }

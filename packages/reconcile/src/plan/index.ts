@@ -170,10 +170,14 @@ export function planLattice(input: PlanInput): PlanOutput {
     if (c.kind === 'PutLink') addTo(linksInFlight, c.model_name, linkKey(c.source_id, c.wit_namespace, c.wit_package, c.name));
     else if (c.kind === 'PutConfig') addTo(configsInFlight, c.model_name, c.config_name);
   }
+  const graceMs = input.unseenGraceMs ?? DEFAULT_UNSEEN_GRACE_MS;
+  const unseenMarks = new Map<string, Record<string, number>>();
+  let unseenEnd: number | undefined;
   for (const rec of [...input.applied].sort(compareBy((r) => r.app))) {
     const d = desiredByApp.get(rec.app);
-    const lc = linkCleanup(rec, linksWantedByApp.get(rec.app) ?? NONE, linksWantedByAny, observed, linksInFlight.get(rec.app) ?? NONE);
-    const cc = configCleanup(rec, d ? new Set(d.managedConfigs.keys()) : NONE, configsWantedByAny, observed, configsInFlight.get(rec.app) ?? NONE);
+    const ctx = (beingPut: ReadonlySet<string> | undefined) => ({ now: input.now, graceMs, beingPut: beingPut ?? NONE });
+    const lc = linkCleanup(rec, linksWantedByApp.get(rec.app) ?? NONE, linksWantedByAny, observed, ctx(linksInFlight.get(rec.app)));
+    const cc = configCleanup(rec, d ? new Set(d.managedConfigs.keys()) : NONE, configsWantedByAny, observed, ctx(configsInFlight.get(rec.app)));
     for (const c of lc.commands) issuer.issue(c, 'deleteLinks');
     for (const c of cc.commands) issuer.issue(c, 'deleteConfigs');
     countCleanup(rec.app, lc.commands.length + cc.commands.length);
@@ -181,6 +185,9 @@ export function planLattice(input: PlanInput): PlanOutput {
     const known = new Set(links.map(appliedLinkKey));
     appliedLinks.set(rec.app, [...links, ...lc.keep.filter((l) => !known.has(appliedLinkKey(l)))]);
     appliedConfigs.set(rec.app, { ...cc.keep, ...(appliedConfigs.get(rec.app) ?? {}) });
+    const marks = { ...lc.unseen, ...cc.unseen };
+    if (Object.keys(marks).length > 0) unseenMarks.set(rec.app, marks);
+    for (const since of Object.values(marks)) if (unseenEnd === undefined || since + graceMs < unseenEnd) unseenEnd = since + graceMs;
   }
 
   // 5. Status per deployed app.
@@ -199,15 +206,22 @@ export function planLattice(input: PlanInput): PlanOutput {
     if (links.length === 0 && Object.keys(configs).length === 0) continue;
     const sortedConfigs: Record<string, string> = {};
     for (const k of Object.keys(configs).sort()) sortedConfigs[k] = configs[k]!;
-    applied.push({ app, links, configs: sortedConfigs });
+    const marks = unseenMarks.get(app);
+    const unseen: Record<string, number> = {};
+    if (marks) for (const k of Object.keys(marks).sort()) unseen[k] = marks[k]!;
+    applied.push({ app, links, configs: sortedConfigs, ...(marks ? { unseen } : {}) });
   }
 
   const out: PlanOutput = { commands: issuer.commands(), statuses, applied };
-  backoffEnds.set(out, { end: issuer.filter.earliestBackoffEnd() });
+  const backoff = issuer.filter.earliestBackoffEnd();
+  backoffEnds.set(out, { end: backoff === undefined ? unseenEnd : unseenEnd === undefined ? backoff : Math.min(backoff, unseenEnd) });
   return out;
 }
 
-/** Per plan output: the earliest end of a backoff that suppressed one of the commands the plan wanted. */
+/** Default of `PlanInput.unseenGraceMs`: longer than an ingest redelivery after a worker died holding an event. */
+export const DEFAULT_UNSEEN_GRACE_MS = 60_000;
+
+/** Per plan output: the earliest end of a backoff that suppressed one of the commands the plan wanted, or of an unseen entry's grace. */
 const backoffEnds = new WeakMap<PlanOutput, { end: number | undefined }>();
 
 /**

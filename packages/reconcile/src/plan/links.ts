@@ -38,30 +38,53 @@ export function evalLink(spec: LinkSpec, observed: ObservedIndex, beingPut: Read
   };
 }
 
+/** What a cleanup pass needs besides the record: the time, the grace for unseen entries, and what is being put. */
+export interface CleanupContext {
+  now: number;
+  graceMs: number;
+  /** Link keys (links) or config names (configs) whose put is in flight for this app. */
+  beingPut: ReadonlySet<string>;
+}
+
+/**
+ * Whether an entry no longer wanted and not observed stays on record, and since when it is unseen
+ * (undefined: not marked, its put is in flight). Observation can lag behind the hosts, so an entry is
+ * only forgotten once unseen for the whole grace period.
+ */
+export function unseenKeep(rec: AppliedRecord, id: string, beingPut: boolean, ctx: CleanupContext): { keep: boolean; since?: number } {
+  if (beingPut) return { keep: true };
+  const since = rec.unseen?.[id] ?? ctx.now;
+  return ctx.now - since < ctx.graceMs ? { keep: true, since } : { keep: false };
+}
+
+export const unseenLinkId = (l: AppliedLink): string => `link:${l.source_id}/${l.wit_namespace}/${l.wit_package}/${l.name}`;
+
 /**
  * Links an app applied and no longer wants: delete those still present (unless another deployed app
  * now wants the same link); `keep` is what must stay in the applied record until the deletion is seen.
- * A link not seen yet whose put is still in flight (`beingPut`, link keys) is kept too: the put may
- * land after this pass, and only the applied record says whose link it is.
+ * A link not seen stays on record while its put is in flight, or for the grace period (`unseen` marks).
  */
 export function linkCleanup(
   rec: AppliedRecord,
   wantedByApp: ReadonlySet<string>,
   wantedByAny: ReadonlySet<string>,
   observed: ObservedIndex,
-  beingPut: ReadonlySet<string> = new Set(),
-): { commands: Command[]; keep: AppliedLink[] } {
+  ctx: CleanupContext,
+): { commands: Command[]; keep: AppliedLink[]; unseen: Record<string, number> } {
   const commands: Command[] = [];
   const keep: AppliedLink[] = [];
+  const unseen: Record<string, number> = {};
   for (const l of rec.links) {
     const k = appliedLinkKey(l);
     if (wantedByApp.has(k) || wantedByAny.has(k)) continue;
     if (!observed.links.has(k)) {
-      if (beingPut.has(k)) keep.push(l);
+      const u = unseenKeep(rec, unseenLinkId(l), ctx.beingPut.has(k), ctx);
+      if (u.keep) keep.push(l);
+      if (u.since !== undefined) unseen[unseenLinkId(l)] = u.since;
       continue;
     }
     commands.push(deleteLink(rec.app, l));
     keep.push(l);
   }
-  return { commands, keep };
+  return { commands, keep, unseen };
 }

@@ -113,6 +113,13 @@ export async function publishCommand(ctx: JetStreamContext, ref: LatticeRef, com
 
 export interface CommandWorkerOptions {
   nc: NatsConnection;
+  /**
+   * The connection control requests go out on (default `nc`). A connection of their own carries little
+   * else, so its socket is rarely backed up: a request is on the wire as soon as it is sent, instead of
+   * waiting in the process behind other traffic, where a pause (SIGSTOP, a VM freeze) would hold it past
+   * the checks made before it was sent and release it on resume.
+   */
+  ctl?: NatsConnection;
   ctx: JetStreamContext;
   logger: Logger;
   metrics: Metrics;
@@ -249,7 +256,7 @@ export class CommandWorker {
       const may = await this.allowed(ref, env, c, expiresAt, log);
       if (may !== 'yes') return may === 'deferred' ? 'deferred' : 'done';
       try {
-        const reply = await this.o.nc.request(req.subject, req.body, { timeout: this.o.timeoutMs ?? 5000 });
+        const reply = await (this.o.ctl ?? this.o.nc).request(req.subject, req.body, { timeout: this.o.timeoutMs ?? 5000 });
         const r = JSON.parse(reply.string()) as { success?: boolean; message?: string };
         if (r.success === false) throw new Error(r.message || 'host replied success=false');
         this.executed.inc({ type: c.kind, result: 'ok' });

@@ -38,6 +38,8 @@ export interface ReconcilerOptions {
   /** How long an issued command blocks re-issue while its event is awaited (ms). */
   inflightTtlMs?: (c: Command) => number;
   backoffMs?: number;
+  /** How long an applied link/config no longer wanted stays on record while unseen (see `AppliedRecord.unseen`). */
+  unseenGraceMs?: number;
   now?: () => number;
   /** Writes in flight per pass (default 64). */
   writeConcurrency?: number;
@@ -155,9 +157,18 @@ export class Reconciler {
         inflightAll.push(entry);
       }
     }
-    const { live, done } = settleInflight(inflightAll, observed, now);
+    const { live } = settleInflight(inflightAll, observed, now);
     const applied = view.applied.map((a) => a.value.record as AppliedRecord);
-    const input = { lattice: ref.lattice, now, apps, applied, observed, inflight: live, backoffMs: this.o.backoffMs ?? DEFAULT_BACKOFF_MS };
+    const input = {
+      lattice: ref.lattice,
+      now,
+      apps,
+      applied,
+      observed,
+      inflight: live,
+      backoffMs: this.o.backoffMs ?? DEFAULT_BACKOFF_MS,
+      ...(this.o.unseenGraceMs !== undefined ? { unseenGraceMs: this.o.unseenGraceMs } : {}),
+    };
     const noHosts = view.snapshot.hosts.length === 0;
     // A lattice without hosts: nothing can run and nothing can be sent; every deployed app waits (the
     // status the Rust wadm shows for a lattice it has not observed), and deploys as soon as hosts appear.
@@ -178,21 +189,27 @@ export class Reconciler {
         await this.refresh(rec.key);
       }
     });
-    void done;
 
-    const chunks: Command[][] = [];
-    for (let i = 0; i < plan.commands.length; i += COMMANDS_PER_MESSAGE) chunks.push(plan.commands.slice(i, i + COMMANDS_PER_MESSAGE));
-    const sent = (await mapLimit(chunks, limit, (c) => this.issue(h, c, now))).flat();
-    if (sent.length > 0) log.info({ commands: sent.length, kinds: [...new Set(sent.map((c) => c.kind))] }, 'commands issued');
-
-    // Applied records: write the changed ones, drop the ones for apps that own nothing any more.
+    // Applied records first: the links and managed configs this pass puts are on record before their
+    // commands exist, so whoever owns the lattice next (after a crash right after the commands went out)
+    // knows whose they are and cleans them up after an undeploy. A record that changed under us holds
+    // this pass's commands back until the next pass has decided again.
     const keep = new Set(plan.applied.map((a) => a.app));
     const currentApplied = new Map(view.applied.map((a) => [(a.value.record as AppliedRecord).app, a]));
-    await mapLimit(plan.applied, limit, async (rec) => {
+    const recorded = await mapLimit(plan.applied, limit, async (rec) => {
       const cur = currentApplied.get(rec.app);
-      if (cur && JSON.stringify(cur.value.record) === JSON.stringify(rec)) return;
-      await this.writeRecord(h, stateKeys.applied(ref, rec.app), { kind: 'applied', record: rec, epoch: h.epoch }, cur);
+      if (cur && JSON.stringify(cur.value.record) === JSON.stringify(rec)) return true;
+      return (await this.writeRecord(h, stateKeys.applied(ref, rec.app), { kind: 'applied', record: rec, epoch: h.epoch }, cur)) !== undefined;
     });
+    const commands = recorded.every(Boolean) ? plan.commands : [];
+
+    const chunks: Command[][] = [];
+    for (let i = 0; i < commands.length; i += COMMANDS_PER_MESSAGE) chunks.push(commands.slice(i, i + COMMANDS_PER_MESSAGE));
+    const sent = (await mapLimit(chunks, limit, (c) => this.issue(h, c, now))).flat();
+    if (sent.length > 0) log.info({ commands: sent.length, kinds: [...new Set(sent.map((c) => c.kind))] }, 'commands issued');
+    if (commands.length < plan.commands.length) log.info({ held: plan.commands.length }, 'an applied record changed under this pass: its commands wait for the next pass');
+
+    // Applied records of apps that own nothing any more go.
     await mapLimit(view.applied.filter((a) => !keep.has((a.value.record as AppliedRecord).app)), limit, async (a) => {
       this.check(h);
       if ((a.value.epoch ?? 0) > h.epoch) throw new LeaseLostError(ref, h.epoch, 'applied record written at a newer epoch');
@@ -220,7 +237,8 @@ export class Reconciler {
       counts.set(t, (counts.get(t) ?? 0) + 1);
     }
     for (const t of STATUS_TYPES) this.appsByStatus.set({ lattice: ref.lattice, status: t }, counts.get(t) ?? 0);
-    const requeueAt = noHosts ? undefined : earliestRequeue(input, plan);
+    const held = commands.length < plan.commands.length;
+    const requeueAt = held ? now : noHosts ? undefined : earliestRequeue(input, plan);
     return {
       commands: sent,
       statuses,
