@@ -190,6 +190,14 @@ export class KvMirror<T> {
       this.bump(e.revision);
       return;
     }
+    if (!this.resync) {
+      // Already applied (this process's own write, applied at its ack) or older than a removal: no decode.
+      const cur = this.entries.get(e.key);
+      if ((cur && cur.revision >= e.revision) || (!cur && (this.removedAt.get(e.key) ?? 0) >= e.revision)) {
+        this.bump(e.revision);
+        return;
+      }
+    }
     let v: T | undefined;
     try {
       v = this.o.decode(e.key, e.value);
