@@ -11,7 +11,7 @@ export async function applyOps(store: LatticeStateStore, ops: readonly Op[]): Pr
       if (r.written && semanticallyChanged(r.previous, r.written)) changed = true;
     } else {
       const keys = (await store.keys(op.filter, { fresh: op.final === true })).filter((k) => !op.keep.has(k));
-      const results = await Promise.all(keys.map((k) => store.update<StoredValue>(k, (cur) => sweepDecision(cur, op.seq, op.timeMs))));
+      const results = await Promise.all(keys.map((k) => store.update<StoredValue>(k, (cur) => sweepDecision(cur, op.seq, op.timeMs, op.all === true))));
       if (results.some((r) => r.written && semanticallyChanged(r.previous, r.written))) changed = true;
     }
   }

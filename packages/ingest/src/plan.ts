@@ -34,7 +34,19 @@ export type Op =
    * sweeps (a host that is gone) list keys from the server; the others (heartbeats, which repeat) may
    * use the replica's view.
    */
-  | { kind: 'sweep'; filter: string; keep: ReadonlySet<string>; seq: number; timeMs: number; final?: boolean };
+  | {
+      kind: 'sweep';
+      filter: string;
+      keep: ReadonlySet<string>;
+      seq: number;
+      timeMs: number;
+      final?: boolean;
+      /**
+       * Tombstone every live match whatever its sequence, half a step past its own (a host judged gone:
+       * all it ran goes, and only a later event about an entity brings that entity back).
+       */
+      all?: boolean;
+    };
 
 
 function isEntity(v: StoredValue | undefined): v is Entity {
@@ -254,8 +266,10 @@ export function planEvent(ev: LatticeEvent, ctx: EventContext): Op[] {
 }
 
 /** The sweep decision for one key (see Op 'sweep'). */
-export function sweepDecision(cur: StoredValue | undefined, seq: number, timeMs: number): KeyDecision<StoredValue> {
-  if (!isEntity(cur) || cur.deleted || cur.seq >= seq) return { skip: true };
+export function sweepDecision(cur: StoredValue | undefined, seq: number, timeMs: number, all = false): KeyDecision<StoredValue> {
+  if (!isEntity(cur) || cur.deleted) return { skip: true };
+  if (all) return { write: tombstone(cur, Math.max(seq, cur.seq + 0.5), timeMs) };
+  if (cur.seq >= seq) return { skip: true };
   return { write: tombstone(cur, seq, timeMs) };
 }
 

@@ -3,12 +3,20 @@
  * still a compare-and-set on the host's entry, so a silent host is expired exactly once even around a
  * change of owner, and only the winner tombstones the host's components and providers and asks for the
  * lattice to be reconciled. Tombstone garbage collection works the same way.
+ *
+ * Liveness is judged by arrival, never by comparing clocks: a host is silent when this replica has
+ * seen no new event of it (its entry's sequence unchanged) for the cleanup interval of its own
+ * monotonic clock, counted from when it first looked (so a replica that starts after every replica was
+ * down gives each host a full interval), and only while ingest has nothing undelivered (a backlog may
+ * hold the host's heartbeats). The tombstone carries the host's own last sequence, so any event the
+ * host published after the one it was judged by (a heartbeat still queued) brings it back.
  */
 import { stateKeys, type HostState, type JetStreamContext, type LatticeRef, type LatticeStateStore, type StateView } from '@wadm-ts/store';
 import type { Logger, Metrics } from '@wadm-ts/obs';
 import { applyOps } from './apply.js';
 import type { ReconcileSignaler } from '@wadm-ts/store';
-import { EVENTS_STREAM } from './worker.js';
+import { performance } from 'node:perf_hooks';
+import { EVENTS_STREAM, INGEST_CONSUMER } from './worker.js';
 
 export interface ReaperOptions {
   ctx: JetStreamContext;
@@ -23,8 +31,12 @@ export interface ReaperOptions {
   cleanupIntervalMs: number;
   /** Scan period (ms); default a quarter of the cleanup interval, at least 100 ms. */
   tickMs?: number;
-  /** Server time now (ms); the reaper compares against event stream timestamps. */
+  /** Wall time now (ms), for tombstone ages. */
   now?: () => number;
+  /** Monotonic time now (ms), for silence (default performance.now). */
+  monotonic?: () => number;
+  /** Whether ingest has delivered every event (default: asks the ingest consumer). */
+  ingestCaughtUp?: () => Promise<boolean>;
   /**
    * Tombstones older than this are removed (ms; default 2 h). It must exceed how long the event stream
    * keeps events (1 h), so that no event older than a tombstone can still be delivered.
@@ -42,6 +54,8 @@ export class HostReaper {
   private readonly hosts;
   private readonly collected;
   private lastGc = 0;
+  /** Host key → the host entry's sequence as last seen, and when (monotonic ms) it was first seen so. */
+  private readonly arrivals = new Map<string, { seq: number; at: number }>();
 
   constructor(private readonly o: ReaperOptions) {
     this.expired = o.metrics.counter('wadm_hosts_expired_total', 'hosts expired for silence (by this replica)', ['lattice']);
@@ -70,11 +84,24 @@ export class HostReaper {
     this.lattices.set(all.length);
     const owned = this.o.lattices();
     const out: Array<{ lattice: LatticeRef; hostId: string }> = [];
+    const mono = (this.o.monotonic ?? (() => performance.now()))();
+    const looked = new Set<string>();
+    const silent: Array<{ ref: LatticeRef; host: HostState }> = [];
     for (const ref of owned) {
       for (const h of this.o.view.read(ref).snapshot.hosts) {
-        if (now - h.lastSeen <= this.o.cleanupIntervalMs) continue;
-        if (await this.expire(ref, h.id, now)) out.push({ lattice: ref, hostId: h.id });
+        const key = stateKeys.host(ref, h.id);
+        looked.add(key);
+        const a = this.arrivals.get(key);
+        if (!a || a.seq !== h.seq) {
+          this.arrivals.set(key, { seq: h.seq, at: mono });
+          continue;
+        }
+        if (mono - a.at > this.o.cleanupIntervalMs) silent.push({ ref, host: h });
       }
+    }
+    for (const k of [...this.arrivals.keys()]) if (!looked.has(k)) this.arrivals.delete(k);
+    if (silent.length > 0 && (await this.caughtUp())) {
+      for (const { ref, host } of silent) if (await this.expire(ref, host, now)) out.push({ lattice: ref, hostId: host.id });
     }
     // Every replica's view holds every lattice: each reports live hosts for all of them.
     this.hosts.reset();
@@ -101,22 +128,37 @@ export class HostReaper {
     return n;
   }
 
-  private async expire(ref: LatticeRef, hostId: string, now: number): Promise<boolean> {
-    // Everything published before now has a lower sequence than the stream's last one: tombstones at
-    // that sequence win against stale events, and lose against anything the host publishes later.
-    const seq = (await this.o.ctx.jsm.streams.info(EVENTS_STREAM)).state.last_seq;
+  /** Whether ingest has delivered every event published so far (nothing of a silent host is waiting). */
+  private async caughtUp(): Promise<boolean> {
+    if (this.o.ingestCaughtUp) return this.o.ingestCaughtUp();
+    try {
+      const i = await this.o.ctx.jsm.consumers.info(EVENTS_STREAM, INGEST_CONSUMER);
+      return i.num_pending === 0;
+    } catch (err) {
+      this.o.logger.warn({ err: (err as Error).message }, 'cannot tell whether ingest is caught up; expiring no host this pass');
+      return false;
+    }
+  }
+
+  private async expire(ref: LatticeRef, judged: HostState, now: number): Promise<boolean> {
+    const hostId = judged.id;
+    // The tombstone keeps the sequence the host was judged by: an event the host published after that
+    // one (a heartbeat still queued somewhere) is newer and brings the host back.
+    const seq = judged.seq;
     const r = await this.o.store.update<HostState>(stateKeys.host(ref, hostId), (cur) => {
-      if (!cur || cur.deleted || now - cur.lastSeen <= this.o.cleanupIntervalMs) return { skip: true };
-      return { write: { ...cur, deleted: true, expired: true, seq: Math.max(cur.seq, seq), deletedAt: now } as HostState };
+      if (!cur || cur.deleted || cur.seq !== judged.seq) return { skip: true };
+      return { write: { ...cur, deleted: true, expired: true, deletedAt: now } as HostState };
     });
     if (!r.written) return false;
+    // Everything the host ran goes, each half a step past its own sequence: still below anything the
+    // host publishes next.
     await applyOps(this.o.store, [
-      { kind: 'sweep', filter: stateKeys.componentsOf(ref, hostId), keep: new Set(), seq, timeMs: now, final: true },
-      { kind: 'sweep', filter: stateKeys.providersOf(ref, hostId), keep: new Set(), seq, timeMs: now, final: true },
+      { kind: 'sweep', filter: stateKeys.componentsOf(ref, hostId), keep: new Set(), seq, timeMs: now, final: true, all: true },
+      { kind: 'sweep', filter: stateKeys.providersOf(ref, hostId), keep: new Set(), seq, timeMs: now, final: true, all: true },
     ]);
     this.expired.inc({ lattice: ref.lattice });
     this.o.signaler.mark(ref, 'host_expired');
-    this.o.logger.info({ lattice: ref.lattice, host: hostId, lastSeen: new Date(r.previous!.lastSeen).toISOString() }, 'host expired after the cleanup interval');
+    this.o.logger.info({ lattice: ref.lattice, host: hostId, lastEvent: new Date(r.previous!.lastSeen).toISOString() }, 'host expired: no event from it for the cleanup interval');
     return true;
   }
 }

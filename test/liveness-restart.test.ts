@@ -1,0 +1,82 @@
+/**
+ * Liveness by arrival (issue 8): every replica is stopped for longer than the cleanup interval while
+ * 30 hosts keep heartbeating (a rolling upgrade gone slow, a maintenance window). The replica started
+ * afterwards finds hosts whose last stored heartbeat is old, and a backlog of fresher heartbeats in the
+ * event stream; its wall clock is also 10 minutes ahead of the server's (liveness must not compare
+ * clocks). It must expire no host, and send no scale/start/stop request: nothing changed on the lattice.
+ */
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import assert from 'node:assert/strict';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { SimulatedLattice } from '@wadm-ts/simulator';
+import { createLogger } from '@wadm-ts/obs';
+import { silent } from './harness/replicas.js';
+import { startNats, type TestNats } from './harness/nats.js';
+import { eventually } from './harness/cluster.js';
+import { ReplicaFleet, fleetMetric } from './harness/procs.js';
+import { PatientApi, appManifest, expectedFootprint, footprint, recordCtl, type AppSpec } from './harness/runtime.js';
+
+const LATTICE = 'liveness';
+const HOSTS = 30;
+const CLEANUP_S = 3;
+let nats: TestNats;
+let nc: NatsConnection;
+let sim: SimulatedLattice;
+let fleet: ReplicaFleet;
+
+before(async () => {
+  nats = await startNats();
+  nc = await nats.connect();
+  fleet = new ReplicaFleet({ natsUrl: nats.url, args: ['--stream-persistence', 'memory', '--takeover-ms', '1500', '--resync-interval-ms', '1000', '--cleanup-interval', String(CLEANUP_S)] });
+  sim = new SimulatedLattice({
+    servers: await nats.connect(),
+    lattice: LATTICE,
+    // Frequent heartbeats: the restarted replica finds a backlog of them (ingest lags behind).
+    heartbeatIntervalMs: 100,
+    fetchDelayMs: 10,
+    logger: createLogger({ replica: 'simulator', level: 'silent', destination: silent }),
+  });
+  await sim.ready();
+  for (let i = 0; i < HOSTS; i++) await sim.addHost();
+});
+
+after(async () => {
+  await sim?.close({ graceful: false });
+  fleet?.killAll();
+  await nats?.stop();
+});
+
+/** The scenario is defined by time passing (replicas down longer than the cleanup interval). */
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+test('all replicas down longer than the cleanup interval while hosts heartbeat: no host expired, no command after the restart', async () => {
+  const api = new PatientApi(nc, LATTICE, 2000, 60_000);
+  const first = [fleet.spawn('live-0'), fleet.spawn('live-1')];
+  await fleet.ready(first);
+  const specs: AppSpec[] = Array.from({ length: 10 }, (_, i) => ({ name: `app${i}`, version: 'v1', image: `reg/app${i}:1`, instances: 3 }));
+  for (const s of specs) {
+    await api.put(appManifest(s));
+    await api.deploy(s.name);
+  }
+  await eventually('all apps running', () => {
+    const snap = sim.snapshot();
+    for (const s of specs) assert.deepEqual(footprint(snap, s.name), expectedFootprint(s), s.name);
+  }, 30_000);
+
+  await fleet.shutdown();
+  await sleep(3 * CLEANUP_S * 1000);
+
+  const ctl = recordCtl(nc, LATTICE);
+  const skewed = fileURLToPath(new URL('../fixtures/clock-skew.cjs', import.meta.url));
+  const next = fleet.spawn('live-2', [], { NODE_OPTIONS: `--require ${skewed}`, WADM_TEST_CLOCK_SKEW_MS: String(10 * 60_000) });
+  await fleet.ready([next]);
+  await sleep(30_000);
+  ctl.stop();
+  const acts = ctl.records.filter((r) => /^(component\.scale|provider\.(start|stop)|host\.stop)$/.test(r.op));
+  assert.deepEqual(acts.map((r) => `${r.op} ${JSON.stringify(r.body)}`), [], 'no scale/start/stop request after the restart');
+  assert.equal(await fleetMetric([next], 'wadm_hosts_expired_total'), 0, 'no host expired');
+  assert.ok((await fleetMetric([next], 'wadm_reconciles_total')) > 5, 'the replica reconciled meanwhile');
+  const snap = sim.snapshot();
+  for (const s of specs) assert.deepEqual(footprint(snap, s.name), expectedFootprint(s), s.name);
+});
