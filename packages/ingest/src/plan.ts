@@ -15,6 +15,7 @@ import {
   type KeyDecision,
   type LatticeRef,
   type LinkState,
+  type ProviderHealth,
   type ProviderState,
   type StoredValue,
 } from '@wadm-ts/store';
@@ -83,20 +84,22 @@ function remove(key: string, seq: number, timeMs: number, placeholder: () => Ent
   };
 }
 
-/** Change an existing live entity (labels, health); nothing when it is unknown or deleted. */
-function patch<T extends Entity>(key: string, seq: number, f: (cur: T) => T): Op {
-  return {
-    kind: 'update',
-    key,
-    decide: (cur) => {
-      if (!isEntity(cur) || cur.deleted || !isNewer(cur, seq)) return { skip: true };
-      return { write: f(cur as T) };
-    },
-  };
-}
-
 function failure(key: string, seq: number, f: Omit<FailureState, 'kind' | 'seq'>): Op {
   return upsert<FailureState>(key, seq, () => ({ kind: 'failure', seq, ...f }));
+}
+
+/** Labels for a host written at `seq`: a `labels_changed` newer than that event wins. */
+function labelsAt(cur: HostState | undefined, labels: Record<string, string>, seq: number): Pick<HostState, 'labels' | 'labelsSeq'> {
+  if (cur && cur.labelsSeq !== undefined && cur.labelsSeq > seq) return { labels: cur.labels, labelsSeq: cur.labelsSeq };
+  return { labels, labelsSeq: seq };
+}
+
+/** Health of a provider written for the run started at `startSeq`: a health event of that run carries over. */
+function healthAt(cur: ProviderState | undefined, startSeq: number): Pick<ProviderState, 'health'> & { healthSeq?: number; startSeq: number } {
+  const h = cur?.healthSeq;
+  // From the live entity, or from a placeholder (seq 0: the health event came before anything else).
+  if (cur && h !== undefined && h > startSeq && (!cur.deleted || cur.seq === 0)) return { health: cur.health, healthSeq: h, startSeq };
+  return { health: 'unknown', startSeq };
 }
 
 export function linkKey(l: LatticeRef, sourceId: string, ns: string, pkg: string, name: string): string {
@@ -110,11 +113,11 @@ export function planEvent(ev: LatticeEvent, ctx: EventContext): Op[] {
     case 'host_heartbeat': {
       const hb = ev.type === 'host_heartbeat' ? ev : undefined;
       const ops: Op[] = [
-        upsert<HostState>(stateKeys.host(l, ev.hostId), seq, () => ({
+        upsert<HostState>(stateKeys.host(l, ev.hostId), seq, (cur) => ({
           kind: 'host',
           id: ev.hostId,
           friendlyName: ev.friendlyName,
-          labels: ev.labels,
+          ...labelsAt(cur, ev.labels, seq),
           version: ev.version,
           uptimeSeconds: hb?.uptimeSeconds ?? 0,
           lastSeen: timeMs,
@@ -144,7 +147,8 @@ export function planEvent(ev: LatticeEvent, ctx: EventContext): Op[] {
             providerId: p.id,
             imageRef: p.imageRef,
             annotations: p.annotations,
-            health: cur && !cur.deleted ? cur.health : 'unknown',
+            // Seen running: the run it belongs to and its health carry over.
+            ...healthAt(cur, cur?.deleted && cur.seq > 0 ? cur.seq : (cur?.startSeq ?? 0)),
             seq,
           })),
         );
@@ -161,7 +165,22 @@ export function planEvent(ev: LatticeEvent, ctx: EventContext): Op[] {
         { kind: 'sweep', filter: stateKeys.providersOf(l, ev.hostId), keep: new Set(), seq, timeMs, final: true },
       ];
     case 'labels_changed':
-      return [patch<HostState>(stateKeys.host(l, ev.hostId), seq, (h) => ({ ...h, labels: ev.labels, seq }))];
+      // Labels have their own order (labelsSeq), so this commutes with heartbeats of either age.
+      return [
+        {
+          kind: 'update',
+          key: stateKeys.host(l, ev.hostId),
+          decide: (cur) => {
+            const h = cur?.kind === 'host' ? cur : undefined;
+            if (h && ((h.labelsSeq ?? h.seq) >= seq || (h.deleted && h.seq > seq))) return { skip: true };
+            if (h) return { write: { ...h, labels: ev.labels, labelsSeq: seq } };
+            if (cur !== undefined) return { skip: true };
+            // Before the host is known: a placeholder that only remembers the labels.
+            const placeholder: HostState = { kind: 'host', id: ev.hostId, friendlyName: '', labels: ev.labels, labelsSeq: seq, version: '', uptimeSeconds: 0, lastSeen: 0, seq: 0, deleted: true, deletedAt: timeMs };
+            return { write: placeholder };
+          },
+        },
+      ];
     case 'component_scaled': {
       const key = stateKeys.component(l, ev.hostId, ev.componentId);
       if (ev.maxInstances === 0) {
@@ -195,13 +214,14 @@ export function planEvent(ev: LatticeEvent, ctx: EventContext): Op[] {
       ];
     case 'provider_started':
       return [
-        upsert<ProviderState>(stateKeys.provider(l, ev.hostId, ev.providerId), seq, () => ({
+        upsert<ProviderState>(stateKeys.provider(l, ev.hostId, ev.providerId), seq, (cur) => ({
           kind: 'provider',
           hostId: ev.hostId,
           providerId: ev.providerId,
           imageRef: ev.imageRef,
           annotations: ev.annotations,
-          health: 'unknown',
+          // A new run: only health events after this start count.
+          ...healthAt(cur, seq),
           seq,
         })),
       ];
@@ -229,14 +249,26 @@ export function planEvent(ev: LatticeEvent, ctx: EventContext): Op[] {
         }),
       ];
     case 'health_check_passed':
-    case 'health_check_failed':
+    case 'health_check_failed': {
+      // Health has its own order (healthSeq) and belongs to one run of the provider (startSeq), so
+      // health events commute with heartbeats and with each other.
+      const health: ProviderHealth = ev.type === 'health_check_passed' ? 'healthy' : 'unhealthy';
       return [
-        patch<ProviderState>(stateKeys.provider(l, ev.hostId, ev.providerId), seq, (p) => ({
-          ...p,
-          health: ev.type === 'health_check_passed' ? 'healthy' : 'unhealthy',
-          seq,
-        })),
+        {
+          kind: 'update',
+          key: stateKeys.provider(l, ev.hostId, ev.providerId),
+          decide: (cur) => {
+            const p = cur?.kind === 'provider' ? cur : undefined;
+            if (p && ((p.healthSeq ?? -1) >= seq || (p.startSeq ?? 0) > seq || (p.deleted && p.seq > seq))) return { skip: true };
+            if (p) return { write: { ...p, health, healthSeq: seq } };
+            if (cur !== undefined) return { skip: true };
+            // Before the provider is known: a placeholder that only remembers the health.
+            const placeholder: ProviderState = { kind: 'provider', hostId: ev.hostId, providerId: ev.providerId, imageRef: '', annotations: {}, health, healthSeq: seq, seq: 0, deleted: true, deletedAt: timeMs };
+            return { write: placeholder };
+          },
+        },
       ];
+    }
     case 'health_check_status':
       // A successful probe with no transition: healthy stays healthy; it says nothing new otherwise.
       return [];

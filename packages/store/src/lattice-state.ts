@@ -52,6 +52,8 @@ export interface HostState extends Versioned {
   lastSeen: number;
   /** Set on the tombstone when the host was expired for silence (not stopped cleanly). */
   expired?: boolean;
+  /** Sequence of the event the labels come from (a heartbeat or a `labels_changed`: labels have their own order). */
+  labelsSeq?: number;
 }
 
 export interface ComponentState extends Versioned {
@@ -72,6 +74,10 @@ export interface ProviderState extends Versioned {
   imageRef: string;
   annotations: Record<string, string>;
   health: ProviderHealth;
+  /** Sequence of the health event `health` comes from (health has its own order). */
+  healthSeq?: number;
+  /** Sequence of the `provider_started` of this run of the provider (health events before it are stale). */
+  startSeq?: number;
 }
 
 export interface LinkState extends Versioned {
@@ -125,7 +131,7 @@ export interface AppliedValue {
 
 export type StoredValue = Entity | LatticeMeta | InFlightValue | AppliedValue;
 
-const BOOKKEEPING = new Set(['seq', 'lastSeen', 'uptimeSeconds', 'deletedAt', 'expired']);
+const BOOKKEEPING = new Set(['seq', 'lastSeen', 'uptimeSeconds', 'deletedAt', 'expired', 'labelsSeq', 'healthSeq', 'startSeq']);
 
 /** Whether a change of a stored value matters to a reconciler (not just sequence numbers and liveness). */
 export function semanticallyChanged(prev: StoredValue | undefined, next: StoredValue | undefined): boolean {
