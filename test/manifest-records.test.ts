@@ -7,6 +7,7 @@
  *   record or index is overwritten: the put that would take another's key is refused with a clear error.
  * - An app record missing from its lattice's index (the index write after the record write was lost) is
  *   found and indexed again without the app being touched, and a listing includes it.
+ * - Deleting an app leaves its status `undeployed` ("Manifest has been undeployed").
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,7 +22,7 @@ import { parseManifest } from '@wadm-ts/model';
 import { startNats, type TestNats } from './harness/nats.js';
 import { silent, startReplicas } from './harness/replicas.js';
 import { simLattice } from './harness/lattice.js';
-import { eventually } from './harness/cluster.js';
+import { eventually, settle } from './harness/cluster.js';
 import { RawApi } from './harness/api.js';
 import { appManifest, expectedFootprint, footprint, type AppSpec } from './harness/runtime.js';
 
@@ -235,4 +236,37 @@ test('a listing indexes the un-indexed apps its view has seen', async () => {
   } finally {
     await view.stop();
   }
+});
+
+describe('a deleted app says undeployed', () => {
+  const UNDEPLOYED = { status: { type: 'undeployed', message: 'Manifest has been undeployed' }, version: '', components: [] };
+
+  test('deployed, then deleted: status undeployed, and it stays so', async () => {
+    const lattice = 'gone';
+    const api = new RawApi(nc, lattice);
+    const s = await sim(lattice);
+    await created(api, 'web', 'v1');
+    assert.equal((await api.deploy('web'))['result'], 'acknowledged');
+    await eventually('web deployed', async () => assert.equal((await api.status('web'))['status']['status']['type'], 'deployed'), 15_000);
+    assert.equal((await api.del('web'))['result'], 'deleted');
+    await eventually('web undeployed', async () => assert.deepEqual((await api.status('web'))['status'], UNDEPLOYED), 15_000);
+    await eventually('web is gone from the host', () => assert.deepEqual(footprint(s.snapshot(), 'web'), expectedFootprint(undefined)), 15_000);
+    await settle(replicas, 3);
+    assert.deepEqual((await api.status('web'))['status'], UNDEPLOYED);
+
+    // Put again (fresh), deploy, delete its only version by name.
+    await created(api, 'web', 'v2');
+    assert.equal((await api.deploy('web'))['result'], 'acknowledged');
+    await eventually('web deployed again', async () => assert.equal((await api.status('web'))['status']['status']['type'], 'deployed'), 15_000);
+    const r = await api.del('web', 'v2');
+    assert.equal(r['message'], 'Successfully deleted last version of application web');
+    await eventually('web undeployed again', async () => assert.deepEqual((await api.status('web'))['status'], UNDEPLOYED), 15_000);
+  });
+
+  test('never deployed, in a lattice without hosts: status undeployed after the delete', async () => {
+    const api = new RawApi(nc, 'nohosts');
+    await created(api, 'idle', 'v1');
+    assert.equal((await api.del('idle'))['result'], 'deleted');
+    assert.deepEqual((await api.status('idle'))['status'], UNDEPLOYED, 'published before the delete is answered');
+  });
 });

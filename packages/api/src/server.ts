@@ -14,6 +14,7 @@ import {
   newVersion,
   parseManifest,
   statusToWire,
+  undeployedStatus,
   validateManifest,
   type Manifest,
 } from '@wadm-ts/model';
@@ -330,7 +331,21 @@ export class ApiServer {
     const version = body['delete_all'] === true ? null : versionField(body, 'delete application');
     const current = await this.o.manifests.load(scope, name);
     if (current && deleteRemovesDeployment(current.app, version)) await this.guardDependents(scope, current.app, 'delete');
-    const reply = await this.o.manifests.mutate(scope, name, (cur) => decideDelete(cur, name, version));
+    let removed = false;
+    const reply = await this.o.manifests.mutate(scope, name, (cur) => {
+      const d = decideDelete(cur, name, version);
+      removed = d.kind === 'delete';
+      return d;
+    });
+    // The app is gone: its status says so (the lattice's owner also does on its next pass; nothing
+    // else would, a deleted app is no longer reconciled).
+    if (removed) {
+      try {
+        await this.o.statuses.publishIfChanged(scope.lattice, name, undeployedStatus());
+      } catch (err) {
+        log.warn({ err }, 'publishing the undeployed status of a deleted app failed');
+      }
+    }
     if (reply.undeploy) {
       this.o.signal?.(scope, 'undeploy');
       try {
