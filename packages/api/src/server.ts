@@ -14,6 +14,7 @@ import {
   newVersion,
   parseManifest,
   statusToWire,
+  undeployedStatus,
   validateManifest,
   type Manifest,
 } from '@wadm-ts/model';
@@ -33,7 +34,7 @@ import {
   type PutModelResponse,
   type StatusResponse,
 } from '@wadm-ts/protocol';
-import { ManifestStore, StatusStore, StorageError, findVersion, latestVersion, type Scope, type StoredApp } from '@wadm-ts/store';
+import { ManifestKeyCollisionError, ManifestStore, StatusStore, StorageError, findVersion, latestVersion, type Scope, type StoredApp } from '@wadm-ts/store';
 import type { Logger, Metrics } from '@wadm-ts/obs';
 import {
   checkDeploy,
@@ -190,6 +191,11 @@ export class ApiServer {
     if (operation === 'get' && !subject.match(/\.get\.[^.]+$/)) extra['models'] = [];
     if (operation === 'versions') extra['versions'] = [];
     if (err instanceof ApiError) return errorBody(err.message, extra);
+    // The manifest bucket's key layout makes this app's key (or its lattice's index key) another's.
+    if (err instanceof ManifestKeyCollisionError) {
+      this.o.logger.warn({ subject, key: err.context.key, holds: err.context.holds }, err.message);
+      return errorBody(err.message, extra);
+    }
     if (err instanceof StorageError) {
       this.o.logger.error({ err, subject }, 'storage error while handling API request');
       return errorBody('Internal storage error', extra);
@@ -202,7 +208,10 @@ export class ApiServer {
     if (!KV_SAFE_TOKEN.test(s.lattice)) {
       throw new ApiError(`Invalid lattice id '${s.lattice}': lattice ids may contain only ASCII letters, digits, '-', '_', '=' and '/'`);
     }
-    if (s.account !== undefined && !KV_SAFE_TOKEN.test(s.account)) throw new ApiError(`Invalid account id '${s.account}'`);
+    // No '-' in account ids (real ones are nkeys): `{account}-{lattice}` keys must tell accounts apart.
+    if (s.account !== undefined && (!KV_SAFE_TOKEN.test(s.account) || s.account.includes('-'))) {
+      throw new ApiError(`Invalid account id '${s.account}': account ids may contain only ASCII letters, digits, '_', '=' and '/'`);
+    }
     return s.account === undefined ? { lattice: s.lattice } : { lattice: s.lattice, account: s.account };
   }
 
@@ -322,7 +331,21 @@ export class ApiServer {
     const version = body['delete_all'] === true ? null : versionField(body, 'delete application');
     const current = await this.o.manifests.load(scope, name);
     if (current && deleteRemovesDeployment(current.app, version)) await this.guardDependents(scope, current.app, 'delete');
-    const reply = await this.o.manifests.mutate(scope, name, (cur) => decideDelete(cur, name, version));
+    let removed = false;
+    const reply = await this.o.manifests.mutate(scope, name, (cur) => {
+      const d = decideDelete(cur, name, version);
+      removed = d.kind === 'delete';
+      return d;
+    });
+    // The app is gone: its status says so (the lattice's owner also does on its next pass; nothing
+    // else would, a deleted app is no longer reconciled).
+    if (removed) {
+      try {
+        await this.o.statuses.publishIfChanged(scope.lattice, name, undeployedStatus());
+      } catch (err) {
+        log.warn({ err }, 'publishing the undeployed status of a deleted app failed');
+      }
+    }
     if (reply.undeploy) {
       this.o.signal?.(scope, 'undeploy');
       try {

@@ -67,6 +67,14 @@ export function defaultStatus(): Status {
   return { status: { type: 'undeployed' }, version: '', components: [] };
 }
 
+/**
+ * What is published once an app's deployment is gone (undeploy, or delete of the deployed version or of
+ * the whole app): the Rust wadm's `undeployed` / "Manifest has been undeployed".
+ */
+export function undeployedStatus(): Status {
+  return { status: { type: 'undeployed', message: 'Manifest has been undeployed' }, version: '', components: [] };
+}
+
 /** The list fallback (ModelSummary.detailed_status when nothing was published). */
 export function waitingStatus(): Status {
   return {

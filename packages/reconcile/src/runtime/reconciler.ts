@@ -12,7 +12,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { KV } from '@nats-io/kv';
-import { waitingStatus, type Status } from '@wadm-ts/model';
+import { undeployedStatus, waitingStatus, type Status } from '@wadm-ts/model';
 import { isCasConflict, type AppliedValue, type InFlightValue, type JetStreamContext, type LatticeRef, type ManifestView, type StateView } from '@wadm-ts/store';
 import type { Logger, Metrics } from '@wadm-ts/obs';
 import { DEFAULT_BACKOFF_MS, commandKey, earliestRequeue, planLattice, settleInflight } from '../plan/index.js';
@@ -50,7 +50,7 @@ export interface ReconcilerOptions {
 /** Like the Rust wadm's expected-event expiry: components, links and configs 5 s; providers 30 s (their start is slower). */
 const defaultTtl = (c: Command): number => (c.kind === 'StartProvider' ? 30_000 : 5_000);
 
-export const UNDEPLOYED_STATUS: Status = { status: { type: 'undeployed', message: 'Manifest has been undeployed' }, version: '', components: [] };
+export const UNDEPLOYED_STATUS: Status = undeployedStatus();
 
 export interface PassResult {
   commands: Command[];
@@ -78,6 +78,10 @@ export async function mapLimit<T, R>(xs: readonly T[], limit: number, f: (x: T) 
 /** The per-lattice memory an owner keeps between passes (dropped when the lease is lost). */
 export class OwnedLattice {
   readonly statuses: StatusPublisher;
+  /** Apps stored as of this owner's last pass (undefined before its first). */
+  stored: Set<string> | undefined;
+  /** Apps whose record went since a pass of this owner saw it, and whose `undeployed` status is not yet published. */
+  readonly gone = new Set<string>();
   constructor(
     readonly held: Held,
     ctx: JetStreamContext,
@@ -135,6 +139,10 @@ export class Reconciler {
     const log = this.o.logger.child({ lattice: ref.lattice, epoch: h.epoch });
     const scope = ref.account ? { lattice: ref.lattice, account: ref.account } : { lattice: ref.lattice };
     const stored = this.o.manifests.apps(scope);
+    const storedNames = new Set(stored.map((a) => a.name));
+    if (owned.stored) for (const n of owned.stored) if (!storedNames.has(n)) owned.gone.add(n);
+    for (const n of storedNames) owned.gone.delete(n);
+    owned.stored = storedNames;
     const apps: DeployedApp[] = [];
     for (const a of stored) {
       const v = a.deployedVersion === null ? undefined : a.versions.find((x) => x.version === a.deployedVersion);
@@ -222,14 +230,22 @@ export class Reconciler {
       }
     });
 
-    // Statuses: deployed apps from the plan; apps that are stored but not deployed are undeployed.
+    // Statuses: deployed apps from the plan; apps that are stored but not deployed are undeployed, and
+    // so are apps deleted since the last pass (the API publishes that too, but a pass that read the app
+    // before its delete may have published over it).
     const statuses: Record<string, Status> = { ...plan.statuses };
     for (const a of stored) if (a.deployedVersion === null) statuses[a.name] = UNDEPLOYED_STATUS;
+    const gone = [...owned.gone].filter((n) => !(n in statuses));
     this.check(h);
-    await owned.statuses.preload(Object.keys(statuses));
+    await owned.statuses.preload([...Object.keys(statuses), ...gone]);
     await mapLimit(Object.entries(statuses), limit, async ([name, st]) => {
       if (!this.o.unsafeDisableFencing) this.check(h);
       if (await owned.statuses.publish(name, st)) log.info({ app: name, status: st.status.type, message: st.status.message }, 'status changed');
+    });
+    await mapLimit(gone, limit, async (name) => {
+      if (!this.o.unsafeDisableFencing) this.check(h);
+      if (await owned.statuses.publish(name, UNDEPLOYED_STATUS)) log.info({ app: name, status: 'undeployed' }, 'status of a deleted app set to undeployed');
+      owned.gone.delete(name);
     });
     const counts = new Map<string, number>();
     for (const a of apps) {
