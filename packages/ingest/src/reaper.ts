@@ -4,7 +4,7 @@
  * change of owner, and only the winner tombstones the host's components and providers and asks for the
  * lattice to be reconciled. Tombstone garbage collection works the same way.
  */
-import { stateKeys, type HostState, type JetStreamContext, type LatticeRef, type LatticeStateStore, type StateView } from '@wadm-ts/store';
+import { stateKeys, streamName, type HostState, type JetStreamContext, type LatticeRef, type LatticeStateStore, type StateView } from '@wadm-ts/store';
 import type { Logger, Metrics } from '@wadm-ts/obs';
 import { applyOps } from './apply.js';
 import type { ReconcileSignaler } from '@wadm-ts/store';
@@ -104,7 +104,7 @@ export class HostReaper {
   private async expire(ref: LatticeRef, hostId: string, now: number): Promise<boolean> {
     // Everything published before now has a lower sequence than the stream's last one: tombstones at
     // that sequence win against stale events, and lose against anything the host publishes later.
-    const seq = (await this.o.ctx.jsm.streams.info(EVENTS_STREAM)).state.last_seq;
+    const seq = (await this.o.ctx.jsm.streams.info(streamName(this.o.ctx, EVENTS_STREAM))).state.last_seq;
     const r = await this.o.store.update<HostState>(stateKeys.host(ref, hostId), (cur) => {
       if (!cur || cur.deleted || now - cur.lastSeen <= this.o.cleanupIntervalMs) return { skip: true };
       return { write: { ...cur, deleted: true, expired: true, seq: Math.max(cur.seq, seq), deletedAt: now } as HostState };
