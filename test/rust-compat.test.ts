@@ -15,7 +15,7 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
-import { jetstream, jetstreamManager, RetentionPolicy, type ConsumerConfig, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
+import { AckPolicy, jetstream, jetstreamManager, RetentionPolicy, type ConsumerConfig, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
 import type { SimulatedLattice } from '@wadm-ts/simulator';
 import { createLogger, type Logger } from '@wadm-ts/obs';
 import { StreamConflictError, jetStreamContext, streamName } from '@wadm-ts/store';
@@ -306,6 +306,24 @@ describe('streams wadm-ts can neither use nor create beside', () => {
     assert.ok(lines.some((l) => l['level'] === 50 && l['stream'] === 'wasmbus_events' && JSON.stringify(l['differences']).includes('retention')), JSON.stringify(lines));
     assert.equal((await jsm.streams.info('wasmbus_events')).config.retention, RetentionPolicy.Workqueue, 'unchanged');
     await jsm.streams.delete('wasmbus_events');
+  });
+
+  test("someone else's consumer on wadm-ts's work queue: a clear error naming it, the consumer kept", async () => {
+    await jsm.streams.add({ name: 'wadm_commands', subjects: ['wadm.cmd.*.*'], retention: RetentionPolicy.Workqueue });
+    await jsm.consumers.add('wadm_commands', { durable_name: 'someone-else', ack_policy: AckPolicy.Explicit, filter_subject: 'wadm.cmd._.other' });
+    const { logger, lines } = capturingLogger();
+    const ctx = await jetStreamContext(nc, {}, { logger });
+    await assert.rejects(ensureCommandResources(ctx), (err: unknown) => {
+      assert.ok(err instanceof StreamConflictError, String(err));
+      assert.match(err.message, /wadm_commands/);
+      assert.match(err.message, /someone-else/);
+      return true;
+    });
+    assert.ok(lines.some((l) => l['level'] === 50 && l['stream'] === 'wadm_commands' && JSON.stringify(l['otherConsumers']) === '["someone-else"]'), JSON.stringify(lines));
+    const names: string[] = [];
+    for await (const c of jsm.consumers.list('wadm_commands')) names.push(c.name);
+    assert.deepEqual(names, ['someone-else']);
+    await jsm.streams.delete('wadm_commands');
   });
 
   test('once beside, always beside: with the Rust command stream gone, wadm-ts keeps using its own (no second command stream)', async () => {

@@ -369,6 +369,31 @@ export async function ensureApiStreams(ctx: JetStreamContext): Promise<void> {
   );
 }
 
+/** err_codes of a consumer a work-queue stream refuses because its other consumers overlap it. */
+const WQ_CONSUMER_CONFLICTS = new Set([10099 /* multiple non-filtered consumers */, 10100 /* filtered consumer not unique */]);
+
+export function isWorkQueueConsumerConflict(err: unknown): boolean {
+  const code = jetStreamErrCode(err);
+  return (code !== undefined && WQ_CONSUMER_CONFLICTS.has(code)) || /consumers not allowed on workqueue|not unique on workqueue/i.test(String((err as Error)?.message));
+}
+
+/**
+ * For a work-queue stream that refused `consumer` because other consumers overlap it (someone else
+ * consumes the stream, e.g. a Rust wadm's per-lattice consumers): logs the conflict naming them and
+ * returns the StreamConflictError to throw. wadm-ts deletes no consumer.
+ */
+export async function workQueueConsumerConflict(ctx: JetStreamContext, canonical: string, stream: string, consumer: string, err: unknown): Promise<StreamConflictError> {
+  const others: string[] = [];
+  try {
+    for await (const c of ctx.jsm.consumers.list(stream)) if (c.name !== consumer) others.push(c.name);
+  } catch {
+    // Only for the message.
+  }
+  const msg = `stream ${stream} is a work queue that other consumers read (${others.join(', ') || 'unknown'}), so NATS refuses wadm-ts's consumer ${consumer} on it (${describeError(err)}). wadm-ts deletes none of them; remove those consumers (or the stream, once nothing else needs it)`;
+  logError(ctx, { stream: canonical, ...(stream !== canonical ? { using: stream } : {}), consumer, otherConsumers: others, err: describeError(err) }, msg);
+  return new StreamConflictError(msg, canonical, [{ field: 'consumers', found: others, wanted: [consumer] }]);
+}
+
 /** The stream behind KV bucket `name`. */
 export function bucketStream(name: string): string {
   return `KV_${name}`;
