@@ -17,6 +17,8 @@ import {
   connectNats,
   ensureApiStreams,
   ensureBucket,
+  STATUS_STREAM,
+  streamName,
   jetStreamContext,
   stateKeys,
   type HostState,
@@ -109,7 +111,7 @@ export async function startReplica(cfg: ReplicaConfig, opts: StartOptions = {}):
   // --- end JetStream resources
   const casRetries = metrics.counter('wadm_manifest_cas_retries_total', 'compare-and-set conflicts retried on the manifest bucket');
   const manifests = new ManifestStore(manifestKv, cfg.manifestBucket, () => casRetries.inc());
-  const statuses = new StatusStore(ctx.js, ctx.jsm);
+  const statuses = new StatusStore(ctx.js, ctx.jsm, () => streamName(ctx, STATUS_STREAM));
   const stateCas = metrics.counter('wadm_state_cas_retries_total', 'compare-and-set conflicts retried on the lattice state bucket');
   const state = new LatticeStateStore(stateKv, ctx.jsm, cfg.stateBucket, () => stateCas.inc());
   await retryTransient('ensuring the reconcile stream', () => ensureReconcileStream(ctx), retry);

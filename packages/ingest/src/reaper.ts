@@ -11,7 +11,7 @@
  * hold the host's heartbeats). The tombstone carries the host's own last sequence, so any event the
  * host published after the one it was judged by (a heartbeat still queued) brings it back.
  */
-import { stateKeys, type HostState, type JetStreamContext, type LatticeRef, type LatticeStateStore, type StateView } from '@wadm-ts/store';
+import { stateKeys, streamName, type HostState, type JetStreamContext, type LatticeRef, type LatticeStateStore, type StateView } from '@wadm-ts/store';
 import type { Logger, Metrics } from '@wadm-ts/obs';
 import { applyOps } from './apply.js';
 import type { ReconcileSignaler } from '@wadm-ts/store';
@@ -132,7 +132,7 @@ export class HostReaper {
   private async caughtUp(): Promise<boolean> {
     if (this.o.ingestCaughtUp) return this.o.ingestCaughtUp();
     try {
-      const i = await this.o.ctx.jsm.consumers.info(EVENTS_STREAM, INGEST_CONSUMER);
+      const i = await this.o.ctx.jsm.consumers.info(streamName(this.o.ctx, EVENTS_STREAM), INGEST_CONSUMER);
       return i.num_pending === 0;
     } catch (err) {
       this.o.logger.warn({ err: (err as Error).message }, 'cannot tell whether ingest is caught up; expiring no host this pass');

@@ -18,13 +18,15 @@ import { headers } from '@nats-io/transport-node';
 import { AckPolicy, DeliverPolicy, RetentionPolicy, type JsMsg } from '@nats-io/jetstream';
 import PQueue from 'p-queue';
 import { decodeCloudEvent, decodeLatticeEvent, parseEventSubject, type LatticeEvent } from '@wadm-ts/protocol';
-import { ConsumerLoop, ensureStream, isTransientJetStreamError, keyToken, stateKeys, type JetStreamContext, type LatticeMeta, type LatticeRef, type LatticeStateStore, type HostState } from '@wadm-ts/store';
+import { ConsumerLoop, ensureStream, isTransientJetStreamError, keyToken, stateKeys, streamName, type JetStreamContext, type LatticeMeta, type LatticeRef, type LatticeStateStore, type HostState } from '@wadm-ts/store';
 import type { Logger, Metrics } from '@wadm-ts/obs';
 import { applyOps } from './apply.js';
 import { planEvent } from './plan.js';
 import type { ReconcileSignaler } from '@wadm-ts/store';
 
 export const EVENTS_STREAM = 'wasmbus_events';
+/** The event stream's name beside an incompatible `wasmbus_events` (e.g. a multitenant Rust wadm's, on `*.wasmbus.evt.*.>`). */
+export const EVENTS_STREAM_BESIDE = 'wadm_ts_wasmbus_events';
 export const INGEST_CONSUMER = 'wadm_ingest';
 export const DEAD_LETTER_STREAM = 'wadm_dead_letters';
 
@@ -49,13 +51,18 @@ export interface IngestOptions {
 
 const NS = 1_000_000;
 
-export async function ensureIngestResources(ctx: JetStreamContext, multitenant: boolean, opts: { ackWaitMs?: number; streamMaxAgeMs?: number } = {}): Promise<void> {
-  await ensureStream(ctx, {
-    name: EVENTS_STREAM,
-    subjects: [multitenant ? '*.wasmbus.evt.*.>' : 'wasmbus.evt.*.>'],
-    retention: RetentionPolicy.Limits,
-    max_age: (opts.streamMaxAgeMs ?? 3_600_000) * NS,
-  });
+/** The event stream, the dead-letter stream and the ingest consumer; resolves to the name of the event stream in use. */
+export async function ensureIngestResources(ctx: JetStreamContext, multitenant: boolean, opts: { ackWaitMs?: number; streamMaxAgeMs?: number } = {}): Promise<string> {
+  const { name: stream } = await ensureStream(
+    ctx,
+    {
+      name: EVENTS_STREAM,
+      subjects: [multitenant ? '*.wasmbus.evt.*.>' : 'wasmbus.evt.*.>'],
+      retention: RetentionPolicy.Limits,
+      max_age: (opts.streamMaxAgeMs ?? 3_600_000) * NS,
+    },
+    { fallback: EVENTS_STREAM_BESIDE },
+  );
   await ensureStream(ctx, {
     name: DEAD_LETTER_STREAM,
     subjects: ['wadm.dlq.>'],
@@ -71,11 +78,12 @@ export async function ensureIngestResources(ctx: JetStreamContext, multitenant: 
     max_ack_pending: 10_000,
   };
   try {
-    await ctx.jsm.consumers.add(EVENTS_STREAM, config);
+    await ctx.jsm.consumers.add(stream, config);
   } catch (err) {
     // Exists with another config (e.g. another ack_wait): keep it as it is.
     if (!/already (in use|exists)/i.test(String((err as Error).message))) throw err;
   }
+  return stream;
 }
 
 export class IngestWorker {
@@ -100,10 +108,10 @@ export class IngestWorker {
     this.loop = new ConsumerLoop({
       nc: ctx.nc,
       js: ctx.js,
-      stream: EVENTS_STREAM,
+      stream: () => streamName(ctx, EVENTS_STREAM),
       consumer: INGEST_CONSUMER,
       logger: this.o.logger,
-      ensure: () => ensureIngestResources(ctx, this.o.multitenant, resources),
+      ensure: async () => void (await ensureIngestResources(ctx, this.o.multitenant, resources)),
       handle: (m) => this.handle(m),
       queue: this.queue,
       maxMessages: max,
@@ -114,7 +122,7 @@ export class IngestWorker {
       if (consumer) void this.updateLag(consumer);
     }, 2000);
     this.lagTimer.unref();
-    this.o.logger.info({ stream: EVENTS_STREAM, consumer: INGEST_CONSUMER }, 'ingest started');
+    this.o.logger.info({ stream: streamName(ctx, EVENTS_STREAM), consumer: INGEST_CONSUMER }, 'ingest started');
   }
 
   private async updateLag(consumer: { info(cached?: boolean): Promise<{ num_pending: number; num_ack_pending: number }> }): Promise<void> {

@@ -77,7 +77,8 @@ export function watchConnection(nc: NatsConnection, h: ConnectionHandlers): Conn
 export interface ConsumerLoopOptions {
   nc: NatsConnection;
   js: JetStreamClient;
-  stream: string;
+  /** The stream, or where to read its name each time the consumer is opened (ensure() may resolve another: see ensureStream). */
+  stream: string | (() => string);
   /** Durable consumer name. */
   consumer: string;
   logger: Logger;
@@ -114,7 +115,12 @@ export class ConsumerLoop {
   private readonly log: Logger;
 
   constructor(private readonly o: ConsumerLoopOptions) {
-    this.log = o.logger.child({ stream: o.stream, consumer: o.consumer });
+    this.log = o.logger.child({ stream: this.stream, consumer: o.consumer });
+  }
+
+  /** The stream consumed from (its name as currently resolved). */
+  get stream(): string {
+    return typeof this.o.stream === 'string' ? this.o.stream : this.o.stream();
   }
 
   /** The consumer handle currently consumed from. */
@@ -202,15 +208,16 @@ export class ConsumerLoop {
 
   /** The durable consumer, re-created through ensure() when it (or its stream) is missing. */
   private async open(ensureFirst: boolean): Promise<Consumer> {
-    const retry = { logger: this.log, signal: this.abort.signal, maxDelayMs: this.o.maxDelayMs ?? 5000, context: { stream: this.o.stream, consumer: this.o.consumer } };
+    const retry = { logger: this.log, signal: this.abort.signal, maxDelayMs: this.o.maxDelayMs ?? 5000, context: { consumer: this.o.consumer } };
     let ensure = ensureFirst;
     for (let attempt = 0; ; attempt++) {
       if (ensure) {
-        await retryTransient(`re-creating stream ${this.o.stream} / consumer ${this.o.consumer}`, () => this.o.ensure(), retry);
-        this.log.info('stream and consumer ensured');
+        await retryTransient(`re-creating stream ${this.stream} / consumer ${this.o.consumer}`, () => this.o.ensure(), retry);
+        this.log.info({ streamInUse: this.stream }, 'stream and consumer ensured');
       }
+      const stream = this.stream;
       try {
-        return await retryTransient(`getting consumer ${this.o.stream}/${this.o.consumer}`, () => this.o.js.consumers.get(this.o.stream, this.o.consumer), retry);
+        return await retryTransient(`getting consumer ${stream}/${this.o.consumer}`, () => this.o.js.consumers.get(stream, this.o.consumer), retry);
       } catch (err) {
         const cause = err instanceof Error && err.cause !== undefined ? err.cause : err;
         if (!isMissingResource(cause) || attempt >= 5) throw err;

@@ -9,8 +9,13 @@ export class StatusStore {
   constructor(
     private readonly js: JetStreamClient,
     private readonly jsm: JetStreamManager,
-    private readonly stream = STATUS_STREAM,
+    /** The status stream, or where to read its name at each use (it may be wadm-ts's own beside the Rust one). */
+    private readonly streamOf: string | (() => string) = STATUS_STREAM,
   ) {}
+
+  private get stream(): string {
+    return typeof this.streamOf === 'string' ? this.streamOf : this.streamOf();
+  }
 
   /** The last published status, or undefined when none exists or it does not parse. */
   async latest(lattice: string, name: string): Promise<Status | undefined> {

@@ -7,15 +7,26 @@
  * value with a stream update where NATS allows it; an update NATS refuses is logged as a warning and the
  * stream is used as it is. Transient failures (timeouts, no meta leader yet) are thrown so that the caller
  * can retry them (see retryTransient).
+ *
+ * An existing stream wadm-ts cannot use (stream-compat.ts: other subjects, retention, …), such as the Rust
+ * wadm's `wadm_commands`, is never changed either: ensureStream uses a stream of wadm-ts's own name beside
+ * it, or — where NATS would refuse that (overlapping subjects) — fails with a StreamConflictError that
+ * names the streams in the way. Callers read the name in use with streamName().
  */
 import { jetstream, jetstreamManager, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager, type StreamConfig, type StreamInfo, type StreamUpdateConfig } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '@wadm-ts/obs';
 import { describeError, isTransientJetStreamError, jetStreamErrCode } from './retry.js';
+import { StreamConflictError, describeDifferences, incompatibilities, subjectListsCollide, toleratedDifferences, type StreamDifference } from './stream-compat.js';
+
+export * from './stream-compat.js';
 
 export const STATUS_STREAM = 'wadm_status';
 export const EVENTS_STREAM = 'wadm_events';
+/** The names wadm-ts uses beside an incompatible `wadm_status` / `wadm_events` (see ensureStream). */
+export const STATUS_STREAM_BESIDE = 'wadm_ts_status';
+export const EVENTS_STREAM_BESIDE = 'wadm_ts_events';
 const SEVENTY_SECONDS_NS = 70 * 1_000_000_000;
 
 /** err_code: "stream not found". */
@@ -26,6 +37,8 @@ const STREAM_NAME_EXISTS = 10058;
 const REPLICAS_NOT_SUPPORTED = 10074;
 /** err_code: "no suitable peers for placement" (more replicas than JetStream servers). */
 const NO_PEERS = 10005;
+/** err_code: "subjects overlap with an existing stream". */
+const SUBJECTS_OVERLAP = 10065;
 
 export interface JetStreamSettings {
   domain?: string;
@@ -41,20 +54,27 @@ export interface JetStreamContext {
   jsm: JetStreamManager;
   kvm: Kvm;
   settings: JetStreamSettings;
-  /** Where ensureStream / ensureBucket log refused updates (process warnings when absent). */
-  logger?: Pick<Logger, 'warn' | 'info'>;
+  /** Where ensureStream / ensureBucket log refused updates and conflicts (process warnings when absent). */
+  logger?: StreamLogger;
+  /**
+   * Canonical stream name → the stream ensureStream resolved it to: the same name, or wadm-ts's own name
+   * beside an incompatible stream (see ensureStream). Read it with streamName().
+   */
+  streams?: Map<string, string>;
 }
+
+export type StreamLogger = Pick<Logger, 'warn' | 'info'> & { error?: Logger['error'] };
 
 /**
  * The clients for one connection. `jetstreamManager` checks the JetStream API with an account-info
  * request, which times out on a cluster that is still electing its meta leader: retry this with
  * retryTransient at startup.
  */
-export async function jetStreamContext(nc: NatsConnection, settings: JetStreamSettings = {}, opts: { logger?: Pick<Logger, 'warn' | 'info'> } = {}): Promise<JetStreamContext> {
+export async function jetStreamContext(nc: NatsConnection, settings: JetStreamSettings = {}, opts: { logger?: StreamLogger } = {}): Promise<JetStreamContext> {
   const o = settings.domain ? { domain: settings.domain } : {};
   const js = jetstream(nc, o);
   const jsm = await jetstreamManager(nc, o);
-  return { nc, js, jsm, kvm: new Kvm(js), settings, ...(opts.logger ? { logger: opts.logger } : {}) };
+  return { nc, js, jsm, kvm: new Kvm(js), settings, streams: new Map(), ...(opts.logger ? { logger: opts.logger } : {}) };
 }
 
 function storageOf(s: JetStreamSettings): StorageType {
@@ -83,6 +103,11 @@ export interface EnsureStreamOptions {
    * (e.g. `['max_msgs_per_subject']`). `num_replicas` is always reconciled (to `settings.replicas`).
    */
   reconcile?: readonly ReconcilableStreamField[];
+  /**
+   * wadm-ts's own name for this stream, used when a stream of the wanted name exists with a configuration
+   * wadm-ts cannot use (e.g. `wadm_ts_commands` beside the Rust wadm's `wadm_commands`).
+   */
+  fallback?: string;
 }
 
 export interface EnsureResult {
@@ -95,6 +120,8 @@ export interface EnsureResult {
   refused: Record<string, string>;
   /** num_replicas after this call. */
   replicas: number;
+  /** Set when `name` is the fallback: the stream it stands for. */
+  canonical?: string;
 }
 
 const same = (a: unknown, b: unknown): boolean => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
@@ -151,33 +178,157 @@ export async function reconcileStream(ctx: JetStreamContext, info: StreamInfo, w
 
 /**
  * Create a stream when it is missing (with the configured storage and replicas); on an existing one,
- * reconcile `num_replicas` and the fields listed in `opts.reconcile`. Never deletes.
+ * reconcile `num_replicas` and the fields listed in `opts.reconcile`. Never deletes, and never changes
+ * anything else of an existing stream.
+ *
+ * An existing stream of that name whose configuration wadm-ts cannot use (other subjects, another
+ * retention, a mirror, sealed: see stream-compat.ts) — e.g. the Rust wadm's `wadm_commands` — is left
+ * alone. With `opts.fallback`, wadm-ts uses (creating it when missing) a stream of that name beside it
+ * and logs a warning naming both streams and the differences; without one, or when no stream can be
+ * created beside it (its subjects would overlap: NATS forbids that), it throws a StreamConflictError
+ * after logging the conflict. Once a fallback stream exists it is preferred, also when the original is
+ * gone, so that every replica (and every restart) keeps using the same stream. The name in use is the
+ * result's `name` and is recorded in `ctx.streams` (see streamName).
  */
 export async function ensureStream(ctx: JetStreamContext, cfg: Partial<StreamConfig> & { name: string; subjects: string[] }, opts: EnsureStreamOptions = {}): Promise<EnsureResult> {
-  const existing = await streamInfo(ctx, cfg.name);
-  if (existing) return reconcileStream(ctx, existing, cfg, opts.reconcile);
+  const result = await resolveStream(ctx, cfg, opts);
+  (ctx.streams ??= new Map()).set(cfg.name, result.name);
+  return result;
+}
+
+/** The stream wadm-ts uses for `canonical` (its fallback after ensureStream moved beside an incompatible one). */
+export function streamName(ctx: Pick<JetStreamContext, 'streams'>, canonical: string): string {
+  return ctx.streams?.get(canonical) ?? canonical;
+}
+
+async function resolveStream(ctx: JetStreamContext, cfg: Partial<StreamConfig> & { name: string; subjects: string[] }, opts: EnsureStreamOptions): Promise<EnsureResult> {
+  const skip: readonly string[] = opts.reconcile ?? [];
+  const fallback = opts.fallback;
+  let warned = false;
+  for (let attempt = 0; ; attempt++) {
+    const existing = await streamInfo(ctx, cfg.name);
+    const beside = fallback ? await streamInfo(ctx, fallback) : undefined;
+    const bad = existing ? incompatibilities(existing.config, cfg, skip) : [];
+    if (fallback && beside && incompatibilities(beside.config, cfg, skip).length === 0) {
+      // Moved beside earlier (by this replica or another): stay there.
+      if (existing && bad.length > 0) {
+        if (!warned) warnBeside(ctx, cfg.name, fallback, bad);
+      } else {
+        // (A usable stream of the canonical name cannot exist beside it: their subjects would overlap.)
+        ctx.logger?.info({ stream: cfg.name, using: fallback }, `stream ${fallback}: in use for ${cfg.name} (created beside an incompatible ${cfg.name} earlier, which is gone now); it stays in use`);
+      }
+      return { ...(await reconcileExisting(ctx, beside, { ...cfg, name: fallback }, opts)), canonical: cfg.name };
+    }
+    if (existing && bad.length === 0) return reconcileExisting(ctx, existing, cfg, opts);
+    if (!existing) {
+      const created = await createStream(ctx, cfg, cfg.name, undefined);
+      if (created) return created;
+    } else {
+      const conflict = (why: string, overlapping: string[] = []): StreamConflictError => {
+        const msg = `stream ${cfg.name} exists with a configuration wadm-ts cannot use (${describeDifferences(bad)}) and ${why}. wadm-ts changes and deletes nothing of it; remove or fix that stream, or point wadm-ts at a NATS account without it`;
+        logError(ctx, { stream: cfg.name, differences: bad, ...(fallback ? { fallback } : {}), ...(overlapping.length ? { overlapping } : {}) }, msg);
+        return new StreamConflictError(msg, cfg.name, bad, overlapping);
+      };
+      if (!fallback) throw conflict('wadm-ts has no other name for it');
+      if (beside) {
+        const alsoBad = incompatibilities(beside.config, cfg, skip);
+        throw conflict(`wadm-ts's own stream ${fallback} exists too but cannot be used either (${describeDifferences(alsoBad)})`);
+      }
+      if (subjectListsCollide(existing.config.subjects ?? [], cfg.subjects)) {
+        throw conflict(`captures subjects wadm-ts needs (${cfg.subjects.join(', ')}), so no stream can be created beside it (NATS forbids overlapping subjects)`, [cfg.name]);
+      }
+      if (!warned) warnBeside(ctx, cfg.name, fallback, bad);
+      warned = true;
+      const created = await createStream(ctx, { ...cfg, name: fallback }, cfg.name, fallback);
+      if (created) return { ...created, canonical: cfg.name };
+    }
+    // Another replica created it meanwhile ("already in use"): look again.
+    if (attempt >= 3) throw new Error(`stream ${cfg.name}: creating it kept reporting "already in use", but no usable stream is there`);
+  }
+}
+
+function warnBeside(ctx: JetStreamContext, name: string, fallback: string, bad: readonly StreamDifference[]): void {
+  warn(
+    ctx,
+    { stream: name, using: fallback, differences: bad },
+    `stream ${name} exists with a configuration wadm-ts cannot use (${describeDifferences(bad)}), probably left by the Rust wadm; wadm-ts leaves it untouched and uses its own stream ${fallback} beside it`,
+  );
+}
+
+function logError(ctx: JetStreamContext, fields: Record<string, unknown>, msg: string): void {
+  if (ctx.logger?.error) ctx.logger.error(fields, msg);
+  else warn(ctx, fields, msg);
+}
+
+/** Streams whose harmless differences were logged already (once per context, not on every re-ensure). */
+const toleratedLogged = new WeakMap<JetStreamContext, Set<string>>();
+
+/** Use an existing, compatible stream: reconcile what may be reconciled; log what differs but is harmless. */
+async function reconcileExisting(ctx: JetStreamContext, info: StreamInfo, cfg: Partial<StreamConfig>, opts: EnsureStreamOptions): Promise<EnsureResult> {
+  const tolerated = toleratedDifferences(info.config, cfg, opts.reconcile ?? []);
+  let logged = toleratedLogged.get(ctx);
+  if (!logged) toleratedLogged.set(ctx, (logged = new Set()));
+  if (tolerated.length > 0 && !logged.has(info.config.name)) {
+    logged.add(info.config.name);
+    ctx.logger?.info(
+      { stream: info.config.name, differences: tolerated },
+      `stream ${info.config.name}: using it as it is; it differs from what wadm-ts would create in ways wadm-ts works with (${describeDifferences(tolerated, 'wadm-ts would create')})`,
+    );
+  }
+  return reconcileStream(ctx, info, cfg, opts.reconcile);
+}
+
+/**
+ * Create `cfg` (named `name`; `canonical` is the stream it stands for). Undefined when a stream of that
+ * name appeared meanwhile (another replica); a StreamConflictError when other streams hold its subjects.
+ */
+async function createStream(ctx: JetStreamContext, cfg: Partial<StreamConfig> & { name: string; subjects: string[] }, canonical: string, fallback: string | undefined): Promise<EnsureResult | undefined> {
   const replicas = ctx.settings.replicas ?? 1;
   const full: Partial<StreamConfig> & { name: string } = { storage: storageOf(ctx.settings), num_replicas: replicas, ...cfg };
+  const created = (info: StreamInfo, refused: Record<string, string> = {}): EnsureResult => {
+    if (fallback) ctx.logger?.info({ stream: canonical, using: fallback, subjects: cfg.subjects }, `stream ${fallback} created (for ${canonical})`);
+    return { name: cfg.name, created: true, updated: [], refused, replicas: info.config.num_replicas };
+  };
+  const overlap = async (err: unknown): Promise<never> => {
+    const others = await overlappingStreams(ctx, cfg.subjects);
+    const msg = `cannot create stream ${cfg.name}${fallback ? ` (for ${canonical})` : ''}: its subjects ${cfg.subjects.join(', ')} overlap those of stream(s) ${others.join(', ') || '(not found)'}, and NATS forbids overlapping subjects. wadm-ts changes and deletes nothing of them; remove them or change their subjects so they do not capture ${cfg.subjects.join(', ')}`;
+    logError(ctx, { stream: canonical, ...(fallback ? { creating: fallback } : {}), subjects: cfg.subjects, overlapping: others, err: describeError(err) }, msg);
+    throw new StreamConflictError(msg, canonical, [], others);
+  };
   try {
-    const info = await ctx.jsm.streams.add(full);
-    return { name: cfg.name, created: true, updated: [], refused: {}, replicas: info.config.num_replicas };
+    return created(await ctx.jsm.streams.add(full));
   } catch (err) {
+    if (isSubjectOverlap(err)) return overlap(err);
     if (jetStreamErrCode(err) === REPLICAS_NOT_SUPPORTED && (full.num_replicas ?? 1) > 1) {
       warn(ctx, { stream: cfg.name, wanted: full.num_replicas, err: describeError(err) }, `stream ${cfg.name}: the server is not clustered; creating it with 1 replica`);
       try {
-        const info = await ctx.jsm.streams.add({ ...full, num_replicas: 1 });
-        return { name: cfg.name, created: true, updated: [], refused: { num_replicas: describeError(err) }, replicas: info.config.num_replicas };
+        return created(await ctx.jsm.streams.add({ ...full, num_replicas: 1 }), { num_replicas: describeError(err) });
       } catch (err2) {
+        if (isSubjectOverlap(err2)) return overlap(err2);
         if (!isAlreadyExists(err2)) throw err2;
       }
     } else if (!isAlreadyExists(err)) {
       throw err;
     }
   }
-  // Another replica created it first: reconcile what it made.
-  const raced = await streamInfo(ctx, cfg.name);
-  if (!raced) throw new Error(`stream ${cfg.name}: creating it reported "already in use", but it is not there`);
-  return reconcileStream(ctx, raced, cfg, opts.reconcile);
+  return undefined;
+}
+
+function isSubjectOverlap(err: unknown): boolean {
+  return jetStreamErrCode(err) === SUBJECTS_OVERLAP || /subjects overlap/i.test(String((err as Error)?.message));
+}
+
+/** Streams whose subjects overlap any of `subjects`. */
+async function overlappingStreams(ctx: JetStreamContext, subjects: readonly string[]): Promise<string[]> {
+  const out = new Set<string>();
+  try {
+    for await (const si of ctx.jsm.streams.list()) {
+      if (subjectListsCollide(si.config.subjects ?? [], subjects)) out.add(si.config.name);
+    }
+  } catch {
+    // Only for the message.
+  }
+  return [...out].sort();
 }
 
 async function streamInfo(ctx: JetStreamContext, name: string): Promise<StreamInfo | undefined> {
@@ -189,20 +340,58 @@ async function streamInfo(ctx: JetStreamContext, name: string): Promise<StreamIn
   }
 }
 
+/**
+ * The status and wadm event streams. Both have the Rust wadm's subjects and retention, so the Rust wadm's
+ * streams are used as they are (status history included); where one is incompatible, wadm-ts's own
+ * stream beside it (`wadm_ts_status`, `wadm_ts_events`) when that is possible (see ensureStream).
+ */
 export async function ensureApiStreams(ctx: JetStreamContext): Promise<void> {
-  await ensureStream(ctx, {
-    name: STATUS_STREAM,
-    subjects: ['wadm.status.*.*'],
-    retention: RetentionPolicy.Limits,
-    max_msgs_per_subject: 10,
-    allow_direct: true,
-  });
-  await ensureStream(ctx, {
-    name: EVENTS_STREAM,
-    subjects: ['wadm.evt.*.>'],
-    retention: RetentionPolicy.Limits,
-    max_age: SEVENTY_SECONDS_NS,
-  });
+  await ensureStream(
+    ctx,
+    {
+      name: STATUS_STREAM,
+      subjects: ['wadm.status.*.*'],
+      retention: RetentionPolicy.Limits,
+      max_msgs_per_subject: 10,
+      allow_direct: true,
+    },
+    { fallback: STATUS_STREAM_BESIDE },
+  );
+  await ensureStream(
+    ctx,
+    {
+      name: EVENTS_STREAM,
+      subjects: ['wadm.evt.*.>'],
+      retention: RetentionPolicy.Limits,
+      max_age: SEVENTY_SECONDS_NS,
+    },
+    { fallback: EVENTS_STREAM_BESIDE },
+  );
+}
+
+/** err_codes of a consumer a work-queue stream refuses because its other consumers overlap it. */
+const WQ_CONSUMER_CONFLICTS = new Set([10099 /* multiple non-filtered consumers */, 10100 /* filtered consumer not unique */]);
+
+export function isWorkQueueConsumerConflict(err: unknown): boolean {
+  const code = jetStreamErrCode(err);
+  return (code !== undefined && WQ_CONSUMER_CONFLICTS.has(code)) || /consumers not allowed on workqueue|not unique on workqueue/i.test(String((err as Error)?.message));
+}
+
+/**
+ * For a work-queue stream that refused `consumer` because other consumers overlap it (someone else
+ * consumes the stream, e.g. a Rust wadm's per-lattice consumers): logs the conflict naming them and
+ * returns the StreamConflictError to throw. wadm-ts deletes no consumer.
+ */
+export async function workQueueConsumerConflict(ctx: JetStreamContext, canonical: string, stream: string, consumer: string, err: unknown): Promise<StreamConflictError> {
+  const others: string[] = [];
+  try {
+    for await (const c of ctx.jsm.consumers.list(stream)) if (c.name !== consumer) others.push(c.name);
+  } catch {
+    // Only for the message.
+  }
+  const msg = `stream ${stream} is a work queue that other consumers read (${others.join(', ') || 'unknown'}), so NATS refuses wadm-ts's consumer ${consumer} on it (${describeError(err)}). wadm-ts deletes none of them; remove those consumers (or the stream, once nothing else needs it)`;
+  logError(ctx, { stream: canonical, ...(stream !== canonical ? { using: stream } : {}), consumer, otherConsumers: others, err: describeError(err) }, msg);
+  return new StreamConflictError(msg, canonical, [{ field: 'consumers', found: others, wanted: [consumer] }]);
 }
 
 /** The stream behind KV bucket `name`. */

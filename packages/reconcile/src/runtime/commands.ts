@@ -1,6 +1,6 @@
 /**
  * The command stream and its workers. A reconciler writes commands to `wadm.cmd.{account|_}.{lattice}`
- * (stream `wadm_commands`, work queue) with a `Nats-Msg-Id`, so a retried reconcile that computes the
+ * (stream `wadm_commands`, work queue; `wadm_ts_commands` beside the Rust wadm's `wadm_commands`) with a `Nats-Msg-Id`, so a retried reconcile that computes the
  * same command again is dropped by the server's duplicate window. Command workers (every replica, one
  * shared durable pull consumer) turn each command into one control-interface request.
  *
@@ -11,12 +11,17 @@
 import { headers, type NatsConnection } from '@nats-io/transport-node';
 import { AckPolicy, RetentionPolicy, type JsMsg } from '@nats-io/jetstream';
 import PQueue from 'p-queue';
-import { ConsumerLoop, ensureStream, keyToken, type JetStreamContext, type LatticeRef } from '@wadm-ts/store';
+import { ConsumerLoop, ensureStream, isWorkQueueConsumerConflict, keyToken, streamName, workQueueConsumerConflict, type JetStreamContext, type LatticeRef } from '@wadm-ts/store';
 import type { Logger, Metrics } from '@wadm-ts/obs';
 import type { Command } from '../types.js';
 import { toCtlRequest } from './ctl.js';
 
 export const COMMAND_STREAM = 'wadm_commands';
+/**
+ * The command stream's name beside an incompatible `wadm_commands` — the Rust wadm's, which captures
+ * `wadm.cmd.*` (work queue, with its per-lattice consumers): wadm-ts leaves that one alone.
+ */
+export const COMMAND_STREAM_BESIDE = 'wadm_ts_commands';
 export const COMMAND_CONSUMER = 'wadm_command_workers';
 const COMMAND_ACK_WAIT_MS = 1500;
 const NS = 1_000_000;
@@ -72,16 +77,21 @@ export function commandSubject(ref: LatticeRef): string {
   return `wadm.cmd.${ref.account ? keyToken(ref.account) : '_'}.${keyToken(ref.lattice)}`;
 }
 
-export async function ensureCommandResources(ctx: JetStreamContext): Promise<void> {
-  await ensureStream(ctx, {
-    name: COMMAND_STREAM,
-    subjects: ['wadm.cmd.*.*'],
-    retention: RetentionPolicy.Workqueue,
-    max_age: 3_600_000 * NS,
-    duplicate_window: 120_000 * NS,
-  });
+/** The command stream and the workers' consumer; resolves to the name of the stream in use (see ensureStream). */
+export async function ensureCommandResources(ctx: JetStreamContext): Promise<string> {
+  const { name: stream } = await ensureStream(
+    ctx,
+    {
+      name: COMMAND_STREAM,
+      subjects: ['wadm.cmd.*.*'],
+      retention: RetentionPolicy.Workqueue,
+      max_age: 3_600_000 * NS,
+      duplicate_window: 120_000 * NS,
+    },
+    { fallback: COMMAND_STREAM_BESIDE },
+  );
   try {
-    await ctx.jsm.consumers.add(COMMAND_STREAM, {
+    await ctx.jsm.consumers.add(stream, {
       durable_name: COMMAND_CONSUMER,
       ack_policy: AckPolicy.Explicit,
       // A dead or stalled worker's commands go to another worker after 1.5 s; a live one extends with working().
@@ -90,11 +100,13 @@ export async function ensureCommandResources(ctx: JetStreamContext): Promise<voi
       max_ack_pending: 1000,
     });
   } catch (err) {
+    if (isWorkQueueConsumerConflict(err)) throw await workQueueConsumerConflict(ctx, COMMAND_STREAM, stream, COMMAND_CONSUMER, err);
     if (!/already (in use|exists)/i.test(String((err as Error).message))) throw err;
     // Created by an older version with a longer ack_wait: bring it to this one's.
-    const info = await ctx.jsm.consumers.info(COMMAND_STREAM, COMMAND_CONSUMER);
-    if (info.config.ack_wait !== COMMAND_ACK_WAIT_MS * NS) await ctx.jsm.consumers.update(COMMAND_STREAM, COMMAND_CONSUMER, { ack_wait: COMMAND_ACK_WAIT_MS * NS });
+    const info = await ctx.jsm.consumers.info(stream, COMMAND_CONSUMER);
+    if (info.config.ack_wait !== COMMAND_ACK_WAIT_MS * NS) await ctx.jsm.consumers.update(stream, COMMAND_CONSUMER, { ack_wait: COMMAND_ACK_WAIT_MS * NS });
   }
+  return stream;
 }
 
 export async function publishCommand(ctx: JetStreamContext, ref: LatticeRef, command: Command | Command[], msgId: string, opts: PublishOptions = {}): Promise<boolean> {
@@ -149,10 +161,10 @@ export class CommandWorker {
     this.loop = new ConsumerLoop({
       nc: this.o.nc,
       js: this.o.ctx.js,
-      stream: COMMAND_STREAM,
+      stream: () => streamName(this.o.ctx, COMMAND_STREAM),
       consumer: COMMAND_CONSUMER,
       logger: this.o.logger,
-      ensure: () => ensureCommandResources(this.o.ctx),
+      ensure: async () => void (await ensureCommandResources(this.o.ctx)),
       handle: (m) => this.execute(m),
       queue: this.queue,
       maxMessages: 16,

@@ -9,7 +9,7 @@ import { headers } from '@nats-io/transport-node';
 import { DeliverPolicy, type JsMsg } from '@nats-io/jetstream';
 import { statusFromWire, statusToWire, type Status } from '@wadm-ts/model';
 import { cloudEvent, statusSubject } from '@wadm-ts/protocol';
-import { STATUS_STREAM, isCasConflict, type JetStreamContext, type LatticeRef } from '@wadm-ts/store';
+import { STATUS_STREAM, isCasConflict, streamName, type JetStreamContext, type LatticeRef } from '@wadm-ts/store';
 import { LeaseLostError } from './leases.js';
 
 export const EPOCH_HEADER = 'Wadm-Epoch';
@@ -51,11 +51,11 @@ export class StatusPublisher {
     this.preloaded = true;
     const filter = statusSubject(this.ref.lattice, '*');
     try {
-      const info = await this.ctx.jsm.streams.info(STATUS_STREAM, { subjects_filter: filter });
+      const info = await this.ctx.jsm.streams.info(streamName(this.ctx, STATUS_STREAM), { subjects_filter: filter });
       const count = Object.keys(info.state.subjects ?? {}).length;
       const seen = new Map<string, Known>();
       if (count > 0) {
-        const c = await this.ctx.js.consumers.get(STATUS_STREAM, { filter_subjects: filter, deliver_policy: DeliverPolicy.LastPerSubject });
+        const c = await this.ctx.js.consumers.get(streamName(this.ctx, STATUS_STREAM), { filter_subjects: filter, deliver_policy: DeliverPolicy.LastPerSubject });
         const iter = await c.consume({ max_messages: 512 });
         const timer = setTimeout(() => iter.stop(), timeoutMs);
         for await (const m of iter as AsyncIterable<JsMsg>) {
@@ -78,7 +78,7 @@ export class StatusPublisher {
   private async load(name: string): Promise<Known | null> {
     const subj = statusSubject(this.ref.lattice, name);
     try {
-      const m = await this.ctx.jsm.streams.getMessage(STATUS_STREAM, { last_by_subj: subj });
+      const m = await this.ctx.jsm.streams.getMessage(streamName(this.ctx, STATUS_STREAM), { last_by_subj: subj });
       if (!m) return null;
       return this.parse(m);
     } catch (err) {
