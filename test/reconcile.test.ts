@@ -66,8 +66,9 @@ describe('reconcile', () => {
     const resyncs = (): Promise<number> => metricSum(replicas, 'wadm_reconciles_total');
     const before = await resyncs();
     await waitFor(async () => (await resyncs()) >= before + 4, 20_000, 'four more reconciles at rest');
+    // Queries (host.get, link.get, config.get at every resync) only read: nothing is changed at rest.
     const counts = sim.commandsReceived();
-    assert.equal(counts.total, 0, `control requests at rest: ${JSON.stringify(counts)}`);
+    assert.equal(counts.actions, 0, `control requests at rest: ${JSON.stringify(counts)}`);
 
     assert.equal((await api.undeploy('hello-world'))['result'], 'acknowledged');
     await waitFor(async () => {
@@ -115,6 +116,8 @@ describe('reconcile', () => {
         await Promise.all(names.map((n) => js.publish(`wadm.reconcile._.${n}`, JSON.stringify({ lattice: n, reasons: ['test'] }))));
       }
       await waitFor(async () => (await handled()) >= before + 40 * names.length, 60_000, 'every signal handled');
+      // Fresh lattices are cold: their first pass waits for a round of host queries.
+      await waitFor(() => names.every((n) => [...byReplica.values()].some((set) => set.has(n))), 15_000, 'every lattice reconciled');
       assert.equal(maxSame, 1, 'never two reconciles of one lattice at once');
       assert.ok(maxTotal >= 2, `different lattices were reconciled in parallel (max ${maxTotal})`);
       const spread = [...byReplica.values()].filter((s) => s.size > 0).length;
@@ -166,7 +169,7 @@ describe('reconcile', () => {
     const base = await reconciles();
     // 30 s at rest (heartbeats every 0.5 s, a resync every second): wait for the reconciles that period brings.
     await waitFor(async () => (await reconciles()) >= base + 25 && Date.now() - started >= 30_000, 60_000, '30 s of resyncs at rest');
-    assert.equal(sim.commandsReceived().total, 0, `control requests at rest: ${JSON.stringify(sim.commandsReceived())}`);
+    assert.equal(sim.commandsReceived().actions, 0, `control requests at rest: ${JSON.stringify(sim.commandsReceived())}`);
   });
 
   test('a failing start shows `failed` with the host error, backs off, and recovers once the fault clears', async () => {

@@ -392,7 +392,8 @@ export function running(sim: SimulatedLattice, app: string): Map<string, number>
 export const total = (m: Map<string, number>): number => [...m.values()].reduce((a, b) => a + b, 0);
 
 /** Control requests the simulated hosts received, summed over lattices. */
-export const commandsOf = (sims: readonly SimulatedLattice[]): number => sims.reduce((n, s) => n + s.commandsReceived().total, 0);
+/** Control requests that change something (queries, which only read, are left out). */
+export const commandsOf = (sims: readonly SimulatedLattice[]): number => sims.reduce((n, s) => n + s.commandsReceived().actions, 0);
 
 /**
  * Control requests on the lattices' subjects while it runs (core subscription on `wasmbus.ctl.v1.>`), by

@@ -281,7 +281,7 @@ async function deployRun(replicas: number): Promise<DeployResult> {
       log(`${replicas} replica(s): only ${failed.deployed} of ${APPS} apps deployed after ${seconds.toFixed(0)} s (${failed.instances} instances running); replica output: ${failed.log}`);
       statuses.stop();
       peak.stop();
-      return { replicas, seconds, deployCalls, putSeconds, putRetries, putErrors, listed, commands: sim.commandsReceived().total, placement: [], spread: { max: NaN, mean: NaN, min: NaN, split: 0 }, rssMb: Math.max(...serves.map((x) => rssOf(x.pid).rssMb)), stops: { first: [], all: [], restored: [], affected: [] }, failed };
+      return { replicas, seconds, deployCalls, putSeconds, putRetries, putErrors, listed, commands: sim.commandsReceived().actions, placement: [], spread: { max: NaN, mean: NaN, min: NaN, split: 0 }, rssMb: Math.max(...serves.map((x) => rssOf(x.pid).rssMb)), stops: { first: [], all: [], restored: [], affected: [] }, failed };
     }
     const passesDuring = await metricSum(serves, 'wadm_reconcile_duration_seconds_count');
     const passSeconds = await metricSum(serves, 'wadm_reconcile_duration_seconds_sum');
@@ -290,7 +290,7 @@ async function deployRun(replicas: number): Promise<DeployResult> {
     await waitFor(() => total(instancesByHost(sim)) === APPS * 2, 60_000, 'exactly the declared instances running');
     await quiet([sim], 2000);
     const peakInstances = peak.stop();
-    const commands = sim.commandsReceived().total;
+    const commands = sim.commandsReceived().actions;
     const placement = placementOf(sim);
     const spread = spreadOf(sim, placement);
     const rssMb = Math.max(...serves.map((s) => rssOf(s.pid).rssMb));
@@ -305,14 +305,14 @@ async function deployRun(replicas: number): Promise<DeployResult> {
       const count = async (): Promise<number> => (await histogram([s], DURATION)).count;
       await waitFor(async () => (await count()) >= 2, 180_000, 'the first reconcile passes of the restarted replica');
       const before = await histogram([s], DURATION);
-      const c0 = sim.commandsReceived().total;
+      const c0 = sim.commandsReceived().actions;
       const tp = now();
       await waitFor(async () => {
         const n = (await count()) - before.count;
         return n >= PASSES || (n >= 1 && secondsSince(tp) >= PASSES_BUDGET_S);
       }, (PASSES_BUDGET_S + 120) * 1000, 'reconcile passes after convergence');
       const delta = histogramDelta(before, await histogram([s], DURATION));
-      passes = { delta, commandsDuring: sim.commandsReceived().total - c0 };
+      passes = { delta, commandsDuring: sim.commandsReceived().actions - c0 };
       log(`reconcile passes: ${delta.count}, mean ${((delta.sum / delta.count) * 1000).toFixed(0)} ms`);
       // Back to default settings for the host stops.
       await stopServe(s);

@@ -28,6 +28,8 @@ export interface ReplicaConfig {
   tracingEndpoint?: string;
   /** Ingest consumer ack wait, ms (redelivery delay after a replica dies mid-event). */
   ingestAckWaitMs: number;
+  /** How long a `host.ping` collects answers on a cold start, ms. */
+  hostPingWindowMs: number;
   /** Reconcile signals are coalesced per lattice over this interval, ms. */
   signalIntervalMs: number;
   /** Every lattice is reconciled at least this often, ms. */
@@ -89,6 +91,7 @@ export function addReplicaOptions(cmd: Command): Command {
   opt('--state-bucket-name <name>', 'KV bucket of lattice state', 'WADM_STATE_BUCKET_NAME', 'wadm_state');
   opt('--cleanup-interval <seconds>', 'seconds without events after which a host is gone', 'WADM_CLEANUP_INTERVAL', 70, positiveNumber('--cleanup-interval'));
   opt('--ingest-ack-wait-ms <ms>', 'redeliver an unacknowledged lattice event after this long', 'WADM_INGEST_ACK_WAIT_MS', 30000, positiveInt('--ingest-ack-wait-ms'));
+  opt('--host-ping-window-ms <ms>', 'on a cold start, how long host.ping collects the hosts that answer before the lattice is queried and reconciled', 'WADM_HOST_PING_WINDOW_MS', 1000, positiveInt('--host-ping-window-ms'));
   opt('--resync-interval-ms <ms>', 'reconcile every lattice at least this often', 'WADM_RESYNC_INTERVAL_MS', 30000, positiveInt('--resync-interval-ms'));
   opt('--takeover-ms <ms>', 'another replica takes a lattice over within this long after its owner dies', 'WADM_TAKEOVER_MS', 5000, positiveInt('--takeover-ms'));
   opt('--stream-replicas <n>', 'replicas of every stream and KV bucket wadm-ts creates, and that existing ones are updated to (default: 1 for new ones, existing ones left alone)', 'WADM_STREAM_REPLICAS', undefined, positiveInt('--stream-replicas'));
@@ -157,6 +160,7 @@ export function replicaConfigFrom(o: Raw, env: NodeJS.ProcessEnv = process.env):
     maxRequestBytes: Number(o['maxRequestBytes'] ?? 1048576),
     tracing: bool('tracing', 'WADM_TRACING_ENABLED') || str(o['tracingEndpoint']) !== undefined,
     ingestAckWaitMs: Number(o['ingestAckWaitMs'] ?? 30000),
+    hostPingWindowMs: Number(o['hostPingWindowMs'] ?? 1000),
     signalIntervalMs: Number(o['signalIntervalMs'] ?? 100),
     resyncIntervalMs: Number(o['resyncIntervalMs'] ?? 30000),
     takeoverMs: Number(o['takeoverMs'] ?? 5000),

@@ -21,13 +21,14 @@ import {
   streamName,
   jetStreamContext,
   stateKeys,
+  type LatticeRef,
   type HostState,
   retryTransient,
   watchConnection,
   type RetryOptions,
 } from '@wadm-ts/store';
-import { HostReaper, IngestWorker, ensureIngestResources } from '@wadm-ts/ingest';
-import { CommandWorker, LEASE_BUCKET, LatticeWork, Leases, Owners, Reconciler, ensureCommandResources, ensureWorkConsumer } from '@wadm-ts/reconcile';
+import { HostReaper, IngestWorker, LatticeQuerier, ensureIngestResources } from '@wadm-ts/ingest';
+import { CommandWorker, LEASE_BUCKET, LatticeWork, Leases, Owners, Reconciler, ensureCommandResources, ensureWorkConsumer, referencedConfigs, type DeployedApp } from '@wadm-ts/reconcile';
 import type { DestinationStream } from 'pino';
 import { startAdmin, type AdminHandle } from './admin-http.js';
 import type { ReplicaConfig } from './config.js';
@@ -163,6 +164,17 @@ export async function startReplica(cfg: ReplicaConfig, opts: StartOptions = {}):
   // ingest worker that died holding its event (redelivered after the ingest ack wait).
   const unseenGraceMs = Math.max(10_000, 2 * cfg.ingestAckWaitMs);
   const reconciler = new Reconciler({ ctx, stateKv, state: stateView, manifests: manifestView, leases, logger, metrics, unseenGraceMs, ...(fenced ? {} : { unsafeDisableFencing: true }) });
+  // Control requests to hosts (commands and queries) go out on a connection of their own (see CommandWorkerOptions.ctl).
+  const ctlNc = await connectWithRetry({ ...cfg, nats: { ...cfg.nats, name: `${cfg.nats.name ?? 'wadm-ts'} control` } }, logger, opts.connectTimeoutMs);
+  const querier = new LatticeQuerier({ nc: ctlNc, ctx, store: state, view: stateView, logger, metrics, pingWindowMs: cfg.hostPingWindowMs });
+  const deployedApps = (ref: LatticeRef): DeployedApp[] => {
+    const out: DeployedApp[] = [];
+    for (const a of manifestView.apps(ref.account ? { lattice: ref.lattice, account: ref.account } : { lattice: ref.lattice })) {
+      const v = a.deployedVersion === null ? undefined : a.versions.find((x) => x.version === a.deployedVersion);
+      if (v) out.push({ name: a.name, version: v.version, manifest: v.manifest });
+    }
+    return out;
+  };
   owners = new Owners({
     ctx,
     leases,
@@ -176,10 +188,13 @@ export async function startReplica(cfg: ReplicaConfig, opts: StartOptions = {}):
     debounceMs: Math.min(cfg.signalIntervalMs, 100),
     gcAfterMs: cfg.latticeGcAfterS * 1000,
     fenced,
+    observer: {
+      cold: (ref) => !querier.queried(ref),
+      // A cold start asks every host that answers a ping; a new owner every known host; a resync a share.
+      query: (ref, why) => querier.query(ref, { ping: why === 'cold', allHosts: why === 'acquired', configs: referencedConfigs(deployedApps(ref)) }),
+    },
   });
   const ownersRef = owners;
-  // Control requests to hosts go out on a connection of their own (see CommandWorkerOptions.ctl).
-  const ctlNc = await connectWithRetry({ ...cfg, nats: { ...cfg.nats, name: `${cfg.nats.name ?? 'wadm-ts'} control` } }, logger, opts.connectTimeoutMs);
   const commands = new CommandWorker({
     nc,
     ctl: ctlNc,

@@ -4,7 +4,7 @@
  * is left alone, so events may be applied out of order, concurrently, or twice (redelivery) and the
  * result is the same as applying them once, in order.
  */
-import type { LatticeEvent } from '@wadm-ts/protocol';
+import { configDigest, type LatticeEvent, type LinkDef } from '@wadm-ts/protocol';
 import {
   stateKeys,
   type ComponentState,
@@ -307,3 +307,63 @@ export function sweepDecision(cur: StoredValue | undefined, seq: number, timeMs:
 
 /** Whether a write changed what the reconciler cares about (lives in the store, beside the entity types). */
 export { semanticallyChanged } from '@wadm-ts/store';
+
+/**
+ * Query answers (`host.get`, `link.get`, `config.get`) merged into state as snapshots taken at stream
+ * sequence `ctx.seq` (the events stream's last sequence just before the query was sent): an event
+ * newer than that wins over the answer, the answer wins over anything older — the same guards events use.
+ */
+export function planInventory(inv: Extract<LatticeEvent, { type: 'host_heartbeat' }>, ctx: EventContext): Op[] {
+  // An inventory is the same full snapshot of a host that a heartbeat is.
+  return planEvent(inv, ctx);
+}
+
+/** Every link the answering host knows: set them, and remove the links state holds that it does not list. */
+export function planLinkSnapshot(links: readonly LinkDef[], ctx: EventContext): Op[] {
+  const { lattice: l, seq, timeMs } = ctx;
+  const keep = new Set<string>();
+  const ops: Op[] = [];
+  for (const link of links) {
+    const k = linkKey(l, link.source_id, link.wit_namespace, link.wit_package, link.name);
+    keep.add(k);
+    ops.push(upsertIfDifferent<LinkState>(k, seq, (cur) => (cur && !cur.deleted && sameLinkDef(cur.link, link) ? undefined : { kind: 'link', link, seq })));
+  }
+  ops.push({ kind: 'sweep', filter: stateKeys.links(l), keep, seq, timeMs, final: true });
+  return ops;
+}
+
+/** One config as `config.get` answered: its values' digest, or its absence. */
+export function planConfigSnapshot(name: string, values: Readonly<Record<string, string>> | undefined, ctx: EventContext): Op[] {
+  const { lattice: l, seq, timeMs } = ctx;
+  const key = stateKeys.config(l, name);
+  if (values === undefined) return [remove(key, seq, timeMs, () => ({ kind: 'config', name, seq }))];
+  const digest = configDigest(values);
+  return [upsertIfDifferent<ConfigState>(key, seq, (cur) => (cur && !cur.deleted && cur.digest === digest ? undefined : { kind: 'config', name, digest, seq }))];
+}
+
+/** Like upsert, but `build` may answer undefined: already so, nothing to write (a query repeats what state holds). */
+function upsertIfDifferent<T extends Entity>(key: string, seq: number, build: (cur: T | undefined) => T | undefined): Op {
+  return {
+    kind: 'update',
+    key,
+    decide: (cur) => {
+      if (!isNewer(cur, seq)) return { skip: true };
+      const next = build(cur as T | undefined);
+      return next === undefined ? { skip: true } : { write: next };
+    },
+  };
+}
+
+function sameLinkDef(a: LinkDef, b: LinkDef): boolean {
+  const set = (x: readonly string[]): string => [...x].sort().join('\u0000');
+  return (
+    a.source_id === b.source_id &&
+    a.target === b.target &&
+    a.name === b.name &&
+    a.wit_namespace === b.wit_namespace &&
+    a.wit_package === b.wit_package &&
+    set(a.interfaces) === set(b.interfaces) &&
+    set(a.source_config) === set(b.source_config) &&
+    set(a.target_config) === set(b.target_config)
+  );
+}

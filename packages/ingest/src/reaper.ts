@@ -54,8 +54,8 @@ export class HostReaper {
   private readonly hosts;
   private readonly collected;
   private lastGc = 0;
-  /** Host key → the host entry's sequence as last seen, and when (monotonic ms) it was first seen so. */
-  private readonly arrivals = new Map<string, { seq: number; at: number }>();
+  /** Host key → the host entry's (sequence, lastSeen) as last seen, and when (monotonic ms) it was first seen so. */
+  private readonly arrivals = new Map<string, { mark: string; at: number }>();
 
   constructor(private readonly o: ReaperOptions) {
     this.expired = o.metrics.counter('wadm_hosts_expired_total', 'hosts expired for silence (by this replica)', ['lattice']);
@@ -91,9 +91,11 @@ export class HostReaper {
       for (const h of this.o.view.read(ref).snapshot.hosts) {
         const key = stateKeys.host(ref, h.id);
         looked.add(key);
+        // Any new event of the host changes its entry: a heartbeat its sequence, other events `lastSeen`.
+        const mark = `${h.seq}:${h.lastSeen}`;
         const a = this.arrivals.get(key);
-        if (!a || a.seq !== h.seq) {
-          this.arrivals.set(key, { seq: h.seq, at: mono });
+        if (!a || a.mark !== mark) {
+          this.arrivals.set(key, { mark, at: mono });
           continue;
         }
         if (mono - a.at > this.o.cleanupIntervalMs) silent.push({ ref, host: h });
@@ -146,7 +148,7 @@ export class HostReaper {
     // one (a heartbeat still queued somewhere) is newer and brings the host back.
     const seq = judged.seq;
     const r = await this.o.store.update<HostState>(stateKeys.host(ref, hostId), (cur) => {
-      if (!cur || cur.deleted || cur.seq !== judged.seq) return { skip: true };
+      if (!cur || cur.deleted || cur.seq !== judged.seq || cur.lastSeen !== judged.lastSeen) return { skip: true };
       return { write: { ...cur, deleted: true, expired: true, deletedAt: now } as HostState };
     });
     if (!r.written) return false;

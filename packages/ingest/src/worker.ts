@@ -229,6 +229,7 @@ export class IngestWorker {
           ...(ref.account ? { account: ref.account } : {}),
           firstSeen: cur?.firstSeen ?? timeMs,
           lastActivity: Math.max(timeMs, cur?.lastActivity ?? 0),
+          ...(cur?.queriedAt !== undefined ? { queriedAt: cur.queriedAt } : {}),
         },
       };
     });

@@ -97,4 +97,6 @@ export interface PlanOutput {
   statuses: Record<string, Status>;
   /** The new applied records (apps whose record became empty are omitted). */
   applied: AppliedRecord[];
+  /** Corrections among the commands: what was applied before and is missing or different on the hosts. */
+  drift?: Array<{ kind: 'config' | 'link'; app: string; name: string }>;
 }

@@ -26,7 +26,11 @@ export const COMMAND_KINDS = [
 
 export type CommandKind = (typeof COMMAND_KINDS)[number];
 
-export type CommandCounts = Record<CommandKind, number> & { total: number };
+/** Requests that only read (a wadm asking what runs); every other kind changes something or may. */
+export const QUERY_KINDS: ReadonlySet<CommandKind> = new Set<CommandKind>(['host.ping', 'host.get', 'link.get', 'claims.get', 'config.get']);
+
+/** `total`: every request; `actions`: those that are not queries (QUERY_KINDS). */
+export type CommandCounts = Record<CommandKind, number> & { total: number; actions: number };
 
 /** What an event-drop predicate sees. */
 export interface EmittedEvent {
@@ -50,7 +54,7 @@ export interface PendingEvent {
 }
 
 function emptyCounts(): CommandCounts {
-  const counts = { total: 0 } as CommandCounts;
+  const counts = { total: 0, actions: 0 } as CommandCounts;
   for (const k of COMMAND_KINDS) counts[k] = 0;
   return counts;
 }
@@ -66,6 +70,7 @@ export class CommandCounter {
   record(kind: CommandKind, hostId: string): void {
     this.totals[kind]++;
     this.totals.total++;
+    if (!QUERY_KINDS.has(kind)) this.totals.actions++;
     let h = this.perHost.get(hostId);
     if (!h) {
       h = emptyCounts();
@@ -73,6 +78,7 @@ export class CommandCounter {
     }
     h[kind]++;
     h.total++;
+    if (!QUERY_KINDS.has(kind)) h.actions++;
   }
 
   counts(hostId?: string): CommandCounts {

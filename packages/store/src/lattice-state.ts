@@ -39,6 +39,8 @@ export interface LatticeMeta {
   account?: string;
   firstSeen: number;
   lastActivity: number;
+  /** When an owner first completed a full query of the lattice's hosts (absent: a cold start). */
+  queriedAt?: number;
 }
 
 export interface HostState extends Versioned {
@@ -88,6 +90,8 @@ export interface LinkState extends Versioned {
 export interface ConfigState extends Versioned {
   kind: 'config';
   name: string;
+  /** Digest of the values (`configDigest`) when a `config.get` read them; unknown after a bare `config_set`. */
+  digest?: string;
 }
 
 export interface FailureState extends Versioned {
@@ -131,7 +135,7 @@ export interface AppliedValue {
 
 export type StoredValue = Entity | LatticeMeta | InFlightValue | AppliedValue;
 
-const BOOKKEEPING = new Set(['seq', 'lastSeen', 'uptimeSeconds', 'deletedAt', 'expired', 'labelsSeq', 'healthSeq', 'startSeq']);
+const BOOKKEEPING = new Set(['seq', 'lastSeen', 'uptimeSeconds', 'deletedAt', 'expired', 'labelsSeq', 'healthSeq', 'startSeq', 'queriedAt']);
 
 /** Whether a change of a stored value matters to a reconciler (not just sequence numbers and liveness). */
 export function semanticallyChanged(prev: StoredValue | undefined, next: StoredValue | undefined): boolean {

@@ -10,7 +10,7 @@ import {
   type Policy,
   type SecretProperty,
 } from '@wadm-ts/model';
-import { canonicalJson, sha256Hex } from './ids.js';
+import { configDigest } from '@wadm-ts/protocol';
 
 export const SECRET_TYPE = 'secret.wasmcloud.dev/v1alpha1';
 export const SECRET_POLICY_PROPERTIES_TYPE = 'properties.secret.wasmcloud.dev/v1alpha1';
@@ -68,7 +68,8 @@ export function configRefs(
 
 /** Hash of a config's values (what `AppliedRecord.configs` remembers). */
 export function configHash(values: Record<string, string>): string {
-  return sha256Hex([canonicalJson(values)]);
+  // The digest lattice state keeps for a queried config (drift is a difference between the two).
+  return configDigest(values);
 }
 
 export interface ConfigGate {

@@ -13,7 +13,7 @@
  * → requeue the lattice at `earliestRequeue` (if defined) so in-flight expiry and backoff ends are seen.
  */
 import type { ScalerStatus, StatusInfo } from '@wadm-ts/model';
-import type { AppliedRecord, Command, PlanInput, PlanOutput } from '../types.js';
+import type { AppliedRecord, Command, DeployedApp, PlanInput, PlanOutput } from '../types.js';
 import { configCleanup, staleInstanceRemovals } from './cleanup.js';
 import { putConfig } from './commands.js';
 import { configHash } from './configs.js';
@@ -60,6 +60,11 @@ class Issuer {
     return undefined;
   }
 
+  /** Whether `c` is the last command emitted to `bucket` (it was issued now, not held back). */
+  emitted(c: Command, bucket: Bucket): boolean {
+    return this.out.get(bucket)!.at(-1) === c;
+  }
+
   commands(): Command[] {
     return BUCKETS.flatMap((b) => this.out.get(b)!);
   }
@@ -96,7 +101,9 @@ export function planLattice(input: PlanInput): PlanOutput {
   const cleanupCount = new Map<string, number>();
   const countCleanup = (app: string, n: number): void => void cleanupCount.set(app, (cleanupCount.get(app) ?? 0) + n);
 
-  // 1. wadm-managed configs: written when absent or when their values changed since last applied.
+  // 1. wadm-managed configs: written when absent, when their values changed since last applied, or when
+  //    the hosts hold other values than were put (drift).
+  const drift: NonNullable<PlanOutput['drift']> = [];
   const beingPut = new Map<string, Set<string>>();
   for (const d of desired) {
     const put = new Set<string>();
@@ -104,9 +111,15 @@ export function planLattice(input: PlanInput): PlanOutput {
     for (const [name, values] of d.managedConfigs) {
       const hash = configHash(values);
       configs[name] = hash;
-      if (!observed.configs.has(name) || prevApplied.get(d.app)?.configs[name] !== hash) {
-        issuer.issue(putConfig(d.app, name, values), 'configs');
+      const applied = prevApplied.get(d.app)?.configs[name] === hash;
+      const seen = observed.configDigests.get(name);
+      // Drift: what was put is gone, or the hosts hold other values (a query read them).
+      const drifted = applied && (!observed.configs.has(name) || (seen !== undefined && seen !== hash));
+      if (!observed.configs.has(name) || !applied || drifted) {
+        const c = putConfig(d.app, name, values);
+        issuer.issue(c, 'configs');
         put.add(name);
+        if (drifted && issuer.emitted(c, 'configs')) drift.push({ kind: 'config', app: d.app, name });
       }
     }
     beingPut.set(d.app, put);
@@ -125,9 +138,14 @@ export function planLattice(input: PlanInput): PlanOutput {
       let pending = 0;
       const backoff: string[] = [];
       for (const c of e.commands) {
-        const err = issuer.issue(c, c.kind === 'PutLink' ? 'links' : 'workloads');
+        const bucket = c.kind === 'PutLink' ? 'links' : 'workloads';
+        const err = issuer.issue(c, bucket);
         if (err === undefined) pending++;
         else backoff.push(err);
+        // A link put again although it was applied before: it went missing or changed (drift).
+        if (c.kind === 'PutLink' && issuer.emitted(c, bucket) && (prevApplied.get(d.app)?.links ?? []).some((l) => appliedLinkKey(l) === linkKey(c.source_id, c.wit_namespace, c.wit_package, c.name))) {
+          drift.push({ kind: 'link', app: d.app, name: `${c.source_id} ${c.wit_namespace}:${c.wit_package} ${c.name}` });
+        }
       }
       list.push(toScalerStatus(e, scalerStatus(e, pending, backoff)));
       if (s.type === 'link') {
@@ -212,7 +230,7 @@ export function planLattice(input: PlanInput): PlanOutput {
     applied.push({ app, links, configs: sortedConfigs, ...(marks ? { unseen } : {}) });
   }
 
-  const out: PlanOutput = { commands: issuer.commands(), statuses, applied };
+  const out: PlanOutput = { commands: issuer.commands(), statuses, applied, ...(drift.length > 0 ? { drift } : {}) };
   const backoff = issuer.filter.earliestBackoffEnd();
   backoffEnds.set(out, { end: backoff === undefined ? unseenEnd : unseenEnd === undefined ? backoff : Math.min(backoff, unseenEnd) });
   return out;
@@ -236,4 +254,16 @@ export function earliestRequeue(input: PlanInput, out: PlanOutput): number | und
   let at = recorded?.end;
   for (const f of settleInflight(input.inflight, input.observed, input.now).live) if (at === undefined || f.expiresAt < at) at = f.expiresAt;
   return at;
+}
+
+/** Every config name the deployed apps use (managed, external, secrets): what an owner asks the hosts about. */
+export function referencedConfigs(apps: readonly DeployedApp[]): string[] {
+  const byName = new Map(apps.map((a) => [a.name, a]));
+  const names = new Set<string>();
+  for (const a of apps) {
+    const d = desiredOf(a, byName);
+    for (const n of d.managedConfigs.keys()) names.add(n);
+    for (const s of d.scalers) if ('configs' in s) for (const r of s.configs) if (r.error === undefined) names.add(r.name);
+  }
+  return [...names].sort();
 }

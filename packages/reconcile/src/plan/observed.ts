@@ -26,6 +26,8 @@ export interface ObservedIndex {
   all: Instance[];
   links: Map<string, LinkDef>;
   configs: Set<string>;
+  /** Digest of a config's values when a query read them (absent: unknown since its last `config_set`). */
+  configDigests: Map<string, string>;
 }
 
 const byId = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
@@ -53,8 +55,14 @@ export function indexObserved(o: LatticeSnapshot): ObservedIndex {
   }
   const links = new Map<string, LinkDef>();
   for (const l of o.links) if (!l.deleted) links.set(linkKey(l.link.source_id, l.link.wit_namespace, l.link.wit_package, l.link.name), l.link);
-  const configs = new Set(o.configs.filter((c) => !c.deleted).map((c) => c.name));
-  return { hosts, hostById, instances, all, links, configs };
+  const configs = new Set<string>();
+  const configDigests = new Map<string, string>();
+  for (const c of o.configs) {
+    if (c.deleted) continue;
+    configs.add(c.name);
+    if (c.digest !== undefined) configDigests.set(c.name, c.digest);
+  }
+  return { hosts, hostById, instances, all, links, configs, configDigests };
 }
 
 /** The app a wadm-managed instance belongs to, or undefined when wadm does not manage it. */

@@ -30,6 +30,18 @@ export interface OwnersOptions {
   /** Idle lattices are forgotten after this long (ms). */
   gcAfterMs: number;
   fenced: boolean;
+  /**
+   * Asks a lattice's hosts (inventories, links, configs) and merges the answers into state. A cold
+   * lattice (never queried in full since its state began) is queried before its first pass; otherwise
+   * queries run beside the passes: when the lattice is acquired and at every resync.
+   */
+  observer?: LatticeObserver;
+}
+
+export interface LatticeObserver {
+  /** True when the lattice was never queried in full since its state began. */
+  cold(ref: LatticeRef): boolean;
+  query(ref: LatticeRef, why: 'cold' | 'acquired' | 'resync'): Promise<unknown>;
 }
 
 interface Slot {
@@ -127,7 +139,14 @@ export class Owners {
     // An owner never acts on a view older than its lease: wait until both views have seen their buckets as of now.
     slot.ready = Promise.all([this.o.state.mirror.sync(), this.o.manifests.mirror.sync(), previous])
       .then(() => undefined)
-      .catch((err: unknown) => this.o.logger.warn({ err: (err as Error).message, lattice: h.ref.lattice }, 'catching the views up failed; reconciling with what they hold'));
+      .catch((err: unknown) => this.o.logger.warn({ err: (err as Error).message, lattice: h.ref.lattice }, 'catching the views up failed; reconciling with what they hold'))
+      .then(async () => {
+        const obs = this.o.observer;
+        if (!obs || slot.lost) return;
+        // After a cold start nothing is known of what runs: ask every host before acting on any of it.
+        if (obs.cold(h.ref)) await this.observe(slot, 'cold');
+        else void this.observe(slot, 'acquired');
+      });
     this.slots.set(h.key, slot);
     this.scheduleResync(slot);
     this.wake(slot, 0, 'acquired');
@@ -183,8 +202,19 @@ export class Owners {
     s.resync = setTimeout(() => {
       if (s.lost) return;
       this.wake(s, 0, 'resync');
+      void this.observe(s, 'resync');
       this.scheduleResync(s);
     }, ms);
+  }
+
+  /** One round of host queries for an owned lattice; what changes triggers a pass through the view. */
+  private async observe(s: Slot, why: 'cold' | 'acquired' | 'resync'): Promise<void> {
+    if (!this.o.observer || s.lost) return;
+    try {
+      await this.o.observer.query(s.owned.held.ref, why);
+    } catch (err) {
+      this.o.logger.warn({ lattice: s.owned.held.ref.lattice, err: (err as Error).message, why }, 'querying the hosts failed; events alone until the next round');
+    }
   }
 
   private wake(s: Slot, delayMs: number, reason: string): void {

@@ -97,6 +97,7 @@ export class Reconciler {
   private readonly issued;
   private readonly appsByStatus;
   private readonly fenced;
+  private readonly drift;
 
   constructor(private readonly o: ReconcilerOptions) {
     this.duration = o.metrics.histogram('wadm_reconcile_duration_seconds', 'time to reconcile one lattice (one pass)', []);
@@ -104,6 +105,7 @@ export class Reconciler {
     this.issued = o.metrics.counter('wadm_commands_issued_total', 'commands written to the command stream, by type', ['type']);
     this.appsByStatus = o.metrics.gauge('wadm_apps_by_status', 'deployed apps by aggregate status (lattices this replica owns)', ['lattice', 'status']);
     this.fenced = o.metrics.counter('wadm_fenced_writes_total', 'writes refused or abandoned because a newer lease epoch exists, by kind', ['kind']);
+    this.drift = o.metrics.counter('wadm_drift_corrections_total', 'configs and links put again because the hosts lost or changed what was applied, by kind', ['kind']);
   }
 
   /** Forget a lattice's per-lattice series (lease lost or lattice collected). */
@@ -215,6 +217,12 @@ export class Reconciler {
     for (let i = 0; i < commands.length; i += COMMANDS_PER_MESSAGE) chunks.push(commands.slice(i, i + COMMANDS_PER_MESSAGE));
     const sent = (await mapLimit(chunks, limit, (c) => this.issue(h, c, now))).flat();
     if (sent.length > 0) log.info({ commands: sent.length, kinds: [...new Set(sent.map((c) => c.kind))] }, 'commands issued');
+    if (sent.length > 0) {
+      for (const d of plan.drift ?? []) {
+        this.drift.inc({ kind: d.kind });
+        log.warn({ app: d.app, kind: d.kind, name: d.name }, 'drift: the hosts lost or changed what was applied; putting it again');
+      }
+    }
     if (commands.length < plan.commands.length) log.info({ held: plan.commands.length }, 'an applied record changed under this pass: its commands wait for the next pass');
 
     // Applied records of apps that own nothing any more go.
