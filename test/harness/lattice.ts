@@ -107,7 +107,7 @@ export class Storm {
     } else if (x < 0.6) {
       await ctl(nc, lat, `provider.stop.${host}`, { host_id: host, provider_id: pick(r, this.provs) });
     } else if (x < 0.7) {
-      await ctl(nc, lat, 'link.put', { source_id: pick(r, this.comps), target: pick(r, this.provs), name: pick(r, ['default', 'b']), wit_namespace: 'wasi', wit_package: pick(r, ['http', 'keyvalue']), interfaces: ['x'] });
+      await ctl(nc, lat, 'link.put', { source_id: pick(r, this.comps), target: pick(r, this.provs), name: pick(r, ['default', 'b']), wit_namespace: 'wasi', wit_package: pick(r, ['http', 'keyvalue']), interfaces: pick(r, IFACES) });
     } else if (x < 0.76) {
       await ctl(nc, lat, 'link.del', { source_id: pick(r, this.comps), name: pick(r, ['default', 'b']), wit_namespace: 'wasi', wit_package: pick(r, ['http', 'keyvalue']) });
     } else if (x < 0.84) {
@@ -124,6 +124,12 @@ export class Storm {
     }
   }
 }
+
+/**
+ * Interfaces of storm links: one name can hold links to several targets (disjoint interfaces), a put
+ * to another target on a shared interface fails, and one to the same target replaces (§3.9).
+ */
+const IFACES: readonly string[][] = [['x'], ['y'], ['x', 'y']];
 
 /** Count lattice events published for the given lattices. */
 export function countEvents(nc: NatsConnection, lattices: readonly string[]): { count(): number; stop(): void } {

@@ -102,8 +102,29 @@ function healthAt(cur: ProviderState | undefined, startSeq: number): Pick<Provid
   return { health: 'unknown', startSeq };
 }
 
-export function linkKey(l: LatticeRef, sourceId: string, ns: string, pkg: string, name: string): string {
-  return stateKeys.link(l, sourceId, ns, pkg, name);
+/** The state key of a link: its identity on the host, (source, namespace, package, name, target). */
+export function linkKey(l: LatticeRef, sourceId: string, ns: string, pkg: string, name: string, target: string): string {
+  return stateKeys.link(l, sourceId, ns, pkg, name, target);
+}
+
+function overlaps(a: readonly string[], b: readonly string[]): boolean {
+  return a.some((i) => b.includes(i));
+}
+
+/**
+ * Tombstone the live entry an older wadm-ts kept under the target-less key of (source, namespace,
+ * package, name), when the event is newer and shows it stale (`stale` sees the link it holds). Absent or
+ * already deleted: nothing is written, so lattices without legacy entries never get such keys.
+ */
+function retireLegacyLink(l: LatticeRef, sourceId: string, ns: string, pkg: string, name: string, seq: number, timeMs: number, stale: (old: LinkState['link']) => boolean): Op {
+  return {
+    kind: 'update',
+    key: stateKeys.legacyLink(l, sourceId, ns, pkg, name),
+    decide: (cur) => {
+      if (cur?.kind !== 'link' || cur.deleted || cur.seq >= seq || !stale(cur.link)) return { skip: true };
+      return { write: tombstone(cur, seq, timeMs) };
+    },
+  };
 }
 
 export function planEvent(ev: LatticeEvent, ctx: EventContext): Op[] {
@@ -273,21 +294,37 @@ export function planEvent(ev: LatticeEvent, ctx: EventContext): Op[] {
       // A successful probe with no transition: healthy stays healthy; it says nothing new otherwise.
       return [];
     case 'linkdef_set': {
-      const k = linkKey(l, ev.link.source_id, ev.link.wit_namespace, ev.link.wit_package, ev.link.name);
-      return [upsert<LinkState>(k, seq, () => ({ kind: 'link', link: ev.link, seq }))];
+      const x = ev.link;
+      return [
+        upsert<LinkState>(linkKey(l, x.source_id, x.wit_namespace, x.wit_package, x.name, x.target), seq, () => ({ kind: 'link', link: x, seq })),
+        // The host now holds this link and no other with these interfaces under this name (a put to an
+        // overlapping other target fails): a legacy entry for either is stale.
+        retireLegacyLink(l, x.source_id, x.wit_namespace, x.wit_package, x.name, seq, timeMs, (old) => old.target === x.target || overlaps(old.interfaces, x.interfaces)),
+      ];
     }
     case 'linkdef_set_failed': {
-      const k = linkKey(l, ev.link.source_id, ev.link.wit_namespace, ev.link.wit_package, ev.link.name);
+      const x = ev.link;
+      const k = linkKey(l, x.source_id, x.wit_namespace, x.wit_package, x.name, x.target);
       return [failure(stateKeys.failure(l, 'link', k), seq, { what: 'link', subject: k, error: ev.error, at: timeMs })];
     }
     case 'linkdef_deleted': {
-      const k = linkKey(l, ev.sourceId, ev.namespace, ev.package, ev.name);
+      if (ev.target === undefined) {
+        // Nothing was removed: the host holds no link with this source, namespace, package and name
+        // (whatever the target). Entries saying otherwise are older than this event and stale (missed
+        // events, a legacy key, or a host older than v1.3, whose events never name the target).
+        return [
+          { kind: 'sweep', filter: stateKeys.linksNamed(l, ev.sourceId, ev.namespace, ev.package, ev.name), keep: new Set(), seq, timeMs },
+          retireLegacyLink(l, ev.sourceId, ev.namespace, ev.package, ev.name, seq, timeMs, () => true),
+        ];
+      }
+      const target = ev.target;
       return [
-        remove(k, seq, timeMs, () => ({
+        remove(linkKey(l, ev.sourceId, ev.namespace, ev.package, ev.name, target), seq, timeMs, () => ({
           kind: 'link',
-          link: { source_id: ev.sourceId, target: '', name: ev.name, wit_namespace: ev.namespace, wit_package: ev.package, interfaces: [], source_config: [], target_config: [] },
+          link: { source_id: ev.sourceId, target, name: ev.name, wit_namespace: ev.namespace, wit_package: ev.package, interfaces: ev.interfaces ?? [], source_config: [], target_config: [] },
           seq,
         })),
+        retireLegacyLink(l, ev.sourceId, ev.namespace, ev.package, ev.name, seq, timeMs, (old) => old.target === target),
       ];
     }
     case 'config_set':
@@ -324,7 +361,7 @@ export function planLinkSnapshot(links: readonly LinkDef[], ctx: EventContext): 
   const keep = new Set<string>();
   const ops: Op[] = [];
   for (const link of links) {
-    const k = linkKey(l, link.source_id, link.wit_namespace, link.wit_package, link.name);
+    const k = linkKey(l, link.source_id, link.wit_namespace, link.wit_package, link.name, link.target);
     keep.add(k);
     ops.push(upsertIfDifferent<LinkState>(k, seq, (cur) => (cur && !cur.deleted && sameLinkDef(cur.link, link) ? undefined : { kind: 'link', link, seq })));
   }

@@ -1,8 +1,8 @@
 /** The planner over an in-memory key-value map: order, redelivery and concurrency do not matter. */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { LatticeEvent } from '@wadm-ts/protocol';
-import { stateKeys, type StoredValue } from '@wadm-ts/store';
+import { cloudEvent, decodeLatticeEvent, type LatticeEvent, type LinkDef } from '@wadm-ts/protocol';
+import { stateKeys, type LinkState, type StoredValue } from '@wadm-ts/store';
 import { planEvent, semanticallyChanged, sweepDecision, type Op } from '../src/plan.js';
 
 const L = { lattice: 'l1' };
@@ -109,7 +109,7 @@ describe('planEvent', () => {
       stateKeys.component(L, H, 'c2'),
       stateKeys.component(L, H, 'c3'),
       stateKeys.host(L, H),
-      stateKeys.link(L, 'c2', 'wasi', 'http', 'default'),
+      stateKeys.link(L, 'c2', 'wasi', 'http', 'default', 'p1'),
       stateKeys.provider(L, H, 'p1'),
     ].sort());
     assert.deepEqual((state[stateKeys.host(L, H)] as { labels: unknown }).labels, { a: 'e' });
@@ -159,7 +159,7 @@ describe('planEvent', () => {
   test('host_stopped removes the host and everything it ran', () => {
     const kv = applyAll([...history, [{ type: 'host_stopped', hostId: H, labels: {} }, 15]]);
     const state = live(kv);
-    assert.deepEqual(Object.keys(state), [stateKeys.link(L, 'c2', 'wasi', 'http', 'default')]);
+    assert.deepEqual(Object.keys(state), [stateKeys.link(L, 'c2', 'wasi', 'http', 'default', 'p1')]);
   });
 
   test('changes are reported only when reconciler-relevant state changed', () => {
@@ -176,5 +176,117 @@ describe('planEvent', () => {
     ]);
     const fails = [...kv.values()].filter((v) => v.kind === 'failure');
     assert.deepEqual(fails.map((f) => (f as { error: string }).error).sort(), ['boom', 'nope']);
+  });
+});
+
+const kvLink = (target: string, interfaces: string[], name = 'default'): LinkDef => ({
+  source_id: 'c',
+  target,
+  name,
+  wit_namespace: 'wasi',
+  wit_package: 'keyvalue',
+  interfaces,
+  source_config: [],
+  target_config: [],
+});
+const set = (l: LinkDef): LatticeEvent => ({ type: 'linkdef_set', link: l });
+const deleted = (removed?: LinkDef, name = 'default'): LatticeEvent => ({
+  type: 'linkdef_deleted',
+  sourceId: 'c',
+  name,
+  namespace: 'wasi',
+  package: 'keyvalue',
+  ...(removed ? { target: removed.target, interfaces: removed.interfaces } : {}),
+});
+const keyOf = (target: string, name = 'default'): string => stateKeys.link(L, 'c', 'wasi', 'keyvalue', name, target);
+const LEGACY = stateKeys.legacyLink(L, 'c', 'wasi', 'keyvalue', 'default');
+/** A state with the entry an older wadm-ts wrote under the target-less key. */
+const withLegacy = (l: LinkDef, seq: number): Map<string, StoredValue> => new Map<string, StoredValue>([[LEGACY, { kind: 'link', link: l, seq } satisfies LinkState]]);
+const linksOf = (kv: Map<string, StoredValue>): Record<string, string[]> =>
+  Object.fromEntries(Object.entries(live(kv)).map(([k, v]) => [k, (v as LinkState).link.interfaces]));
+
+describe('links keyed by their host identity (source, namespace, package, name, target)', () => {
+  test('links that differ only in their target coexist; the same identity replaces', () => {
+    const kv = applyAll([
+      [set(kvLink('p1', ['atomics'])), 1],
+      [set(kvLink('p2', ['store'])), 2],
+      [set(kvLink('p1', ['atomics', 'batch'])), 3],
+    ]);
+    assert.deepEqual(linksOf(kv), { [keyOf('p1')]: ['atomics', 'batch'], [keyOf('p2')]: ['store'] });
+  });
+
+  test('linkdef_deleted with a target removes that link only, and an older put cannot bring it back', () => {
+    const events: Array<[LatticeEvent, number]> = [
+      [set(kvLink('p1', ['atomics'])), 1],
+      [set(kvLink('p2', ['store'])), 2],
+      [deleted(kvLink('p1', ['atomics'])), 4],
+      [set(kvLink('p1', ['atomics'])), 3],
+    ];
+    assert.deepEqual(linksOf(applyAll(events)), { [keyOf('p2')]: ['store'] });
+    assert.deepEqual(linksOf(applyAll([...events].reverse())), { [keyOf('p2')]: ['store'] }, 'any order');
+  });
+
+  test('linkdef_deleted without a target (nothing removed) retires every older entry of that name, nothing newer or else', () => {
+    const kv = applyAll([
+      [set(kvLink('p1', ['atomics'])), 1],
+      [set(kvLink('p2', ['store'])), 2],
+      [set(kvLink('p3', ['batch'])), 9],
+      [set(kvLink('p4', ['store'], 'other')), 3],
+    ]);
+    assert.equal(run(kv, planEvent(deleted(), { lattice: L, seq: 5, timeMs: 5000 })), true);
+    assert.deepEqual(linksOf(kv), { [keyOf('p3')]: ['batch'], [keyOf('p4', 'other')]: ['store'] });
+    assert.equal(run(kv, planEvent(deleted(), { lattice: L, seq: 5, timeMs: 5000 })), false, 'redelivery is a no-op');
+  });
+
+  test('a put that fails is recorded under the link identity, target included', () => {
+    const l = kvLink('p2', ['atomics']);
+    const kv = applyAll([[{ type: 'linkdef_set_failed', link: l, error: 'link already exists with different target' }, 1]]);
+    const f = [...kv.values()].find((v) => v.kind === 'failure');
+    assert.equal(f?.kind === 'failure' ? f.subject : undefined, keyOf('p2'));
+  });
+
+  describe('entries an older wadm-ts kept without the target', () => {
+    const legacy = kvLink('p1', ['atomics']);
+    const step = (kv: Map<string, StoredValue>, ev: LatticeEvent, seq: number): Map<string, StoredValue> => {
+      run(kv, planEvent(ev, { lattice: L, seq, timeMs: seq * 1000 }));
+      return kv;
+    };
+
+    test('are read as the link they hold until an event shows them stale', () => {
+      const kv = step(withLegacy(legacy, 1), set(kvLink('p2', ['store'])), 2);
+      assert.deepEqual(linksOf(kv), { [LEGACY]: ['atomics'], [keyOf('p2')]: ['store'] }, 'another target, disjoint interfaces: both on the host');
+      assert.deepEqual(linksOf(step(kv, deleted(kvLink('p2', ['store'])), 3)), { [LEGACY]: ['atomics'] }, 'the other link removed');
+    });
+
+    test('a put of the same target replaces it; of an overlapping other target supersedes it', () => {
+      assert.deepEqual(linksOf(step(withLegacy(legacy, 1), set(kvLink('p1', ['atomics', 'store'])), 2)), { [keyOf('p1')]: ['atomics', 'store'] });
+      assert.deepEqual(linksOf(step(withLegacy(legacy, 1), set(kvLink('p2', ['atomics'])), 2)), { [keyOf('p2')]: ['atomics'] });
+    });
+
+    test('a deletion of its target, or one that removed nothing, retires it; one of another target does not', () => {
+      assert.deepEqual(linksOf(step(withLegacy(legacy, 1), deleted(kvLink('p1', ['atomics'])), 2)), {});
+      assert.deepEqual(linksOf(step(withLegacy(legacy, 1), deleted(), 2)), {});
+      assert.deepEqual(linksOf(step(withLegacy(legacy, 1), deleted(kvLink('p2', ['store'])), 2)), { [LEGACY]: ['atomics'] });
+    });
+
+    test('an event older than the entry leaves it, and lattices without legacy entries never get such keys', () => {
+      assert.deepEqual(linksOf(step(withLegacy(legacy, 5), deleted(), 2)), { [LEGACY]: ['atomics'] });
+      const kv = applyAll([
+        [set(kvLink('p1', ['atomics'])), 1],
+        [deleted(kvLink('p1', ['atomics'])), 2],
+        [deleted(), 3],
+      ]);
+      assert.ok(!kv.has(LEGACY));
+    });
+  });
+
+  test('linkdef_deleted decodes target and interfaces only when the host removed a link', () => {
+    const data = { name: 'default', source_id: 'c', wit_namespace: 'wasi', wit_package: 'keyvalue' };
+    const decode = (d: Record<string, unknown>) => decodeLatticeEvent(cloudEvent('NHOST', 'com.wasmcloud.lattice.linkdef_deleted', d));
+    assert.deepEqual(decode(data), { ok: true, event: { type: 'linkdef_deleted', sourceId: 'c', name: 'default', namespace: 'wasi', package: 'keyvalue' } });
+    assert.deepEqual(decode({ interfaces: ['atomics'], ...data, target: 'p1' }), {
+      ok: true,
+      event: { type: 'linkdef_deleted', sourceId: 'c', name: 'default', namespace: 'wasi', package: 'keyvalue', target: 'p1', interfaces: ['atomics'] },
+    });
   });
 });

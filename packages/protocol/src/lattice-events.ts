@@ -60,7 +60,12 @@ export type LatticeEvent =
   | { type: 'health_check_passed' | 'health_check_failed' | 'health_check_status'; hostId: string; providerId: string }
   | { type: 'linkdef_set'; link: LinkDef }
   | { type: 'linkdef_set_failed'; link: LinkDef; error: string }
-  | { type: 'linkdef_deleted'; sourceId: string; name: string; namespace: string; package: string }
+  /**
+   * `link.del` names no target and removes the first link matching (source, namespace, package, name);
+   * `target` and `interfaces` are those of the link it removed, absent when nothing was removed (and
+   * always absent from hosts older than v1.3).
+   */
+  | { type: 'linkdef_deleted'; sourceId: string; name: string; namespace: string; package: string; target?: string; interfaces?: string[] }
   | { type: 'config_set' | 'config_deleted'; configName: string }
   | { type: 'labels_changed'; hostId: string; labels: Record<string, string> };
 
@@ -221,11 +226,13 @@ export function decodeLatticeEvent(ev: CloudEvent): Decoded {
         return { ok: true, event: { type, link: link(d) } };
       case 'linkdef_set_failed':
         return { ok: true, event: { type, link: link(d), error: optStr(d, 'error') } };
-      case 'linkdef_deleted':
+      case 'linkdef_deleted': {
+        const removed = d['target'] === undefined || d['target'] === null ? {} : { target: str(d, 'target'), interfaces: strList(d, 'interfaces') };
         return {
           ok: true,
-          event: { type, sourceId: str(d, 'source_id'), name: optStr(d, 'name', 'default'), namespace: str(d, 'wit_namespace'), package: str(d, 'wit_package') },
+          event: { type, sourceId: str(d, 'source_id'), name: optStr(d, 'name', 'default'), namespace: str(d, 'wit_namespace'), package: str(d, 'wit_package'), ...removed },
         };
+      }
       case 'config_set':
       case 'config_deleted':
         return { ok: true, event: { type, configName: str(d, 'config_name') } };

@@ -31,7 +31,19 @@ export type Command =
     }
   | { kind: 'StopProvider'; provider_id: string; host_id: string; model_name: string }
   | ({ kind: 'PutLink'; model_name: string } & LinkDef)
-  | { kind: 'DeleteLink'; source_id: string; link_name: string; wit_namespace: string; wit_package: string; model_name: string }
+  | {
+      kind: 'DeleteLink';
+      source_id: string;
+      link_name: string;
+      wit_namespace: string;
+      wit_package: string;
+      model_name: string;
+      /**
+       * The target of the link meant. Not sent: `link.del` names no target and removes the first link
+       * matching the other four fields. Absent in commands recorded by older wadm-ts (any target).
+       */
+      target?: string;
+    }
   | { kind: 'PutConfig'; config_name: string; config: Record<string, string>; model_name: string }
   | { kind: 'DeleteConfig'; config_name: string; model_name: string };
 
@@ -47,13 +59,18 @@ export interface DeployedApp {
  */
 export interface AppliedRecord {
   app: string;
-  /** Link identity: source_id, wit_namespace, wit_package, name. */
-  links: Array<{ source_id: string; wit_namespace: string; wit_package: string; name: string }>;
+  /**
+   * Link identity as the hosts have it: source_id, wit_namespace, wit_package, name, target. Records
+   * written by older wadm-ts have no `target`: such an entry stands for every link with the other four
+   * fields (any target), as those releases cleaned up.
+   */
+  links: Array<{ source_id: string; wit_namespace: string; wit_package: string; name: string; target?: string }>;
   /** wadm-managed config names (including SECRET_ ones) → hash of the values put. */
   configs: Record<string, string>;
   /**
    * Entries no longer wanted that were not observed (ms, first pass that found each missing), by
-   * `link:{source}/{ns}/{pkg}/{name}` or `config:{name}`. Observation can lag (an ingest worker died
+   * `link:{source}/{ns}/{pkg}/{name}/{target}` (`link:{source}/{ns}/{pkg}/{name}` for an entry without
+   * target) or `config:{name}`. Observation can lag (an ingest worker died
    * holding the event): an entry is forgotten only after staying unseen for the grace period, and
    * deleted if it shows up meanwhile.
    */

@@ -43,7 +43,7 @@ describe('in-flight commands', () => {
     const sim = new Sim([host('h1')]);
     sim.deploy(APP);
     const p = sim.plan();
-    assert.deepEqual(p.commands.map(commandKey), ['component:h1:app-hello', 'provider:h1:app-httpserver', 'link:app-httpserver:wasi:http:default']);
+    assert.deepEqual(p.commands.map(commandKey), ['component:h1:app-hello', 'provider:h1:app-httpserver', 'link:app-httpserver:wasi:http:default:app-hello']);
     for (const c of p.commands) assert.equal(isSatisfied(c, sim.observed), false, c.kind);
     const after = applyToObserved(sim.observed, p.commands);
     for (const c of p.commands) assert.equal(isSatisfied(c, after), true, c.kind);
@@ -91,7 +91,7 @@ describe('backoff after a failure event', () => {
     const sim = new Sim([host('h1')]);
     sim.deploy(APP);
     sim.failure({ what: 'provider', subject: 'app-httpserver', hostId: 'h1', imageRef: HTTP, error: 'provider is already running with that ID', at: sim.now - 10 });
-    sim.failure({ what: 'link', subject: 'lat._.default.link.app-httpserver.wasi.http.default', error: 'link rejected', at: sim.now - 10 });
+    sim.failure({ what: 'link', subject: 'lat._.default.link.app-httpserver.wasi.http.default.app-hello', error: 'link rejected', at: sim.now - 10 });
     const p = sim.plan();
     assert.deepEqual(p.commands.map((c) => c.kind), ['ScaleComponent']);
     const byName = Object.fromEntries(p.statuses['app']!.scalers!.map((s) => [s.name, s.status]));

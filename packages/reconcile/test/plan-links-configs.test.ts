@@ -119,7 +119,7 @@ describe('configs and links', () => {
     assert.deepEqual(final.applied, [
       {
         app: 'hello-simple',
-        links: [{ source_id: 'http_server', wit_namespace: 'wasi', wit_package: 'http', name: 'default' }],
+        links: [{ source_id: 'http_server', wit_namespace: 'wasi', wit_package: 'http', name: 'default', target: 'http_hello_world' }],
         configs: { 'hello_simple-httpaddr': final.applied[0]!.configs['hello_simple-httpaddr']! },
       },
     ]);
@@ -279,7 +279,7 @@ describe('configs and links', () => {
     sim.deploy(noLink, 'v3');
     const p3 = sim.step();
     assert.deepEqual(p3.commands, [
-      { kind: 'DeleteLink', source_id: 'http_server', link_name: 'default', wit_namespace: 'wasi', wit_package: 'http', model_name: 'hello-simple' },
+      { kind: 'DeleteLink', source_id: 'http_server', link_name: 'default', wit_namespace: 'wasi', wit_package: 'http', model_name: 'hello-simple', target: 'http_hello_world' },
       { kind: 'DeleteConfig', config_name: 'hello_simple-httpaddr', model_name: 'hello-simple' },
     ]);
     assert.deepEqual(p3.statuses['hello-simple']!.status, { type: 'reconciling', message: 'Removing 2 resource(s) no longer in the manifest' });

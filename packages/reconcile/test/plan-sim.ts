@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { parseManifest, type Manifest } from '@wadm-ts/model';
-import type { ComponentState, ConfigState, FailureState, HostState, LinkState, ProviderState } from '@wadm-ts/store';
+import { stateKeys, type ComponentState, type ConfigState, type FailureState, type HostState, type LinkState, type ProviderState } from '@wadm-ts/store';
 import { planLattice } from '../src/plan/index.js';
 import type { AppliedRecord, Command, DeployedApp, InFlight, ObservedLattice, PlanOutput } from '../src/types.js';
 
@@ -12,6 +12,7 @@ export const SCALER = 'wasmcloud.dev/scaler';
 export const SPREAD = 'wasmcloud.dev/spread_name';
 export const APPSPEC = 'wasmcloud.dev/appspec';
 export const MANAGED_BY = 'wasmcloud.dev/managed-by';
+export const LINK_CONFLICT = 'link already exists with different target, consider deleting the existing link or using a different link name';
 
 export function host(id: string, labels: Record<string, string> = {}): HostState {
   return { kind: 'host', id, friendlyName: id, labels, version: '1.9.0', uptimeSeconds: 1, lastSeen: 0, seq: 0 };
@@ -95,13 +96,29 @@ export function applyToObserved(o: ObservedLattice, commands: readonly Command[]
           source_config: [...c.source_config],
           target_config: [...c.target_config],
         };
-        next.links = next.links.filter((x) => !sameKey(x, c.source_id, c.wit_namespace, c.wit_package, c.name));
-        next.links.push({ kind: 'link', link, seq: 0 } satisfies LinkState);
+        // As a host (wasmcloud-ctl.md §3.9): a link of the same name to another target on an overlapping
+        // interface makes the put fail; the link with the same identity is replaced, else one appended.
+        const conflict = next.links.some(
+          (x) => sameKey(x, c.source_id, c.wit_namespace, c.wit_package, c.name) && x.link.target !== c.target && x.link.interfaces.some((i) => c.interfaces.includes(i)),
+        );
+        if (conflict) {
+          next.failures.push({ kind: 'failure', what: 'link', subject: stateKeys.link({ lattice: 'default' }, c.source_id, c.wit_namespace, c.wit_package, c.name, c.target), error: LINK_CONFLICT, at: 0, seq: 0 });
+          break;
+        }
+        const i = next.links.findIndex((x) => sameKey(x, c.source_id, c.wit_namespace, c.wit_package, c.name) && x.link.target === c.target);
+        if (i >= 0) next.links[i] = { kind: 'link', link, seq: 0 };
+        else next.links.push({ kind: 'link', link, seq: 0 } satisfies LinkState);
         break;
       }
-      case 'DeleteLink':
-        next.links = next.links.filter((x) => !sameKey(x, c.source_id, c.wit_namespace, c.wit_package, c.link_name));
+      case 'DeleteLink': {
+        // The first link of that name, whatever its target (the request names none); Vec::swap_remove.
+        const i = next.links.findIndex((x) => sameKey(x, c.source_id, c.wit_namespace, c.wit_package, c.link_name));
+        if (i >= 0) {
+          const last = next.links.pop()!;
+          if (i < next.links.length) next.links[i] = last;
+        }
         break;
+      }
       case 'PutConfig':
         if (!hasConfig(c.config_name)) next.configs.push(configState(c.config_name));
         configValues?.set(c.config_name, { ...c.config });

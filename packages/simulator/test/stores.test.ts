@@ -91,6 +91,55 @@ describe('links', () => {
     });
   });
 
+  test('identity (source, target, ns, pkg, name): put replaces or appends; del removes the first match of (source, ns, pkg, name); get returns all', async () => {
+    await withHosts(2, async (wire, _ids, sim) => {
+      const kv = { source_id: 'comp', name: 'default', wit_namespace: 'wasi', wit_package: 'keyvalue', source_config: [], target_config: [] };
+      const put = async (target: string, interfaces: string[]): Promise<boolean> =>
+        (await wire.request('link.put', JSON.stringify({ ...kv, target, interfaces }))).json?.['success'] === true;
+      const held = (): Array<[string, string[]]> => sim.snapshot().links.filter((l) => l.source_id === 'comp').map((l) => [l.target, l.interfaces]);
+      const get = async (): Promise<unknown> => (await wire.request('link.get')).json?.['response'];
+      // Same identity, other interfaces: the second put replaces the first.
+      assert.equal(await put('kv1', ['atomics']), true);
+      assert.equal(await put('kv1', ['store']), true);
+      assert.deepEqual(held(), [['kv1', ['store']]]);
+      // Another target on disjoint interfaces: appended; on an overlapping one: refused, with linkdef_set_failed.
+      assert.equal(await put('kv2', ['atomics']), true);
+      let from = wire.mark();
+      assert.equal(await put('kv3', ['batch', 'atomics']), false);
+      assert.equal(wire.events('linkdef_set_failed', from).length, 1);
+      assert.equal(await put('kv1', ['store', 'watch']), true, 'replacing in place is no conflict');
+      assert.deepEqual(held(), [['kv1', ['store', 'watch']], ['kv2', ['atomics']]]);
+      // Another source: link.get returns the links of every source.
+      assert.equal((await wire.request('link.put', JSON.stringify({ ...kv, source_id: 'other', target: 'kv1', interfaces: ['store'] }))).json?.['success'], true);
+      assert.equal((await get() as unknown[]).length, 3);
+      // Three of one name, then del ×2: the first match goes each time, the last taking its place (swap_remove).
+      assert.equal(await put('kv3', ['batch']), true);
+      assert.deepEqual(held(), [['kv1', ['store', 'watch']], ['kv2', ['atomics']], ['kv3', ['batch']]]);
+      const del = JSON.stringify({ source_id: 'comp', name: 'default', wit_namespace: 'wasi', wit_package: 'keyvalue' });
+      from = wire.mark();
+      await wire.request('link.del', del);
+      assert.equal(
+        wire.events('linkdef_deleted', from)[0]?.rawData,
+        '{"interfaces":["store","watch"],"name":"default","source_id":"comp","target":"kv1","wit_namespace":"wasi","wit_package":"keyvalue"}',
+      );
+      assert.deepEqual(held(), [['kv3', ['batch']], ['kv2', ['atomics']]]);
+      from = wire.mark();
+      await wire.request('link.del', del);
+      assert.equal((wire.events('linkdef_deleted', from)[0]?.json?.['data'] as { target?: string }).target, 'kv3');
+      assert.deepEqual(held(), [['kv2', ['atomics']]]);
+      await wire.request('link.del', del);
+      assert.deepEqual(held(), []);
+      from = wire.mark();
+      await wire.request('link.del', del);
+      assert.equal(
+        wire.events('linkdef_deleted', from)[0]?.rawData,
+        '{"name":"default","source_id":"comp","wit_namespace":"wasi","wit_package":"keyvalue"}',
+        'nothing left of that name: no target, no interfaces',
+      );
+      assert.deepEqual(await get(), [{ source_id: 'other', target: 'kv1', name: 'default', wit_namespace: 'wasi', wit_package: 'keyvalue', interfaces: ['store'], source_config: [], target_config: [] }]);
+    });
+  });
+
   test('del: no spec → no event; spec → linkdef_deleted before the reply, target/interfaces only if removed', async () => {
     await withHosts(2, async (wire, _ids, sim) => {
       const del = JSON.stringify({ source_id: 'hello-httpserver', name: 'default', wit_namespace: 'wasi', wit_package: 'http' });

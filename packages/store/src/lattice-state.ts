@@ -9,9 +9,17 @@
  *   lat.{account|_}.{lattice}.host.{hostId}
  *   lat.{account|_}.{lattice}.comp.{hostId}.{componentId}
  *   lat.{account|_}.{lattice}.prov.{hostId}.{providerId}
- *   lat.{account|_}.{lattice}.link.{sourceId}.{namespace}.{package}.{name}
+ *   lat.{account|_}.{lattice}.link.{sourceId}.{namespace}.{package}.{name}.{target}
  *   lat.{account|_}.{lattice}.config.{name}
  *   lat.{account|_}.{lattice}.fail.{comp|prov|link}.{…}
+ *
+ * A link's key is its identity on a wasmCloud host: (source, namespace, package, name, target) — a
+ * `link.put` replaces the link with that identity or appends a new one, so links that differ only in
+ * their target coexist (wasmcloud-ctl.md §3.9). Older wadm-ts releases keyed links without the target
+ * (`link.{sourceId}.{namespace}.{package}.{name}`, see `stateKeys.legacyLink`); such an entry still
+ * holds the whole link (its target included) and is read like any other link entry. Nothing writes
+ * those keys any more except tombstones: the ingest retires one as soon as an event shows it stale
+ * (see `@wadm-ts/ingest` plan.ts), so it cannot linger as a phantom link.
  */
 import type { KV, KvEntry } from '@nats-io/kv';
 import type { JetStreamManager } from '@nats-io/jetstream';
@@ -171,7 +179,14 @@ export const stateKeys = {
   provider: (l: LatticeRef, hostId: string, id: string) => `${latticePrefix(l)}.prov.${keyToken(hostId)}.${keyToken(id)}`,
   providersOf: (l: LatticeRef, hostId: string) => `${latticePrefix(l)}.prov.${keyToken(hostId)}.*`,
   providers: (l: LatticeRef) => `${latticePrefix(l)}.prov.>`,
-  link: (l: LatticeRef, sourceId: string, ns: string, pkg: string, name: string) =>
+  /** A link by its host identity (source, namespace, package, name, target). */
+  link: (l: LatticeRef, sourceId: string, ns: string, pkg: string, name: string, target: string) =>
+    `${latticePrefix(l)}.link.${keyToken(sourceId)}.${keyToken(ns)}.${keyToken(pkg)}.${keyToken(name)}.${keyToken(target)}`,
+  /** Every link (any target) with this source, namespace, package and name. */
+  linksNamed: (l: LatticeRef, sourceId: string, ns: string, pkg: string, name: string) =>
+    `${latticePrefix(l)}.link.${keyToken(sourceId)}.${keyToken(ns)}.${keyToken(pkg)}.${keyToken(name)}.*`,
+  /** The key older wadm-ts releases kept a link under (no target); only ever tombstoned now. */
+  legacyLink: (l: LatticeRef, sourceId: string, ns: string, pkg: string, name: string) =>
     `${latticePrefix(l)}.link.${keyToken(sourceId)}.${keyToken(ns)}.${keyToken(pkg)}.${keyToken(name)}`,
   links: (l: LatticeRef) => `${latticePrefix(l)}.link.>`,
   config: (l: LatticeRef, name: string) => `${latticePrefix(l)}.config.${keyToken(name)}`,

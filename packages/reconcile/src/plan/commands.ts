@@ -93,8 +93,9 @@ export function putLink(app: string, l: LinkDef): Command {
   };
 }
 
-export function deleteLink(app: string, l: { source_id: string; wit_namespace: string; wit_package: string; name: string }): Command {
-  return { kind: 'DeleteLink', source_id: l.source_id, link_name: l.name, wit_namespace: l.wit_namespace, wit_package: l.wit_package, model_name: app };
+/** Delete the link `l` names (its target only says which link is meant: `link.del` sends none). */
+export function deleteLink(app: string, l: { source_id: string; wit_namespace: string; wit_package: string; name: string; target: string }): Command {
+  return { kind: 'DeleteLink', source_id: l.source_id, link_name: l.name, wit_namespace: l.wit_namespace, wit_package: l.wit_package, model_name: app, target: l.target };
 }
 
 export function putConfig(app: string, name: string, values: Record<string, string>): Command {

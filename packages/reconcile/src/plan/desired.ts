@@ -22,6 +22,7 @@ import { configRefs, type ConfigRef } from './configs.js';
 import {
   DAEMON_SCALER_KIND,
   LINK_SCALER_KIND,
+  linkKey,
   linkScalerId,
   SPREAD_SCALER_KIND,
   statusScalerId,
@@ -50,10 +51,12 @@ export interface WorkloadSpec {
 export interface LinkSpec {
   type: 'link';
   kind: typeof LINK_SCALER_KIND;
+  /** From the link trait's own fields (before merging). */
   id: string;
   app: string;
   /** `{source_id} -({ns}:{pkg})-> {target}` */
   name: string;
+  /** The link to put: merged with the app's other links of the same host identity (`mergeLinks`). */
   link: LinkDef;
   configs: ConfigRef[];
 }
@@ -196,17 +199,56 @@ function componentScalers(app: string, m: Manifest, c: Component, apps: Readonly
   return out;
 }
 
+const union = (lists: ReadonlyArray<readonly string[]>): string[] => [...new Set(lists.flat())];
+
+/**
+ * Links of one app with the same host identity (source, target, namespace, package, name) would replace
+ * each other on a host, which keeps a single link per identity: each such link scaler puts the one link
+ * holding the union of their interfaces and config lists (first-appearance order), so the host ends
+ * up with what the manifest asks. Scaler ids and names stay those of each trait.
+ */
+export function mergeLinks(scalers: readonly ScalerSpec[]): ScalerSpec[] {
+  const groups = new Map<string, LinkSpec[]>();
+  for (const s of scalers) {
+    if (s.type !== 'link') continue;
+    const k = linkKey(s.link.source_id, s.link.wit_namespace, s.link.wit_package, s.link.name, s.link.target);
+    const g = groups.get(k);
+    if (g) g.push(s);
+    else groups.set(k, [s]);
+  }
+  const merged = new Map<string, { link: LinkDef; configs: ConfigRef[] }>();
+  for (const [k, g] of groups) {
+    if (g.length < 2) continue;
+    const configs = new Map<string, ConfigRef>();
+    for (const s of g) for (const r of s.configs) if (!configs.has(r.name)) configs.set(r.name, r);
+    const link: LinkDef = {
+      ...g[0]!.link,
+      interfaces: union(g.map((s) => s.link.interfaces)),
+      source_config: union(g.map((s) => s.link.source_config)),
+      target_config: union(g.map((s) => s.link.target_config)),
+    };
+    merged.set(k, { link, configs: [...configs.values()] });
+  }
+  if (merged.size === 0) return [...scalers];
+  return scalers.map((s) => {
+    if (s.type !== 'link') return s;
+    const m = merged.get(linkKey(s.link.source_id, s.link.wit_namespace, s.link.wit_package, s.link.name, s.link.target));
+    return m ? { ...s, link: { ...m.link, interfaces: [...m.link.interfaces], source_config: [...m.link.source_config], target_config: [...m.link.target_config] }, configs: [...m.configs] } : s;
+  });
+}
+
 /** Build the desired scalers of one deployed app; `apps` (every deployed app by name) resolves shared references. */
 export function desiredOf(a: DeployedApp, apps: ReadonlyMap<string, DeployedApp>): AppDesired {
-  const scalers: ScalerSpec[] = [];
+  const own: ScalerSpec[] = [];
   const seen = new Set<string>();
   for (const c of a.manifest.spec.components) {
     for (const s of componentScalers(a.name, a.manifest, c, apps)) {
       if (seen.has(s.id)) continue; // the same scaler twice would fight itself
       seen.add(s.id);
-      scalers.push(s);
+      own.push(s);
     }
   }
+  const scalers = mergeLinks(own);
   const managedConfigs = new Map<string, Record<string, string>>();
   for (const s of scalers) {
     if (s.type === 'status') continue;

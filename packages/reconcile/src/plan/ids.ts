@@ -73,7 +73,13 @@ export function scalerAnnotations(app: string, scalerId: string, spread: string)
   return { [APPSPEC_KEY]: app, [MANAGED_BY_KEY]: MANAGED_BY_VALUE, [SCALER_KEY]: scalerId, [SPREAD_KEY]: spread };
 }
 
-export function linkKey(sourceId: string, ns: string, pkg: string, name: string): string {
+/** A link's identity on a host: a `link.put` replaces the link with the same five fields, or appends. */
+export function linkKey(sourceId: string, ns: string, pkg: string, name: string, target: string): string {
+  return `${sourceId}:${ns}:${pkg}:${name}:${target}`;
+}
+
+/** What a `link.del` names (no target): it removes the first link matching these four fields. */
+export function linkNameKey(sourceId: string, ns: string, pkg: string, name: string): string {
   return `${sourceId}:${ns}:${pkg}:${name}`;
 }
 
@@ -89,9 +95,10 @@ export function commandKey(c: Command): string {
     case 'StopProvider':
       return `provider:${c.host_id}:${c.provider_id}`;
     case 'PutLink':
-      return `link:${linkKey(c.source_id, c.wit_namespace, c.wit_package, c.name)}`;
+      return `link:${linkKey(c.source_id, c.wit_namespace, c.wit_package, c.name, c.target)}`;
     case 'DeleteLink':
-      return `link:${linkKey(c.source_id, c.wit_namespace, c.wit_package, c.link_name)}`;
+      // A deletion recorded without its target (older wadm-ts) keys as the name it removes.
+      return `link:${c.target === undefined ? linkNameKey(c.source_id, c.wit_namespace, c.wit_package, c.link_name) : linkKey(c.source_id, c.wit_namespace, c.wit_package, c.link_name, c.target)}`;
     case 'PutConfig':
     case 'DeleteConfig':
       return `config:${c.config_name}`;

@@ -21,7 +21,7 @@ import { desiredOf, type AppDesired, type ScalerSpec } from './desired.js';
 import type { ScalerEval } from './evaluation.js';
 import { CommandFilter, DEFAULT_BACKOFF_MS, settleInflight } from './inflight.js';
 import { appliedLinkKey, appliedLinkOf, evalLink, linkCleanup, type AppliedLink } from './links.js';
-import { linkKey } from './ids.js';
+import { linkKey, linkNameKey } from './ids.js';
 import { LatticeLoad } from './placement.js';
 import { indexObserved, isStale, type Instance, type ObservedIndex } from './observed.js';
 import { appStatus, cleanupInfo, scalerStatus, toScalerStatus } from './status.js';
@@ -133,8 +133,17 @@ export function planLattice(input: PlanInput): PlanOutput {
     const list: ScalerStatus[] = [];
     const links: AppliedLink[] = [];
     const linkKeys = new Set<string>();
+    // Link scalers of one app with the same host identity share one merged link (desired.ts): the first
+    // one issues its put, the others report the same outcome.
+    const linkOutcomes = new Map<string, { pending: number; backoff: string[] }>();
     for (const s of d.scalers) {
       const e = evaluate(s, observed, stale, beingPut.get(d.app)!, load);
+      const k = s.type === 'link' ? appliedLinkKey(appliedLinkOf(s)) : undefined;
+      const shared = k === undefined ? undefined : linkOutcomes.get(k);
+      if (shared) {
+        list.push(toScalerStatus(e, scalerStatus(e, shared.pending, shared.backoff)));
+        continue;
+      }
       let pending = 0;
       const backoff: string[] = [];
       for (const c of e.commands) {
@@ -143,18 +152,15 @@ export function planLattice(input: PlanInput): PlanOutput {
         if (err === undefined) pending++;
         else backoff.push(err);
         // A link put again although it was applied before: it went missing or changed (drift).
-        if (c.kind === 'PutLink' && issuer.emitted(c, bucket) && (prevApplied.get(d.app)?.links ?? []).some((l) => appliedLinkKey(l) === linkKey(c.source_id, c.wit_namespace, c.wit_package, c.name))) {
+        if (c.kind === 'PutLink' && issuer.emitted(c, bucket) && (prevApplied.get(d.app)?.links ?? []).some((l) => appliedLinkKey(l) === linkKey(c.source_id, c.wit_namespace, c.wit_package, c.name, c.target))) {
           drift.push({ kind: 'link', app: d.app, name: `${c.source_id} ${c.wit_namespace}:${c.wit_package} ${c.name}` });
         }
       }
       list.push(toScalerStatus(e, scalerStatus(e, pending, backoff)));
-      if (s.type === 'link') {
-        const l = appliedLinkOf(s);
-        const k = appliedLinkKey(l);
-        if (!linkKeys.has(k)) {
-          linkKeys.add(k);
-          links.push(l);
-        }
+      if (s.type === 'link' && k !== undefined) {
+        linkOutcomes.set(k, { pending, backoff });
+        linkKeys.add(k);
+        links.push(appliedLinkOf(s));
       }
     }
     scalerStatuses.set(d.app, list);
@@ -176,6 +182,7 @@ export function planLattice(input: PlanInput): PlanOutput {
   for (const d of desired) for (const k of d.managedConfigs.keys()) configsWantedByAny.add(k);
   // Puts still in flight (not expired) may land after this pass: what they create stays on record.
   const linksInFlight = new Map<string, Set<string>>();
+  const linkNamesInFlight = new Map<string, Set<string>>();
   const configsInFlight = new Map<string, Set<string>>();
   const addTo = (m: Map<string, Set<string>>, app: string, k: string): void => {
     const set = m.get(app);
@@ -185,8 +192,10 @@ export function planLattice(input: PlanInput): PlanOutput {
   for (const f of input.inflight) {
     if (f.expiresAt <= input.now) continue;
     const c = f.command;
-    if (c.kind === 'PutLink') addTo(linksInFlight, c.model_name, linkKey(c.source_id, c.wit_namespace, c.wit_package, c.name));
-    else if (c.kind === 'PutConfig') addTo(configsInFlight, c.model_name, c.config_name);
+    if (c.kind === 'PutLink') {
+      addTo(linksInFlight, c.model_name, linkKey(c.source_id, c.wit_namespace, c.wit_package, c.name, c.target));
+      addTo(linkNamesInFlight, c.model_name, linkNameKey(c.source_id, c.wit_namespace, c.wit_package, c.name));
+    } else if (c.kind === 'PutConfig') addTo(configsInFlight, c.model_name, c.config_name);
   }
   const graceMs = input.unseenGraceMs ?? DEFAULT_UNSEEN_GRACE_MS;
   const unseenMarks = new Map<string, Record<string, number>>();
@@ -194,7 +203,10 @@ export function planLattice(input: PlanInput): PlanOutput {
   for (const rec of [...input.applied].sort(compareBy((r) => r.app))) {
     const d = desiredByApp.get(rec.app);
     const ctx = (beingPut: ReadonlySet<string> | undefined) => ({ now: input.now, graceMs, beingPut: beingPut ?? NONE });
-    const lc = linkCleanup(rec, linksWantedByApp.get(rec.app) ?? NONE, linksWantedByAny, observed, ctx(linksInFlight.get(rec.app)));
+    const lc = linkCleanup(rec, linksWantedByApp.get(rec.app) ?? NONE, linksWantedByAny, observed, {
+      ...ctx(linksInFlight.get(rec.app)),
+      beingPutNamed: linkNamesInFlight.get(rec.app) ?? NONE,
+    });
     const cc = configCleanup(rec, d ? new Set(d.managedConfigs.keys()) : NONE, configsWantedByAny, observed, ctx(configsInFlight.get(rec.app)));
     for (const c of lc.commands) issuer.issue(c, 'deleteLinks');
     for (const c of cc.commands) issuer.issue(c, 'deleteConfigs');

@@ -6,7 +6,7 @@
 import type { LinkDef } from '@wadm-ts/protocol';
 import { keyToken, type ComponentState, type FailureState, type LatticeSnapshot } from '@wadm-ts/store';
 import type { Command, InFlight, ObservedLattice } from '../types.js';
-import { commandKey, linkKey, SCALER_KEY, sameCommand } from './ids.js';
+import { commandKey, linkNameKey, SCALER_KEY, sameCommand } from './ids.js';
 import { sameLink } from './observed.js';
 import { linkOf } from './commands.js';
 
@@ -17,7 +17,7 @@ interface EffectLookup {
   /** The first live component entry on the host with max_instances > 0. */
   component(hostId: string, componentId: string): ComponentState | undefined;
   hasProvider(hostId: string, providerId: string): boolean;
-  /** Live links with this identity (source, namespace, package, name). */
+  /** Live links with this source, namespace, package and name (any target). */
   links(sourceId: string, ns: string, pkg: string, name: string): readonly LinkDef[];
   hasConfig(name: string): boolean;
 }
@@ -38,8 +38,11 @@ function satisfiedBy(c: Command, q: EffectLookup): boolean {
       const want = linkOf(c);
       return q.links(c.source_id, c.wit_namespace, c.wit_package, c.name).some((l) => sameLink(l, want));
     }
-    case 'DeleteLink':
-      return q.links(c.source_id, c.wit_namespace, c.wit_package, c.link_name).length === 0;
+    case 'DeleteLink': {
+      // Done once the link meant is gone (a deletion recorded without its target: every link of that name).
+      const target = c.target;
+      return !q.links(c.source_id, c.wit_namespace, c.wit_package, c.link_name).some((l) => target === undefined || l.target === target);
+    }
     case 'PutConfig':
       return q.hasConfig(c.config_name);
     case 'DeleteConfig':
@@ -73,7 +76,7 @@ function indexedLookup(o: LatticeSnapshot): EffectLookup {
   const links = new Map<string, LinkDef[]>();
   for (const x of o.links) {
     if (x.deleted) continue;
-    const k = linkKey(x.link.source_id, x.link.wit_namespace, x.link.wit_package, x.link.name);
+    const k = linkNameKey(x.link.source_id, x.link.wit_namespace, x.link.wit_package, x.link.name);
     const l = links.get(k);
     if (l) l.push(x.link);
     else links.set(k, [x.link]);
@@ -83,7 +86,7 @@ function indexedLookup(o: LatticeSnapshot): EffectLookup {
   return {
     component: (h, id) => components.get(hostKey(h, id)),
     hasProvider: (h, id) => providers.has(hostKey(h, id)),
-    links: (src, ns, pkg, name) => links.get(linkKey(src, ns, pkg, name)) ?? [],
+    links: (src, ns, pkg, name) => links.get(linkNameKey(src, ns, pkg, name)) ?? [],
     hasConfig: (name) => configs.has(name),
   };
 }
@@ -107,10 +110,16 @@ export function settleInflight(inflight: readonly InFlight[], observed: LatticeS
   return { live, done };
 }
 
-/** Suffix of the lattice-state key a link failure is recorded under (`….link.{source}.{ns}.{pkg}.{name}`). */
-function linkFailureSuffix(source: string, ns: string, pkg: string, name: string): string {
-  return `.link.${keyToken(source)}.${keyToken(ns)}.${keyToken(pkg)}.${keyToken(name)}`;
+/**
+ * Suffix of the lattice-state key a link failure is recorded under (`….link.{source}.{ns}.{pkg}.{name}.{target}`,
+ * the link's host identity; see `@wadm-ts/store` stateKeys.link).
+ */
+function linkFailureSuffix(source: string, ns: string, pkg: string, name: string, target: string): string {
+  return `.link.${keyToken(source)}.${keyToken(ns)}.${keyToken(pkg)}.${keyToken(name)}.${keyToken(target)}`;
 }
+
+/** Dot-separated parts of a link failure suffix (`.link` and the five identity tokens). */
+const LINK_SUFFIX_PARTS = 6;
 
 /** Whether a failure event is about the target of this command. */
 export function failureMatches(f: FailureState, c: Command): boolean {
@@ -124,7 +133,7 @@ export function failureMatches(f: FailureState, c: Command): boolean {
     case 'StartProvider':
       return f.what === 'provider' && f.subject === c.provider_id && f.hostId === c.host_id && (!f.imageRef || f.imageRef === c.reference);
     case 'PutLink':
-      return f.what === 'link' && f.subject.endsWith(linkFailureSuffix(c.source_id, c.wit_namespace, c.wit_package, c.name));
+      return f.what === 'link' && f.subject.endsWith(linkFailureSuffix(c.source_id, c.wit_namespace, c.wit_package, c.name, c.target));
     default:
       return false;
   }
@@ -139,9 +148,11 @@ function failureBucket(f: FailureState): string | undefined {
     case 'provider':
       return f.hostId === undefined ? undefined : `${f.what}\u0000${f.subject}\u0000${f.hostId}`;
     case 'link': {
-      // Key tokens hold no dot: the subject ends with the suffix iff its last five dot-separated parts are it.
+      // Key tokens hold no dot: the subject ends with the suffix iff its last dot-separated parts are it.
+      // (A failure recorded by an older wadm-ts, without the target, matches no bucket: it only ever
+      // held back a put for the backoff window.)
       let at = f.subject.length;
-      for (let dots = 0; dots < 5 && at >= 0; dots++) at = f.subject.lastIndexOf('.', at - 1);
+      for (let dots = 0; dots < LINK_SUFFIX_PARTS && at >= 0; dots++) at = f.subject.lastIndexOf('.', at - 1);
       if (at < 0) return undefined;
       const tail = f.subject.slice(at);
       return tail.startsWith('.link.') ? `link\u0000${tail}` : undefined;
@@ -157,7 +168,7 @@ function commandBucket(c: Command): string | undefined {
     case 'StartProvider':
       return `provider\u0000${c.provider_id}\u0000${c.host_id}`;
     case 'PutLink':
-      return `link\u0000${linkFailureSuffix(c.source_id, c.wit_namespace, c.wit_package, c.name)}`;
+      return `link\u0000${linkFailureSuffix(c.source_id, c.wit_namespace, c.wit_package, c.name, c.target)}`;
     default:
       return undefined;
   }

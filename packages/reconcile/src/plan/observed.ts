@@ -1,7 +1,7 @@
 /** Indexes over the observed lattice, and who owns what (wadm-behaviour.md §4 annotations). */
 import type { LinkDef } from '@wadm-ts/protocol';
 import type { HostState, LatticeSnapshot, ProviderHealth } from '@wadm-ts/store';
-import { APPSPEC_KEY, linkKey, MANAGED_BY_KEY, MANAGED_BY_VALUE, SCALER_KEY } from './ids.js';
+import { APPSPEC_KEY, linkKey, linkNameKey, MANAGED_BY_KEY, MANAGED_BY_VALUE, SCALER_KEY } from './ids.js';
 import type { Workload } from './desired.js';
 
 /** A component or provider running on one host. */
@@ -24,7 +24,10 @@ export interface ObservedIndex {
   instances: Record<Workload, Map<string, Map<string, Instance>>>;
   /** Every instance, sorted by host, workload, id. */
   all: Instance[];
+  /** Live links by their host identity (`linkKey`: source, namespace, package, name, target). */
   links: Map<string, LinkDef>;
+  /** The same links by what a `link.del` names (`linkNameKey`), in state order. */
+  linksNamed: Map<string, LinkDef[]>;
   configs: Set<string>;
   /** Digest of a config's values when a query read them (absent: unknown since its last `config_set`). */
   configDigests: Map<string, string>;
@@ -53,8 +56,23 @@ export function indexObserved(o: LatticeSnapshot): ObservedIndex {
     perHost.set(i.hostId, i);
     m.set(i.id, perHost);
   }
+  // One entry per identity: a legacy (target-less) state entry and a current one of the same link → the newer.
+  const newest = new Map<string, { link: LinkDef; seq: number }>();
+  for (const l of o.links) {
+    if (l.deleted) continue;
+    const k = linkKey(l.link.source_id, l.link.wit_namespace, l.link.wit_package, l.link.name, l.link.target);
+    const cur = newest.get(k);
+    if (!cur || l.seq > cur.seq) newest.set(k, { link: l.link, seq: l.seq });
+  }
   const links = new Map<string, LinkDef>();
-  for (const l of o.links) if (!l.deleted) links.set(linkKey(l.link.source_id, l.link.wit_namespace, l.link.wit_package, l.link.name), l.link);
+  const linksNamed = new Map<string, LinkDef[]>();
+  for (const [k, { link }] of newest) {
+    links.set(k, link);
+    const n = linkNameKey(link.source_id, link.wit_namespace, link.wit_package, link.name);
+    const named = linksNamed.get(n);
+    if (named) named.push(link);
+    else linksNamed.set(n, [link]);
+  }
   const configs = new Set<string>();
   const configDigests = new Map<string, string>();
   for (const c of o.configs) {
@@ -62,7 +80,7 @@ export function indexObserved(o: LatticeSnapshot): ObservedIndex {
     configs.add(c.name);
     if (c.digest !== undefined) configDigests.set(c.name, c.digest);
   }
-  return { hosts, hostById, instances, all, links, configs, configDigests };
+  return { hosts, hostById, instances, all, links, linksNamed, configs, configDigests };
 }
 
 /** The app a wadm-managed instance belongs to, or undefined when wadm does not manage it. */
@@ -81,7 +99,10 @@ export function isStale(i: Instance, currentScalers: ReadonlyMap<string, Readonl
   return !ids || !ids.has(i.annotations[SCALER_KEY] ?? '');
 }
 
-/** Every field of a link matches (README rule 3): interfaces as a set, config lists in order. */
+/**
+ * Every field of a link matches (README rule 3): the identity (source, target, namespace, package, name),
+ * interfaces as a set, config lists in order.
+ */
 export function sameLink(a: LinkDef, b: LinkDef): boolean {
   const setEq = (x: string[], y: string[]): boolean => {
     const sx = [...new Set(x)].sort();
