@@ -112,10 +112,13 @@ export function planLattice(input: PlanInput): PlanOutput {
       const hash = configHash(values);
       configs[name] = hash;
       const applied = prevApplied.get(d.app)?.configs[name] === hash;
+      const present = observed.configs.has(name);
       const seen = observed.configDigests.get(name);
-      // Drift: what was put is gone, or the hosts hold other values (a query read them).
-      const drifted = applied && (!observed.configs.has(name) || (seen !== undefined && seen !== hash));
-      if (!observed.configs.has(name) || !applied || drifted) {
+      // Values the hosts hold, when a query read them; otherwise what was last put.
+      const differs = seen !== undefined ? seen !== hash : !applied;
+      // Drift: what was put is gone, or the hosts hold other values.
+      const drifted = applied && (!present || (seen !== undefined && seen !== hash));
+      if (!present || differs) {
         const c = putConfig(d.app, name, values);
         issuer.issue(c, 'configs');
         put.add(name);
