@@ -351,8 +351,47 @@ export { semanticallyChanged } from '@wadm-ts/store';
  * newer than that wins over the answer, the answer wins over anything older — the same guards events use.
  */
 export function planInventory(inv: Extract<LatticeEvent, { type: 'host_heartbeat' }>, ctx: EventContext): Op[] {
-  // An inventory is the same full snapshot of a host that a heartbeat is.
-  return planEvent(inv, ctx);
+  // An inventory is the same full snapshot of a host that a heartbeat is; but heartbeats already keep
+  // unchanged entities fresh, so an answer writes only what differs from state (queries at rest are cheap).
+  const { lattice: l, seq, timeMs } = ctx;
+  const ops: Op[] = [];
+  const hostKey = stateKeys.host(l, inv.hostId);
+  ops.push(
+    upsertIfDifferent<HostState>(hostKey, seq, (cur) =>
+      cur && !cur.deleted && sameRecord(cur.labels, inv.labels) && cur.friendlyName === inv.friendlyName && cur.version === inv.version
+        ? undefined
+        : { kind: 'host', id: inv.hostId, friendlyName: inv.friendlyName, ...labelsAt(cur, inv.labels, seq), version: inv.version, uptimeSeconds: inv.uptimeSeconds, lastSeen: timeMs, seq },
+    ),
+  );
+  const comps = inv.components.filter((c) => c.maxInstances > 0);
+  for (const c of comps) {
+    ops.push(
+      upsertIfDifferent<ComponentState>(stateKeys.component(l, inv.hostId, c.id), seq, (cur) =>
+        cur && !cur.deleted && cur.imageRef === c.imageRef && cur.maxInstances === c.maxInstances && sameRecord(cur.annotations, c.annotations)
+          ? undefined
+          : { kind: 'component', hostId: inv.hostId, componentId: c.id, imageRef: c.imageRef, maxInstances: c.maxInstances, annotations: c.annotations, seq },
+      ),
+    );
+  }
+  for (const p of inv.providers) {
+    ops.push(
+      upsertIfDifferent<ProviderState>(stateKeys.provider(l, inv.hostId, p.id), seq, (cur) =>
+        cur && !cur.deleted && cur.imageRef === p.imageRef && sameRecord(cur.annotations, p.annotations)
+          ? undefined
+          : { kind: 'provider', hostId: inv.hostId, providerId: p.id, imageRef: p.imageRef, annotations: p.annotations, ...healthAt(cur, cur?.deleted && cur.seq > 0 ? cur.seq : (cur?.startSeq ?? 0)), seq },
+      ),
+    );
+  }
+  ops.push({ kind: 'sweep', filter: stateKeys.componentsOf(l, inv.hostId), keep: new Set(comps.map((c) => stateKeys.component(l, inv.hostId, c.id))), seq, timeMs });
+  ops.push({ kind: 'sweep', filter: stateKeys.providersOf(l, inv.hostId), keep: new Set(inv.providers.map((p) => stateKeys.provider(l, inv.hostId, p.id))), seq, timeMs });
+  return ops;
+}
+
+function sameRecord(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  for (const k of ka) if (a[k] !== b[k]) return false;
+  return true;
 }
 
 /** Every link the answering host knows: set them, and remove the links state holds that it does not list. */

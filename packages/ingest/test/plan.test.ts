@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cloudEvent, decodeLatticeEvent, type LatticeEvent, type LinkDef } from '@wadm-ts/protocol';
 import { stateKeys, type LinkState, type StoredValue } from '@wadm-ts/store';
-import { planEvent, semanticallyChanged, sweepDecision, type Op } from '../src/plan.js';
+import { planConfigSnapshot, planEvent, planInventory, planLinkSnapshot, semanticallyChanged, sweepDecision, type Op } from '../src/plan.js';
 
 const L = { lattice: 'l1' };
 const H = 'NHOST';
@@ -288,5 +288,35 @@ describe('links keyed by their host identity (source, namespace, package, name, 
       ok: true,
       event: { type: 'linkdef_deleted', sourceId: 'c', name: 'default', namespace: 'wasi', package: 'keyvalue', target: 'p1', interfaces: ['atomics'] },
     });
+  });
+
+  test('query answers merge as snapshots at a sequence: what matches is not written, newer events win, older lose', () => {
+    const kv = applyAll([[hb([['a', 1], ['b', 2]]), 1]]);
+    const inv = (comps: Array<[string, number]>) => hb(comps) as Extract<LatticeEvent, { type: 'host_heartbeat' }>;
+    const writes = (ops: Op[]): number => {
+      let n = 0;
+      for (const op of ops) {
+        const keys = op.kind === 'update' ? [op.key] : [...kv.keys()].filter((k) => matches(k, op.filter) && !op.keep.has(k));
+        for (const k of keys) if ('write' in (op.kind === 'update' ? op.decide(kv.get(k)) : sweepDecision(kv.get(k), op.seq, op.timeMs))) n++;
+      }
+      return n;
+    };
+    assert.equal(writes(planInventory(inv([['a', 1], ['b', 2]]), { lattice: L, seq: 5, timeMs: 5000 })), 0, 'an inventory equal to state writes nothing');
+    // The answer (seq 5) says b is gone and a runs 3: applied; an older event (seq 4) then changes nothing.
+    run(kv, planInventory(inv([['a', 3]]), { lattice: L, seq: 5, timeMs: 5000 }));
+    assert.equal(run(kv, planEvent(scaled('a', 1), { lattice: L, seq: 4, timeMs: 4000 })), false, 'an event older than the answer loses');
+    assert.deepEqual(Object.keys(live(kv)).sort(), [stateKeys.component(L, H, 'a'), stateKeys.host(L, H)].sort());
+    assert.equal((live(kv)[stateKeys.component(L, H, 'a')] as { maxInstances: number }).maxInstances, 3);
+    assert.equal(run(kv, planEvent(scaled('a', 2), { lattice: L, seq: 6, timeMs: 6000 })), true, 'a newer event wins');
+    // Links and configs: the answer is the truth at its sequence.
+    const link = { source_id: 's', target: 't', name: 'default', wit_namespace: 'wasi', wit_package: 'http', interfaces: ['incoming-handler'], source_config: [], target_config: [] };
+    run(kv, planLinkSnapshot([link], { lattice: L, seq: 7, timeMs: 7000 }));
+    assert.equal(writes(planLinkSnapshot([link], { lattice: L, seq: 8, timeMs: 8000 })), 0, 'the same links again write nothing');
+    run(kv, planLinkSnapshot([], { lattice: L, seq: 9, timeMs: 9000 }));
+    assert.equal(Object.keys(live(kv)).filter((k) => k.includes('.link.')).length, 0, 'a link the hosts no longer have is removed');
+    run(kv, planConfigSnapshot('c', { k: 'v' }, { lattice: L, seq: 10, timeMs: 10_000 }));
+    assert.equal(typeof (live(kv)[stateKeys.config(L, 'c')] as { digest?: string }).digest, 'string', 'a queried config keeps its values digest');
+    run(kv, planConfigSnapshot('c', undefined, { lattice: L, seq: 11, timeMs: 11_000 }));
+    assert.equal(live(kv)[stateKeys.config(L, 'c')], undefined, 'a config the hosts do not have is removed');
   });
 });
