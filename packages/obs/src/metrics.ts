@@ -13,7 +13,13 @@ export class Metrics {
   constructor(opts: { defaultMetrics?: boolean; labels?: Record<string, string> } = {}) {
     this.registry = new Registry();
     if (opts.labels) this.registry.setDefaultLabels(opts.labels);
-    if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'wadm_process_' });
+    if (opts.defaultMetrics) {
+      collectDefaultMetrics({ register: this.registry, prefix: 'wadm_process_' });
+      // prom-client also exports gauges named `…_total` (the sums of `nodejs_active_handles` etc. by type),
+      // which Prometheus conventions reserve for counters (`promtool check metrics` rejects them). The
+      // per-type gauges stay; `sum()` over them gives the same totals.
+      for (const n of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(`wadm_process_${n}`);
+    }
   }
 
   counter<L extends string>(name: string, help: string, labelNames: readonly L[] = []): Counter<L> {
