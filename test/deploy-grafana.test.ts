@@ -1,7 +1,8 @@
 /**
- * deploy/grafana/wadm-ts.json: every query of the dashboard is valid against a real Prometheus
- * scraping a real replica (the Debian `prometheus` binary, started here on a free port with its own
- * temp store), every metric it names is one a replica exports, and its variables resolve.
+ * deploy/grafana/wadm-ts.json and deploy/prometheus/alerts.yml against a real Prometheus (the Debian
+ * `prometheus` binary, started here on a free port with its own temp store) scraping 3 real replicas:
+ * every target up, every dashboard query valid and over metrics a replica exports, the variables
+ * resolve, and every alerting rule evaluates healthy.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -25,6 +26,7 @@ let nc: NatsConnection;
 let sim: SimulatedLattice;
 let fleet: ReplicaFleet;
 let replica: ReplicaProc;
+let replicas: ReplicaProc[] = [];
 let prom: ChildProcess | undefined;
 let promUrl = '';
 let dir = '';
@@ -38,15 +40,20 @@ before(async () => {
   nats = await startNats();
   nc = await nats.connect();
   fleet = new ReplicaFleet({ natsUrl: nats.url, args: ['--stream-persistence', 'memory', '--resync-interval-ms', '1000'] });
-  replica = fleet.spawn('graf-0');
-  await fleet.ready([replica]);
+  replicas = [fleet.spawn('graf-0'), fleet.spawn('graf-1'), fleet.spawn('graf-2')];
+  await fleet.ready(replicas);
+  replica = replicas[0]!;
   sim = await simLattice(nats.url, 'graf', 2);
   const api = new PatientApi(nc, 'graf', 2000, 30_000);
   await api.put(appManifest({ name: 'dash', version: 'v1', image: 'reg/dash:1', instances: 2 }));
   await api.deploy('dash');
   dir = mkdtempSync(join(tmpdir(), 'wadm-prom-'));
-  const target = new URL(replica.adminUrl()!).host;
-  writeFileSync(join(dir, 'prometheus.yml'), `global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: wadm-ts\n    static_configs:\n      - targets: ['${target}']\n`);
+  const targets = replicas.map((r) => `'${new URL(r.adminUrl()!).host}'`).join(', ');
+  const rules = fileURLToPath(new URL('../../deploy/prometheus/alerts.yml', import.meta.url));
+  writeFileSync(
+    join(dir, 'prometheus.yml'),
+    `global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n  - '${rules}'\nscrape_configs:\n  - job_name: wadm-ts\n    static_configs:\n      - targets: [${targets}]\n`,
+  );
   const port = await freePort();
   promUrl = `http://127.0.0.1:${port}`;
   prom = spawn('prometheus', [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`], { stdio: 'ignore' });
@@ -68,7 +75,7 @@ async function query(expr: string): Promise<{ status: string; data?: { result: u
   return (await r.json()) as { status: string; data?: { result: unknown[] }; error?: string };
 }
 
-test('every dashboard query is valid PromQL against a Prometheus scraping a replica, over metrics a replica exports', async () => {
+test('a real Prometheus scraping 3 replicas: every target up, every dashboard query valid over exported metrics, every rule healthy', async () => {
   const dash = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as { panels: Panel[]; templating: { list: Array<{ name: string; query?: unknown }> } };
   // Prometheus has scraped the replica a few times (rates need two samples).
   await eventually('prometheus scraped the replica', async () => {
@@ -91,6 +98,16 @@ test('every dashboard query is valid PromQL against a Prometheus scraping a repl
     }
   }
   assert.ok(withData >= exprs.length / 2, `most queries return data from a live replica (${withData} of ${exprs.length})`);
+  // Every target up.
+  const up = await query('up{job="wadm-ts"}');
+  assert.deepEqual((up.data?.result as Array<{ value: [number, string] }>).map((x) => x.value[1]), ['1', '1', '1'], 'the 3 replicas are up');
+  // Every alerting rule loaded and evaluated without error.
+  await eventually('every rule evaluated', async () => {
+    const r = (await (await fetch(`${promUrl}/api/v1/rules`)).json()) as { data: { groups: Array<{ rules: Array<{ name: string; health: string; lastError?: string }> }> } };
+    const all = r.data.groups.flatMap((g) => g.rules);
+    assert.ok(all.length >= 8, `${all.length} rules`);
+    for (const rule of all) assert.equal(rule.health, 'ok', `${rule.name}: ${rule.health} ${rule.lastError ?? ''}`);
+  }, 30_000);
   // The variables: label values that exist.
   for (const v of dash.templating.list.filter((x) => x.name === 'lattice' || x.name === 'replica')) {
     const m = /label_values\((\w+), (\w+)\)/.exec(JSON.stringify(v.query));
