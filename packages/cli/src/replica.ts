@@ -3,7 +3,7 @@
  * event ingest, the lease holder and owner loops of the lattices it owns, and the command workers.
  * Any number of replicas run side by side.
  */
-import type { NatsConnection } from '@nats-io/transport-node';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { ApiServer } from '@wadm-ts/api';
 import { createLogger, Metrics, type Logger } from '@wadm-ts/obs';
 import {
@@ -14,7 +14,9 @@ import {
   ensureReconcileStream,
   ManifestStore,
   StatusStore,
-  connectNats,
+  connectionOptions,
+  isAuthFailure,
+  redactServers,
   ensureApiStreams,
   ensureBucket,
   STATUS_STREAM,
@@ -65,13 +67,17 @@ export interface StartOptions {
 
 async function connectWithRetry(cfg: ReplicaConfig, log: Logger, timeoutMs?: number): Promise<NatsConnection> {
   const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
+  // Settings that cannot work (conflicting credentials, a missing file) fail here, at once, not as retries.
+  const options = connectionOptions(cfg.nats);
+  const server = redactServers(cfg.nats.server);
   let delay = 250;
   for (;;) {
     try {
-      return await connectNats(cfg.nats);
+      return await connect(options);
     } catch (err) {
-      if (Date.now() + delay > deadline) throw new Error(`could not connect to NATS at ${cfg.nats.server}: ${(err as Error).message}`, { cause: err });
-      log.warn({ err: (err as Error).message, server: cfg.nats.server, retryInMs: delay }, 'NATS not reachable yet, retrying');
+      if (Date.now() + delay > deadline) throw new Error(`could not connect to NATS at ${server}: ${(err as Error).message}`, { cause: err });
+      if (isAuthFailure(err)) log.error({ err: (err as Error).message, server, retryInMs: delay }, 'NATS refused the credentials (check the user/password, NKey seed, JWT or creds file); retrying');
+      else log.warn({ err: (err as Error).message, server, retryInMs: delay }, 'NATS not reachable yet, retrying');
       await new Promise((r) => setTimeout(r, delay));
       delay = Math.min(delay * 2, 5000);
     }

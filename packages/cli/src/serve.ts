@@ -2,7 +2,7 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { mkdir } from 'node:fs/promises';
-import { isTcpReachable, startLocalNats, hostPortOf, type LocalNats } from '@wadm-ts/store';
+import { isTcpReachable, startLocalNats, hostPortOf, redactServers, type LocalNats } from '@wadm-ts/store';
 import type { ReplicaConfig } from './config.js';
 import { startReplica } from './replica.js';
 import { untilSignal } from './signals.js';
@@ -31,7 +31,7 @@ export async function up(cfg: ReplicaConfig, dataDir: string | undefined): Promi
     const { host, port } = hostPortOf(cfg.nats.server);
     const storeDir = dataDir ?? join(homedir(), '.wadm', 'jetstream');
     await mkdir(storeDir, { recursive: true });
-    process.stderr.write(`wadm up: no NATS at ${cfg.nats.server}; starting nats-server -js on ${host}:${port} (data in ${storeDir})\n`);
+    process.stderr.write(`wadm up: no NATS at ${redactServers(cfg.nats.server)}; starting nats-server -js on ${host}:${port} (data in ${storeDir})\n`);
     local = await startLocalNats({ host, port, storeDir });
   }
   await serve(cfg, local ? () => local.stop() : undefined);

@@ -27,6 +27,8 @@ export interface LocalNatsOptions {
   serverName?: string;
   /** HTTP monitoring port (`/healthz`, `/jsz`); none when absent. */
   monitorPort?: number;
+  /** More server configuration (nats-server config syntax: `authorization {…}`, `tls {…}`), for tests. */
+  config?: string;
 }
 
 export interface LocalNats {
@@ -229,9 +231,9 @@ export async function startLocalNats(opts: LocalNatsOptions = {}): Promise<Local
   const args = ['-js', '-a', host, '-p', String(port), '-sd', storeDir];
   if (opts.serverName) args.push('-n', opts.serverName);
   if (opts.monitorPort) args.push('-m', String(opts.monitorPort));
-  if (opts.maxPayload !== undefined) {
+  if (opts.maxPayload !== undefined || opts.config !== undefined) {
     const conf = join(storeDir, 'wadm-nats.conf');
-    await writeFile(conf, `max_payload: ${opts.maxPayload}\n`);
+    await writeFile(conf, `${opts.maxPayload !== undefined ? `max_payload: ${opts.maxPayload}\n` : ''}${opts.config ?? ''}\n`);
     args.push('-c', conf);
   }
   const url = `nats://${host}:${port}`;
