@@ -35,7 +35,7 @@ import {
   type StatusResponse,
 } from '@wadm-ts/protocol';
 import { ManifestKeyCollisionError, ManifestStore, StatusStore, StorageError, findVersion, latestVersion, type Scope, type StoredApp } from '@wadm-ts/store';
-import type { Logger, Metrics } from '@wadm-ts/obs';
+import type { Logger, Metrics, Tracing } from '@wadm-ts/obs';
 import {
   checkDeploy,
   debugList,
@@ -65,6 +65,8 @@ export interface ApiServerOptions {
   maxBodyBytes?: number;
   /** Concurrent requests handled by this replica (default 256). */
   maxJobs?: number;
+  /** Spans per request (OTLP traces); none when absent. */
+  tracing?: Tracing;
   /** Ask for the lattice to be reconciled (deploy, undeploy, delete of a deployed version). */
   signal?: (scope: Scope, reason: string) => void;
 }
@@ -168,14 +170,19 @@ export class ApiServer {
     const started = process.hrtime.bigint();
     let operation = 'invalid';
     let body: Reply;
-    try {
-      const parsed = parseApiSubject(msg.subject, this.o.prefix, this.o.multitenant);
-      if (!parsed.ok) throw new ApiError(`Invalid subject: ${parsed.reason}`);
-      operation = parsed.subject.operation;
-      body = await this.route(msg, parsed.subject);
-    } catch (err) {
-      body = this.failure(err, msg.subject, operation);
+    const parsed = parseApiSubject(msg.subject, this.o.prefix, this.o.multitenant);
+    if (parsed.ok) operation = parsed.subject.operation;
+    const attrs: Record<string, string> = { 'wadm.operation': operation, 'messaging.destination.name': msg.subject };
+    if (parsed.ok) {
+      attrs['lattice'] = parsed.subject.lattice;
+      if (parsed.subject.name) attrs['app'] = parsed.subject.name;
     }
+    body = await (this.o.tracing?.span(`wadm.api ${metricOp(operation)}`, attrs, async (span) => {
+      const b = await this.answer(msg, parsed, operation);
+      const r = Array.isArray(b) ? 'success' : String((b as { result?: unknown }).result);
+      span.setAttribute('wadm.result', r);
+      return b;
+    }) ?? this.answer(msg, parsed, operation));
     const result = Array.isArray(body) ? 'success' : String((body as { result?: unknown }).result);
     this.requests.inc({ operation: metricOp(operation), result });
     this.duration.observe({ operation: metricOp(operation) }, Number(process.hrtime.bigint() - started) / 1e9);
@@ -183,6 +190,15 @@ export class ApiServer {
       this.respond(msg, body);
     } catch (err) {
       this.o.logger.error({ err, subject: msg.subject }, 'failed to send API reply');
+    }
+  }
+
+  private async answer(msg: Msg, parsed: ReturnType<typeof parseApiSubject>, operation: string): Promise<Reply> {
+    try {
+      if (!parsed.ok) throw new ApiError(`Invalid subject: ${parsed.reason}`);
+      return await this.route(msg, parsed.subject);
+    } catch (err) {
+      return this.failure(err, msg.subject, operation);
     }
   }
 

@@ -103,10 +103,10 @@ export function addReplicaOptions(cmd: Command): Command {
   opt('--max-request-bytes <n>', 'largest API request body accepted', 'WADM_MAX_REQUEST_BYTES', 1048576, positiveInt('--max-request-bytes'));
   opt('--http-admin <addr>', 'host:port serving /livez, /readyz and /metrics', 'WADM_HTTP_ADMIN');
   opt('-i, --host-id <id>', 'this replica\'s id (in logs and metrics); random by default', 'WADM_HOST_ID');
-  opt('-e, --tracing-endpoint <url>', 'OTLP endpoint (accepted for compatibility)', 'WADM_TRACING_ENDPOINT');
+  opt('-e, --tracing-endpoint <url>', 'OTLP/HTTP traces endpoint (default http://localhost:4318/v1/traces; /v1/traces appended when missing); setting it enables tracing', 'WADM_TRACING_ENDPOINT');
   cmd.option('-l, --structured-logging', 'JSON logs (env WADM_STRUCTURED_LOGGING)');
   cmd.option('--multitenant', 'account-prefixed subjects (env WADM_MULTITENANT)');
-  cmd.option('-t, --tracing', 'enable tracing (env WADM_TRACING_ENABLED; accepted for compatibility)');
+  cmd.option('-t, --tracing', 'export OTLP traces: a span per API request, reconcile pass and control command (env WADM_TRACING_ENABLED)');
   for (const hidden of [
     ['--state-bucket-max-bytes <n>', 'WADM_STATE_BUCKET_MAX_BYTES'],
     ['--manifest-bucket-max-bytes <n>', 'WADM_MANIFEST_BUCKET_MAX_BYTES'],

@@ -5,7 +5,7 @@
  */
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { ApiServer } from '@wadm-ts/api';
-import { createLogger, Metrics, type Logger } from '@wadm-ts/obs';
+import { createLogger, Metrics, Tracing, type Logger } from '@wadm-ts/obs';
 import {
   LatticeStateStore,
   ManifestView,
@@ -92,7 +92,7 @@ export async function startReplica(cfg: ReplicaConfig, opts: StartOptions = {}):
   let isReady = false;
   const admin = cfg.httpAdmin ? await startAdmin(cfg.httpAdmin, metrics, () => isReady) : undefined;
   if (admin) logger.info({ url: admin.url }, 'admin endpoint listening');
-  if (cfg.tracing) logger.warn({ endpoint: cfg.tracingEndpoint }, 'OTLP tracing is not implemented by wadm-ts; the flag is accepted for compatibility');
+  const tracing = Tracing.start({ enabled: cfg.tracing, ...(cfg.tracingEndpoint ? { endpoint: cfg.tracingEndpoint } : {}), replica: cfg.replicaId, logger });
 
   const nc = await connectWithRetry(cfg, logger, opts.connectTimeoutMs);
   logger.info({ server: nc.getServer() }, 'connected to NATS');
@@ -137,6 +137,7 @@ export async function startReplica(cfg: ReplicaConfig, opts: StartOptions = {}):
     maxBodyBytes: cfg.maxRequestBytes,
     maxJobs: cfg.maxJobs,
     signal: (scope, reason) => signaler.mark(scope, reason),
+    ...(tracing.enabled ? { tracing } : {}),
   });
   await api.start();
 
@@ -169,7 +170,7 @@ export async function startReplica(cfg: ReplicaConfig, opts: StartOptions = {}):
   // An applied link/config that is not observed stays on record past the longest observation lag: an
   // ingest worker that died holding its event (redelivered after the ingest ack wait).
   const unseenGraceMs = Math.max(10_000, 2 * cfg.ingestAckWaitMs);
-  const reconciler = new Reconciler({ ctx, stateKv, state: stateView, manifests: manifestView, leases, logger, metrics, unseenGraceMs, ...(fenced ? {} : { unsafeDisableFencing: true }) });
+  const reconciler = new Reconciler({ ctx, stateKv, state: stateView, manifests: manifestView, leases, logger, metrics, unseenGraceMs, ...(tracing.enabled ? { tracing } : {}), ...(fenced ? {} : { unsafeDisableFencing: true }) });
   // Control requests to hosts (commands and queries) go out on a connection of their own (see CommandWorkerOptions.ctl).
   const ctlNc = await connectWithRetry({ ...cfg, nats: { ...cfg.nats, name: `${cfg.nats.name ?? 'wadm-ts'} control` } }, logger, opts.connectTimeoutMs);
   const querier = new LatticeQuerier({ nc: ctlNc, ctx, store: state, view: stateView, logger, metrics, pingWindowMs: cfg.hostPingWindowMs });
@@ -204,6 +205,7 @@ export async function startReplica(cfg: ReplicaConfig, opts: StartOptions = {}):
   const commands = new CommandWorker({
     nc,
     ctl: ctlNc,
+    ...(tracing.enabled ? { tracing } : {}),
     ctx,
     logger,
     metrics,
@@ -303,6 +305,7 @@ export async function startReplica(cfg: ReplicaConfig, opts: StartOptions = {}):
         await api.drain();
         if (!nc.isClosed()) await nc.drain();
         if (admin) await admin.close();
+        await tracing.shutdown();
         logger.info('replica stopped');
       })();
       return stopping;

@@ -12,7 +12,7 @@ import { headers, type NatsConnection } from '@nats-io/transport-node';
 import { AckPolicy, RetentionPolicy, type JsMsg } from '@nats-io/jetstream';
 import PQueue from 'p-queue';
 import { ConsumerLoop, ensureStream, isWorkQueueConsumerConflict, keyToken, streamName, workQueueConsumerConflict, type JetStreamContext, type LatticeRef } from '@wadm-ts/store';
-import type { Logger, Metrics } from '@wadm-ts/obs';
+import type { Logger, Metrics, Tracing } from '@wadm-ts/obs';
 import type { Command } from '../types.js';
 import { toCtlRequest } from './ctl.js';
 
@@ -132,6 +132,8 @@ export interface CommandWorkerOptions {
    * the checks made before it was sent and release it on resume.
    */
   ctl?: NatsConnection;
+  /** A span per control command (OTLP traces); none when absent. */
+  tracing?: Tracing;
   ctx: JetStreamContext;
   logger: Logger;
   metrics: Metrics;
@@ -259,8 +261,19 @@ export class CommandWorker {
     return 'yes';
   }
 
-  /** One command: guards, then the control request, retried with backoff (guards again each time); never throws. */
-  private async one(ref: LatticeRef, env: CommandEnvelope, c: Command, expiresAt: number | undefined, parent: Logger): Promise<'done' | 'deferred'> {
+  /** One command, in a span when tracing: guards, then the control request, retried with backoff; never throws. */
+  private one(ref: LatticeRef, env: CommandEnvelope, c: Command, expiresAt: number | undefined, parent: Logger): Promise<'done' | 'deferred'> {
+    const t = this.o.tracing;
+    if (!t) return this.attempts(ref, env, c, expiresAt, parent);
+    const attrs = { lattice: ref.lattice, 'wadm.command': c.kind, ...('model_name' in c ? { app: c.model_name } : {}), ...('host_id' in c ? { 'wasmcloud.host': c.host_id } : {}) };
+    return t.span(`wadm.command ${c.kind}`, attrs, async (span) => {
+      const r = await this.attempts(ref, env, c, expiresAt, parent);
+      span.setAttribute('wadm.outcome', r);
+      return r;
+    });
+  }
+
+  private async attempts(ref: LatticeRef, env: CommandEnvelope, c: Command, expiresAt: number | undefined, parent: Logger): Promise<'done' | 'deferred'> {
     const log = 'model_name' in c ? parent.child({ app: c.model_name }) : parent;
     const req = toCtlRequest(c, env.lattice, env.account);
     const max = this.o.maxAttempts ?? 3;

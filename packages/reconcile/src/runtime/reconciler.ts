@@ -14,7 +14,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { KV } from '@nats-io/kv';
 import { undeployedStatus, waitingStatus, type Status } from '@wadm-ts/model';
 import { isCasConflict, type AppliedValue, type InFlightValue, type JetStreamContext, type LatticeRef, type ManifestView, type StateView } from '@wadm-ts/store';
-import type { Logger, Metrics } from '@wadm-ts/obs';
+import type { Logger, Metrics, Tracing } from '@wadm-ts/obs';
 import { DEFAULT_BACKOFF_MS, commandKey, earliestRequeue, planLattice, settleInflight } from '../plan/index.js';
 import type { AppliedRecord, Command, DeployedApp, InFlight, PlanOutput } from '../types.js';
 import { publishCommand } from './commands.js';
@@ -40,6 +40,8 @@ export interface ReconcilerOptions {
   backoffMs?: number;
   /** How long an applied link/config no longer wanted stays on record while unseen (see `AppliedRecord.unseen`). */
   unseenGraceMs?: number;
+  /** A span per pass (OTLP traces); none when absent. */
+  tracing?: Tracing;
   now?: () => number;
   /** Writes in flight per pass (default 64). */
   writeConcurrency?: number;
@@ -116,7 +118,15 @@ export class Reconciler {
   async reconcile(owned: OwnedLattice): Promise<PassResult> {
     const end = this.duration.startTimer();
     try {
-      const r = await this.pass(owned);
+      const ref = owned.held.ref;
+      const attrs = { lattice: ref.lattice, ...(ref.account ? { account: ref.account } : {}), 'wadm.epoch': owned.held.epoch };
+      const r = this.o.tracing
+        ? await this.o.tracing.span('wadm.reconcile', attrs, async (span) => {
+            const x = await this.pass(owned);
+            span.setAttribute('wadm.commands', x.commands.length);
+            return x;
+          })
+        : await this.pass(owned);
       this.results.inc({ result: r.commands.length > 0 ? 'commands' : 'converged' });
       return r;
     } catch (err) {
