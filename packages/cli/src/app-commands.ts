@@ -22,6 +22,7 @@ import type {
   VersionResponse,
 } from '@wadm-ts/protocol';
 import { formatTable, oneLine } from './format.js';
+import { followDeploy, statusSubject, stdoutLive, untilInterrupted, watchAndRedraw } from './live.js';
 
 export type OutputMode = 'text' | 'json';
 
@@ -77,9 +78,17 @@ export function registerAppCommands(program: Command, connect: Connect): void {
       );
     });
 
-  apiCommand(app, 'list', 'List applications').action(async (_o: unknown, cmd: Command) => {
-    await run(() => withClient(connect, cmd, async (client, mode) => renderList(await client.list(), mode)));
-  });
+  apiCommand(app, 'list', 'List applications')
+    .option('-w, --watch', 'redraw whenever an application status changes (until Ctrl-C)')
+    .action(async (opts: { watch?: boolean }, cmd: Command) => {
+      await run(() =>
+        withClient(connect, cmd, async (client, mode, nc) => {
+          if (!opts.watch) return renderList(await client.list(), mode);
+          await watchAndRedraw(nc, statusSubject(cmd.opts<ApiOptions>().lattice, '*'), async () => linesOf(renderList(await client.list(), mode)), stdoutLive(), untilInterrupted());
+          return { stdout: [], stderr: [], exitCode: 0 };
+        }),
+      );
+    });
 
   apiCommand(app, 'history', 'List the stored versions of an application')
     .argument('<name>', 'application name')
@@ -90,8 +99,12 @@ export function registerAppCommands(program: Command, connect: Connect): void {
   apiCommand(app, 'deploy', 'Deploy an application by name, or put a manifest and deploy the stored version')
     .argument('<fileOrName>', 'application name, or manifest file (.yaml, .yml, .json), http(s) URL, or - for stdin')
     .argument('[version]', 'version to deploy when a name is given (default: latest)')
-    .action(async (target: string, version: string | undefined, _o: unknown, cmd: Command) => {
-      await run(() => deployCommand(connect, cmd, target, version));
+    .option('--wait', 'follow the deploy until the application is deployed (exit 0) or failed (exit 1); the default in a terminal')
+    .option('--no-wait', 'return once the deploy is acknowledged, also in a terminal')
+    .addOption(new Option('--wait-timeout-ms <ms>', 'give up following after this long (exit 1)').argParser(parsePositiveInt).default(300_000))
+    .action(async (target: string, version: string | undefined, opts: { wait?: boolean; waitTimeoutMs: number }, cmd: Command) => {
+      const follow = opts.wait ?? process.stdout.isTTY === true;
+      await run(() => deployCommand(connect, cmd, target, version, follow ? opts.waitTimeoutMs : undefined));
     });
 
   apiCommand(app, 'undeploy', 'Undeploy an application (its versions are kept)')
@@ -111,8 +124,15 @@ export function registerAppCommands(program: Command, connect: Connect): void {
 
   apiCommand(app, 'status', 'Show the status of an application and of each of its scalers')
     .argument('<name>', 'application name')
-    .action(async (name: string, _o: unknown, cmd: Command) => {
-      await run(() => withClient(connect, cmd, (client, mode) => statusCommand(client, name, mode)));
+    .option('-w, --watch', 'redraw whenever the status changes (until Ctrl-C)')
+    .action(async (name: string, opts: { watch?: boolean }, cmd: Command) => {
+      await run(() =>
+        withClient(connect, cmd, async (client, mode, nc) => {
+          if (!opts.watch) return statusCommand(client, name, mode);
+          await watchAndRedraw(nc, statusSubject(cmd.opts<ApiOptions>().lattice, name), async () => linesOf(await statusCommand(client, name, mode)), stdoutLive(), untilInterrupted());
+          return { stdout: [], stderr: [], exitCode: 0 };
+        }),
+      );
     });
 
   app
@@ -180,7 +200,7 @@ function emit(output: CommandOutput): void {
 async function withClient(
   connect: Connect,
   cmd: Command,
-  fn: (client: WadmClient, mode: OutputMode) => Promise<CommandOutput>,
+  fn: (client: WadmClient, mode: OutputMode, nc: NatsConnection) => Promise<CommandOutput>,
 ): Promise<CommandOutput> {
   const opts = cmd.opts<ApiOptions>();
   let nc: NatsConnection;
@@ -192,7 +212,7 @@ async function withClient(
   try {
     const clientOpts: ConstructorParameters<typeof WadmClient>[1] = { lattice: opts.lattice, prefix: opts.apiPrefix };
     if (opts.timeoutMs !== undefined) clientOpts.timeoutMs = opts.timeoutMs;
-    return await fn(new WadmClient(nc, clientOpts), opts.output);
+    return await fn(new WadmClient(nc, clientOpts), opts.output, nc);
   } catch (e) {
     return failure(describeError(e));
   } finally {
@@ -200,17 +220,56 @@ async function withClient(
   }
 }
 
-async function deployCommand(connect: Connect, cmd: Command, target: string, version: string | undefined): Promise<CommandOutput> {
+async function deployCommand(connect: Connect, cmd: Command, target: string, version: string | undefined, followMs?: number): Promise<CommandOutput> {
+  const lattice = cmd.opts<ApiOptions>().lattice;
   if (!isManifestSource(target)) {
-    return withClient(connect, cmd, async (client, mode) => renderDeploy(await client.deploy(target, version), mode));
+    return withClient(connect, cmd, (client, mode, nc) => deployAndFollow(client, nc, lattice, target, version, mode, followMs));
   }
   if (version !== undefined) return failure('A version cannot be given when deploying from a manifest; it comes from the put.');
   const source = await readManifestSource(target);
-  return withClient(connect, cmd, async (client, mode) => {
+  return withClient(connect, cmd, async (client, mode, nc) => {
     const put = await client.put(source);
     if (isFailure(put)) return renderPut(put, mode);
-    return renderDeploy(await client.deploy(put.name, put.current_version), mode);
+    return deployAndFollow(client, nc, lattice, put.name, put.current_version, mode, followMs);
   });
+}
+
+/** Deploy, then (with `followMs`) follow the status until deployed (exit 0), failed or timed out (exit 1). */
+async function deployAndFollow(client: WadmClient, nc: NatsConnection, lattice: string, name: string, version: string | undefined, mode: OutputMode, followMs?: number): Promise<CommandOutput> {
+  if (followMs === undefined) return renderDeploy(await client.deploy(name, version), mode);
+  const before = await deployedVersion(client, name);
+  const sub = nc.subscribe(statusSubject(lattice, name));
+  await nc.flush();
+  const reply = await client.deploy(name, version);
+  const acked = renderDeploy(reply, mode);
+  if (acked.exitCode !== 0 || isFailure(reply)) {
+    sub.unsubscribe();
+    return acked;
+  }
+  emit(acked);
+  const target = (reply as { version?: string | null }).version ?? version;
+  const progress = mode === 'text';
+  const outcome = await followDeploy(sub, {
+    lattice,
+    name,
+    timeoutMs: followMs,
+    noop: before !== undefined && before === target,
+    onStatus: (s) => {
+      if (progress) process.stdout.write(`${name} - ${s.status.type}${s.status.message ? `: ${oneLine(s.status.message, 200)}` : ''}\n`);
+    },
+    poll: async () => {
+      const r = await client.status(name);
+      return isFailure(r) ? undefined : statusFromWire(r.status);
+    },
+  });
+  if (outcome === 'timeout') return failure(`Gave up waiting for ${name} to be deployed after ${followMs} ms`);
+  if (mode === 'json') return { stdout: [JSON.stringify({ name, version: target, status: outcome.status })], stderr: [], exitCode: outcome.status.type === 'deployed' ? 0 : 1 };
+  return outcome.status.type === 'deployed' ? { stdout: [], stderr: [], exitCode: 0 } : { stdout: [], stderr: [`${name} failed: ${outcome.status.message}`], exitCode: 1 };
+}
+
+/** A command's output as lines (for redrawing). */
+function linesOf(o: CommandOutput): string[] {
+  return [...o.stdout, ...o.stderr];
 }
 
 async function undeployCommand(connect: Connect, cmd: Command, name: string | undefined, all: boolean): Promise<CommandOutput> {
