@@ -6,7 +6,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { createLogger } from '@wadm-ts/obs';
 import { SimulatedLattice } from '@wadm-ts/simulator';
 import type { Replica } from '@wadm-ts/cli';
-import { startNats, type TestNats } from './harness/nats.js';
+import { startNats, waitFor, type TestNats } from './harness/nats.js';
 import { silent, startReplicas } from './harness/replicas.js';
 import { waitConverged } from './harness/lattice.js';
 
@@ -52,4 +52,33 @@ test('two accounts with the same lattice id stay apart', async () => {
   assert.ok(r.success);
   await waitConverged(replicas[0]!.state, sims[0]!, 'shared-id', 20_000, 'ACCTONE');
   await waitConverged(replicas[1]!.state, sims[1]!, 'shared-id', 20_000, 'ACCTTWO');
+});
+
+test('two tenants with the same lattice id and app name keep their own manifests and statuses', async () => {
+  const call = async (account: string, op: string, name?: string, body = ''): Promise<Record<string, unknown>> => {
+    const m = await nc.request(`${account}.wadm.api.shared-id.model.${op}${name ? `.${name}` : ''}`, body, { timeout: 5000 });
+    return JSON.parse(m.string()) as Record<string, unknown>;
+  };
+  const manifest = (instances: number, image: string): string =>
+    JSON.stringify({
+      apiVersion: 'core.oam.dev/v1beta1',
+      kind: 'Application',
+      metadata: { name: 'same', annotations: { version: 'v1' } },
+      spec: { components: [{ name: 'web', type: 'component', properties: { image }, traits: [{ type: 'spreadscaler', properties: { instances } }] }] },
+    });
+  assert.equal((await call('ACCTONE', 'put', undefined, manifest(1, 'reg/one:1')))['result'], 'created');
+  assert.equal((await call('ACCTTWO', 'put', undefined, manifest(2, 'reg/two:1')))['result'], 'created');
+  assert.equal((await call('ACCTONE', 'deploy', 'same'))['result'], 'acknowledged');
+  const statusOf = async (account: string): Promise<string | undefined> => ((await call(account, 'status', 'same'))['status'] as { status?: { type?: string } } | undefined)?.status?.type;
+  await waitFor(async () => (await statusOf('ACCTONE')) === 'deployed', 20_000, 'the first tenant deployed');
+  // The other tenant's app of the same name is not deployed: its status is its own.
+  assert.notEqual(await statusOf('ACCTTWO'), 'deployed', "the second tenant does not see the first one's status");
+  const jsm = await jetstreamManager(nc);
+  const own = await jsm.streams.getMessage('wadm_status_tenants', { last_by_subj: 'ACCTONE.wadm.status.shared-id.same' });
+  assert.ok(own, 'published per account');
+  const models = (await call('ACCTTWO', 'get'))['models'] as Array<{ name: string; deployed_version?: string | null }>;
+  assert.deepEqual(models.map((x) => [x.name, x.deployed_version ?? null]), [['same', null]], 'manifests stay apart');
+  // Each tenant's hosts run only its own app.
+  await waitFor(() => sims[0]!.snapshot().hosts.some((h) => h.components.some((c) => c.imageRef === 'reg/one:1')), 20_000, 'tenant one runs its app');
+  assert.ok(!sims[1]!.snapshot().hosts.some((h) => h.components.length > 0), "tenant two's hosts run nothing");
 });

@@ -329,7 +329,7 @@ export class ApiServer {
 
   private async summaries(scope: Scope): Promise<ReturnType<typeof summarize>[]> {
     const apps = await this.o.manifests.listApps(scope);
-    const statuses = await Promise.all(apps.map((a) => this.o.statuses.latest(scope.lattice, a.name)));
+    const statuses = await Promise.all(apps.map((a) => this.o.statuses.latest(scope.lattice, a.name, scope.account)));
     return apps.map((a, i) => summarize(a, statuses[i]));
   }
 
@@ -357,7 +357,7 @@ export class ApiServer {
     // else would, a deleted app is no longer reconciled).
     if (removed) {
       try {
-        await this.o.statuses.publishIfChanged(scope.lattice, name, undeployedStatus());
+        await this.o.statuses.publishIfChanged(scope.lattice, name, undeployedStatus(), scope.account);
       } catch (err) {
         log.warn({ err }, 'publishing the undeployed status of a deleted app failed');
       }
@@ -456,7 +456,7 @@ export class ApiServer {
   }
 
   private async status(scope: Scope, name: string): Promise<StatusResponse> {
-    const st = (await this.o.statuses.latest(scope.lattice, name)) ?? defaultStatus();
+    const st = (await this.o.statuses.latest(scope.lattice, name, scope.account)) ?? defaultStatus();
     return { result: 'ok', message: `Successfully fetched status for application ${name}`, status: statusToWire(st) };
   }
 

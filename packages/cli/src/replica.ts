@@ -102,11 +102,11 @@ export async function startReplica(cfg: ReplicaConfig, opts: StartOptions = {}):
   // resources are ensured again (a memory-storage server loses them on restart).
   const retry: RetryOptions = { logger, stopped: () => nc.isClosed(), maxDelayMs: 5000 };
   const ctx = await retryTransient('opening JetStream', () => jetStreamContext(nc, cfg.jetstream, { logger }), retry);
-  await retryTransient('ensuring the API streams', () => ensureApiStreams(ctx), retry);
+  await retryTransient('ensuring the API streams', () => ensureApiStreams(ctx, { multitenant: cfg.multitenant }), retry);
   const manifestKv = await retryTransient(`ensuring bucket ${cfg.manifestBucket}`, () => ensureBucket(ctx, cfg.manifestBucket), retry);
   const stateKv = await retryTransient(`ensuring bucket ${cfg.stateBucket}`, () => ensureBucket(ctx, cfg.stateBucket), retry);
   const ensureAll = async (): Promise<void> => {
-    await ensureApiStreams(ctx);
+    await ensureApiStreams(ctx, { multitenant: cfg.multitenant });
     await ensureBucket(ctx, cfg.manifestBucket);
     await ensureBucket(ctx, cfg.stateBucket);
     await ensureReconcileStream(ctx);

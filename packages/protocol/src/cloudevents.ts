@@ -23,9 +23,13 @@ export function wadmEventSubject(lattice: string, kind: 'manifest_published' | '
   return `wadm.evt.${lattice}.${kind}`;
 }
 
-/** `wadm.status.{lattice}.{name}` — never account-prefixed. */
-export function statusSubject(lattice: string, name: string): string {
-  return `wadm.status.${lattice}.${name}`;
+/**
+ * `wadm.status.{lattice}.{name}`; in multitenant mode `{account}.wadm.status.{lattice}.{name}` (a
+ * departure from the Rust wadm, which drops the account there, so tenants with the same lattice id and
+ * app name would share one status).
+ */
+export function statusSubject(lattice: string, name: string, account?: string): string {
+  return `${account ? `${account}.` : ''}wadm.status.${lattice}.${name}`;
 }
 
 /** Parse an untrusted payload into a CloudEvent envelope, or undefined when it is not one. */

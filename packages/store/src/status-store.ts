@@ -1,8 +1,8 @@
-/** Reading and publishing app status on stream `wadm_status` (subject `wadm.status.{lattice}.{name}`). */
+/** Reading and publishing app status on stream `wadm_status` (subject `wadm.status.{lattice}.{name}`; multitenant: `wadm_status_tenants`, `{account}.wadm.status.…`). */
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { statusFromWire, statusToWire, type Status } from '@wadm-ts/model';
 import { statusSubject } from '@wadm-ts/protocol';
-import { STATUS_STREAM } from './streams.js';
+import { STATUS_STREAM, TENANT_STATUS_STREAM } from './streams.js';
 import { StorageError } from './errors.js';
 
 export class StatusStore {
@@ -18,10 +18,10 @@ export class StatusStore {
   }
 
   /** The last published status, or undefined when none exists or it does not parse. */
-  async latest(lattice: string, name: string): Promise<Status | undefined> {
-    const subj = statusSubject(lattice, name);
+  async latest(lattice: string, name: string, account?: string): Promise<Status | undefined> {
+    const subj = statusSubject(lattice, name, account);
     try {
-      const m = await this.jsm.streams.getMessage(this.stream, { last_by_subj: subj });
+      const m = await this.jsm.streams.getMessage(account ? TENANT_STATUS_STREAM : this.stream, { last_by_subj: subj });
       if (!m) return undefined;
       try {
         return statusFromWire(JSON.parse(new TextDecoder().decode(m.data)));
@@ -35,11 +35,11 @@ export class StatusStore {
   }
 
   /** Publish a status unless it equals the last stored one. Returns whether it published. */
-  async publishIfChanged(lattice: string, name: string, status: Status): Promise<boolean> {
+  async publishIfChanged(lattice: string, name: string, status: Status, account?: string): Promise<boolean> {
     const wire = JSON.stringify(statusToWire(status));
-    const last = await this.latest(lattice, name);
+    const last = await this.latest(lattice, name, account);
     if (last && JSON.stringify(statusToWire(last)) === wire) return false;
-    await this.js.publish(statusSubject(lattice, name), wire);
+    await this.js.publish(statusSubject(lattice, name, account), wire);
     return true;
   }
 }

@@ -23,6 +23,8 @@ import { StreamConflictError, describeDifferences, incompatibilities, subjectLis
 export * from './stream-compat.js';
 
 export const STATUS_STREAM = 'wadm_status';
+/** Multitenant statuses, `{account}.wadm.status.{lattice}.{name}` (wadm-ts only). */
+export const TENANT_STATUS_STREAM = 'wadm_status_tenants';
 export const EVENTS_STREAM = 'wadm_events';
 /** The names wadm-ts uses beside an incompatible `wadm_status` / `wadm_events` (see ensureStream). */
 export const STATUS_STREAM_BESIDE = 'wadm_ts_status';
@@ -345,7 +347,16 @@ async function streamInfo(ctx: JetStreamContext, name: string): Promise<StreamIn
  * streams are used as they are (status history included); where one is incompatible, wadm-ts's own
  * stream beside it (`wadm_ts_status`, `wadm_ts_events`) when that is possible (see ensureStream).
  */
-export async function ensureApiStreams(ctx: JetStreamContext): Promise<void> {
+export async function ensureApiStreams(ctx: JetStreamContext, opts: { multitenant?: boolean } = {}): Promise<void> {
+  if (opts.multitenant) {
+    await ensureStream(ctx, {
+      name: TENANT_STATUS_STREAM,
+      subjects: ['*.wadm.status.*.*'],
+      retention: RetentionPolicy.Limits,
+      max_msgs_per_subject: 10,
+      allow_direct: true,
+    });
+  }
   await ensureStream(
     ctx,
     {

@@ -9,7 +9,7 @@ import { headers } from '@nats-io/transport-node';
 import { DeliverPolicy, type JsMsg } from '@nats-io/jetstream';
 import { statusFromWire, statusToWire, type Status } from '@wadm-ts/model';
 import { cloudEvent, statusSubject } from '@wadm-ts/protocol';
-import { STATUS_STREAM, isCasConflict, streamName, type JetStreamContext, type LatticeRef } from '@wadm-ts/store';
+import { STATUS_STREAM, TENANT_STATUS_STREAM, isCasConflict, streamName, type JetStreamContext, type LatticeRef } from '@wadm-ts/store';
 import { LeaseLostError } from './leases.js';
 
 export const EPOCH_HEADER = 'Wadm-Epoch';
@@ -22,6 +22,11 @@ interface Known {
 
 export class StatusPublisher {
   private readonly known = new Map<string, Known | null>();
+
+  /** The stream statuses of this lattice live on (per account in multitenant mode). */
+  private get stream(): string {
+    return this.ref.account ? TENANT_STATUS_STREAM : streamName(this.ctx, STATUS_STREAM);
+  }
   private preloaded = false;
 
   constructor(
@@ -49,13 +54,13 @@ export class StatusPublisher {
   async preload(names: readonly string[], timeoutMs = 5000): Promise<void> {
     if (this.preloaded) return;
     this.preloaded = true;
-    const filter = statusSubject(this.ref.lattice, '*');
+    const filter = statusSubject(this.ref.lattice, '*', this.ref.account);
     try {
-      const info = await this.ctx.jsm.streams.info(streamName(this.ctx, STATUS_STREAM), { subjects_filter: filter });
+      const info = await this.ctx.jsm.streams.info(this.stream, { subjects_filter: filter });
       const count = Object.keys(info.state.subjects ?? {}).length;
       const seen = new Map<string, Known>();
       if (count > 0) {
-        const c = await this.ctx.js.consumers.get(streamName(this.ctx, STATUS_STREAM), { filter_subjects: filter, deliver_policy: DeliverPolicy.LastPerSubject });
+        const c = await this.ctx.js.consumers.get(this.stream, { filter_subjects: filter, deliver_policy: DeliverPolicy.LastPerSubject });
         const iter = await c.consume({ max_messages: 512 });
         const timer = setTimeout(() => iter.stop(), timeoutMs);
         for await (const m of iter as AsyncIterable<JsMsg>) {
@@ -76,9 +81,9 @@ export class StatusPublisher {
   }
 
   private async load(name: string): Promise<Known | null> {
-    const subj = statusSubject(this.ref.lattice, name);
+    const subj = statusSubject(this.ref.lattice, name, this.ref.account);
     try {
-      const m = await this.ctx.jsm.streams.getMessage(streamName(this.ctx, STATUS_STREAM), { last_by_subj: subj });
+      const m = await this.ctx.jsm.streams.getMessage(this.stream, { last_by_subj: subj });
       if (!m) return null;
       return this.parse(m);
     } catch (err) {
@@ -101,7 +106,7 @@ export class StatusPublisher {
       const h = headers();
       h.set(EPOCH_HEADER, String(this.epoch));
       try {
-        const ack = await this.ctx.js.publish(statusSubject(this.ref.lattice, name), wire, {
+        const ack = await this.ctx.js.publish(statusSubject(this.ref.lattice, name, this.ref.account), wire, {
           headers: h,
           ...(this.fenced && k ? { expect: { lastSubjectSequence: k.seq } } : {}),
         });
@@ -113,7 +118,7 @@ export class StatusPublisher {
       }
       // A notification: published without waiting for the stream's ack (the stream still captures it).
       const ev = cloudEvent('wadm', 'com.wadm.application_status', { name, status: statusToWire(status) });
-      this.ctx.nc.publish(`wadm.evt.${this.ref.lattice}.application_status`, JSON.stringify(ev));
+      this.ctx.nc.publish(`${this.ref.account ? `${this.ref.account}.` : ''}wadm.evt.${this.ref.lattice}.application_status`, JSON.stringify(ev));
       return true;
     }
     throw new LeaseLostError(this.ref, this.epoch, `status of ${name} keeps changing under this owner`);
