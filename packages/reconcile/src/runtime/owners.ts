@@ -70,11 +70,15 @@ export class Owners {
   private discoverTimer: NodeJS.Timeout | undefined;
   private readonly depth;
   private readonly triggers;
+  private readonly queueWait;
+  private readonly retries;
 
   constructor(private readonly o: OwnersOptions) {
     this.queue = new PQueue({ concurrency: o.maxConcurrent });
     this.depth = o.metrics.gauge('wadm_reconcile_queue_depth', 'owned lattices waiting for a reconcile pass');
     this.triggers = o.metrics.counter('wadm_reconcile_triggers_total', 'reasons a lattice pass was requested', ['reason']);
+    this.queueWait = o.metrics.histogram('wadm_reconcile_queue_duration_seconds', 'time a lattice waited in the queue before its pass started (controller-runtime: workqueue queue_duration)', []);
+    this.retries = o.metrics.counter('wadm_reconcile_retries_total', 'passes scheduled again (with backoff) after a failed pass', []);
     const active = o.metrics.gauge('wadm_reconcile_active_workers', 'reconcile passes running now');
     this.queue.on('active', () => active.set(this.queue.pending));
     this.queue.on('idle', () => active.set(0));
@@ -240,7 +244,11 @@ export class Owners {
     if (s.queued || s.lost) return;
     s.queued = true;
     this.depth.set(this.queue.size + 1);
-    void this.queue.add(() => this.run(s));
+    const queuedAt = performance.now();
+    void this.queue.add(() => {
+      this.queueWait.observe((performance.now() - queuedAt) / 1000);
+      return this.run(s);
+    });
   }
 
   private async run(s: Slot): Promise<void> {
@@ -268,6 +276,7 @@ export class Owners {
         this.o.logger.warn({ lattice: h.ref.lattice, epoch: h.epoch, err: err.message }, 'pass stopped: lease lost');
       } else {
         s.failures++;
+        this.retries.inc();
         next = Math.min(30_000, 250 * 2 ** Math.min(s.failures, 7));
         this.o.logger.warn({ lattice: h.ref.lattice, err, retryInMs: next }, 'reconcile failed; will retry');
       }
