@@ -12,9 +12,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { SimulatedLattice } from '@wadm-ts/simulator';
-import { createLogger } from '@wadm-ts/obs';
-import { silent } from './harness/replicas.js';
+import type { SimulatedLattice } from '@wadm-ts/simulator';
+import { simLattice } from './harness/lattice.js';
 import { startNats, type TestNats } from './harness/nats.js';
 import { eventually } from './harness/cluster.js';
 import { ReplicaFleet, type ReplicaProc } from './harness/procs.js';
@@ -31,15 +30,7 @@ before(async () => {
   nats = await startNats();
   nc = await nats.connect();
   fleet = new ReplicaFleet({ natsUrl: nats.url, args: ['--stream-persistence', 'memory', '--takeover-ms', '1500', '--resync-interval-ms', '1000', '--ingest-ack-wait-ms', '8000'] });
-  sim = new SimulatedLattice({
-    servers: await nats.connect(),
-    lattice: LATTICE,
-    heartbeatIntervalMs: 1000,
-    fetchDelayMs: 10,
-    logger: createLogger({ replica: 'simulator', level: 'silent', destination: silent }),
-  });
-  await sim.ready();
-  for (let i = 0; i < 2; i++) await sim.addHost();
+  sim = await simLattice(await nats.connect(), LATTICE, 2, 1000);
 });
 
 after(async () => {

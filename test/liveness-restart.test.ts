@@ -9,9 +9,8 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { SimulatedLattice } from '@wadm-ts/simulator';
-import { createLogger } from '@wadm-ts/obs';
-import { silent } from './harness/replicas.js';
+import type { SimulatedLattice } from '@wadm-ts/simulator';
+import { simLattice } from './harness/lattice.js';
 import { startNats, type TestNats } from './harness/nats.js';
 import { eventually } from './harness/cluster.js';
 import { ReplicaFleet, fleetMetric } from './harness/procs.js';
@@ -29,16 +28,8 @@ before(async () => {
   nats = await startNats();
   nc = await nats.connect();
   fleet = new ReplicaFleet({ natsUrl: nats.url, args: ['--stream-persistence', 'memory', '--takeover-ms', '1500', '--resync-interval-ms', '1000', '--cleanup-interval', String(CLEANUP_S)] });
-  sim = new SimulatedLattice({
-    servers: await nats.connect(),
-    lattice: LATTICE,
-    // Frequent heartbeats: the restarted replica finds a backlog of them (ingest lags behind).
-    heartbeatIntervalMs: 100,
-    fetchDelayMs: 10,
-    logger: createLogger({ replica: 'simulator', level: 'silent', destination: silent }),
-  });
-  await sim.ready();
-  for (let i = 0; i < HOSTS; i++) await sim.addHost();
+  // Frequent heartbeats: the restarted replica finds a backlog of them (ingest lags behind).
+  sim = await simLattice(await nats.connect(), LATTICE, HOSTS, 100);
 });
 
 after(async () => {

@@ -8,10 +8,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { SimulatedLattice } from '@wadm-ts/simulator';
-import { createLogger } from '@wadm-ts/obs';
+import type { SimulatedLattice } from '@wadm-ts/simulator';
+import { simLattice } from './harness/lattice.js';
 import { startLocalNats, type LocalNats } from '@wadm-ts/store';
-import { silent } from './harness/replicas.js';
 import { waitFor } from './harness/nats.js';
 import { ReplicaFleet } from './harness/procs.js';
 
@@ -55,10 +54,7 @@ before(async () => {
   for (const [t, user] of [['A', 'a'], ['B', 'b']] as const) {
     const nc = await connect({ servers: `nats://${at}`, user, pass: `${user}-pw` });
     tenants.set(t, nc);
-    const sim = new SimulatedLattice({ servers: nc, lattice: 'shared', heartbeatIntervalMs: 1000, fetchDelayMs: 1, logger: createLogger({ replica: 'simulator', level: 'silent', destination: silent }) });
-    sims.push(sim);
-    await sim.ready();
-    await sim.addHost({ labels: { tenant: t } });
+    sims.push(await simLattice(nc, 'shared', 1, 1000, () => ({ tenant: t })));
   }
 });
 

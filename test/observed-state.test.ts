@@ -13,9 +13,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { SimulatedLattice } from '@wadm-ts/simulator';
-import { createLogger } from '@wadm-ts/obs';
-import { silent } from './harness/replicas.js';
+import type { SimulatedLattice } from '@wadm-ts/simulator';
+import { simLattice } from './harness/lattice.js';
 import { startNats, type TestNats } from './harness/nats.js';
 import { eventually } from './harness/cluster.js';
 import { ReplicaFleet, fleetMetric, type ReplicaProc } from './harness/procs.js';
@@ -66,17 +65,7 @@ const app = (name: string, configs: unknown[], link = false): string =>
 before(async () => {
   nats = await startNats();
   nc = await nats.connect();
-  sim = new SimulatedLattice({
-    servers: await nats.connect(),
-    lattice: LATTICE,
-    heartbeatIntervalMs: 1000,
-    healthCheckDelayMs: 100,
-    healthCheckIntervalMs: 1000,
-    fetchDelayMs: 10,
-    logger: createLogger({ replica: 'simulator', level: 'silent', destination: silent }),
-  });
-  await sim.ready();
-  for (let i = 0; i < 10; i++) await sim.addHost();
+  sim = await simLattice(await nats.connect(), LATTICE, 10, 1000);
   // Before wadm-ts ever ran (no stream yet to keep its config_set event): a config someone else put.
   assert.equal((await ctl('config.put.preexisting', { greeting: 'hello' }))['success'], true);
   fleet = new ReplicaFleet({ natsUrl: nats.url, args: ['--stream-persistence', 'memory', '--takeover-ms', '1500', '--resync-interval-ms', '1000'] });

@@ -142,13 +142,22 @@ export function countEvents(nc: NatsConnection, lattices: readonly string[]): { 
   return { count: () => n, stop: () => sub.unsubscribe() };
 }
 
-/** A simulated lattice for tests: quiet logs, fast fetches and health checks. */
-export async function simLattice(url: string, name: string, hosts: number, heartbeatIntervalMs = 500): Promise<import('@wadm-ts/simulator').SimulatedLattice> {
+/**
+ * A simulated lattice for tests: quiet logs, fast fetches and health checks. `servers` is a URL or a
+ * connection (e.g. one authenticated as a tenant); `hostLabels` gives each host its labels.
+ */
+export async function simLattice(
+  servers: string | NatsConnection,
+  name: string,
+  hosts: number,
+  heartbeatIntervalMs = 500,
+  hostLabels: (i: number) => Record<string, string> = (i) => ({ zone: i % 2 ? 'east' : 'west' }),
+): Promise<import('@wadm-ts/simulator').SimulatedLattice> {
   const { SimulatedLattice } = await import('@wadm-ts/simulator');
   const { createLogger } = await import('@wadm-ts/obs');
   const { silent } = await import('./replicas.js');
   const sim = new SimulatedLattice({
-    servers: url,
+    servers,
     lattice: name,
     heartbeatIntervalMs,
     healthCheckDelayMs: 100,
@@ -157,7 +166,7 @@ export async function simLattice(url: string, name: string, hosts: number, heart
     logger: createLogger({ replica: 'simulator', level: 'silent', destination: silent }),
   });
   await sim.ready();
-  for (let i = 0; i < hosts; i++) await sim.addHost({ labels: { zone: i % 2 ? 'east' : 'west' } });
+  for (let i = 0; i < hosts; i++) await sim.addHost({ labels: hostLabels(i) });
   return sim;
 }
 
