@@ -22,7 +22,8 @@ import type {
   VersionResponse,
 } from '@wadm-ts/protocol';
 import { formatTable, oneLine } from './format.js';
-import { followDeploy, statusSubject, stdoutLive, untilInterrupted, watchAndRedraw } from './live.js';
+import { statusSubject } from '@wadm-ts/protocol';
+import { followDeploy, stdoutLive, untilInterrupted, watchAndRedraw } from './live.js';
 
 export type OutputMode = 'text' | 'json';
 

@@ -4,7 +4,6 @@
  * deploy until `deployed` or `failed` (always in a terminal, with `--wait` in scripts).
  */
 import type { NatsConnection } from '@nats-io/transport-node';
-import { statusSubject } from '@wadm-ts/protocol';
 import { statusFromWire, type Status } from '@wadm-ts/model';
 
 export interface LiveOutput {
@@ -126,4 +125,3 @@ export async function followDeploy(sub: AsyncIterable<{ string(): string }> & { 
   });
 }
 
-export { statusSubject };

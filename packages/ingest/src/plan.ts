@@ -4,7 +4,7 @@
  * is left alone, so events may be applied out of order, concurrently, or twice (redelivery) and the
  * result is the same as applying them once, in order.
  */
-import { configDigest, type LatticeEvent, type LinkDef } from '@wadm-ts/protocol';
+import { configDigest, sameLinkDef, type LatticeEvent, type LinkDef } from '@wadm-ts/protocol';
 import {
   stateKeys,
   type ComponentState,
@@ -131,54 +131,9 @@ export function planEvent(ev: LatticeEvent, ctx: EventContext): Op[] {
   const { lattice: l, seq, timeMs } = ctx;
   switch (ev.type) {
     case 'host_started':
-    case 'host_heartbeat': {
-      const hb = ev.type === 'host_heartbeat' ? ev : undefined;
-      const ops: Op[] = [
-        upsert<HostState>(stateKeys.host(l, ev.hostId), seq, (cur) => ({
-          kind: 'host',
-          id: ev.hostId,
-          friendlyName: ev.friendlyName,
-          ...labelsAt(cur, ev.labels, seq),
-          version: ev.version,
-          uptimeSeconds: hb?.uptimeSeconds ?? 0,
-          lastSeen: timeMs,
-          seq,
-        })),
-      ];
-      const comps = hb?.components.filter((c) => c.maxInstances > 0) ?? [];
-      const provs = hb?.providers ?? [];
-      for (const c of comps) {
-        ops.push(
-          upsert<ComponentState>(stateKeys.component(l, ev.hostId, c.id), seq, () => ({
-            kind: 'component',
-            hostId: ev.hostId,
-            componentId: c.id,
-            imageRef: c.imageRef,
-            maxInstances: c.maxInstances,
-            annotations: c.annotations,
-            seq,
-          })),
-        );
-      }
-      for (const p of provs) {
-        ops.push(
-          upsert<ProviderState>(stateKeys.provider(l, ev.hostId, p.id), seq, (cur) => ({
-            kind: 'provider',
-            hostId: ev.hostId,
-            providerId: p.id,
-            imageRef: p.imageRef,
-            annotations: p.annotations,
-            // Seen running: the run it belongs to and its health carry over.
-            ...healthAt(cur, cur?.deleted && cur.seq > 0 ? cur.seq : (cur?.startSeq ?? 0)),
-            seq,
-          })),
-        );
-      }
-      // A heartbeat is a full snapshot of the host (and a fresh host runs nothing): sweep the rest.
-      ops.push({ kind: 'sweep', filter: stateKeys.componentsOf(l, ev.hostId), keep: new Set(comps.map((c) => stateKeys.component(l, ev.hostId, c.id))), seq, timeMs });
-      ops.push({ kind: 'sweep', filter: stateKeys.providersOf(l, ev.hostId), keep: new Set(provs.map((p) => stateKeys.provider(l, ev.hostId, p.id))), seq, timeMs });
-      return ops;
-    }
+    case 'host_heartbeat':
+      // A heartbeat is a full snapshot of the host (and a fresh host runs nothing).
+      return hostSnapshot(ev, ctx, false);
     case 'host_stopped':
       return [
         remove(stateKeys.host(l, ev.hostId), seq, timeMs, () => ({ kind: 'host', id: ev.hostId, friendlyName: '', labels: ev.labels, version: '', uptimeSeconds: 0, lastSeen: timeMs, seq })),
@@ -353,37 +308,49 @@ export { semanticallyChanged } from '@wadm-ts/store';
 export function planInventory(inv: Extract<LatticeEvent, { type: 'host_heartbeat' }>, ctx: EventContext): Op[] {
   // An inventory is the same full snapshot of a host that a heartbeat is; but heartbeats already keep
   // unchanged entities fresh, so an answer writes only what differs from state (queries at rest are cheap).
+  return hostSnapshot(inv, ctx, true);
+}
+
+/**
+ * A full snapshot of a host (a heartbeat, `host_started`, or a `host.get` answer): its entry, what it
+ * runs, and sweeps of what it no longer runs. `onlyChanges`: entities equal to state are not written
+ * (a query answer); a heartbeat always writes, refreshing sequences and liveness.
+ */
+function hostSnapshot(ev: Extract<LatticeEvent, { type: 'host_started' | 'host_heartbeat' }>, ctx: EventContext, onlyChanges: boolean): Op[] {
   const { lattice: l, seq, timeMs } = ctx;
-  const ops: Op[] = [];
-  const hostKey = stateKeys.host(l, inv.hostId);
-  ops.push(
-    upsertIfDifferent<HostState>(hostKey, seq, (cur) =>
-      cur && !cur.deleted && sameRecord(cur.labels, inv.labels) && cur.friendlyName === inv.friendlyName && cur.version === inv.version
-        ? undefined
-        : { kind: 'host', id: inv.hostId, friendlyName: inv.friendlyName, ...labelsAt(cur, inv.labels, seq), version: inv.version, uptimeSeconds: inv.uptimeSeconds, lastSeen: timeMs, seq },
+  const hb = ev.type === 'host_heartbeat' ? ev : undefined;
+  const put = <T extends Entity>(key: string, same: (cur: T) => boolean, build: (cur: T | undefined) => T): Op =>
+    onlyChanges ? upsertIfDifferent<T>(key, seq, (cur) => (cur && !cur.deleted && same(cur) ? undefined : build(cur))) : upsert<T>(key, seq, build);
+  const ops: Op[] = [
+    put<HostState>(
+      stateKeys.host(l, ev.hostId),
+      (cur) => sameRecord(cur.labels, ev.labels) && cur.friendlyName === ev.friendlyName && cur.version === ev.version,
+      (cur) => ({ kind: 'host', id: ev.hostId, friendlyName: ev.friendlyName, ...labelsAt(cur, ev.labels, seq), version: ev.version, uptimeSeconds: hb?.uptimeSeconds ?? 0, lastSeen: timeMs, seq }),
     ),
-  );
-  const comps = inv.components.filter((c) => c.maxInstances > 0);
+  ];
+  const comps = hb?.components.filter((c) => c.maxInstances > 0) ?? [];
+  const provs = hb?.providers ?? [];
   for (const c of comps) {
     ops.push(
-      upsertIfDifferent<ComponentState>(stateKeys.component(l, inv.hostId, c.id), seq, (cur) =>
-        cur && !cur.deleted && cur.imageRef === c.imageRef && cur.maxInstances === c.maxInstances && sameRecord(cur.annotations, c.annotations)
-          ? undefined
-          : { kind: 'component', hostId: inv.hostId, componentId: c.id, imageRef: c.imageRef, maxInstances: c.maxInstances, annotations: c.annotations, seq },
+      put<ComponentState>(
+        stateKeys.component(l, ev.hostId, c.id),
+        (cur) => cur.imageRef === c.imageRef && cur.maxInstances === c.maxInstances && sameRecord(cur.annotations, c.annotations),
+        () => ({ kind: 'component', hostId: ev.hostId, componentId: c.id, imageRef: c.imageRef, maxInstances: c.maxInstances, annotations: c.annotations, seq }),
       ),
     );
   }
-  for (const p of inv.providers) {
+  for (const p of provs) {
     ops.push(
-      upsertIfDifferent<ProviderState>(stateKeys.provider(l, inv.hostId, p.id), seq, (cur) =>
-        cur && !cur.deleted && cur.imageRef === p.imageRef && sameRecord(cur.annotations, p.annotations)
-          ? undefined
-          : { kind: 'provider', hostId: inv.hostId, providerId: p.id, imageRef: p.imageRef, annotations: p.annotations, ...healthAt(cur, cur?.deleted && cur.seq > 0 ? cur.seq : (cur?.startSeq ?? 0)), seq },
+      put<ProviderState>(
+        stateKeys.provider(l, ev.hostId, p.id),
+        (cur) => cur.imageRef === p.imageRef && sameRecord(cur.annotations, p.annotations),
+        // Seen running: the run it belongs to and its health carry over.
+        (cur) => ({ kind: 'provider', hostId: ev.hostId, providerId: p.id, imageRef: p.imageRef, annotations: p.annotations, ...healthAt(cur, cur?.deleted && cur.seq > 0 ? cur.seq : (cur?.startSeq ?? 0)), seq }),
       ),
     );
   }
-  ops.push({ kind: 'sweep', filter: stateKeys.componentsOf(l, inv.hostId), keep: new Set(comps.map((c) => stateKeys.component(l, inv.hostId, c.id))), seq, timeMs });
-  ops.push({ kind: 'sweep', filter: stateKeys.providersOf(l, inv.hostId), keep: new Set(inv.providers.map((p) => stateKeys.provider(l, inv.hostId, p.id))), seq, timeMs });
+  ops.push({ kind: 'sweep', filter: stateKeys.componentsOf(l, ev.hostId), keep: new Set(comps.map((c) => stateKeys.component(l, ev.hostId, c.id))), seq, timeMs });
+  ops.push({ kind: 'sweep', filter: stateKeys.providersOf(l, ev.hostId), keep: new Set(provs.map((p) => stateKeys.provider(l, ev.hostId, p.id))), seq, timeMs });
   return ops;
 }
 
@@ -428,18 +395,4 @@ function upsertIfDifferent<T extends Entity>(key: string, seq: number, build: (c
       return next === undefined ? { skip: true } : { write: next };
     },
   };
-}
-
-function sameLinkDef(a: LinkDef, b: LinkDef): boolean {
-  const set = (x: readonly string[]): string => [...x].sort().join('\u0000');
-  return (
-    a.source_id === b.source_id &&
-    a.target === b.target &&
-    a.name === b.name &&
-    a.wit_namespace === b.wit_namespace &&
-    a.wit_package === b.wit_package &&
-    set(a.interfaces) === set(b.interfaces) &&
-    set(a.source_config) === set(b.source_config) &&
-    set(a.target_config) === set(b.target_config)
-  );
 }

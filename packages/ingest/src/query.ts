@@ -9,6 +9,7 @@
  * round per lattice at a time; a failed request is logged, counted and left to the next round.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
+import PQueue from 'p-queue';
 import {
   ctlSubject,
   decodeConfigValues,
@@ -128,10 +129,15 @@ export class LatticeQuerier {
       }
       // link.get and config.get are answered by one host of a queue group: with no host, nobody answers.
       const runnable = ids.length === 0 && !round.ping ? [] : tasks;
-      await limited(runnable, this.o.concurrency ?? 8, (err) => {
-        out.failed++;
-        log.warn({ err: (err as Error).message }, 'merging a host query answer failed');
-      });
+      const queue = new PQueue({ concurrency: this.o.concurrency ?? 8 });
+      await Promise.all(
+        runnable.map((t) =>
+          queue.add(t).catch((err: unknown) => {
+            out.failed++;
+            log.warn({ err: (err as Error).message }, 'merging a host query answer failed');
+          }),
+        ),
+      );
       if (round.ping || round.allHosts) await this.markQueried(ref);
       log.debug({ ...out }, 'host query round done');
       return out;
@@ -201,19 +207,4 @@ function take<T>(xs: readonly T[], from: number, n: number): T[] {
   const out: T[] = [];
   for (let i = 0; i < n; i++) out.push(xs[(from + i) % xs.length]!);
   return out;
-}
-
-async function limited(tasks: ReadonlyArray<() => Promise<void>>, concurrency: number, onError: (err: unknown) => void): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < tasks.length) {
-      const t = tasks[next++]!;
-      try {
-        await t();
-      } catch (err) {
-        onError(err);
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, tasks.length) }, worker));
 }

@@ -252,3 +252,26 @@ export function parseEventSubject(subject: string): { account?: string; lattice:
   if (t.length === 5 && t[1] === 'wasmbus' && t[2] === 'evt') return { account: t[0]!, lattice: t[3]!, type: t[4]! };
   return undefined;
 }
+
+/**
+ * Every field of a link matches (README rule 3): the identity (source, target, namespace, package, name),
+ * interfaces as a set, config lists in order.
+ */
+export function sameLinkDef(a: LinkDef, b: LinkDef): boolean {
+  const setEq = (x: string[], y: string[]): boolean => {
+    const sx = [...new Set(x)].sort();
+    const sy = [...new Set(y)].sort();
+    return sx.length === sy.length && sx.every((v, i) => v === sy[i]);
+  };
+  const listEq = (x: string[], y: string[]): boolean => x.length === y.length && x.every((v, i) => v === y[i]);
+  return (
+    a.source_id === b.source_id &&
+    a.target === b.target &&
+    a.name === b.name &&
+    a.wit_namespace === b.wit_namespace &&
+    a.wit_package === b.wit_package &&
+    setEq(a.interfaces, b.interfaces) &&
+    listEq(a.source_config, b.source_config) &&
+    listEq(a.target_config, b.target_config)
+  );
+}

@@ -1,5 +1,5 @@
 /** Indexes over the observed lattice, and who owns what (wadm-behaviour.md §4 annotations). */
-import type { LinkDef } from '@wadm-ts/protocol';
+import { sameLinkDef, type LinkDef } from '@wadm-ts/protocol';
 import type { HostState, LatticeSnapshot, ProviderHealth } from '@wadm-ts/store';
 import { APPSPEC_KEY, linkKey, linkNameKey, MANAGED_BY_KEY, MANAGED_BY_VALUE, SCALER_KEY } from './ids.js';
 import type { Workload } from './desired.js';
@@ -99,25 +99,5 @@ export function isStale(i: Instance, currentScalers: ReadonlyMap<string, Readonl
   return !ids || !ids.has(i.annotations[SCALER_KEY] ?? '');
 }
 
-/**
- * Every field of a link matches (README rule 3): the identity (source, target, namespace, package, name),
- * interfaces as a set, config lists in order.
- */
-export function sameLink(a: LinkDef, b: LinkDef): boolean {
-  const setEq = (x: string[], y: string[]): boolean => {
-    const sx = [...new Set(x)].sort();
-    const sy = [...new Set(y)].sort();
-    return sx.length === sy.length && sx.every((v, i) => v === sy[i]);
-  };
-  const listEq = (x: string[], y: string[]): boolean => x.length === y.length && x.every((v, i) => v === y[i]);
-  return (
-    a.source_id === b.source_id &&
-    a.target === b.target &&
-    a.name === b.name &&
-    a.wit_namespace === b.wit_namespace &&
-    a.wit_package === b.wit_package &&
-    setEq(a.interfaces, b.interfaces) &&
-    listEq(a.source_config, b.source_config) &&
-    listEq(a.target_config, b.target_config)
-  );
-}
+/** Whether two links are the same on a host (see `sameLinkDef`). */
+export const sameLink = sameLinkDef;

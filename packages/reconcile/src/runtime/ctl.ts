@@ -1,5 +1,6 @@
 /** Commands → control-interface requests (wasmcloud-ctl.md §6), as pure data. */
 import type { Command } from '../types.js';
+import { ctlSubject } from '@wadm-ts/protocol';
 import { linkOf } from '../plan/commands.js';
 
 export const MANAGED_BY = 'wasmcloud.dev/managed-by';
@@ -10,10 +11,7 @@ export interface CtlRequest {
   body: string;
 }
 
-/** `{account.}wasmbus.ctl.v1.{lattice}.{suffix}` */
-export function ctlSubject(lattice: string, suffix: string, account?: string): string {
-  return `${account ? `${account}.` : ''}wasmbus.ctl.v1.${lattice}.${suffix}`;
-}
+export { ctlSubject };
 
 export function toCtlRequest(c: Command, lattice: string, account?: string): CtlRequest {
   const subj = (s: string): string => ctlSubject(lattice, s, account);
