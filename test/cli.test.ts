@@ -30,8 +30,11 @@ async function wadm(args: string[], input?: string): Promise<Run> {
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   child.stdin.end(input ?? '');
+  // A command that never exits is a failure with its output, not a test that hangs until the file times out.
+  const kill = setTimeout(() => child.kill('SIGKILL'), 30_000);
   const [code] = (await once(child, 'exit')) as [number | null];
-  return { code, stdout, stderr };
+  clearTimeout(kill);
+  return { code, stdout, stderr: child.signalCode === 'SIGKILL' ? `${stderr}\n(killed after 30 s)` : stderr };
 }
 
 function daemon(args: string[]): { child: ChildProcess; output: () => string } {
@@ -51,7 +54,10 @@ async function stopDaemon(child: ChildProcess): Promise<number | null> {
   if (child.exitCode !== null) return child.exitCode;
   const exited = once(child, 'exit');
   child.kill('SIGTERM');
+  // The daemon's own drain bound is 20 s; past 30 s it is hung, and the test fails (code null) instead of hanging.
+  const kill = setTimeout(() => child.kill('SIGKILL'), 30_000);
   const [code] = (await exited) as [number | null];
+  clearTimeout(kill);
   return code;
 }
 

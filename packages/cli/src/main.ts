@@ -6,6 +6,15 @@ import { serve, up } from './serve.js';
 import { registerAppCommands, registerSchemaCommand } from './app-commands.js';
 import { registerSimCommand } from './sim.js';
 
+/**
+ * A drained replica exits 0 at once: a handle some library keeps open (a reconnect timer, an exporter's
+ * socket) must not keep a stopped replica alive, which would leave an orchestrator waiting for its kill timeout.
+ */
+function exitDrained(): void {
+  process.exitCode = 0;
+  process.exit();
+}
+
 export function buildProgram(): Command {
   const program = new Command('wadm')
     .description('wadm-ts: the wasmCloud Application Deployment Manager, as a horizontally scaled worker cluster over NATS JetStream')
@@ -17,6 +26,7 @@ export function buildProgram(): Command {
       .description('run one wadm replica (API service) against a NATS server'),
   ).action(async (_opts, cmd: Command) => {
     await serve(replicaConfigFrom(cmd.opts()));
+    exitDrained();
   });
 
   addReplicaOptions(
@@ -27,6 +37,7 @@ export function buildProgram(): Command {
   ).action(async (_opts, cmd: Command) => {
     const o = cmd.opts();
     await up(replicaConfigFrom(o), typeof o['dataDir'] === 'string' ? o['dataDir'] : undefined);
+    exitDrained();
   });
 
   registerAppCommands(program, (o) => connectNats({ server: o.natsUrl }));

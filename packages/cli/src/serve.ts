@@ -7,9 +7,11 @@ import type { ReplicaConfig } from './config.js';
 import { startReplica } from './replica.js';
 import { untilSignal } from './signals.js';
 
-export async function serve(cfg: ReplicaConfig, extraCleanup?: () => Promise<void>): Promise<void> {
+export async function serve(cfg: ReplicaConfig, extraCleanup?: () => Promise<void>, signalled: Promise<NodeJS.Signals> = untilSignal()): Promise<void> {
+  // Listen before starting: a SIGTERM that arrives while the replica starts drains it as soon as it is up
+  // (instead of Node's default of dying on the spot and orphaning what `wadm up` started).
   const replica = await startReplica(cfg);
-  const signal = await untilSignal();
+  const signal = await signalled;
   replica.logger.info({ signal }, 'shutting down: draining');
   const force = setTimeout(() => {
     replica.logger.error('drain took longer than 20 s, exiting');
@@ -26,6 +28,7 @@ export async function serve(cfg: ReplicaConfig, extraCleanup?: () => Promise<voi
  * directory (default ~/.wadm/jetstream), then serve against it.
  */
 export async function up(cfg: ReplicaConfig, dataDir: string | undefined): Promise<void> {
+  const signalled = untilSignal();
   let local: LocalNats | undefined;
   if (!(await isTcpReachable(cfg.nats.server, 1000))) {
     const { host, port } = hostPortOf(cfg.nats.server);
@@ -34,5 +37,10 @@ export async function up(cfg: ReplicaConfig, dataDir: string | undefined): Promi
     process.stderr.write(`wadm up: no NATS at ${redactServers(cfg.nats.server)}; starting nats-server -js on ${host}:${port} (data in ${storeDir})\n`);
     local = await startLocalNats({ host, port, storeDir });
   }
-  await serve(cfg, local ? () => local.stop() : undefined);
+  try {
+    await serve(cfg, local ? () => local.stop() : undefined, signalled);
+  } catch (err) {
+    await local?.stop();
+    throw err;
+  }
 }
