@@ -27,3 +27,12 @@ export { serializeManifest, manifestToJson } from './serialize.js';
 export { componentId, managedConfigName, secretConfigName, sanitizeIdPart } from './naming.js';
 export { manifestSchema, MANIFEST_SCHEMA_PATH } from './schema.js';
 export { newVersion } from './version.js';
+export {
+  rolloutPolicyOf,
+  checkRolloutPolicies,
+  minAvailable,
+  ROLLOUT_POLICY_TYPE,
+  DEFAULT_MAX_UNAVAILABLE,
+  DEFAULT_HEALTHY_DEADLINE_S,
+  type RolloutPolicy,
+} from './rollout.js';

@@ -5,6 +5,7 @@
  * check against schema/oam.schema.json (all errors, with paths and line:column) → normalised Manifest,
  * seed-era (wadm 0.x) constructs translated with warnings.
  */
+import { ROLLOUT_POLICY_TYPE } from './rollout.js';
 import { Ajv, type AnySchemaObject, type ErrorObject, type ValidateFunction } from 'ajv';
 import { isMap, isNode, isScalar, LineCounter, parseAllDocuments, parseDocument, type Document } from 'yaml';
 import {
@@ -204,6 +205,21 @@ function scalarsAsText(root: unknown, src: SourceMap): void {
   });
 }
 
+/**
+ * JSON bodies: the rollout policy is wadm-ts's own, so its numbers and booleans (`"maxUnavailable": 1`) are
+ * taken as their text, as YAML's are; every other policy keeps the Rust wadm's string-only map.
+ */
+function rolloutValuesAsText(root: unknown): void {
+  const spec = isObject(root) ? root['spec'] : undefined;
+  const policies = isObject(spec) ? spec['policies'] : undefined;
+  if (!Array.isArray(policies)) return;
+  for (const p of policies) {
+    if (!isObject(p) || p['type'] !== ROLLOUT_POLICY_TYPE || !isObject(p['properties'])) continue;
+    const props = p['properties'];
+    for (const [k, v] of Object.entries(props)) if (typeof v === 'number' || typeof v === 'boolean') props[k] = String(v);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Structural check (ajv) and its messages
 
@@ -331,6 +347,7 @@ interface Normaliser {
 function buildManifest(loaded: Loaded): ParseResult {
   const { value, src } = loaded;
   if (loaded.yaml) scalarsAsText(value, src);
+  else rolloutValuesAsText(value);
   const structural = structuralErrors(value, src);
   if (structural.length > 0) return fail(structural.join('; '));
 

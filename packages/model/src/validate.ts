@@ -2,6 +2,7 @@
  * `validate_manifest` of wadm (wadm-manifest.md §2.2): rules R1..R12 in wadm's evaluation order, every
  * failure reported (the put handler rejects with the first error). Messages are wadm's, verbatim.
  */
+import { checkRolloutPolicies } from './rollout.js';
 import { classifyTrait, isScalerType, LINK_TRAIT, linkName, linkToJson, scalerToJson } from './traits.js';
 import {
   LATEST_VERSION,
@@ -51,6 +52,7 @@ export function validateManifest(m: Manifest): ValidationFailure[] {
     ...m.spec.components.flatMap(checkComponentSource),
     ...checkDuplicateLinks(traits),
     ...checkLinkConfigNames(traits),
+    ...checkRolloutPolicies(m),
   ];
 }
 
