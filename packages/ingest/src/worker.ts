@@ -18,7 +18,7 @@ import { headers } from '@nats-io/transport-node';
 import { AckPolicy, DeliverPolicy, RetentionPolicy, type JsMsg } from '@nats-io/jetstream';
 import PQueue from 'p-queue';
 import { decodeCloudEvent, decodeLatticeEvent, parseEventSubject, type LatticeEvent } from '@wadm-ts/protocol';
-import { ConsumerLoop, ensureStream, isTransientJetStreamError, keyToken, stateKeys, streamName, type JetStreamContext, type LatticeMeta, type LatticeRef, type LatticeStateStore, type HostState } from '@wadm-ts/store';
+import { ConsumerLoop, ensureStream, isConsumerExists, isTransientJetStreamError, keyToken, stateKeys, streamName, type JetStreamContext, type LatticeMeta, type LatticeRef, type LatticeStateStore, type HostState } from '@wadm-ts/store';
 import type { Logger, Metrics } from '@wadm-ts/obs';
 import { applyOps } from './apply.js';
 import { planEvent } from './plan.js';
@@ -81,7 +81,7 @@ export async function ensureIngestResources(ctx: JetStreamContext, multitenant: 
     await ctx.jsm.consumers.add(stream, config);
   } catch (err) {
     // Exists with another config (e.g. another ack_wait): keep it as it is.
-    if (!/already (in use|exists)/i.test(String((err as Error).message))) throw err;
+    if (!isConsumerExists(err)) throw err;
   }
   return stream;
 }

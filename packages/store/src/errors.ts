@@ -10,14 +10,6 @@ export class StorageError extends Error {
   }
 }
 
-/** True for JetStream's "wrong last sequence" (err_code 10071): a lost compare-and-set. */
-export function isCasConflict(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  const code = (err as { code?: unknown }).code;
-  const apiCode = (err as { apiError?: () => { err_code?: number } | undefined }).apiError?.()?.err_code;
-  return apiCode === 10071 || code === 10071 || /wrong last sequence|key exists/i.test(err.message);
-}
-
 /** Jittered exponential backoff for CAS retries: 2, 4, 8 … ms, capped, with full jitter. */
 export function casBackoff(attempt: number, capMs = 100): Promise<void> {
   const ms = Math.random() * Math.min(capMs, 2 ** Math.min(attempt + 1, 10));

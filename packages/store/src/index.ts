@@ -1,4 +1,16 @@
 export * from './errors.js';
+export {
+  JsErrCode,
+  jetStreamErrCode,
+  errorCauses,
+  isCasConflict,
+  isConsumerExists,
+  isNoMessage,
+  isStreamNotFound,
+  isStreamNameExists,
+  isSubjectsOverlap,
+  isWorkQueueConsumerConflict,
+} from './js-errors.js';
 export * from './nats-server.js';
 export * from './connect.js';
 export * from './streams.js';

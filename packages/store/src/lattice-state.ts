@@ -24,7 +24,8 @@
 import type { KV, KvEntry } from '@nats-io/kv';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { LinkDef } from '@wadm-ts/protocol';
-import { StorageError, casBackoff, isCasConflict } from './errors.js';
+import { StorageError, casBackoff } from './errors.js';
+import { isCasConflict } from './js-errors.js';
 
 export const DEFAULT_STATE_BUCKET = 'wadm_state';
 

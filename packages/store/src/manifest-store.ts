@@ -39,7 +39,8 @@
  * lattice first, and the view asks for a sync of one that stays un-indexed for a moment.
  */
 import type { KV, KvEntry } from '@nats-io/kv';
-import { StorageError, casBackoff, isCasConflict } from './errors.js';
+import { StorageError, casBackoff } from './errors.js';
+import { isCasConflict } from './js-errors.js';
 import { decodeStoredApp, encodeStoredApp, type StoredApp } from './stored-app.js';
 import {
   ManifestKeyCollisionError,

@@ -23,6 +23,7 @@ import { JetStreamApiError, JetStreamStatusError, jserrors } from '@nats-io/jets
 
 const { JetStreamNotEnabled } = jserrors;
 import type { Logger } from '@wadm-ts/obs';
+import { errorCauses as causes, jetStreamErrCode, JsErrCode } from './js-errors.js';
 
 /** Server `err_code`s (nats-server errors.json) that mean "try again shortly". */
 export const TRANSIENT_JS_ERR_CODES: ReadonlyMap<number, string> = new Map([
@@ -39,27 +40,9 @@ export const TRANSIENT_JS_ERR_CODES: ReadonlyMap<number, string> = new Map([
 /** Server `err_code`s that are definitely not transient even though their status is 503. */
 const PERMANENT_503 = new Set([10010, 10036, 10039, 10076]);
 
+/** Last resort for errors the client raises without a class or code of its own (e.g. a watcher's plain Error). */
 const TRANSIENT_TEXT = /\btimeout\b|timed out|no responders|temporarily unavailable|not the leader|no leader|leader(ship)? (election|change)|stream is offline|consumer is offline|no quorum|connection disconnected|reconnecting|insufficient resources|incomplete results/i;
 
-function causes(err: unknown): unknown[] {
-  const out: unknown[] = [];
-  let cur: unknown = err;
-  for (let i = 0; i < 6 && cur !== undefined && cur !== null; i++) {
-    out.push(cur);
-    cur = cur instanceof Error ? cur.cause : undefined;
-  }
-  return out;
-}
-
-/** The server's JetStream `err_code` of an API error (or of one in its cause chain). */
-export function jetStreamErrCode(err: unknown): number | undefined {
-  for (const e of causes(err)) {
-    if (e instanceof JetStreamApiError) return e.code;
-    const api = (e as { apiError?: () => { err_code?: number } | undefined } | null)?.apiError?.();
-    if (api?.err_code !== undefined) return api.err_code;
-  }
-  return undefined;
-}
 
 /** Why `err` counts as transient (for logs), or undefined when it does not. */
 export function transientReason(err: unknown): string | undefined {
@@ -198,7 +181,9 @@ export function isMissingResource(err: unknown): boolean {
   for (const e of causes(err)) {
     if (e instanceof jserrors.StreamNotFoundError || e instanceof jserrors.ConsumerNotFoundError) return true;
     const code = e instanceof JetStreamApiError ? e.code : undefined;
-    if (code === 10059 || code === 10014) return true;
+    if (code === JsErrCode.StreamNotFound || code === JsErrCode.ConsumerNotFound) return true;
+    // Below: errors the client raises itself, without a server err_code (a pull's 409 status, an iterator's
+    // JetStreamError); their description is all there is.
     if (e instanceof JetStreamStatusError && e.code === 409 && /consumer deleted|stream deleted/i.test(e.message)) return true;
     if (e instanceof Error && /^(stream|consumer) not found$|consumer deleted|stream deleted/i.test(e.message)) return true;
   }

@@ -4,6 +4,7 @@ import { statusFromWire, statusToWire, type Status } from '@wadm-ts/model';
 import { statusSubject } from '@wadm-ts/protocol';
 import { STATUS_STREAM, TENANT_STATUS_STREAM } from './streams.js';
 import { StorageError } from './errors.js';
+import { isNoMessage } from './js-errors.js';
 
 export class StatusStore {
   constructor(
@@ -29,7 +30,7 @@ export class StatusStore {
         return undefined;
       }
     } catch (err) {
-      if (/no message found|not found/i.test(String((err as Error).message))) return undefined;
+      if (isNoMessage(err)) return undefined;
       throw new StorageError('reading status failed', { key: subj, op: 'status-get' }, { cause: err });
     }
   }

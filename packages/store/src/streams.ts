@@ -17,7 +17,8 @@ import { jetstream, jetstreamManager, RetentionPolicy, StorageType, type JetStre
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '@wadm-ts/obs';
-import { describeError, isTransientJetStreamError, jetStreamErrCode } from './retry.js';
+import { describeError, isTransientJetStreamError } from './retry.js';
+import { isStreamNameExists, isStreamNotFound, isSubjectsOverlap, jetStreamErrCode, JsErrCode } from './js-errors.js';
 import { StreamConflictError, describeDifferences, incompatibilities, subjectListsCollide, toleratedDifferences, type StreamDifference } from './stream-compat.js';
 
 export * from './stream-compat.js';
@@ -31,16 +32,8 @@ export const STATUS_STREAM_BESIDE = 'wadm_ts_status';
 export const EVENTS_STREAM_BESIDE = 'wadm_ts_events';
 const SEVENTY_SECONDS_NS = 70 * 1_000_000_000;
 
-/** err_code: "stream not found". */
-const STREAM_NOT_FOUND = 10059;
-/** err_code: "stream name already in use with a different configuration" (another replica created it first). */
-const STREAM_NAME_EXISTS = 10058;
-/** err_code: "replicas > 1 not supported in non-clustered mode". */
-const REPLICAS_NOT_SUPPORTED = 10074;
 /** err_code: "no suitable peers for placement" (more replicas than JetStream servers). */
 const NO_PEERS = 10005;
-/** err_code: "subjects overlap with an existing stream". */
-const SUBJECTS_OVERLAP = 10065;
 
 export interface JetStreamSettings {
   domain?: string;
@@ -88,13 +81,6 @@ function warn(ctx: JetStreamContext, fields: Record<string, unknown>, msg: strin
   else process.emitWarning(`${msg} ${JSON.stringify(fields)}`, 'WadmJetStreamWarning');
 }
 
-function isStreamNotFound(err: unknown): boolean {
-  return jetStreamErrCode(err) === STREAM_NOT_FOUND || /stream not found/i.test(String((err as Error)?.message));
-}
-
-function isAlreadyExists(err: unknown): boolean {
-  return jetStreamErrCode(err) === STREAM_NAME_EXISTS || /already in use|already exists/i.test(String((err as Error)?.message));
-}
 
 /** Fields of an existing stream that ensureStream can bring to the wanted value with an update. */
 export type ReconcilableStreamField = Exclude<keyof StreamUpdateConfig, 'num_replicas'>;
@@ -300,25 +286,22 @@ async function createStream(ctx: JetStreamContext, cfg: Partial<StreamConfig> & 
   try {
     return created(await ctx.jsm.streams.add(full));
   } catch (err) {
-    if (isSubjectOverlap(err)) return overlap(err);
-    if (jetStreamErrCode(err) === REPLICAS_NOT_SUPPORTED && (full.num_replicas ?? 1) > 1) {
+    if (isSubjectsOverlap(err)) return overlap(err);
+    if (jetStreamErrCode(err) === JsErrCode.ReplicasNotSupported && (full.num_replicas ?? 1) > 1) {
       warn(ctx, { stream: cfg.name, wanted: full.num_replicas, err: describeError(err) }, `stream ${cfg.name}: the server is not clustered; creating it with 1 replica`);
       try {
         return created(await ctx.jsm.streams.add({ ...full, num_replicas: 1 }), { num_replicas: describeError(err) });
       } catch (err2) {
-        if (isSubjectOverlap(err2)) return overlap(err2);
-        if (!isAlreadyExists(err2)) throw err2;
+        if (isSubjectsOverlap(err2)) return overlap(err2);
+        if (!isStreamNameExists(err2)) throw err2;
       }
-    } else if (!isAlreadyExists(err)) {
+    } else if (!isStreamNameExists(err)) {
       throw err;
     }
   }
   return undefined;
 }
 
-function isSubjectOverlap(err: unknown): boolean {
-  return jetStreamErrCode(err) === SUBJECTS_OVERLAP || /subjects overlap/i.test(String((err as Error)?.message));
-}
 
 /** Streams whose subjects overlap any of `subjects`. */
 async function overlappingStreams(ctx: JetStreamContext, subjects: readonly string[]): Promise<string[]> {
@@ -380,14 +363,6 @@ export async function ensureApiStreams(ctx: JetStreamContext, opts: { multitenan
   );
 }
 
-/** err_codes of a consumer a work-queue stream refuses because its other consumers overlap it. */
-const WQ_CONSUMER_CONFLICTS = new Set([10099 /* multiple non-filtered consumers */, 10100 /* filtered consumer not unique */]);
-
-export function isWorkQueueConsumerConflict(err: unknown): boolean {
-  const code = jetStreamErrCode(err);
-  return (code !== undefined && WQ_CONSUMER_CONFLICTS.has(code)) || /consumers not allowed on workqueue|not unique on workqueue/i.test(String((err as Error)?.message));
-}
-
 /**
  * For a work-queue stream that refused `consumer` because other consumers overlap it (someone else
  * consumes the stream, e.g. a Rust wadm's per-lattice consumers): logs the conflict naming them and
@@ -420,10 +395,10 @@ export async function ensureBucket(ctx: JetStreamContext, name: string): Promise
   try {
     kv = await ctx.kvm.create(name, opts);
   } catch (err) {
-    if (jetStreamErrCode(err) === REPLICAS_NOT_SUPPORTED && opts.replicas > 1) {
+    if (jetStreamErrCode(err) === JsErrCode.ReplicasNotSupported && opts.replicas > 1) {
       warn(ctx, { bucket: name, wanted: opts.replicas, err: describeError(err) }, `bucket ${name}: the server is not clustered; creating it with 1 replica`);
       kv = await createOrOpen(ctx, name, { ...opts, replicas: 1 });
-    } else if (isAlreadyExists(err)) {
+    } else if (isStreamNameExists(err)) {
       kv = await ctx.kvm.create(name, opts); // created by another replica meanwhile: now it is found
     } else {
       throw err;
@@ -438,7 +413,7 @@ async function createOrOpen(ctx: JetStreamContext, name: string, opts: { history
   try {
     return await ctx.kvm.create(name, opts);
   } catch (err) {
-    if (!isAlreadyExists(err)) throw err;
+    if (!isStreamNameExists(err)) throw err;
     return ctx.kvm.create(name, opts);
   }
 }

@@ -11,7 +11,7 @@
 import { headers, type NatsConnection } from '@nats-io/transport-node';
 import { AckPolicy, RetentionPolicy, type JsMsg } from '@nats-io/jetstream';
 import PQueue from 'p-queue';
-import { ConsumerLoop, ensureStream, isWorkQueueConsumerConflict, keyToken, streamName, workQueueConsumerConflict, type JetStreamContext, type LatticeRef } from '@wadm-ts/store';
+import { ConsumerLoop, ensureStream, isConsumerExists, isWorkQueueConsumerConflict, keyToken, streamName, workQueueConsumerConflict, type JetStreamContext, type LatticeRef } from '@wadm-ts/store';
 import type { Logger, Metrics, Tracing } from '@wadm-ts/obs';
 import type { Command } from '../types.js';
 import { toCtlRequest } from './ctl.js';
@@ -101,7 +101,7 @@ export async function ensureCommandResources(ctx: JetStreamContext): Promise<str
     });
   } catch (err) {
     if (isWorkQueueConsumerConflict(err)) throw await workQueueConsumerConflict(ctx, COMMAND_STREAM, stream, COMMAND_CONSUMER, err);
-    if (!/already (in use|exists)/i.test(String((err as Error).message))) throw err;
+    if (!isConsumerExists(err)) throw err;
     // Created by an older version with a longer ack_wait: bring it to this one's.
     const info = await ctx.jsm.consumers.info(stream, COMMAND_CONSUMER);
     if (info.config.ack_wait !== COMMAND_ACK_WAIT_MS * NS) await ctx.jsm.consumers.update(stream, COMMAND_CONSUMER, { ack_wait: COMMAND_ACK_WAIT_MS * NS });

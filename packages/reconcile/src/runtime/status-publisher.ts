@@ -9,7 +9,7 @@ import { headers } from '@nats-io/transport-node';
 import { DeliverPolicy, type JsMsg } from '@nats-io/jetstream';
 import { statusFromWire, statusToWire, type Status } from '@wadm-ts/model';
 import { cloudEvent, statusSubject } from '@wadm-ts/protocol';
-import { STATUS_STREAM, TENANT_STATUS_STREAM, isCasConflict, streamName, type JetStreamContext, type LatticeRef } from '@wadm-ts/store';
+import { STATUS_STREAM, TENANT_STATUS_STREAM, isCasConflict, isNoMessage, streamName, type JetStreamContext, type LatticeRef } from '@wadm-ts/store';
 import { LeaseLostError } from './leases.js';
 
 export const EPOCH_HEADER = 'Wadm-Epoch';
@@ -87,7 +87,7 @@ export class StatusPublisher {
       if (!m) return null;
       return this.parse(m);
     } catch (err) {
-      if (/no message found|not found/i.test(String((err as Error).message))) return null;
+      if (isNoMessage(err)) return null;
       throw err;
     }
   }

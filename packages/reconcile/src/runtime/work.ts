@@ -9,7 +9,7 @@
  */
 import { AckPolicy, DeliverPolicy, type JsMsg } from '@nats-io/jetstream';
 import PQueue from 'p-queue';
-import { ConsumerLoop, RECONCILE_STREAM, fromKeyToken, type JetStreamContext, type LatticeRef } from '@wadm-ts/store';
+import { ConsumerLoop, RECONCILE_STREAM, fromKeyToken, isConsumerExists, type JetStreamContext, type LatticeRef } from '@wadm-ts/store';
 import type { Logger, Metrics } from '@wadm-ts/obs';
 import type { Leases } from './leases.js';
 import type { Owners } from './owners.js';
@@ -35,7 +35,7 @@ export async function ensureWorkConsumer(ctx: JetStreamContext, ackWaitMs: numbe
       max_ack_pending: 10_000,
     });
   } catch (err) {
-    if (!/already (in use|exists)/i.test(String((err as Error).message))) throw err;
+    if (!isConsumerExists(err)) throw err;
   }
   // The previous design's per-lattice consumers (`wadm_rc_*`) are gone: remove any left by an older version.
   try {
