@@ -10,7 +10,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, isTcpReachable } from '@wadm-ts/store';
+import { freePort, isTcpReachable } from '@wadm-ts/dev';
 import { startNats, waitFor, type TestNats } from './harness/nats.js';
 import { FIXTURES_DIR } from './harness/api.js';
 
@@ -136,7 +136,7 @@ describe('wadm serve', () => {
     const natsPort = await freePort();
     const adminPort = await freePort();
     const d = daemon(['serve', '-s', `127.0.0.1:${natsPort}`, '--http-admin', `127.0.0.1:${adminPort}`, '--stream-persistence', 'memory']);
-    const { startLocalNats } = await import('@wadm-ts/store');
+    const { startLocalNats } = await import('@wadm-ts/dev');
     let late: Awaited<ReturnType<typeof startLocalNats>> | undefined;
     try {
       const admin = `http://127.0.0.1:${adminPort}`;

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { SimulatedLattice } from '@wadm-ts/simulator';
-import { freePort } from '@wadm-ts/store';
+import { freePort } from '@wadm-ts/dev';
 import { startNats, type TestNats } from './harness/nats.js';
 import { eventually } from './harness/cluster.js';
 import { ReplicaFleet, type ReplicaProc } from './harness/procs.js';

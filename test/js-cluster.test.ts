@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import type { LocalNatsCluster, LocalNatsClusterNode } from '@wadm-ts/store';
+import type { LocalNatsCluster, LocalNatsClusterNode } from '@wadm-ts/dev';
 import { SimulatedLattice } from '@wadm-ts/simulator';
 import { createLogger } from '@wadm-ts/obs';
 import { silent } from './harness/replicas.js';

@@ -21,11 +21,9 @@ import {
   isTransientJetStreamError,
   jetStreamContext,
   retryTransient,
-  startLocalNats,
   type JetStreamContext,
-  type LocalNats,
-  type LocalNatsCluster,
 } from '@wadm-ts/store';
+import { startLocalNats, type LocalNats, type LocalNatsCluster } from '@wadm-ts/dev';
 import { startNatsCluster, waitFor } from './harness/nats.js';
 
 /** A pino logger whose lines are kept for assertions. */

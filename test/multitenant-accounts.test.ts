@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { SimulatedLattice } from '@wadm-ts/simulator';
 import { simLattice } from './harness/lattice.js';
-import { startLocalNats, type LocalNats } from '@wadm-ts/store';
+import { startLocalNats, type LocalNats } from '@wadm-ts/dev';
 import { waitFor } from './harness/nats.js';
 import { ReplicaFleet } from './harness/procs.js';
 

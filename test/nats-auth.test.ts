@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createUser } from '@nats-io/nkeys';
-import { startLocalNats, type LocalNats } from '@wadm-ts/store';
+import { startLocalNats, type LocalNats } from '@wadm-ts/dev';
 import { waitFor } from './harness/nats.js';
 import { ReplicaFleet, type ReplicaProc } from './harness/procs.js';
 

@@ -10,7 +10,7 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { startLocalNats, type LocalNats } from '@wadm-ts/store';
+import { startLocalNats, type LocalNats } from '@wadm-ts/dev';
 import type { SimulatedLattice } from '@wadm-ts/simulator';
 import { simLattice } from './harness/lattice.js';
 import { waitFor } from './harness/nats.js';

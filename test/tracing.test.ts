@@ -9,7 +9,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { SimulatedLattice } from '@wadm-ts/simulator';
-import { freePort } from '@wadm-ts/store';
+import { freePort } from '@wadm-ts/dev';
 import { startNats, type TestNats } from './harness/nats.js';
 import { eventually } from './harness/cluster.js';
 import { ReplicaFleet } from './harness/procs.js';

@@ -13,7 +13,7 @@ import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { freePort } from '@wadm-ts/store';
+import { freePort } from '@wadm-ts/dev';
 import type { SimulatedLattice } from '@wadm-ts/simulator';
 import { startNats, waitFor, type TestNats } from '../harness/nats.js';
 import { simLattice } from '../harness/lattice.js';

@@ -1,5 +1,5 @@
 /** Test harness: a real nats-server -js on a free port with its own temp store. Never a mock. */
-import { startLocalNats, type LocalNats } from '@wadm-ts/store';
+import { startLocalNats, type LocalNats } from '@wadm-ts/dev';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 
 export interface TestNats extends LocalNats {
@@ -45,8 +45,8 @@ export async function waitFor<T>(check: () => Promise<T> | T, timeoutMs = 10_000
 /** A real 3-node (by default) nats-server JetStream cluster on loopback; each node can be killed and restarted. */
 export async function startNatsCluster(
   opts: { nodes?: number; waitForJetStream?: boolean; startNodes?: number; log?: string[] } = {},
-): Promise<import('@wadm-ts/store').LocalNatsCluster> {
-  const { startLocalNatsCluster } = await import('@wadm-ts/store');
+): Promise<import('@wadm-ts/dev').LocalNatsCluster> {
+  const { startLocalNatsCluster } = await import('@wadm-ts/dev');
   const { log, ...rest } = opts;
   return startLocalNatsCluster({ ...rest, maxPayload: 16 * 1024 * 1024, ...(log ? { onLog: (node: string, line: string) => log.push(`${node} ${line}`) } : {}) });
 }

@@ -238,7 +238,7 @@ export async function diagnose(rs: readonly ReplicaProc[]): Promise<string> {
 
 /** Like startNats(), but nats-server's own log lines (slow consumers, closed connections) are kept. */
 export async function startLoggedNats(): Promise<import('./nats.js').TestNats & { serverLog: string[] }> {
-  const { startLocalNats } = await import('@wadm-ts/store');
+  const { startLocalNats } = await import('@wadm-ts/dev');
   const { connect } = await import('@nats-io/transport-node');
   const serverLog: string[] = [];
   const server = await startLocalNats({ maxPayload: 16 * 1024 * 1024, onLog: (l) => void serverLog.push(l) });

@@ -2,7 +2,8 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { mkdir } from 'node:fs/promises';
-import { isTcpReachable, startLocalNats, hostPortOf, redactServers, type LocalNats } from '@wadm-ts/store';
+import { isTcpReachable, startLocalNats, hostPortOf, type LocalNats } from '@wadm-ts/dev';
+import { redactServers } from '@wadm-ts/store';
 import type { ReplicaConfig } from './config.js';
 import { startReplica } from './replica.js';
 import { untilSignal } from './signals.js';

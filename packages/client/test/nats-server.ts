@@ -1,6 +1,6 @@
-/** Test helper: a throwaway nats-server on a free local port (the project's one launcher, from @wadm-ts/store). */
+/** Test helper: a throwaway nats-server on a free local port (the project's one launcher, from @wadm-ts/dev). */
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { startLocalNats } from '@wadm-ts/store';
+import { startLocalNats } from '@wadm-ts/dev';
 
 export interface TestServer {
   url: string;

@@ -11,7 +11,6 @@ export {
   isSubjectsOverlap,
   isWorkQueueConsumerConflict,
 } from './js-errors.js';
-export * from './nats-server.js';
 export * from './connect.js';
 export * from './streams.js';
 export * from './stored-app.js';
