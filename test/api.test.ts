@@ -1,36 +1,21 @@
 /** The wadm API over raw NATS: every operation and error body of wadm-api.md. */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { NatsConnection } from '@nats-io/transport-node';
 import { parse as parseYaml } from 'yaml';
-import { startNats, waitFor, type TestNats } from './harness/nats.js';
-import { startReplicas } from './harness/replicas.js';
+import { waitFor } from './harness/nats.js';
+import { startReplicas, withReplicas } from './harness/replicas.js';
 import { RawApi, FIXTURES_DIR, example } from './harness/api.js';
-import type { Replica } from '@wadm-ts/cli';
 
 const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 
-let nats: TestNats;
-let replicas: Replica[];
-let nc: NatsConnection;
-
-before(async () => {
-  nats = await startNats();
-  replicas = await startReplicas(1, nats.url);
-  nc = await nats.connect();
-});
-
-after(async () => {
-  await Promise.all(replicas.map((r) => r.stop()));
-  await nats.stop();
-});
+const fx = withReplicas(1);
 
 /** A fresh lattice per test keeps tests independent. */
 let latticeSeq = 0;
 function api(): RawApi {
-  return new RawApi(nc, `lattice${++latticeSeq}`);
+  return new RawApi(fx.nc, `lattice${++latticeSeq}`);
 }
 
 function withVersion(yamlText: string, version: string): string {
@@ -40,7 +25,7 @@ function withVersion(yamlText: string, version: string): string {
 /** Collect `wadm.evt.{lattice}.*` CloudEvents. */
 function eventsOf(lattice: string): { events: Array<Record<string, any>>; stop(): void } {
   const events: Array<Record<string, any>> = [];
-  const sub = nc.subscribe(`wadm.evt.${lattice}.*`, { callback: (_e, m) => {
+  const sub = fx.nc.subscribe(`wadm.evt.${lattice}.*`, { callback: (_e, m) => {
     events.push(JSON.parse(m.string()));
   } });
   return { events, stop: () => sub.unsubscribe() };
@@ -146,7 +131,7 @@ describe('model.put / model.get / model.versions / model.del (the crud test of t
     // A no-op delete must not undeploy anything (Rust wadm re-sends manifest_unpublished here).
     const versions = await a.versions('rust-sqldb-postgres-query');
     assert.deepEqual(versions['versions'], [{ version: 'v0.0.1', deployed: true }]);
-    await nc.flush();
+    await fx.nc.flush();
     ev.stop();
     assert.deepEqual(ev.events, []);
   });
@@ -383,7 +368,7 @@ describe('deploy / undeploy / status', () => {
       version: '',
       components: [],
     };
-    const js = (await import('@nats-io/jetstream')).jetstream(nc);
+    const js = (await import('@nats-io/jetstream')).jetstream(fx.nc);
     await js.publish(`wadm.status.${a.lattice}.rust-sqldb-postgres-query`, JSON.stringify(published));
     const r = await a.status('rust-sqldb-postgres-query');
     assert.deepEqual(r['status'], published);
@@ -424,9 +409,9 @@ describe('deploy / undeploy / status', () => {
 
 describe('subjects', () => {
   test('custom prefix and multitenant form', async () => {
-    const [mt] = await startReplicas(1, nats.url, { multitenant: true, apiPrefix: 'custom.api', replicaId: 'mt' });
+    const [mt] = await startReplicas(1, fx.nats.url, { multitenant: true, apiPrefix: 'custom.api', replicaId: 'mt' });
     try {
-      const a = new RawApi(nc, 'tenantlattice', 'custom.api');
+      const a = new RawApi(fx.nc, 'tenantlattice', 'custom.api');
       const sql = example('oam/sqldbpostgres.yaml');
       const subj = (op: string, name?: string): string => `ACCOUNT1.${a.subject(op, name)}`;
       let r = await a.raw(subj('put'), sql);
@@ -442,7 +427,7 @@ describe('subjects', () => {
 
   test('a request without a reply subject gets nothing and breaks nothing', async () => {
     const a = api();
-    nc.publish(a.subject('put'), example('oam/echo.yaml'));
+    fx.nc.publish(a.subject('put'), example('oam/echo.yaml'));
     await waitFor(async () => (await a.list())['models'].length === 1, 5000, 'fire-and-forget put');
   });
 
@@ -451,7 +436,7 @@ describe('subjects', () => {
     await a.put(example('oam/sqldbpostgres.yaml'));
     await a.deploy('rust-sqldb-postgres-query');
     const { Kvm } = await import('@nats-io/kv');
-    const kv = await new Kvm(nc).open('wadm_manifests');
+    const kv = await new Kvm(fx.nc).open('wadm_manifests');
     const rec = JSON.parse((await kv.get(`${a.lattice}-rust-sqldb-postgres-query`))!.string());
     assert.deepEqual(Object.keys(rec), ['manifests', 'deployed_version']);
     assert.deepEqual(Object.keys(rec.manifests), ['v0.0.1']);
@@ -462,7 +447,7 @@ describe('subjects', () => {
   test('a bucket written by the Rust wadm is served as-is, integer-like versions in insertion order', async () => {
     const a = api();
     const { Kvm } = await import('@nats-io/kv');
-    const kv = await new Kvm(nc).open('wadm_manifests');
+    const kv = await new Kvm(fx.nc).open('wadm_manifests');
     const m = (v: string): string =>
       JSON.stringify({ apiVersion: 'core.oam.dev/v1beta1', kind: 'Application', metadata: { name: 'legacy', annotations: { version: v } }, spec: { components: [] } });
     await kv.put(`${a.lattice}-legacy`, `{"manifests":{"2":${m('2')},"10":${m('10')},"1":${m('1')}},"deployed_version":"10"}`);

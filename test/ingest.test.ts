@@ -4,55 +4,33 @@
  * coalesced; a silent host is expired exactly once across replicas; a 10,000-event storm ingested by
  * 3 replicas at once leaves KV exactly equal to the truth.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import type { SimulatedLattice } from '@wadm-ts/simulator';
-import type { Replica } from '@wadm-ts/cli';
 import { createLogger, Metrics } from '@wadm-ts/obs';
 import { LatticeStateStore, ReconcileSignaler, RECONCILE_STREAM, reconcileSubject, jetStreamContext, stateKeys, type HostState, type KeyDecision, type StoredValue } from '@wadm-ts/store';
 import { IngestWorker } from '@wadm-ts/ingest';
-import { startNats, waitFor, type TestNats } from './harness/nats.js';
-import { silent, startReplicas } from './harness/replicas.js';
-import { Storm, countEvents, ctl, simLattice, waitConverged } from './harness/lattice.js';
+import { waitFor } from './harness/nats.js';
+import { silent, withReplicas } from './harness/replicas.js';
+import { Storm, countEvents, ctl, waitConverged } from './harness/lattice.js';
 import { metricSum as metricSumOf } from './harness/cluster.js';
 
-let nats: TestNats;
-let nc: NatsConnection;
-let replicas: Replica[];
-const sims: SimulatedLattice[] = [];
+const fx = withReplicas(3, { cleanupIntervalS: 1.5, signalIntervalMs: 50 });
 
-before(async () => {
-  nats = await startNats();
-  nc = await nats.connect();
-  replicas = await startReplicas(3, nats.url, { cleanupIntervalS: 1.5, signalIntervalMs: 50 });
-});
+const lattice = (name: string, hosts: number, heartbeatIntervalMs = 500): Promise<SimulatedLattice> => fx.lattice(name, hosts, heartbeatIntervalMs);
 
-after(async () => {
-  await Promise.all(sims.map((s) => s.close({ graceful: false })));
-  await Promise.all(replicas.map((r) => r.stop()));
-  await nats.stop();
-});
+const metricSum = (name: string, labels: Record<string, string> = {}): Promise<number> => metricSumOf(fx.replicas, name, labels);
 
-function lattice(name: string, hosts: number, heartbeatIntervalMs = 500): Promise<SimulatedLattice> {
-  return simLattice(nats.url, name, hosts, heartbeatIntervalMs).then((sim) => {
-    sims.push(sim);
-    return sim;
-  });
-}
-
-const metricSum = (name: string, labels: Record<string, string> = {}): Promise<number> => metricSumOf(replicas, name, labels);
-
-const converged = (sim: SimulatedLattice, lat: string, timeoutMs = 30_000): Promise<void> => waitConverged(replicas[0]!.state, sim, lat, timeoutMs);
+const converged = (sim: SimulatedLattice, lat: string, timeoutMs = 30_000): Promise<void> => waitConverged(fx.replicas[0]!.state, sim, lat, timeoutMs);
 
 describe('ingest', () => {
   test('every kind of event lands in per-entity keys equal to the simulator', async () => {
     const sim = await lattice('basic', 2);
     const [h1, h2] = sim.hostIds() as [string, string];
     const ok = async (suffix: string, body: unknown = ''): Promise<void> => {
-      const r = await ctl(nc, 'basic', suffix, body);
+      const r = await ctl(fx.nc, 'basic', suffix, body);
       assert.ok(r.success, `${suffix}: ${r.message}`);
     };
     await ok(`component.scale.${h1}`, { component_ref: 'ghcr.io/x/echo:1', component_id: 'echo', count: 2, host_id: h1, annotations: { 'wasmcloud.dev/appspec': 'a' } });
@@ -62,7 +40,7 @@ describe('ingest', () => {
     await ok('link.put', { source_id: 'echo', target: 'http', name: 'default', wit_namespace: 'wasi', wit_package: 'http', interfaces: ['outgoing-handler'], source_config: ['cfg1'] });
     await ok(`label.put.${h2}`, { key: 'tier', value: 'gold' });
     await converged(sim, 'basic');
-    const state = replicas[1]!.state;
+    const state = fx.replicas[1]!.state;
     const host = await state.read<HostState>(stateKeys.host({ lattice: 'basic' }, h2));
     assert.equal(host?.value.labels['tier'], 'gold');
     assert.ok((await state.keys('lat._.basic.>')).length >= 7, 'one key per entity');
@@ -89,18 +67,18 @@ describe('ingest', () => {
       ['wasmbus.evt.garbage.actor_started', JSON.stringify([1, 2, 3])],
       ['wasmbus.evt.garbage.x.y.z', '{}'],
     ];
-    for (const [s, b] of garbage) nc.publish(s, b);
+    for (const [s, b] of garbage) fx.nc.publish(s, b);
     await waitFor(async () => (await metricSum('wadm_ingest_events_total', { result: 'ignored' })) >= before + garbage.length, 10_000, 'garbage counted');
     const sim = await lattice('aftergarbage', 1);
     await converged(sim, 'aftergarbage');
-    const info = await (await jetstreamManager(nc)).consumers.info('wasmbus_events', 'wadm_ingest');
-    await waitFor(async () => (await (await jetstreamManager(nc)).consumers.info('wasmbus_events', 'wadm_ingest')).num_ack_pending === 0, 10_000, 'nothing left unacknowledged');
+    const info = await (await jetstreamManager(fx.nc)).consumers.info('wasmbus_events', 'wadm_ingest');
+    await waitFor(async () => (await (await jetstreamManager(fx.nc)).consumers.info('wasmbus_events', 'wadm_ingest')).num_ack_pending === 0, 10_000, 'nothing left unacknowledged');
     assert.ok(info);
   });
 
   test('an event that keeps failing is parked on wadm.dlq.ingest with its error, never dropped', async () => {
     // A worker whose state store fails for one host: a stand-in for a persistent storage fault.
-    const ctx = await jetStreamContext(nc);
+    const ctx = await jetStreamContext(fx.nc);
     const kv = await new Kvm(ctx.js).open('wadm_state');
     class Failing extends LatticeStateStore {
       override async update<T extends StoredValue>(key: string, decide: (c: T | undefined) => KeyDecision<T>): Promise<{ written?: T; previous?: T }> {
@@ -119,12 +97,12 @@ describe('ingest', () => {
       multitenant: false,
       maxAttempts: 3,
     });
-    const dlq = nc.subscribe('wadm.dlq.ingest.>', { max: 1 });
-    // Stop the normal replicas' ingest so that the failing worker is the only consumer for a while.
-    await Promise.all(replicas.map((r) => r.ingest.stop()));
+    const dlq = fx.nc.subscribe('wadm.dlq.ingest.>', { max: 1 });
+    // Stop the normal fx.replicas' ingest so that the failing worker is the only consumer for a while.
+    await Promise.all(fx.replicas.map((r) => r.ingest.stop()));
     await worker.start();
     try {
-      nc.publish(
+      fx.nc.publish(
         'wasmbus.evt.poison.config_set',
         JSON.stringify({ specversion: '1.0', id: 'p', type: 'com.wasmcloud.lattice.labels_changed', source: 'NPOISON', data: { host_id: 'NPOISON', labels: {} } }),
       );
@@ -136,16 +114,16 @@ describe('ingest', () => {
       assert.equal(parked.headers?.get('Wadm-Error'), 'simulated storage fault');
       assert.equal(parked.headers?.get('Wadm-Original-Subject'), 'wasmbus.evt.poison.config_set');
       assert.equal(parked.headers?.get('Wadm-Deliveries'), '3');
-      const js = jetstream(nc);
-      const stored = await (await jetstreamManager(nc)).streams.getMessage('wadm_dead_letters', { last_by_subj: 'wadm.dlq.ingest.poison' });
+      const js = jetstream(fx.nc);
+      const stored = await (await jetstreamManager(fx.nc)).streams.getMessage('wadm_dead_letters', { last_by_subj: 'wadm.dlq.ingest.poison' });
       assert.ok(stored, 'kept in the wadm_dead_letters stream for operators');
       const poisonSeq = Number(parked.headers?.get('Wadm-Original-Sequence'));
-      const jsm = await jetstreamManager(nc);
+      const jsm = await jetstreamManager(fx.nc);
       await waitFor(async () => (await jsm.consumers.info('wasmbus_events', 'wadm_ingest')).ack_floor.stream_seq >= poisonSeq, 10_000, 'the parked event terminated, not redelivered');
       void js;
     } finally {
       await worker.stop();
-      await Promise.all(replicas.map((r) => r.ingest.start()));
+      await Promise.all(fx.replicas.map((r) => r.ingest.start()));
     }
   });
 
@@ -153,18 +131,18 @@ describe('ingest', () => {
     const sim = await lattice('signals', 1, 60_000);
     const [h] = sim.hostIds() as [string];
     await converged(sim, 'signals');
-    const jsm = await jetstreamManager(nc);
+    const jsm = await jetstreamManager(fx.nc);
     const subject = reconcileSubject({ lattice: 'signals' });
     const before = await metricSum('wadm_reconcile_signals_total');
     const seen: number[] = [];
     // Periodic resync signals (reason `resync`) are the reconciler's own timer, not ingest's.
-    const sub = nc.subscribe(subject, {
+    const sub = fx.nc.subscribe(subject, {
       callback: (_e, m) => {
         if (!(JSON.parse(m.string()) as { reasons: string[] }).reasons.includes('resync')) seen.push(Date.now());
       },
     });
     for (let i = 1; i <= 200; i++) {
-      await ctl(nc, 'signals', `component.scale.${h}`, { component_ref: 'img:1', component_id: 'c', count: i, host_id: h });
+      await ctl(fx.nc, 'signals', `component.scale.${h}`, { component_ref: 'img:1', component_id: 'c', count: i, host_id: h });
     }
     await converged(sim, 'signals');
     await waitFor(() => seen.length > 0, 5000, 'a signal');
@@ -179,65 +157,65 @@ describe('ingest', () => {
         const i = await jsm.consumers.info('wasmbus_events', 'wadm_ingest');
         throw new Error(`${err.message}: last=${last} ack_floor=${JSON.stringify(i.ack_floor)} delivered=${JSON.stringify(i.delivered)} pending=${i.num_pending} ack_pending=${i.num_ack_pending} redelivered=${i.num_redelivered}`);
       });
-      await Promise.all(replicas.map((rep) => rep.signaler.flush()));
-      await nc.flush();
+      await Promise.all(fx.replicas.map((rep) => rep.signaler.flush()));
+      await fx.nc.flush();
     };
     await settle();
     const quiet = seen.length;
     // Unchanged state (the same count again): the event is ingested, but signals nothing.
     const unchanged = await metricSum('wadm_ingest_events_total', { type: 'component_scaled', result: 'unchanged' });
-    await ctl(nc, 'signals', `component.scale.${h}`, { component_ref: 'img:1', component_id: 'c', count: 200, host_id: h });
+    await ctl(fx.nc, 'signals', `component.scale.${h}`, { component_ref: 'img:1', component_id: 'c', count: 200, host_id: h });
     await waitFor(async () => (await metricSum('wadm_ingest_events_total', { type: 'component_scaled', result: 'unchanged' })) > unchanged, 10_000, 'the unchanged event ingested');
     await settle();
     assert.equal(seen.length, quiet, 'no signal without a change');
     sub.unsubscribe();
   });
 
-  test('a silent host is expired exactly once across 3 replicas, with a reconcile signal', async () => {
+  test('a silent host is expired exactly once across 3 fx.replicas, with a reconcile signal', async () => {
     const sim = await lattice('expiry', 2);
     const [dead, alive] = sim.hostIds() as [string, string];
-    await ctl(nc, 'expiry', `component.scale.${dead}`, { component_ref: 'img:1', component_id: 'c', count: 1, host_id: dead });
+    await ctl(fx.nc, 'expiry', `component.scale.${dead}`, { component_ref: 'img:1', component_id: 'c', count: 1, host_id: dead });
     await converged(sim, 'expiry');
     const before = await metricSum('wadm_hosts_expired_total', { lattice: 'expiry' });
     const signals: string[] = [];
-    const sub = nc.subscribe(reconcileSubject({ lattice: 'expiry' }), { callback: (_e, m) => void signals.push(m.string()) });
+    const sub = fx.nc.subscribe(reconcileSubject({ lattice: 'expiry' }), { callback: (_e, m) => void signals.push(m.string()) });
     sim.killHost(dead);
     await waitFor(async () => (await metricSum('wadm_hosts_expired_total', { lattice: 'expiry' })) > before, 15_000, 'expiry');
     await converged(sim, 'expiry');
     // Let every replica's reaper run several more passes: still exactly one expiry.
-    await waitFor(async () => (await replicas[2]!.reaper.sweep()).length === 0, 5000, 'a quiet reaper pass');
-    await replicas[0]!.reaper.sweep();
+    await waitFor(async () => (await fx.replicas[2]!.reaper.sweep()).length === 0, 5000, 'a quiet reaper pass');
+    await fx.replicas[0]!.reaper.sweep();
     assert.equal((await metricSum('wadm_hosts_expired_total', { lattice: 'expiry' })) - before, 1);
-    const tomb = await replicas[0]!.state.read<HostState>(stateKeys.host({ lattice: 'expiry' }, dead));
+    const tomb = await fx.replicas[0]!.state.read<HostState>(stateKeys.host({ lattice: 'expiry' }, dead));
     assert.equal(tomb?.value.expired, true);
-    assert.equal((await replicas[0]!.state.read<HostState>(stateKeys.host({ lattice: 'expiry' }, alive)))?.value.deleted, undefined);
+    assert.equal((await fx.replicas[0]!.state.read<HostState>(stateKeys.host({ lattice: 'expiry' }, alive)))?.value.deleted, undefined);
     await waitFor(() => signals.some((s) => (JSON.parse(s) as { reasons: string[] }).reasons.includes('host_expired')), 5000, 'host_expired signal');
     sub.unsubscribe();
 
     // Tombstones outlive the event stream's retention, then are collected (compare-and-set).
-    const state = replicas[0]!.state;
-    assert.equal(await replicas[0]!.reaper.collectTombstones({ lattice: 'expiry' }, Date.now()), 0, 'young tombstones are kept');
-    const collected = await replicas[0]!.reaper.collectTombstones({ lattice: 'expiry' }, Date.now() + 3 * 3_600_000);
+    const state = fx.replicas[0]!.state;
+    assert.equal(await fx.replicas[0]!.reaper.collectTombstones({ lattice: 'expiry' }, Date.now()), 0, 'young tombstones are kept');
+    const collected = await fx.replicas[0]!.reaper.collectTombstones({ lattice: 'expiry' }, Date.now() + 3 * 3_600_000);
     assert.ok(collected >= 2, `the expired host and its component were collected (${collected})`);
     assert.equal(await state.read(stateKeys.host({ lattice: 'expiry' }, dead)), null);
     assert.ok(await state.read(stateKeys.host({ lattice: 'expiry' }, alive)), 'live entities stay');
     await converged(sim, 'expiry');
   });
 
-  test('storm: 10,000+ events from 50 hosts in 5 lattices, 3 replicas at once, KV equals ground truth', async () => {
+  test('storm: 10,000+ events from 50 hosts in 5 lattices, 3 fx.replicas at once, KV equals ground truth', async () => {
     const names = ['storm0', 'storm1', 'storm2', 'storm3', 'storm4'];
     const storm = await Promise.all(names.map((n) => lattice(n, 10, 1000)));
-    const counter = countEvents(nc, names);
-    const driver = new Storm(nc, names.map((name, i) => ({ name, sim: storm[i]! })), 7);
+    const counter = countEvents(fx.nc, names);
+    const driver = new Storm(fx.nc, names.map((name, i) => ({ name, sim: storm[i]! })), 7);
     const started = Date.now();
     await driver.run(() => counter.count() >= 10_000);
     counter.stop();
     const events = counter.count();
     assert.ok(events >= 10_000, `${events} events`);
     for (const [i, n] of names.entries()) await converged(storm[i]!, n, 120_000);
-    const served = await Promise.all(replicas.map((rep) => rep.metrics.registry.getSingleMetric('wadm_ingest_events_total')!.get()));
+    const served = await Promise.all(fx.replicas.map((rep) => rep.metrics.registry.getSingleMetric('wadm_ingest_events_total')!.get()));
     const perReplica = served.map((m) => m.values.reduce((s, v) => s + v.value, 0));
-    assert.ok(perReplica.filter((n) => n > 0).length === 3, `all 3 replicas ingested: ${perReplica.join(', ')}`);
+    assert.ok(perReplica.filter((n) => n > 0).length === 3, `all 3 fx.replicas ingested: ${perReplica.join(', ')}`);
     process.stderr.write(`# storm: ${events} events in ${Date.now() - started} ms (${driver.failures} failed requests); per replica ${perReplica.join(', ')}\n`);
   });
 });

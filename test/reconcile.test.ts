@@ -3,39 +3,17 @@
  * commands at rest, undeploy cleans everything the app owns exactly once, and lattices spread over
  * replicas with one reconciler per lattice at a time.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { NatsConnection } from '@nats-io/transport-node';
-import type { Replica } from '@wadm-ts/cli';
 import type { SimulatedLattice } from '@wadm-ts/simulator';
-import { startNats, waitFor, type TestNats } from './harness/nats.js';
-import { startReplicas } from './harness/replicas.js';
+import { waitFor } from './harness/nats.js';
+import { withReplicas } from './harness/replicas.js';
 import { RawApi, example } from './harness/api.js';
-import { simLattice } from './harness/lattice.js';
 import { metricSum } from './harness/cluster.js';
 
-let nats: TestNats;
-let nc: NatsConnection;
-let replicas: Replica[];
-const sims: SimulatedLattice[] = [];
+const fx = withReplicas(3, { cleanupIntervalS: 2, resyncIntervalMs: 1000, signalIntervalMs: 50, takeoverMs: 2000 });
 
-before(async () => {
-  nats = await startNats();
-  nc = await nats.connect();
-  replicas = await startReplicas(3, nats.url, { cleanupIntervalS: 2, resyncIntervalMs: 1000, signalIntervalMs: 50, takeoverMs: 2000 });
-});
-
-after(async () => {
-  await Promise.all(sims.map((s) => s.close({ graceful: false })));
-  await Promise.all(replicas.map((r) => r.stop()));
-  await nats.stop();
-});
-
-async function lattice(name: string, hosts: number): Promise<SimulatedLattice> {
-  const sim = await simLattice(nats.url, name, hosts, 500);
-  sims.push(sim);
-  return sim;
-}
+const lattice = (name: string, hosts: number): Promise<SimulatedLattice> => fx.lattice(name, hosts, 500);
 
 const owned = (sim: SimulatedLattice, app: string) => {
   const s = sim.snapshot();
@@ -51,7 +29,7 @@ async function statusOf(api: RawApi, name: string): Promise<string> {
 describe('reconcile', () => {
   test('hello-world: deploy → deployed, nothing at rest, undeploy cleans up once', async () => {
     const sim = await lattice('rc1', 3);
-    const api = new RawApi(nc, 'rc1');
+    const api = new RawApi(fx.nc, 'rc1');
     assert.equal((await api.put(example('oam/hello.yaml')))['result'], 'created');
     assert.equal((await api.deploy('hello-world'))['result'], 'acknowledged');
     await waitFor(async () => (await statusOf(api, 'hello-world')) === 'deployed', 30_000, 'deployed');
@@ -63,7 +41,7 @@ describe('reconcile', () => {
 
     // At rest: several resync periods and heartbeats go by, and the hosts receive no command.
     sim.resetCommandCounts();
-    const resyncs = (): Promise<number> => metricSum(replicas, 'wadm_reconciles_total');
+    const resyncs = (): Promise<number> => metricSum(fx.replicas, 'wadm_reconciles_total');
     const before = await resyncs();
     await waitFor(async () => (await resyncs()) >= before + 4, 20_000, 'four more reconciles at rest');
     // Queries (host.get, link.get, config.get at every resync) only read: nothing is changed at rest.
@@ -78,15 +56,15 @@ describe('reconcile', () => {
     await waitFor(async () => (await statusOf(api, 'hello-world')) === 'undeployed', 10_000, 'undeployed');
   });
 
-  test('one reconciler per lattice at any moment, and lattices spread over the replicas', async () => {
+  test('one reconciler per lattice at any moment, and lattices spread over the fx.replicas', async () => {
     const names = ['ex0', 'ex1', 'ex2', 'ex3', 'ex4', 'ex5'];
     for (const n of names) await lattice(n, 1);
     const running = new Map<string, number>();
     const byReplica = new Map<string, Set<string>>();
     let maxSame = 0;
     let maxTotal = 0;
-    const originals = replicas.map((r) => r.reconciler.reconcile.bind(r.reconciler));
-    replicas.forEach((r, i) => {
+    const originals = fx.replicas.map((r) => r.reconciler.reconcile.bind(r.reconciler));
+    fx.replicas.forEach((r, i) => {
       r.reconciler.reconcile = async (owned) => {
         const ref = owned.held.ref;
         if (!names.includes(ref.lattice)) return originals[i]!(owned);
@@ -105,11 +83,11 @@ describe('reconcile', () => {
     });
     try {
       const { jetstream } = await import('@nats-io/jetstream');
-      const js = jetstream(nc);
-      const handled = (): Promise<number> => metricSum(replicas, 'wadm_reconcile_signals_handled_total');
+      const js = jetstream(fx.nc);
+      const handled = (): Promise<number> => metricSum(fx.replicas, 'wadm_reconcile_signals_handled_total');
       // Every lattice has an owner before the burst.
       await Promise.all(names.map((n) => js.publish(`wadm.reconcile._.${n}`, JSON.stringify({ lattice: n, reasons: ['test'] }))));
-      await waitFor(() => names.every((n) => replicas.some((r) => r.owners.owned().some((o) => o.lattice === n))), 15_000, 'every lattice owned');
+      await waitFor(() => names.every((n) => fx.replicas.some((r) => r.owners.owned().some((o) => o.lattice === n))), 15_000, 'every lattice owned');
       const before = await handled();
       // A burst of signals for every lattice, published from outside.
       for (let round = 0; round < 40; round++) {
@@ -123,13 +101,13 @@ describe('reconcile', () => {
       const spread = [...byReplica.values()].filter((s) => s.size > 0).length;
       assert.ok(spread >= 2, `lattices were reconciled by ${spread} replica(s)`);
     } finally {
-      replicas.forEach((r, i) => (r.reconciler.reconcile = originals[i]!));
+      fx.replicas.forEach((r, i) => (r.reconciler.reconcile = originals[i]!));
     }
   });
 
   test('100 apps: each needed command issued once, then 0 commands at rest for 30 s', async () => {
     const sim = await lattice('many', 5);
-    const api = new RawApi(nc, 'many');
+    const api = new RawApi(fx.nc, 'many');
     const app = (i: number): string =>
       JSON.stringify({
         apiVersion: 'core.oam.dev/v1beta1',
@@ -164,7 +142,7 @@ describe('reconcile', () => {
     assert.equal(scales, instances.length, `one scale command per placed instance (${scales} commands for ${instances.length} placements)`);
 
     sim.resetCommandCounts();
-    const reconciles = (): Promise<number> => metricSum(replicas, 'wadm_reconciles_total');
+    const reconciles = (): Promise<number> => metricSum(fx.replicas, 'wadm_reconciles_total');
     const started = Date.now();
     const base = await reconciles();
     // 30 s at rest (heartbeats every 0.5 s, a resync every second): wait for the reconciles that period brings.
@@ -174,7 +152,7 @@ describe('reconcile', () => {
 
   test('a failing start shows `failed` with the host error, backs off, and recovers once the fault clears', async () => {
     const sim = await lattice('faulty', 2);
-    const api = new RawApi(nc, 'faulty');
+    const api = new RawApi(fx.nc, 'faulty');
     sim.failStarts(/broken/, 'simulated pull failure');
     const manifest = JSON.stringify({
       apiVersion: 'core.oam.dev/v1beta1',
@@ -202,7 +180,7 @@ describe('reconcile', () => {
 
   test('an unhealthy provider makes the app `unhealthy`', async () => {
     const sim = await lattice('sick', 1);
-    const api = new RawApi(nc, 'sick');
+    const api = new RawApi(fx.nc, 'sick');
     await api.put(
       JSON.stringify({
         apiVersion: 'core.oam.dev/v1beta1',

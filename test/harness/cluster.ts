@@ -21,19 +21,12 @@ export async function settle(replicas: readonly Replica[], passes = 3): Promise<
 
 /** Run `check` until it passes (no fixed sleeps); on timeout fail with its last assertion error. */
 export async function eventually(what: string, check: () => Promise<void> | void, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let delay = 20;
-  for (;;) {
-    try {
+  await waitFor(
+    async () => {
       await check();
-      return;
-    } catch (err) {
-      if (Date.now() > deadline) {
-        if (err instanceof Error) err.message = `${what} (not reached within ${timeoutMs} ms): ${err.message}`;
-        throw err;
-      }
-    }
-    await new Promise((r) => setTimeout(r, delay));
-    delay = Math.min(delay * 2, 100);
-  }
+      return true;
+    },
+    timeoutMs,
+    what,
+  );
 }

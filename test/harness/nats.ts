@@ -6,9 +6,13 @@ export interface TestNats extends LocalNats {
   connect(): Promise<NatsConnection>;
 }
 
-/** 16 MiB payloads so that oversize-body handling of the API (1 MiB default) can be exercised. */
-export async function startNats(): Promise<TestNats> {
-  const server = await startLocalNats({ maxPayload: 16 * 1024 * 1024 });
+/**
+ * 16 MiB payloads so that oversize-body handling of the API (1 MiB default) can be exercised. With `log`,
+ * nats-server's own log lines (slow consumers, closed connections) are appended to it.
+ */
+export async function startNats(opts: { log?: string[] } = {}): Promise<TestNats> {
+  const { log } = opts;
+  const server = await startLocalNats({ maxPayload: 16 * 1024 * 1024, ...(log ? { onLog: (l: string) => void log.push(l) } : {}) });
   const conns: NatsConnection[] = [];
   return {
     ...server,

@@ -238,22 +238,7 @@ export async function diagnose(rs: readonly ReplicaProc[]): Promise<string> {
 
 /** Like startNats(), but nats-server's own log lines (slow consumers, closed connections) are kept. */
 export async function startLoggedNats(): Promise<import('./nats.js').TestNats & { serverLog: string[] }> {
-  const { startLocalNats } = await import('@wadm-ts/dev');
-  const { connect } = await import('@nats-io/transport-node');
+  const { startNats } = await import('./nats.js');
   const serverLog: string[] = [];
-  const server = await startLocalNats({ maxPayload: 16 * 1024 * 1024, onLog: (l) => void serverLog.push(l) });
-  const conns: Array<import('@nats-io/transport-node').NatsConnection> = [];
-  return {
-    ...server,
-    serverLog,
-    async connect() {
-      const nc = await connect({ servers: server.url });
-      conns.push(nc);
-      return nc;
-    },
-    async stop() {
-      await Promise.all(conns.map((c) => (c.isClosed() ? undefined : c.close())));
-      await server.stop();
-    },
-  };
+  return Object.assign(await startNats({ log: serverLog }), { serverLog });
 }

@@ -1,4 +1,5 @@
 /** Start wadm-ts replicas in this process, each with its own NATS connection. */
+import * as nodeTest from 'node:test';
 import { Writable } from 'node:stream';
 import { createLogger } from '@wadm-ts/obs';
 import { replicaConfigFrom, startReplica, type Replica, type ReplicaConfig } from '@wadm-ts/cli';
@@ -17,4 +18,56 @@ export async function startReplicas(n: number, natsUrl: string, overrides: Parti
     out.push(await startReplica(cfg, { logger, connectTimeoutMs: 10_000 }));
   }
   return out;
+}
+
+/** One fresh nats-server, `n` in-process replicas and a client connection for a test file; see {@link withReplicas}. */
+export interface ReplicaFixture {
+  readonly nats: import('./nats.js').TestNats;
+  readonly nc: import('@nats-io/transport-node').NatsConnection;
+  readonly replicas: Replica[];
+  /** A simulated lattice on the fixture's server (see simLattice), closed when the file's tests end. */
+  lattice(name: string, hosts: number, heartbeatIntervalMs?: number): Promise<import('@wadm-ts/simulator').SimulatedLattice>;
+}
+
+/**
+ * The set-up most integration files share, registered as the file's (or suite's) before/after hooks:
+ * a nats-server, `n` replicas with `overrides`, one connection; everything (simulated lattices
+ * included) stopped afterwards. Read the fields inside tests, not at module load.
+ */
+export function withReplicas(n: number, overrides: Partial<ReplicaConfig> = {}): ReplicaFixture {
+  const { before, after } = nodeTest;
+  let nats: import('./nats.js').TestNats | undefined;
+  let nc: import('@nats-io/transport-node').NatsConnection | undefined;
+  const replicas: Replica[] = [];
+  const sims: Array<import('@wadm-ts/simulator').SimulatedLattice> = [];
+  const ready = <T>(v: T | undefined, what: string): T => {
+    if (v === undefined) throw new Error(`withReplicas: ${what} is read before the fixture's before() hook ran`);
+    return v;
+  };
+  before(async () => {
+    const { startNats } = await import('./nats.js');
+    nats = await startNats();
+    nc = await nats.connect();
+    replicas.push(...(await startReplicas(n, nats.url, overrides)));
+  });
+  after(async () => {
+    await Promise.all(sims.map((s) => s.close({ graceful: false })));
+    await Promise.all(replicas.map((r) => r.stop()));
+    await nats?.stop();
+  });
+  return {
+    get nats() {
+      return ready(nats, 'nats');
+    },
+    get nc() {
+      return ready(nc, 'nc');
+    },
+    replicas,
+    async lattice(name, hosts, heartbeatIntervalMs) {
+      const { simLattice } = await import('./lattice.js');
+      const sim = await simLattice(ready(nats, 'nats').url, name, hosts, heartbeatIntervalMs);
+      sims.push(sim);
+      return sim;
+    },
+  };
 }
