@@ -141,6 +141,9 @@ test('non-destructive undeploy leaves everything running across a new owner; red
   await settle(replicas, 2);
   const before = running(sim.snapshot());
   const base = actions();
+  // Commands the reconcilers wrote (the workers would also drop a stop for a released app: this says the planner asked for none).
+  const issued = (): Promise<number> => metricSum(replicas, 'wadm_commands_issued_total');
+  const issuedBase = await issued();
 
   // Undeploy non-destructively, over raw NATS with the body the Rust wadm's API had.
   const und = await api.raw(api.subject('undeploy', APP), JSON.stringify({ non_destructive: true }));
@@ -153,6 +156,7 @@ test('non-destructive undeploy leaves everything running across a new owner; red
   await settle(replicas, 4);
   assert.deepEqual(running(sim.snapshot()), before, 'everything still runs, annotations included');
   assert.deepEqual(actions(), base, 'no control action (no stop, no delete) after a non-destructive undeploy');
+  assert.equal(await issued(), issuedBase, 'no command planned after a non-destructive undeploy');
 
   // Replace the replica: the new one owns the lattice from the stored marker alone.
   await replicas[0]!.stop();
@@ -163,6 +167,7 @@ test('non-destructive undeploy leaves everything running across a new owner; red
   await waitStatus('undeployed', LEFT);
   assert.deepEqual(running(sim.snapshot()), before, 'everything still runs after a change of owner');
   assert.deepEqual(actions(), base, 'no control action after a change of owner');
+  assert.equal(await issued(), 0, 'the new owner planned no command');
 
   // Redeploy the same version: adopted, 0 actions.
   assert.equal((await api.deploy(APP, 'v1'))['result'], 'acknowledged');
@@ -171,6 +176,7 @@ test('non-destructive undeploy leaves everything running across a new owner; red
   assert.equal((await status()).type, 'deployed');
   assert.deepEqual(running(sim.snapshot()), before);
   assert.deepEqual(actions(), base, 'a redeploy of the same version issues no control action');
+  assert.equal(await issued(), 0, 'nothing planned for the redeploy');
 
   // The CLI flag: the same non-destructive undeploy.
   const r = await wadm(['app', 'undeploy', '--non-destructive', APP, '--lattice', LATTICE, '-s', nats.url, '-o', 'json']);
@@ -182,6 +188,7 @@ test('non-destructive undeploy leaves everything running across a new owner; red
   await settle(replicas, 3);
   assert.deepEqual(running(sim.snapshot()), before);
   assert.deepEqual(actions(), base, 'no control action after the CLI non-destructive undeploy');
+  assert.equal(await issued(), 0);
 
   // A plain undeploy of the app left running: now it is cleaned up.
   const plain = await api.undeploy(APP);
