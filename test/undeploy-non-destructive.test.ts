@@ -15,6 +15,8 @@ import { fileURLToPath } from 'node:url';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Replica } from '@wadm-ts/cli';
 import type { LatticeSnapshot, SimulatedLattice } from '@wadm-ts/simulator';
+import { publishCommand } from '@wadm-ts/reconcile';
+import { jetStreamContext } from '@wadm-ts/store';
 import { startNats, waitFor, type TestNats } from './harness/nats.js';
 import { startReplicas } from './harness/replicas.js';
 import { RawApi } from './harness/api.js';
@@ -168,6 +170,14 @@ test('non-destructive undeploy leaves everything running across a new owner; red
   assert.deepEqual(running(sim.snapshot()), before, 'everything still runs after a change of owner');
   assert.deepEqual(actions(), base, 'no control action after a change of owner');
   assert.equal(await issued(), 0, 'the new owner planned no command');
+
+  // A stop for it still queued from before (e.g. planned while it was deployed) is dropped by the workers.
+  const prov = sim.snapshot().hosts.flatMap((h) => h.providers.map((p) => ({ host: h.id, id: p.id })))[0]!;
+  const dropped = await metricSum(replicas, 'wadm_commands_total', { type: 'StopProvider', result: 'app_undeployed' });
+  await publishCommand(await jetStreamContext(nc), { lattice: LATTICE }, [{ kind: 'StopProvider', provider_id: prov.id, host_id: prov.host, model_name: APP }], 'nd-queued-stop');
+  await waitFor(async () => (await metricSum(replicas, 'wadm_commands_total', { type: 'StopProvider', result: 'app_undeployed' })) === dropped + 1, 10_000, 'the queued stop dropped');
+  assert.deepEqual(running(sim.snapshot()), before);
+  assert.deepEqual(actions(), base, 'the queued stop never reached the host');
 
   // Redeploy the same version: adopted, 0 actions.
   assert.equal((await api.deploy(APP, 'v1'))['result'], 'acknowledged');
