@@ -19,7 +19,7 @@ import type {
   PutModelResponse,
   VersionResponse,
 } from '@wadm-ts/protocol';
-import { deployedManifest, findVersion, latestVersion, type Decision, type StoredApp } from '@wadm-ts/store';
+import { deployedManifest, findVersion, latestVersion, releasedOf, type Decision, type StoredApp } from '@wadm-ts/store';
 
 // ---------- put ----------
 
@@ -36,7 +36,7 @@ export function decidePut(
   }
   const previous = current ? (latestVersion(current)?.version ?? '') : '';
   const versions = [...(current?.versions ?? []), { version, manifest }];
-  const app: StoredApp = { name, versions, deployedVersion: current?.deployedVersion ?? null };
+  const app: StoredApp = { ...current, name, versions, deployedVersion: current?.deployedVersion ?? null };
   return {
     kind: 'write',
     app,
@@ -154,6 +154,30 @@ export function checkDeploy(app: StoredApp, requested: string | null, others: re
     };
   }
   return { ok: true, version: staged.version };
+}
+
+/**
+ * Undeploy (wadm-api.md §2.9). Non-destructive: the deployment ends but what it runs is left running,
+ * marked on the record so that no owner cleans it up. A plain undeploy of an app left running that way
+ * now cleans up (the marker goes); `write` then means the reconciler is to be signalled.
+ */
+export function decideUndeploy(cur: StoredApp | null, name: string, nonDestructive: boolean): Decision<DeployModelResponse> {
+  if (!cur) return { kind: 'keep', result: { result: 'notfound', message: `Application with the name ${name} not found`, name, version: null } };
+  const done = (message: string): DeployModelResponse => ({ result: 'acknowledged', message, name, version: null });
+  if (cur.deployedVersion === null) {
+    if (releasedOf(cur) === undefined || nonDestructive) return { kind: 'keep', result: done(`Application ${name} was already undeployed`) };
+    const { released: _released, ...rest } = cur;
+    return { kind: 'write', app: rest, result: done(`Successfully undeployed application ${name}; the resources it left running are now removed`) };
+  }
+  if (!nonDestructive) {
+    const { released: _released, ...rest } = cur;
+    return { kind: 'write', app: { ...rest, deployedVersion: null }, result: done(`Successfully undeployed application ${name}`) };
+  }
+  return {
+    kind: 'write',
+    app: { ...cur, deployedVersion: null, released: { version: cur.deployedVersion } },
+    result: done(`Successfully undeployed application ${name} non-destructively: its instances, providers, links and configs are left running`),
+  };
 }
 
 export function dependentsError(action: 'undeploy' | 'delete', name: string, dependents: readonly string[]): string {

@@ -41,6 +41,7 @@ import {
   debugList,
   decideDelete,
   decidePut,
+  decideUndeploy,
   deleteRemovesDeployment,
   dependentsError,
   isShared,
@@ -111,6 +112,15 @@ function versionField(body: Record<string, unknown>, what: string): string | nul
   const v = body['version'];
   if (v === undefined || v === null) return null;
   if (typeof v !== 'string') throw new ApiError(`Unable to parse ${what} request: invalid type for field \`version\`: expected a string, found ${JSON.stringify(v)}`);
+  return v;
+}
+
+/** `non_destructive` of an undeploy request (0.x clients sent it; `destructive: true` is the default, said explicitly). */
+function nonDestructiveField(body: Record<string, unknown>): boolean {
+  const v = body['non_destructive'];
+  if (v === undefined || v === null) return false;
+  if (typeof v !== 'boolean') throw new ApiError(`Unable to parse undeploy application request: invalid type for field \`non_destructive\`: expected a boolean, found ${JSON.stringify(v)}`);
+  if (v && body['destructive'] === true) throw new ApiError('Unable to parse undeploy application request: `non_destructive` and `destructive` are both true');
   return v;
 }
 
@@ -424,20 +434,10 @@ export class ApiServer {
   }
 
   private async undeploy(msg: Msg, scope: Scope, name: string, log: Logger): Promise<DeployModelResponse | Record<string, unknown>> {
-    parseRequestBody(msg.data, 'undeploy application');
+    const nonDestructive = nonDestructiveField(parseRequestBody(msg.data, 'undeploy application'));
     const current = await this.o.manifests.load(scope, name);
     if (current?.app.deployedVersion) await this.guardDependents(scope, current.app, 'undeploy');
-    const reply = await this.o.manifests.mutate<DeployModelResponse>(scope, name, (cur) => {
-      if (!cur) return { kind: 'keep', result: { result: 'notfound', message: `Application with the name ${name} not found`, name, version: null } };
-      if (cur.deployedVersion === null) {
-        return { kind: 'keep', result: { result: 'acknowledged', message: `Application ${name} was already undeployed`, name, version: null } };
-      }
-      return {
-        kind: 'write',
-        app: { ...cur, deployedVersion: null },
-        result: { result: 'acknowledged', message: `Successfully undeployed application ${name}`, name, version: null },
-      };
-    });
+    const reply = await this.o.manifests.mutate<DeployModelResponse>(scope, name, (cur) => decideUndeploy(cur, name, nonDestructive));
     if (reply.result !== 'acknowledged') return reply;
     this.o.signal?.(scope, 'undeploy');
     try {
@@ -451,7 +451,7 @@ export class ApiServer {
         version: null,
       };
     }
-    log.info('manifest undeployed');
+    log.info({ nonDestructive }, 'manifest undeployed');
     return reply;
   }
 

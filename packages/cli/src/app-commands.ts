@@ -9,7 +9,7 @@ import type { Readable } from 'node:stream';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
-import { DEFAULT_LATTICE, WadmClient, describeError } from '@wadm-ts/client';
+import { DEFAULT_LATTICE, WadmClient, describeError, type UndeployOptions } from '@wadm-ts/client';
 import { manifestSchema, parseManifest, statusFromWire, validateManifest, type ValidationFailure } from '@wadm-ts/model';
 import type {
   DeleteModelResponse,
@@ -111,8 +111,9 @@ export function registerAppCommands(program: Command, connect: Connect): void {
   apiCommand(app, 'undeploy', 'Undeploy an application (its versions are kept)')
     .argument('[name]', 'application name')
     .option('--all', 'undeploy every deployed application in the lattice')
-    .action(async (name: string | undefined, opts: { all?: boolean }, cmd: Command) => {
-      await run(() => undeployCommand(connect, cmd, name, opts.all === true));
+    .option('--non-destructive', 'stop managing it but leave its instances, providers, links and configs running (a later deploy adopts them)')
+    .action(async (name: string | undefined, opts: { all?: boolean; nonDestructive?: boolean }, cmd: Command) => {
+      await run(() => undeployCommand(connect, cmd, name, opts.all === true, { nonDestructive: opts.nonDestructive === true }));
     });
 
   apiCommand(app, 'delete', 'Delete an application, or one version of it')
@@ -273,19 +274,19 @@ function linesOf(o: CommandOutput): string[] {
   return [...o.stdout, ...o.stderr];
 }
 
-async function undeployCommand(connect: Connect, cmd: Command, name: string | undefined, all: boolean): Promise<CommandOutput> {
+async function undeployCommand(connect: Connect, cmd: Command, name: string | undefined, all: boolean, opts: UndeployOptions): Promise<CommandOutput> {
   const invalid = targetError(name, all, '--all');
   if (invalid !== undefined) return invalid;
   return withClient(connect, cmd, async (client, mode) =>
-    name !== undefined ? renderUndeploy(await client.undeploy(name), mode) : undeployAll(client, mode),
+    name !== undefined ? renderUndeploy(await client.undeploy(name, opts), mode) : undeployAll(client, mode, opts),
   );
 }
 
-async function undeployAll(client: WadmClient, mode: OutputMode): Promise<CommandOutput> {
+async function undeployAll(client: WadmClient, mode: OutputMode, opts: UndeployOptions): Promise<CommandOutput> {
   const names = (await listModels(client)).filter((m) => !isUndeployed(m)).map((m) => m.name);
   if (names.length === 0 && mode === 'text') return ok('No deployed applications to undeploy');
   const replies: DeployModelResponse[] = [];
-  for (const n of names) replies.push(await client.undeploy(n));
+  for (const n of names) replies.push(await client.undeploy(n, opts));
   return renderMany(replies, mode, undeployText);
 }
 

@@ -23,6 +23,7 @@ import {
   streamName,
   jetStreamContext,
   stateKeys,
+  releasedOf,
   type LatticeRef,
   type HostState,
   retryTransient,
@@ -222,6 +223,10 @@ export async function startReplica(cfg: ReplicaConfig, opts: StartOptions = {}):
         // Not deployed as this replica sees it: make sure the view is not just behind, then decide.
         await manifestView.mirror.sync(2000).catch(() => false);
         return manifestView.isDeployed(scope, app);
+      },
+      appReleased: (ref, app) => {
+        const stored = manifestView.peek(ref.account ? { lattice: ref.lattice, account: ref.account } : { lattice: ref.lattice }, app)?.app;
+        return stored !== undefined && releasedOf(stored) !== undefined;
       },
     },
     ...(fenced ? {} : { unsafeDisableFencing: true }),

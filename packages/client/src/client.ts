@@ -41,6 +41,14 @@ export interface PutOptions {
   contentType?: string;
 }
 
+export interface UndeployOptions {
+  /**
+   * Stop managing the app but leave what it runs (instances, providers, links, configs) in place, with
+   * their ownership annotations: sends `{"non_destructive": true}`. A later deploy adopts them.
+   */
+  nonDestructive?: boolean;
+}
+
 /** A live feed of an application's status, as published on `wadm.status.{lattice}.{name}`. */
 export interface StatusSubscription extends AsyncIterable<Status> {
   /** Stop receiving; a pending iteration ends. */
@@ -124,8 +132,9 @@ export class WadmClient {
     return withDefaults<DeployModelResponse>(raw, this.subject('deploy', name), { name, version: version ?? null });
   }
 
-  async undeploy(name: string): Promise<DeployModelResponse> {
-    const raw = await this.request('undeploy', name);
+  /** Undeploy (versions are kept); `nonDestructive` leaves what the app runs in place. */
+  async undeploy(name: string, opts: UndeployOptions = {}): Promise<DeployModelResponse> {
+    const raw = await this.request('undeploy', name, opts.nonDestructive === true ? { json: { non_destructive: true } } : undefined);
     return withDefaults<DeployModelResponse>(raw, this.subject('undeploy', name), { name, version: null });
   }
 

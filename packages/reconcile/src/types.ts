@@ -101,6 +101,11 @@ export interface PlanInput {
   applied: AppliedRecord[];
   observed: ObservedLattice;
   inflight: InFlight[];
+  /**
+   * Apps undeployed non-destructively (not among `apps`): nothing of theirs is stopped or deleted, their
+   * applied records are kept as they are, and their instances count as theirs for a later deploy.
+   */
+  released?: string[];
   /** After a failure event, how long a scaler shows `failed` and issues nothing for that target (default 5000 ms). */
   backoffMs?: number;
   /** How long an applied entry no longer wanted stays on record while unseen (default 60 000 ms; see `AppliedRecord.unseen`). */

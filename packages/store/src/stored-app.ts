@@ -17,11 +17,44 @@ export interface StoredApp {
   /** Oldest first; the last one is the latest. */
   versions: StoredVersion[];
   deployedVersion: string | null;
+  /**
+   * Set by a non-destructive undeploy (wadm-ts only, JSON key `non_destructive_undeploy`): the app is not
+   * managed, and what it ran is left running with its annotations. Only meaningful while no version is
+   * deployed: it is not written for a deployed app (a deploy clears it), see `releasedOf`.
+   */
+  released?: ReleasedMarker;
+}
+
+/** What a non-destructive undeploy records: the version that was deployed then. */
+export interface ReleasedMarker {
+  version: string;
+}
+
+/** JSON key of `StoredApp.released`; the Rust wadm ignores unknown keys of the record (and drops them when it rewrites one). */
+const RELEASED_KEY = 'non_destructive_undeploy';
+
+/** The app's non-destructive undeploy marker, if it is in force (no version deployed). */
+export function releasedOf(app: StoredApp): ReleasedMarker | undefined {
+  return app.deployedVersion === null ? app.released : undefined;
+}
+
+function decodeReleased(v: unknown): ReleasedMarker | undefined {
+  if (v instanceof Map) v = toPlain(v);
+  if (typeof v !== 'object' || v === null) return undefined;
+  const version = (v as Record<string, unknown>)['version'];
+  return { version: typeof version === 'string' ? version : '' };
+}
+
+function withReleased(app: StoredApp, v: unknown): StoredApp {
+  const released = app.deployedVersion === null ? decodeReleased(v) : undefined;
+  return released ? { ...app, released } : app;
 }
 
 export function encodeStoredApp(app: StoredApp): string {
   const entries = app.versions.map((v) => `${JSON.stringify(v.version)}:${serializeManifest(v.manifest)}`);
-  return `{"manifests":{${entries.join(',')}},"deployed_version":${JSON.stringify(app.deployedVersion)}}`;
+  const released = releasedOf(app);
+  const extra = released ? `,${JSON.stringify(RELEASED_KEY)}:${JSON.stringify({ version: released.version })}` : '';
+  return `{"manifests":{${entries.join(',')}},"deployed_version":${JSON.stringify(app.deployedVersion)}${extra}}`;
 }
 
 function toPlain(v: unknown): unknown {
@@ -63,7 +96,7 @@ export function decodeStoredApp(name: string, bytes: Uint8Array | string): Store
       versions.push({ version, manifest });
     }
     const dv = (plain as Record<string, unknown>)['deployed_version'];
-    return { name, versions, deployedVersion: typeof dv === 'string' ? dv : null };
+    return withReleased({ name, versions, deployedVersion: typeof dv === 'string' ? dv : null }, (plain as Record<string, unknown>)[RELEASED_KEY]);
   }
   // JSON is YAML; the yaml parser with mapAsMap keeps the key order of `manifests`.
   const root: unknown = parseYaml(text, { mapAsMap: true, schema: 'json', maxAliasCount: 0 });
@@ -77,7 +110,7 @@ export function decodeStoredApp(name: string, bytes: Uint8Array | string): Store
     versions.push({ version: String(version), manifest });
   }
   const dv = root.get('deployed_version');
-  return { name, versions, deployedVersion: typeof dv === 'string' ? dv : null };
+  return withReleased({ name, versions, deployedVersion: typeof dv === 'string' ? dv : null }, root.get(RELEASED_KEY));
 }
 
 export function latestVersion(app: StoredApp): StoredVersion | undefined {

@@ -26,6 +26,7 @@ import { LatticeLoad } from './placement.js';
 import { indexObserved, isStale, type Instance, type ObservedIndex } from './observed.js';
 import { appStatus, cleanupInfo, scalerStatus, toScalerStatus } from './status.js';
 import { evalWorkload } from './workloads.js';
+import { releasedInstance } from './released.js';
 
 export { commandKey, sameCommand, sha256Hex, workloadScalerId, linkScalerId, scalerAnnotations, managedAnnotations } from './ids.js';
 export {
@@ -43,6 +44,7 @@ export { computeSpread, daemonSpreads, distribute, isEligible, place, type Sprea
 export { desiredOf, sharedComponentId, linkStatusName, type AppDesired, type ScalerSpec, type WorkloadSpec, type LinkSpec, type StatusSpec } from './desired.js';
 export { configRefs, configHash, secretConfigValues, type ConfigRef } from './configs.js';
 export { sameLink } from './observed.js';
+export { releasedCounts, releasedMessage, releasedStatus, type ReleasedCounts } from './released.js';
 
 type Bucket = 'configs' | 'workloads' | 'links' | 'removals' | 'deleteLinks' | 'deleteConfigs';
 const BUCKETS: readonly Bucket[] = ['configs', 'workloads', 'links', 'removals', 'deleteLinks', 'deleteConfigs'];
@@ -91,7 +93,9 @@ export function planLattice(input: PlanInput): PlanOutput {
   const desiredByApp = new Map(desired.map((d) => [d.app, d]));
   const current = new Map(desired.map((d) => [d.app, new Set(d.scalers.filter((s) => s.type === 'workload').map((s) => s.id))]));
   const observed = indexObserved(input.observed);
-  const stale = (i: Instance): boolean => isStale(i, current);
+  // Apps undeployed non-destructively: what they run is left alone (released.ts).
+  const released: ReadonlySet<string> = new Set((input.released ?? []).filter((n) => !appsByName.has(n)));
+  const stale = (i: Instance): boolean => isStale(i, current) && !releasedInstance(i, released);
   const issuer = new Issuer(new CommandFilter(input.inflight, input.observed.failures, input.now, input.backoffMs ?? DEFAULT_BACKOFF_MS));
   // Host load over the whole lattice, updated as the scalers (apps in name order) place their instances.
   const load = new LatticeLoad(observed.hosts, observed.all, input.inflight.filter((f) => f.expiresAt > input.now));
@@ -204,6 +208,13 @@ export function planLattice(input: PlanInput): PlanOutput {
   const unseenMarks = new Map<string, Record<string, number>>();
   let unseenEnd: number | undefined;
   for (const rec of [...input.applied].sort(compareBy((r) => r.app))) {
+    if (released.has(rec.app)) {
+      // Kept as it is: nothing is deleted, and no grace runs out.
+      appliedLinks.set(rec.app, rec.links);
+      appliedConfigs.set(rec.app, rec.configs);
+      if (rec.unseen && Object.keys(rec.unseen).length > 0) unseenMarks.set(rec.app, rec.unseen);
+      continue;
+    }
     const d = desiredByApp.get(rec.app);
     const ctx = (beingPut: ReadonlySet<string> | undefined) => ({ now: input.now, graceMs, beingPut: beingPut ?? NONE });
     const lc = linkCleanup(rec, linksWantedByApp.get(rec.app) ?? NONE, linksWantedByAny, observed, {

@@ -66,6 +66,8 @@ export interface CommandGuards {
   hostGone(ref: LatticeRef, hostId: string): boolean;
   /** Whether the app is still deployed: nothing is started, scaled up, linked or configured for an undeployed app. */
   appDeployed(ref: LatticeRef, app: string): Promise<boolean>;
+  /** Whether the app was undeployed non-destructively: nothing at all is sent for it (its resources are left alone). */
+  appReleased?(ref: LatticeRef, app: string): boolean;
 }
 
 /** Commands that create or grow something (as opposed to removing it). */
@@ -250,6 +252,11 @@ export class CommandWorker {
     if (isConstructive(c) && !(await g.appDeployed(ref, c.model_name))) {
       this.executed.inc({ type: c.kind, result: 'app_undeployed' });
       log.info({ command: c.kind }, 'dropping a command for an app that is no longer deployed');
+      return 'no';
+    }
+    if (!isConstructive(c) && g.appReleased?.(ref, c.model_name) === true) {
+      this.executed.inc({ type: c.kind, result: 'app_undeployed' });
+      log.info({ command: c.kind }, 'dropping a command for an app undeployed non-destructively (its resources are left running)');
       return 'no';
     }
     const host = 'host_id' in c ? c.host_id : undefined;

@@ -13,9 +13,9 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { KV } from '@nats-io/kv';
 import { undeployedStatus, waitingStatus, type Status } from '@wadm-ts/model';
-import { isCasConflict, type AppliedValue, type InFlightValue, type JetStreamContext, type LatticeRef, type ManifestView, type StateView } from '@wadm-ts/store';
+import { isCasConflict, releasedOf, type AppliedValue, type InFlightValue, type JetStreamContext, type LatticeRef, type ManifestView, type StateView } from '@wadm-ts/store';
 import type { Logger, Metrics, Tracing } from '@wadm-ts/obs';
-import { DEFAULT_BACKOFF_MS, commandKey, earliestRequeue, planLattice, settleInflight } from '../plan/index.js';
+import { DEFAULT_BACKOFF_MS, commandKey, earliestRequeue, planLattice, releasedStatus, settleInflight } from '../plan/index.js';
 import type { AppliedRecord, Command, DeployedApp, InFlight, PlanOutput } from '../types.js';
 import { publishCommand } from './commands.js';
 import { LeaseLostError, type Held } from './leases.js';
@@ -156,6 +156,8 @@ export class Reconciler {
     for (const n of storedNames) owned.gone.delete(n);
     owned.stored = storedNames;
     const apps: DeployedApp[] = [];
+    // Undeployed non-destructively: left running, never cleaned up (the marker is on the stored record).
+    const released = stored.filter((a) => releasedOf(a) !== undefined).map((a) => a.name);
     for (const a of stored) {
       const v = a.deployedVersion === null ? undefined : a.versions.find((x) => x.version === a.deployedVersion);
       if (v) apps.push({ name: a.name, version: v.version, manifest: v.manifest });
@@ -186,6 +188,7 @@ export class Reconciler {
       applied,
       observed,
       inflight: live,
+      ...(released.length > 0 ? { released } : {}),
       backoffMs: this.o.backoffMs ?? DEFAULT_BACKOFF_MS,
       ...(this.o.unseenGraceMs !== undefined ? { unseenGraceMs: this.o.unseenGraceMs } : {}),
     };
@@ -253,6 +256,10 @@ export class Reconciler {
     // before its delete may have published over it).
     const statuses: Record<string, Status> = { ...plan.statuses };
     for (const a of stored) if (a.deployedVersion === null) statuses[a.name] = UNDEPLOYED_STATUS;
+    if (released.length > 0) {
+      const records = new Map(plan.applied.map((r) => [r.app, r]));
+      for (const name of released) statuses[name] = releasedStatus(name, records.get(name), view.snapshot);
+    }
     const gone = [...owned.gone].filter((n) => !(n in statuses));
     this.check(h);
     await owned.statuses.preload([...Object.keys(statuses), ...gone]);
