@@ -21,6 +21,8 @@ import { startReplicas } from './harness/replicas.js';
 import { RawApi } from './harness/api.js';
 import { simLattice } from './harness/lattice.js';
 import { recordCtl } from './harness/runtime.js';
+import { PlanPreviewer } from '@wadm-ts/reconcile';
+import { parseManifest } from '@wadm-ts/model';
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BIN = join(REPO, 'packages', 'cli', 'bin', 'wadm.js');
@@ -187,6 +189,24 @@ test('model.plan over raw NATS names each change of v2 and the commands; the dep
 
   const same = await plan(JSON.stringify({ version: 'v1' }));
   assert.deepEqual([same['result'], same['changes'], same['commands']], ['success', [], []]);
+});
+
+test('without a loaded view the planner reads the lattice once from the bucket and plans the same', async () => {
+  const m = (text: string) => {
+    const r = parseManifest(text);
+    assert.ok(r.ok);
+    return r.manifest;
+  };
+  const req = { ref: { lattice: LATTICE }, app: APP, deployed: { name: APP, version: 'v1', manifest: m(V1) }, candidate: { name: APP, version: 'v2', manifest: m(V2) }, others: [] };
+  const fromView = await new PlanPreviewer({ view: () => replicas[0]!.stateView, store: replicas[0]!.state }).preview(req);
+  const fromBucket = await new PlanPreviewer({ store: replicas[0]!.state }).preview(req);
+  assert.equal(fromView.source, 'view');
+  assert.equal(fromBucket.source, 'bucket');
+  assert.deepEqual(fromBucket.changes, fromView.changes);
+  assert.deepEqual(fromBucket.commands, fromView.commands);
+  assert.equal(fromBucket.commands.length, 4);
+  // Bounded: a lattice with more keys than allowed is refused with a clear error, not read.
+  await assert.rejects(new PlanPreviewer({ store: replicas[0]!.state, maxKeys: 1 }).preview(req), /more than the 1 a plan reads/);
 });
 
 test('model.plan errors: unknown app, unknown version, a manifest of another name, an invalid manifest', async () => {
