@@ -322,7 +322,10 @@ const shown = (v: unknown): string => (typeof v === 'string' ? v : v === undefin
 /** One line per change: `+ component web (image …)`, `- link …`, `~ scaler web/spreadscaler/default instances 2 -> 3`. */
 export function planChangeLine(c: PlanChange): string {
   const head = `${OP_MARK[c.op]} ${c.kind} ${c.id}`;
-  if (c.kind === 'scaler') return `${head} instances ${shown(c.before?.['instances'] ?? 0)} -> ${shown(c.after?.['instances'] ?? 0)}`;
+  if (c.kind === 'scaler') {
+    const moved = (c.fields ?? []).map((f) => `; ${f.field} ${shown(f.before)} -> ${shown(f.after)}`).join('');
+    return `${head} instances ${shown(c.before?.['instances'] ?? 0)} -> ${shown(c.after?.['instances'] ?? 0)}${moved}`;
+  }
   if (c.kind === 'config') {
     if (c.op === 'change') return `${head} keys ${(c.fields ?? []).map((f) => f.field).join(', ')}`;
     const keys = (c.after ?? c.before)?.['keys'];

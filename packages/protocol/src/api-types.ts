@@ -102,7 +102,8 @@ export interface PlanFieldChange {
  *   value was added, removed or changed as `fields` (values are never shown).
  * - `scaler`: `id` is `{component}/{spreadscaler|daemonscaler}/{spread}`; `before.instances` is what
  *   runs now (observed in the lattice), `after.instances` what the candidate declares (for a
- *   daemonscaler: per host × the eligible hosts now). Only spreads whose count would differ appear.
+ *   daemonscaler: per host × the eligible hosts now); a `change` of a kept spread's requirements lists
+ *   `requirements` in `fields`. Only spreads whose count or requirements would differ appear.
  */
 export interface PlanChange {
   kind: PlanChangeKind;

@@ -115,6 +115,35 @@ describe('diffApp', () => {
     assert.deepEqual(changes[0]!.fields, [{ field: 'interfaces', before: ['incoming-handler'], after: ['incoming-handler', 'outgoing-handler'] }]);
   });
 
+  it('a spread whose requirements change names them, also when the count stays', () => {
+    const spread = (region: string): string =>
+      appHeader('geo') +
+      `
+    - name: hello
+      type: component
+      properties: { image: ${HELLO} }
+      traits:
+        - type: spreadscaler
+          properties:
+            instances: 2
+            spread:
+              - { name: main, requirements: { region: ${region} } }`;
+    const sim = running(spread('us-brooks-east'));
+    const changes = diffApp(deployed(spread('us-brooks-east'), 'v1'), deployed(spread('us-taylor-west'), 'v2'), { observed: sim.observed });
+    assert.deepEqual(changes, [
+      {
+        kind: 'scaler',
+        op: 'change',
+        id: 'hello/spreadscaler/main',
+        component: 'hello',
+        spread: 'main',
+        before: { instances: 2 },
+        after: { instances: 2 },
+        fields: [{ field: 'requirements', before: { region: 'us-brooks-east' }, after: { region: 'us-taylor-west' } }],
+      },
+    ]);
+  });
+
   it('not deployed: everything is added', () => {
     const sim = new Sim(fiveHosts());
     const changes = diffApp(null, deployed(v1(), 'v1'), { observed: sim.observed });

@@ -173,6 +173,7 @@ interface SpreadCount {
   workload: 'component' | 'provider';
   entity: string;
   declared: number;
+  requirements: Record<string, string>;
 }
 
 function spreadCounts(app: string, m: Manifest, d: ReturnType<typeof desiredOf>, observed: ObservedIndex): Map<string, SpreadCount> {
@@ -188,7 +189,7 @@ function spreadCounts(app: string, m: Manifest, d: ReturnType<typeof desiredOf>,
       const id = `${component}/${trait}/${sp.name}`;
       if (out.has(id)) continue;
       const declared = w.mode === 'daemon' ? sp.target * observed.hosts.filter((h) => isEligible(h.labels, sp.requirements)).length : sp.target;
-      out.set(id, { id, component, spread: sp.name, workload: w.workload, entity: w.name, declared });
+      out.set(id, { id, component, spread: sp.name, workload: w.workload, entity: w.name, declared, requirements: sp.requirements });
     }
   }
   return out;
@@ -215,8 +216,19 @@ function scalerChanges(app: string, before: { m: Manifest; d: ReturnType<typeof 
     const ref = (y ?? x)!;
     const now = running(app, ref, observed);
     const want = y?.declared ?? 0;
-    if (now === want) continue;
-    out.push({ kind: 'scaler', op: !x ? 'add' : !y ? 'remove' : 'change', id, component: ref.component, spread: ref.spread, before: { instances: now }, after: { instances: want } });
+    // A spread kept with other requirements moves its instances even when the count stays.
+    const fields = x && y ? fieldChanges(['requirements'], { requirements: x.requirements }, { requirements: y.requirements }) : [];
+    if (now === want && fields.length === 0) continue;
+    out.push({
+      kind: 'scaler',
+      op: !x ? 'add' : !y ? 'remove' : 'change',
+      id,
+      component: ref.component,
+      spread: ref.spread,
+      before: { instances: now },
+      after: { instances: want },
+      ...(fields.length > 0 ? { fields } : {}),
+    });
   }
   return out;
 }
