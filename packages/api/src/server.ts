@@ -118,35 +118,6 @@ function versionField(body: Record<string, unknown>, what: string): string | nul
   return v;
 }
 
-/**
- * Parse and validate a manifest request body exactly as `model.put` does: YAML or JSON (the
- * `Content-Type` header decides when present), `latest` refused as a version, the name a valid subject
- * token and KV key, every validation error joined with `; `.
- */
-function validatedManifest(msg: Msg): { manifest: Manifest; name: string; warnings: string[] } {
-  const ct = msg.headers?.has('Content-Type') ? msg.headers.get('Content-Type') : undefined;
-  const parsed = parseManifest(msg.data, ct === undefined ? {} : { contentType: ct });
-  if (!parsed.ok) throw new ApiError(`Unable to parse manifest: ${parsed.error}`);
-  const m = parsed.manifest;
-  if (m.metadata.annotations[VERSION_ANNOTATION] === LATEST_VERSION) {
-    throw new ApiError('invalid manifest version, errors: "latest is not allowed in wadm"');
-  }
-  const name = m.metadata.name.trim();
-  if (!isValidName(name)) {
-    throw new ApiError(
-      `Manifest name ${name} contains invalid characters. Manifest names can only contain alphanumeric characters, dashes, and underscores.`,
-    );
-  }
-  if (!KV_SAFE_TOKEN.test(name)) {
-    throw new ApiError(`Manifest name ${name} contains non-ASCII characters, which cannot be stored as a NATS KV key. Use ASCII letters, digits, dashes, and underscores.`);
-  }
-  const failures = [...parsed.warnings, ...validateManifest(m)];
-  const errors = failures.filter((f) => f.level === 'error').map((f) => f.msg);
-  if (errors.length > 0) throw new ApiError(errors.join('; '));
-  const warnings = failures.filter((f) => f.level === 'warning').map((f) => f.msg);
-  return { manifest: m, name, warnings };
-}
-
 export class ApiServer {
   private sub: Subscription | undefined;
   private readonly queue: PQueue;
@@ -531,6 +502,35 @@ export class ApiServer {
     const ev = cloudEvent('wadm', type, data);
     await this.o.js.publish(wadmEventSubject(lattice, kind), JSON.stringify(ev));
   }
+}
+
+/**
+ * Parse and validate a manifest request body exactly as `model.put` does: YAML or JSON (the
+ * `Content-Type` header decides when present), `latest` refused as a version, the name a valid subject
+ * token and KV key, every validation error joined with `; `.
+ */
+function validatedManifest(msg: Msg): { manifest: Manifest; name: string; warnings: string[] } {
+  const ct = msg.headers?.has('Content-Type') ? msg.headers.get('Content-Type') : undefined;
+  const parsed = parseManifest(msg.data, ct === undefined ? {} : { contentType: ct });
+  if (!parsed.ok) throw new ApiError(`Unable to parse manifest: ${parsed.error}`);
+  const m = parsed.manifest;
+  if (m.metadata.annotations[VERSION_ANNOTATION] === LATEST_VERSION) {
+    throw new ApiError('invalid manifest version, errors: "latest is not allowed in wadm"');
+  }
+  const name = m.metadata.name.trim();
+  if (!isValidName(name)) {
+    throw new ApiError(
+      `Manifest name ${name} contains invalid characters. Manifest names can only contain alphanumeric characters, dashes, and underscores.`,
+    );
+  }
+  if (!KV_SAFE_TOKEN.test(name)) {
+    throw new ApiError(`Manifest name ${name} contains non-ASCII characters, which cannot be stored as a NATS KV key. Use ASCII letters, digits, dashes, and underscores.`);
+  }
+  const failures = [...parsed.warnings, ...validateManifest(m)];
+  const errors = failures.filter((f) => f.level === 'error').map((f) => f.msg);
+  if (errors.length > 0) throw new ApiError(errors.join('; '));
+  const warnings = failures.filter((f) => f.level === 'warning').map((f) => f.msg);
+  return { manifest: m, name, warnings };
 }
 
 /** An app name from the subject, checked as the other per-app operations check it. */
