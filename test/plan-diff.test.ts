@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Replica } from '@wadm-ts/cli';
 import type { SimulatedLattice } from '@wadm-ts/simulator';
-import { freePort } from '@wadm-ts/store';
+import { createServer } from 'node:net';
 import { startNats, waitFor, type TestNats } from './harness/nats.js';
 import { startReplicas } from './harness/replicas.js';
 import { RawApi } from './harness/api.js';
@@ -83,6 +83,15 @@ const V1 = manifest('v1', hello(2) + httpserver(true));
 const V2 = manifest('v2', hello(3) + counter + httpserver(false));
 /** Never stored: the dry run's manifest. */
 const V3 = manifest('v3', hello(1) + httpserver(false));
+
+/** A local port nothing listens on (bound, then released). */
+async function closedPort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise<void>((resolve) => srv.close(() => resolve()));
+  return port;
+}
 
 let nats: TestNats;
 let nc: NatsConnection;
@@ -265,9 +274,9 @@ test('wadm app diff: exit 1 naming each change, 0 for the deployed version, 2 on
   assert.match(r.stderr, /Failed to read manifest/);
   r = await wadm(['app', 'diff', '-', ...common()], 'apiVersion: [broken');
   assert.equal(r.code, 2, r.stdout + r.stderr);
-  r = await wadm(['app', 'diff', APP, '--lattice', LATTICE, '-s', `127.0.0.1:${await freePort()}`]);
+  r = await wadm(['app', 'diff', APP, '--lattice', LATTICE, '-s', `127.0.0.1:${await closedPort()}`]);
   assert.equal(r.code, 2, r.stdout + r.stderr);
-  r = await wadm(['app', 'diff', APP, 'v2', '-o', 'json', '--lattice', LATTICE, '-s', nats.url.replace(/:\d+$/, `:${await freePort()}`)]);
+  r = await wadm(['app', 'diff', APP, 'v2', '-o', 'json', '--lattice', LATTICE, '-s', nats.url.replace(/:\d+$/, `:${await closedPort()}`)]);
   assert.equal(r.code, 2, r.stdout + r.stderr);
 });
 
