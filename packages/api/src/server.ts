@@ -31,6 +31,7 @@ import {
   type DeployModelResponse,
   type GetModelResponse,
   type ParsedApiSubject,
+  type PlanModelResponse,
   type PutModelResponse,
   type StatusResponse,
 } from '@wadm-ts/protocol';
@@ -52,6 +53,7 @@ import {
   versionsReply,
   withVersion,
 } from './decisions.js';
+import { planBodyKind, type PlanApp, type PlanPreview, type Planner } from './plan.js';
 
 export interface ApiServerOptions {
   nc: NatsConnection;
@@ -70,6 +72,8 @@ export interface ApiServerOptions {
   tracing?: Tracing;
   /** Ask for the lattice to be reconciled (deploy, undeploy, delete of a deployed version). */
   signal?: (scope: Scope, reason: string) => void;
+  /** Previews a deploy for `model.plan` (changes and the commands it would issue); `model.plan` answers an error without it. */
+  planner?: Planner;
 }
 
 /** Any JSON reply body: a response object or the bare array of `model.list`. */
@@ -265,6 +269,7 @@ export class ApiServer {
           return unsupported();
       }
     }
+    if (s.operation === 'plan') return this.plan(msg, scope, checkedName(name), log);
     const known = ['get', 'versions', 'del', 'deploy', 'undeploy', 'status', 'history'];
     if (!known.includes(s.operation)) return unsupported();
     if (s.operation === 'history') throw new ApiError(HISTORY_UNSUPPORTED);
@@ -292,26 +297,7 @@ export class ApiServer {
   // ---- operations ----
 
   private async put(msg: Msg, scope: Scope, log: Logger): Promise<PutModelResponse | Record<string, unknown>> {
-    const ct = msg.headers?.has('Content-Type') ? msg.headers.get('Content-Type') : undefined;
-    const parsed = parseManifest(msg.data, ct === undefined ? {} : { contentType: ct });
-    if (!parsed.ok) throw new ApiError(`Unable to parse manifest: ${parsed.error}`);
-    const m = parsed.manifest;
-    if (m.metadata.annotations[VERSION_ANNOTATION] === LATEST_VERSION) {
-      throw new ApiError('invalid manifest version, errors: "latest is not allowed in wadm"');
-    }
-    const name = m.metadata.name.trim();
-    if (!isValidName(name)) {
-      throw new ApiError(
-        `Manifest name ${name} contains invalid characters. Manifest names can only contain alphanumeric characters, dashes, and underscores.`,
-      );
-    }
-    if (!KV_SAFE_TOKEN.test(name)) {
-      throw new ApiError(`Manifest name ${name} contains non-ASCII characters, which cannot be stored as a NATS KV key. Use ASCII letters, digits, dashes, and underscores.`);
-    }
-    const failures = [...parsed.warnings, ...validateManifest(m)];
-    const errors = failures.filter((f) => f.level === 'error').map((f) => f.msg);
-    if (errors.length > 0) throw new ApiError(errors.join('; '));
-    const warnings = failures.filter((f) => f.level === 'warning').map((f) => f.msg);
+    const { manifest: m, name, warnings } = validatedManifest(msg);
     const others = needsLatticeView(m) ? await this.o.manifests.listApps(scope) : [];
     const missing = missingSharedComponents(m, others.filter((o) => o.name !== name));
     const missingNote = missing.length > 0 ? `, but some shared components are not deployed: ${debugList(missing)}` : '';
@@ -455,6 +441,58 @@ export class ApiServer {
     return reply;
   }
 
+  /**
+   * `model.plan.{name}`: the changes and commands of deploying a stored version (body `{"version"}`,
+   * empty: the latest) or a manifest (validated like `model.put`, stored nowhere). Writes nothing.
+   */
+  private async plan(msg: Msg, scope: Scope, name: string, log: Logger): Promise<PlanModelResponse> {
+    if (!this.o.planner) throw new ApiError('Planning is not available on this wadm replica');
+    const body = planBodyKind(msg.data);
+    if (body.kind === 'invalid') throw new ApiError(body.message);
+    const loaded = await this.o.manifests.load(scope, name);
+    let candidate: PlanApp;
+    if (body.kind === 'manifest') {
+      const { manifest, name: manifestName } = validatedManifest(msg);
+      if (manifestName !== name) throw new ApiError(`Manifest name ${manifestName} does not match the application ${name} of the plan subject`);
+      const version = manifest.metadata.annotations[VERSION_ANNOTATION] ?? '';
+      candidate = { name, version, manifest: version === '' ? manifest : withVersion(manifest, version) };
+    } else {
+      if (!loaded) throw new ApiError(`Application with the name ${name} not found`);
+      const v = body.version === null || body.version === LATEST_VERSION ? latestVersion(loaded.app) : findVersion(loaded.app, body.version);
+      if (!v) throw new ApiError(body.version === null ? `Application with the name ${name} not found` : `Application ${name} with version ${body.version} doesn't exist`);
+      candidate = { name, version: v.version, manifest: v.manifest };
+    }
+    const deployedVersion = loaded?.app.deployedVersion ?? null;
+    const dv = loaded && deployedVersion !== null ? findVersion(loaded.app, deployedVersion) : undefined;
+    const deployed: PlanApp | null = dv ? { name, version: dv.version, manifest: dv.manifest } : null;
+    const others: PlanApp[] = [];
+    for (const a of await this.o.manifests.listApps(scope)) {
+      if (a.name === name || a.deployedVersion === null) continue;
+      const v = findVersion(a, a.deployedVersion);
+      if (v) others.push({ name: a.name, version: v.version, manifest: v.manifest });
+    }
+    let preview: PlanPreview;
+    try {
+      preview = await this.o.planner({ scope, name, deployed, candidate, others });
+    } catch (err) {
+      log.error({ err, version: candidate.version }, 'planning failed');
+      throw new ApiError(`Unable to plan application ${name}: ${(err as Error)?.message ?? String(err)}`);
+    }
+    log.info({ version: candidate.version, deployed: deployedVersion, changes: preview.changes.length, commands: preview.commands.length, source: preview.source }, 'plan computed');
+    const nothing = preview.changes.length === 0 && preview.commands.length === 0;
+    return {
+      result: 'success',
+      message: nothing
+        ? `Deploying application ${name} ${candidate.version} would change nothing`
+        : `Deploying application ${name} ${candidate.version} would make ${preview.changes.length} change(s) and issue ${preview.commands.length} command(s)`,
+      name,
+      version: candidate.version,
+      deployed_version: deployedVersion,
+      changes: preview.changes,
+      commands: preview.commands,
+    };
+  }
+
   private async status(scope: Scope, name: string): Promise<StatusResponse> {
     const st = (await this.o.statuses.latest(scope.lattice, name, scope.account)) ?? defaultStatus();
     return { result: 'ok', message: `Successfully fetched status for application ${name}`, status: statusToWire(st) };
@@ -466,6 +504,46 @@ export class ApiServer {
   }
 }
 
+/**
+ * Parse and validate a manifest request body exactly as `model.put` does: YAML or JSON (the
+ * `Content-Type` header decides when present), `latest` refused as a version, the name a valid subject
+ * token and KV key, every validation error joined with `; `.
+ */
+function validatedManifest(msg: Msg): { manifest: Manifest; name: string; warnings: string[] } {
+  const ct = msg.headers?.has('Content-Type') ? msg.headers.get('Content-Type') : undefined;
+  const parsed = parseManifest(msg.data, ct === undefined ? {} : { contentType: ct });
+  if (!parsed.ok) throw new ApiError(`Unable to parse manifest: ${parsed.error}`);
+  const m = parsed.manifest;
+  if (m.metadata.annotations[VERSION_ANNOTATION] === LATEST_VERSION) {
+    throw new ApiError('invalid manifest version, errors: "latest is not allowed in wadm"');
+  }
+  const name = m.metadata.name.trim();
+  if (!isValidName(name)) {
+    throw new ApiError(
+      `Manifest name ${name} contains invalid characters. Manifest names can only contain alphanumeric characters, dashes, and underscores.`,
+    );
+  }
+  if (!KV_SAFE_TOKEN.test(name)) {
+    throw new ApiError(`Manifest name ${name} contains non-ASCII characters, which cannot be stored as a NATS KV key. Use ASCII letters, digits, dashes, and underscores.`);
+  }
+  const failures = [...parsed.warnings, ...validateManifest(m)];
+  const errors = failures.filter((f) => f.level === 'error').map((f) => f.msg);
+  if (errors.length > 0) throw new ApiError(errors.join('; '));
+  const warnings = failures.filter((f) => f.level === 'warning').map((f) => f.msg);
+  return { manifest: m, name, warnings };
+}
+
+/** An app name from the subject, checked as the other per-app operations check it. */
+function checkedName(name: string): string {
+  if (!isValidName(name) || !KV_SAFE_TOKEN.test(name)) {
+    throw new ApiError(
+      `Application name ${name} contains invalid characters. Manifest names can only contain alphanumeric characters, dashes, and underscores.`,
+    );
+  }
+  return name;
+}
+
 function metricOp(op: string): string {
+  if (op === 'plan') return op;
   return ['put', 'get', 'list', 'versions', 'del', 'deploy', 'undeploy', 'status', 'history'].includes(op) ? op : 'invalid';
 }

@@ -17,6 +17,8 @@ import type {
   GetModelResponse,
   ListModelsResponse,
   ModelSummary,
+  PlanChange,
+  PlanModelResponse,
   PutModelResponse,
   StatusResponse,
   VersionResponse,
@@ -103,9 +105,18 @@ export function registerAppCommands(program: Command, connect: Connect): void {
     .option('--wait', 'follow the deploy until the application is deployed (exit 0) or failed (exit 1); the default in a terminal')
     .option('--no-wait', 'return once the deploy is acknowledged, also in a terminal')
     .addOption(new Option('--wait-timeout-ms <ms>', 'give up following after this long (exit 1)').argParser(parsePositiveInt).default(300_000))
-    .action(async (target: string, version: string | undefined, opts: { wait?: boolean; waitTimeoutMs: number }, cmd: Command) => {
+    .option('--dry-run', 'print what the deploy would change and the commands it would issue; store and deploy nothing')
+    .action(async (target: string, version: string | undefined, opts: { wait?: boolean; waitTimeoutMs: number; dryRun?: boolean }, cmd: Command) => {
+      if (opts.dryRun) return run(() => dryRunCommand(connect, cmd, target, version));
       const follow = opts.wait ?? process.stdout.isTTY === true;
       await run(() => deployCommand(connect, cmd, target, version, follow ? opts.waitTimeoutMs : undefined));
+    });
+
+  apiCommand(app, 'diff', 'Show what deploying a manifest or a stored version would change; exit 0: nothing, 1: something, 2: error')
+    .argument('<fileOrName>', 'application name, or manifest file (.yaml, .yml, .json), http(s) URL, or - for stdin')
+    .argument('[version]', 'stored version when a name is given (default: latest)')
+    .action(async (target: string, version: string | undefined, _o: unknown, cmd: Command) => {
+      await run(() => diffCommand(connect, cmd, target, version));
     });
 
   apiCommand(app, 'undeploy', 'Undeploy an application (its versions are kept)')
@@ -267,6 +278,86 @@ async function deployAndFollow(client: WadmClient, nc: NatsConnection, lattice: 
   if (outcome === 'timeout') return failure(`Gave up waiting for ${name} to be deployed after ${followMs} ms`);
   if (mode === 'json') return { stdout: [JSON.stringify({ name, version: target, status: outcome.status })], stderr: [], exitCode: outcome.status.type === 'deployed' ? 0 : 1 };
   return outcome.status.type === 'deployed' ? { stdout: [], stderr: [], exitCode: 0 } : { stdout: [], stderr: [`${name} failed: ${outcome.status.message}`], exitCode: 1 };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Plans: `app diff` and `app deploy --dry-run`
+
+/** Exit codes of `app diff`, as `kubectl diff`: nothing would change, something would, an error. */
+export const DIFF_EXIT = { same: 0, changes: 1, error: 2 } as const;
+
+/** Ask wadm for the plan of a manifest source (`-`, URL, file) or of a stored app (latest or `version`). Throws on a bad source. */
+async function requestPlan(client: WadmClient, target: string, version: string | undefined): Promise<PlanModelResponse> {
+  if (!isManifestSource(target)) return client.plan(target, version);
+  if (version !== undefined) throw new Error('A version cannot be given with a manifest; it comes from the manifest.');
+  return client.planManifest(await readManifestSource(target));
+}
+
+/** `app diff`: exit 0 when nothing would change (no changes, no commands), 1 when something would, 2 on any error. */
+async function diffCommand(connect: Connect, cmd: Command, target: string, version: string | undefined): Promise<CommandOutput> {
+  let failed = true;
+  const out = await withClient(connect, cmd, async (client, mode) => {
+    const reply = await requestPlan(client, target, version);
+    failed = false;
+    const o = renderPlan(reply, mode);
+    if (isFailure(reply)) failed = true;
+    return o;
+  });
+  if (failed) return { ...out, exitCode: DIFF_EXIT.error };
+  return out;
+}
+
+/** `app deploy --dry-run`: the plan, printed; exit 0 unless planning failed (1). Nothing is stored or deployed. */
+async function dryRunCommand(connect: Connect, cmd: Command, target: string, version: string | undefined): Promise<CommandOutput> {
+  return withClient(connect, cmd, async (client, mode) => {
+    const reply = await requestPlan(client, target, version);
+    const o = renderPlan(reply, mode);
+    return { ...o, exitCode: isFailure(reply) ? 1 : 0 };
+  });
+}
+
+const OP_MARK: Record<PlanChange['op'], string> = { add: '+', remove: '-', change: '~' };
+
+const shown = (v: unknown): string => (typeof v === 'string' ? v : v === undefined ? '(none)' : JSON.stringify(v));
+
+/** One line per change: `+ component web (image …)`, `- link …`, `~ scaler web/spreadscaler/default instances 2 -> 3`. */
+export function planChangeLine(c: PlanChange): string {
+  const head = `${OP_MARK[c.op]} ${c.kind} ${c.id}`;
+  if (c.kind === 'scaler') {
+    const moved = (c.fields ?? []).map((f) => `; ${f.field} ${shown(f.before)} -> ${shown(f.after)}`).join('');
+    return `${head} instances ${shown(c.before?.['instances'] ?? 0)} -> ${shown(c.after?.['instances'] ?? 0)}${moved}`;
+  }
+  if (c.kind === 'config') {
+    if (c.op === 'change') return `${head} keys ${(c.fields ?? []).map((f) => f.field).join(', ')}`;
+    const keys = (c.after ?? c.before)?.['keys'];
+    return Array.isArray(keys) && keys.length > 0 ? `${head} (keys ${keys.join(', ')})` : head;
+  }
+  if (c.op === 'change') return `${head} ${(c.fields ?? []).map((f) => `${f.field} ${shown(f.before)} -> ${shown(f.after)}`).join('; ')}`;
+  if (c.kind === 'link') {
+    const l = c.after ?? c.before;
+    const ifaces = l?.['interfaces'];
+    return Array.isArray(ifaces) ? `${head} (interfaces ${ifaces.join(', ')})` : head;
+  }
+  const v = c.after ?? c.before;
+  const image = v?.['image'];
+  const app = v?.['application'] as { name?: string; component?: string } | undefined;
+  if (typeof image === 'string') return `${head} (image ${image})`;
+  if (app) return `${head} (shared ${app.name}/${app.component})`;
+  return head;
+}
+
+export function renderPlan(reply: PlanModelResponse, mode: OutputMode): CommandOutput {
+  if (mode === 'json') return { stdout: [JSON.stringify(reply)], stderr: [], exitCode: isFailure(reply) ? DIFF_EXIT.error : reply.changes.length + reply.commands.length > 0 ? DIFF_EXIT.changes : DIFF_EXIT.same };
+  if (isFailure(reply)) return failure(reply.message || `wadm replied "${reply.result}"`);
+  const what = `${reply.name}${reply.version ? ` ${reply.version}` : ''}`;
+  const deployedNote = reply.deployed_version === null ? 'not deployed now' : `deployed now: ${reply.deployed_version}`;
+  if (reply.changes.length === 0 && reply.commands.length === 0) return { stdout: [`No changes: deploying ${what} would change nothing (${deployedNote})`], stderr: [], exitCode: DIFF_EXIT.same };
+  const lines = [`Deploying ${what} (${deployedNote}):`];
+  if (reply.changes.length === 0) lines.push('  no changes to the application');
+  for (const c of reply.changes) lines.push(planChangeLine(c));
+  lines.push(reply.commands.length === 0 ? 'No commands would be issued now' : `Commands it would issue now (${reply.commands.length}):`);
+  for (const c of reply.commands) lines.push(`  ${c.ctl}${c.host_id ? ` on ${c.host_id}` : ''}: ${c.target} ${c.detail}`);
+  return { stdout: lines, stderr: [], exitCode: DIFF_EXIT.changes };
 }
 
 /** A command's output as lines (for redrawing). */

@@ -31,7 +31,7 @@ import {
   type RetryOptions,
 } from '@wadm-ts/store';
 import { HostReaper, IngestWorker, LatticeQuerier, ensureIngestResources } from '@wadm-ts/ingest';
-import { CommandWorker, LEASE_BUCKET, LatticeWork, Leases, Owners, Reconciler, ensureCommandResources, ensureWorkConsumer, referencedConfigs, type DeployedApp } from '@wadm-ts/reconcile';
+import { CommandWorker, LEASE_BUCKET, LatticeWork, Leases, Owners, PlanPreviewer, Reconciler, ensureCommandResources, ensureWorkConsumer, referencedConfigs, type DeployedApp } from '@wadm-ts/reconcile';
 import type { DestinationStream } from 'pino';
 import { startAdmin, type AdminHandle } from './admin-http.js';
 import type { ReplicaConfig } from './config.js';
@@ -126,7 +126,12 @@ export async function startReplica(cfg: ReplicaConfig, opts: StartOptions = {}):
   const signaler = new ReconcileSignaler(ctx.js, logger, metrics, cfg.signalIntervalMs);
   signaler.start();
 
+  // model.plan: the reconciler's planner over this replica's view of the lattice (a one-off bounded read
+  // of the lattice's state keys until the view is loaded). Set once the views exist.
+  let planView: StateView | undefined;
+  const previewer = new PlanPreviewer({ view: () => planView, store: state, unseenGraceMs: Math.max(10_000, 2 * cfg.ingestAckWaitMs) });
   const api = new ApiServer({
+    planner: (req) => previewer.preview({ ref: req.scope, app: req.name, deployed: req.deployed, candidate: req.candidate, others: req.others }),
     nc,
     js: ctx.js,
     manifests,
@@ -148,6 +153,7 @@ export async function startReplica(cfg: ReplicaConfig, opts: StartOptions = {}):
   await retryTransient('loading the views', () => Promise.all([stateView.start(), manifestView.start()]), retry);
   state.useView(stateView);
   manifests.useView(manifestView);
+  planView = stateView;
 
   await retryTransient('ensuring the ingest resources', () => ensureIngestResources(ctx, cfg.multitenant, { ackWaitMs: cfg.ingestAckWaitMs }), retry);
   const ingest = new IngestWorker({ ctx, store: state, signaler, logger, metrics, multitenant: cfg.multitenant, concurrency: cfg.maxJobs, ackWaitMs: cfg.ingestAckWaitMs });

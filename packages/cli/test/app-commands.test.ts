@@ -16,6 +16,7 @@ import {
   renderDeploy,
   renderHistory,
   renderList,
+  renderPlan,
   renderPut,
   renderStatus,
   validateCommand,
@@ -218,6 +219,45 @@ describe('reply rendering', () => {
   });
 });
 
+describe('plan rendering (app diff, deploy --dry-run)', () => {
+  const base = { result: 'success' as const, message: '', name: 'shop', version: 'v2', deployed_version: 'v1' };
+  it('one line per change, then the commands; exit 1', () => {
+    const out = renderPlan(
+      {
+        ...base,
+        changes: [
+          { kind: 'component', op: 'add', id: 'web', after: { image: 'img:1', id: 'shop-web' } },
+          { kind: 'link', op: 'remove', id: 'a -(wasi:http/default)-> b', before: { interfaces: ['incoming-handler'] } },
+          { kind: 'provider', op: 'change', id: 'http', fields: [{ field: 'image', before: 'p:1', after: 'p:2' }] },
+          { kind: 'config', op: 'change', id: 'shop-addr', fields: [{ field: 'address' }] },
+          { kind: 'scaler', op: 'change', id: 'web/spreadscaler/default', before: { instances: 2 }, after: { instances: 3 } },
+        ],
+        commands: [{ kind: 'ScaleComponent', ctl: 'component.scale', host_id: 'H1', target: 'shop-web', detail: 'max_instances 3 (img:1)' }, { kind: 'DeleteLink', ctl: 'link.del', target: 'a -(wasi:http/default)-> b', detail: 'delete' }],
+      },
+      'text',
+    );
+    assert.deepEqual(out, {
+      stdout: [
+        'Deploying shop v2 (deployed now: v1):',
+        '+ component web (image img:1)',
+        '- link a -(wasi:http/default)-> b (interfaces incoming-handler)',
+        '~ provider http image p:1 -> p:2',
+        '~ config shop-addr keys address',
+        '~ scaler web/spreadscaler/default instances 2 -> 3',
+        'Commands it would issue now (2):',
+        '  component.scale on H1: shop-web max_instances 3 (img:1)',
+        '  link.del: a -(wasi:http/default)-> b delete',
+      ],
+      stderr: [],
+      exitCode: 1,
+    });
+  });
+  it('nothing to do: exit 0; an error reply: exit 2 in json', () => {
+    assert.deepEqual(renderPlan({ ...base, version: 'v1', changes: [], commands: [] }, 'text'), { stdout: ['No changes: deploying shop v1 would change nothing (deployed now: v1)'], stderr: [], exitCode: 0 });
+    assert.equal(renderPlan({ ...base, result: 'error', message: 'nope', changes: [], commands: [] }, 'json').exitCode, 2);
+  });
+});
+
 describe('validate (offline)', () => {
   let dir: string;
   before(async () => {
@@ -304,7 +344,7 @@ describe('registerAppCommands', () => {
     const app = program.commands.find((c) => c.name() === 'app');
     assert.ok(app);
     assert.deepEqual(app.commands.map((c) => c.name()).sort(), [
-      'delete', 'deploy', 'get', 'history', 'list', 'put', 'status', 'undeploy', 'validate',
+      'delete', 'deploy', 'diff', 'get', 'history', 'list', 'put', 'status', 'undeploy', 'validate',
     ]);
   });
 

@@ -14,6 +14,7 @@ import {
   type GetModelResponse,
   type ListModelsResponse,
   type ModelSummary,
+  type PlanModelResponse,
   type PutModelResponse,
   type StatusResponse,
   type VersionRequest,
@@ -138,6 +139,28 @@ export class WadmClient {
     return withDefaults<DeployModelResponse>(raw, this.subject('undeploy', name), { name, version: null });
   }
 
+  /**
+   * wadm-ts only: what deploying a stored version (latest when omitted) would change and the commands it
+   * would issue now. Nothing is deployed. (The Rust wadm has no such subject: no responders / an error.)
+   */
+  async plan(name: string, version?: string): Promise<PlanModelResponse> {
+    const raw = await this.request('plan', name, versionBody(version));
+    return withDefaults<PlanModelResponse>(raw, this.subject('plan', name), PLAN_DEFAULTS(name, version ?? ''));
+  }
+
+  /**
+   * wadm-ts only: the plan of deploying a manifest that need not be stored (it is not stored by this).
+   * Parsed locally like `put` (a parse error is `invalid_manifest`), sent as JSON.
+   */
+  async planManifest(manifest: string | Manifest, opts: PutOptions = {}): Promise<PlanModelResponse> {
+    const parsed = typeof manifest === 'string' ? parseLocally(manifest, opts.contentType) : manifest;
+    const name = parsed.metadata.name.trim();
+    const h = headers();
+    h.set('Content-Type', 'application/json');
+    const raw = await this.request('plan', name, { text: serializeManifest(parsed), headers: h });
+    return withDefaults<PlanModelResponse>(raw, this.subject('plan', name), PLAN_DEFAULTS(name, parsed.metadata.annotations['version'] ?? ''));
+  }
+
   /** The last published status of an application (wadm does not check that it exists). */
   async status(name: string): Promise<StatusResponse> {
     const raw = await this.request('status', name);
@@ -190,6 +213,8 @@ export class WadmClient {
     return new WadmClientError('transport', `Request on ${subject} failed: ${describeError(e)}`, { cause: e });
   }
 }
+
+const PLAN_DEFAULTS = (name: string, version: string): Omit<PlanModelResponse, 'result' | 'message'> => ({ name, version, deployed_version: null, changes: [], commands: [] });
 
 function parseLocally(text: string, contentType: string | undefined): Manifest {
   const result = contentType === undefined ? parseManifest(text) : parseManifest(text, { contentType });

@@ -128,6 +128,29 @@ describe('WadmClient', () => {
     );
   });
 
+  it('plan sends {"version"} (or nothing) to model.plan.{name}; planManifest the parsed manifest as JSON; errors get defaults', async () => {
+    const seen = await respond(serverNc, 'wadm.api.plans.model.plan.>', (s) =>
+      s.subject.endsWith('.nope') ? { result: 'error', message: 'Application with the name nope not found' } : { result: 'success', message: 'ok', name: 'hello', version: 'v0.0.1', deployed_version: null, changes: [], commands: [] },
+    );
+    const client = new WadmClient(nc, { lattice: 'plans' });
+    assert.deepEqual((await client.plan('hello')).changes, []);
+    await client.plan('hello', 'v1');
+    await client.planManifest(MANIFEST);
+    assert.deepEqual(await client.plan('nope'), { result: 'error', message: 'Application with the name nope not found', name: 'nope', version: '', deployed_version: null, changes: [], commands: [] });
+    assert.deepEqual(
+      seen.slice(0, 2).map((s) => [s.subject, s.body]),
+      [
+        ['wadm.api.plans.model.plan.hello', ''],
+        ['wadm.api.plans.model.plan.hello', '{"version":"v1"}'],
+      ],
+    );
+    const m = seen[2]!;
+    assert.equal(m.subject, 'wadm.api.plans.model.plan.hello');
+    assert.equal(m.contentType, 'application/json');
+    assert.equal(JSON.parse(m.body).spec.components[0].type, 'component');
+    await rejectsWith(client.planManifest('apiVersion: [broken'), 'invalid_manifest');
+  });
+
   it('list uses model.get, listDeprecated uses model.list, versions and status use their subjects', async () => {
     const summary = {
       name: 'hello',

@@ -7,7 +7,7 @@
 export const DEFAULT_API_PREFIX = 'wadm.api';
 export const API_QUEUE_GROUP = 'wadm_server';
 
-export type ApiOperation = 'put' | 'get' | 'list' | 'versions' | 'del' | 'deploy' | 'undeploy' | 'status' | 'history';
+export type ApiOperation = 'put' | 'get' | 'list' | 'versions' | 'del' | 'deploy' | 'undeploy' | 'status' | 'history' | 'plan';
 
 export interface ParsedApiSubject {
   account?: string;

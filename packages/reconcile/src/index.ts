@@ -8,3 +8,5 @@ export * from './runtime/status-publisher.js';
 export * from './runtime/owners.js';
 export * from './runtime/work.js';
 export * from './runtime/gc.js';
+export { diffApp, planApp, summarizeCommand, linkLabel, type AppPlan, type AppPlanInput, type DiffContext } from './plan/diff.js';
+export { PlanPreviewer, latticeReadOf, type PlanPreviewerOptions, type PreviewRequest, type LatticeRead } from './runtime/preview.js';
