@@ -22,6 +22,8 @@ export interface PlanRequest {
   candidate: PlanApp;
   /** The lattice's other deployed apps. */
   others: PlanApp[];
+  /** Apps undeployed non-destructively (their resources are left alone, as a pass leaves them). */
+  released: string[];
 }
 
 export interface PlanPreview {

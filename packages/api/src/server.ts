@@ -35,7 +35,7 @@ import {
   type PutModelResponse,
   type StatusResponse,
 } from '@wadm-ts/protocol';
-import { ManifestKeyCollisionError, ManifestStore, StatusStore, StorageError, findVersion, latestVersion, type Scope, type StoredApp } from '@wadm-ts/store';
+import { ManifestKeyCollisionError, ManifestStore, StatusStore, StorageError, findVersion, latestVersion, releasedOf, type Scope, type StoredApp } from '@wadm-ts/store';
 import type { Logger, Metrics, Tracing } from '@wadm-ts/obs';
 import {
   checkDeploy,
@@ -466,14 +466,16 @@ export class ApiServer {
     const dv = loaded && deployedVersion !== null ? findVersion(loaded.app, deployedVersion) : undefined;
     const deployed: PlanApp | null = dv ? { name, version: dv.version, manifest: dv.manifest } : null;
     const others: PlanApp[] = [];
+    const released: string[] = [];
     for (const a of await this.o.manifests.listApps(scope)) {
+      if (a.name !== name && releasedOf(a) !== undefined) released.push(a.name);
       if (a.name === name || a.deployedVersion === null) continue;
       const v = findVersion(a, a.deployedVersion);
       if (v) others.push({ name: a.name, version: v.version, manifest: v.manifest });
     }
     let preview: PlanPreview;
     try {
-      preview = await this.o.planner({ scope, name, deployed, candidate, others });
+      preview = await this.o.planner({ scope, name, deployed, candidate, others, released });
     } catch (err) {
       log.error({ err, version: candidate.version }, 'planning failed');
       throw new ApiError(`Unable to plan application ${name}: ${(err as Error)?.message ?? String(err)}`);

@@ -131,7 +131,7 @@ export async function startReplica(cfg: ReplicaConfig, opts: StartOptions = {}):
   let planView: StateView | undefined;
   const previewer = new PlanPreviewer({ view: () => planView, store: state, unseenGraceMs: Math.max(10_000, 2 * cfg.ingestAckWaitMs) });
   const api = new ApiServer({
-    planner: (req) => previewer.preview({ ref: req.scope, app: req.name, deployed: req.deployed, candidate: req.candidate, others: req.others }),
+    planner: (req) => previewer.preview({ ref: req.scope, app: req.name, deployed: req.deployed, candidate: req.candidate, others: req.others, released: req.released }),
     nc,
     js: ctx.js,
     manifests,

@@ -32,6 +32,8 @@ export interface PreviewRequest {
   deployed: DeployedApp | null;
   candidate: DeployedApp;
   others: readonly DeployedApp[];
+  /** Apps undeployed non-destructively, as the reconciler passes them. */
+  released?: readonly string[];
 }
 
 export interface LatticeRead {
@@ -120,6 +122,7 @@ export class PlanPreviewer {
       deployed: req.deployed,
       candidate: req.candidate,
       others: req.others,
+      ...(req.released && req.released.length > 0 ? { released: [...req.released] } : {}),
       applied: state.applied,
       observed: state.observed,
       inflight: state.inflight,
