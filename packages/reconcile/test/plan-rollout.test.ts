@@ -12,7 +12,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { minAvailable } from '@wadm-ts/model';
-import { chooseMoves, commandKey, planLattice, workloadScalerId, type RolloutCandidate } from '../src/plan/index.js';
+import { chooseMoves, commandKey, isSatisfied, planLattice, workloadScalerId, type RolloutCandidate } from '../src/plan/index.js';
+import { toCtlRequest } from '../src/runtime/ctl.js';
+import { isConstructive } from '../src/runtime/commands.js';
 import type { Command, InFlight, ObservedLattice, PlanOutput } from '../src/types.js';
 import { appHeader, capability, component, HTTP } from './fixtures.js';
 import { applyToObserved, deployed, host, observedWith, SCALER } from './plan-sim.js';
@@ -325,5 +327,37 @@ describe('provider image rollout (host by host)', () => {
     const stops = p.commands.filter((c) => c.kind === 'ScaleComponent' && c.count === 0);
     assert.equal(stops.length, sim.observed.components.filter((c) => c.componentId === 'app-hello').length);
     assert.ok(stops.every((c) => c.kind === 'ScaleComponent' && c.component_id === 'app-hello'));
+  });
+});
+
+describe('UpdateComponent', () => {
+  const c: Command = {
+    kind: 'UpdateComponent',
+    component_id: 'app-echo',
+    host_id: 'h1',
+    new_component_ref: ECHO2,
+    model_name: 'app',
+    annotations: { 'wasmcloud.dev/appspec': 'app', 'wasmcloud.dev/managed-by': 'wadm', [SCALER]: 's2', 'wasmcloud.dev/spread_name': 'default' },
+  };
+
+  it('is a component.update request with the body in the host\'s field order', () => {
+    const r = toCtlRequest(c, 'default');
+    assert.equal(r.subject, 'wasmbus.ctl.v1.default.component.update.h1');
+    assert.equal(
+      r.body,
+      `{"component_id":"app-echo","annotations":{"wasmcloud.dev/appspec":"app","wasmcloud.dev/managed-by":"wadm","wasmcloud.dev/scaler":"s2","wasmcloud.dev/spread_name":"default"},"host_id":"h1","new_component_ref":"${ECHO2}"}`,
+    );
+    assert.equal(toCtlRequest(c, 'default', 'ACCT').subject, 'ACCT.wasmbus.ctl.v1.default.component.update.h1');
+    assert.ok(isConstructive(c), 'not sent for an undeployed app');
+  });
+
+  it('shares its target with ScaleComponent (a newer decision supersedes it) and is done once the host shows the new image for that scaler', () => {
+    assert.equal(commandKey(c), 'component:h1:app-echo');
+    const at = (image: string, scaler: string) =>
+      observedWith([host('h1')], { components: [{ kind: 'component', hostId: 'h1', componentId: 'app-echo', imageRef: image, maxInstances: 1, annotations: { [SCALER]: scaler }, seq: 1 }] });
+    assert.equal(isSatisfied(c, at(ECHO1, 's1')), false);
+    assert.equal(isSatisfied(c, at(ECHO2, 's1')), false);
+    assert.equal(isSatisfied(c, at(ECHO2, 's2')), true);
+    assert.equal(isSatisfied(c, observedWith([host('h1')])), false);
   });
 });

@@ -76,7 +76,7 @@ export function applyToObserved(o: ObservedLattice, commands: readonly Command[]
         break;
       }
       case 'UpdateComponent': {
-        // §3.5: same max_instances and config, the new image, the request's annotations.
+        // As a host: same max_instances and config, the new image, the request's annotations.
         const i = next.components.findIndex((x) => x.hostId === c.host_id && x.componentId === c.component_id);
         if (i >= 0) next.components[i] = { ...next.components[i]!, imageRef: c.new_component_ref, annotations: { ...c.annotations } };
         break;
