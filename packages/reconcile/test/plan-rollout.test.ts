@@ -106,11 +106,13 @@ class Rollout {
   /** Rounds until nothing is in flight and a plan issues nothing; checks the floor after every round. */
   rollOut(id: string, floor: number, maxMoving = Number.POSITIVE_INFINITY, maxRounds = 60): number {
     for (let r = 0; r < maxRounds; r++) {
+      const idle = this.inflight.length === 0;
       const p = this.round();
       const moves = this.inflight.filter((f) => f.command.kind === 'UpdateComponent' || f.command.kind === 'StopProvider' || (f.command.kind === 'ScaleComponent' && f.command.count === 0));
       assert.ok(moves.length <= maxMoving, `round ${r}: ${moves.length} moves in flight > ${maxMoving}`);
       assert.ok(this.available(id) >= floor, `round ${r}: ${this.available(id)} available < ${floor}; issued ${JSON.stringify(p.commands.map((c) => c.kind))}`);
-      if (p.commands.length === 0 && this.inflight.length === 0) return r;
+      // Converged: nothing was under way and the plan issued nothing.
+      if (p.commands.length === 0 && idle) return r;
     }
     throw new Error(`no convergence within ${maxRounds} rounds`);
   }
@@ -241,6 +243,18 @@ describe('component image rollout (in place, component.update)', () => {
     assert.deepEqual(sim.images('app-echo').map((s) => s.replace(/^h\d:/, '')), [ECHO2 + ':1', ECHO2 + ':1']);
   });
 
+  it('image change with a scale-up: new instances start on free hosts at once, the floor of the new count holds', () => {
+    const sim = new Rollout(5);
+    sim.settle();
+    sim.apps = [deployed(echoApp(ECHO2, 5), 'v2')];
+    const first = sim.plan();
+    const echoCmds = first.commands.filter((c) => (c.kind === 'ScaleComponent' || c.kind === 'UpdateComponent') && c.component_id === 'app-echo');
+    assert.deepEqual(echoCmds.map((c) => c.kind), ['ScaleComponent', 'ScaleComponent'], 'two new on the free hosts, no update while 3 < floor 4');
+    sim.rollOut('app-echo', 3);
+    assert.equal(sim.images('app-echo').filter((x) => x.includes(ECHO2)).length, 5);
+    assert.equal(sim.images('app-echo').length, 5);
+  });
+
   it('the host\'s second component_scaled (max_instances 0) after an update: one idempotent re-scale restores it, no storm, the floor still holds', () => {
     const sim = new Rollout(3);
     sim.bogusZero = true;
@@ -303,6 +317,30 @@ describe('provider image rollout (host by host)', () => {
     sim.rollOut('app-http', 3, 1);
     assert.equal(sim.images('app-http').filter((s) => s.endsWith(HTTP2)).length, 3);
     assert.equal(sim.images('app-http').length, 3);
+  });
+
+  it('instances 1 with a spare host: the new one is started on it before the old one stops', () => {
+    const sim = new Rollout(2);
+    sim.apps = [deployed(httpApp(HTTP, 1))];
+    sim.settle();
+    const old = sim.observed.providers[0]!.hostId;
+    sim.apps = [deployed(httpApp(HTTP2, 1), 'v2')];
+    sim.rollOut('app-http', 1, 1);
+    const seq = sim.issued().map((c) => `${c.kind}:${'host_id' in c ? c.host_id : ''}`);
+    const other = old === 'h1' ? 'h2' : 'h1';
+    assert.deepEqual(seq, [`StartProvider:${other}`, `StopProvider:${old}`]);
+    assert.deepEqual(sim.images('app-http'), [`${other}:${HTTP2}`]);
+  });
+
+  it('instances 1 on a single host: stopped, then started with the new image (said in the status)', () => {
+    const sim = new Rollout(1);
+    sim.apps = [deployed(httpApp(HTTP, 1))];
+    sim.settle();
+    sim.apps = [deployed(httpApp(HTTP2, 1), 'v2')];
+    assert.match(sim.plan().statuses['app']!.scalers![0]!.status.message ?? '', /1 host at a time/);
+    sim.rollOut('app-http', 0, 1);
+    assert.deepEqual(sim.issued().map((c) => c.kind), ['StopProvider', 'StartProvider']);
+    assert.deepEqual(sim.images('app-http'), [`h1:${HTTP2}`]);
   });
 
   it('3 on 3 hosts, maxUnavailable 0: impossible to start first, so one host at a time, said in the status', () => {
