@@ -2,6 +2,7 @@
  * Component and provider spread/daemon scalers (wadm-behaviour.md §5.1–5.4 with README rule 3): one
  * generic evaluation; `WorkloadOps` supplies what differs (ScaleComponent vs Start/StopProvider).
  */
+import { minAvailable } from '@wadm-ts/model';
 import type { HostState } from '@wadm-ts/store';
 import type { Command, InFlight } from '../types.js';
 import { opsFor, updateComponent } from './commands.js';
@@ -13,7 +14,6 @@ import { managedApp, type Instance, type ObservedIndex } from './observed.js';
 import { chooseMoves, rolloutMessage, type RolloutCandidate } from './rollout.js';
 import type { LatticeLoad, PendingPlacement } from './placement.js';
 import { place, type HostSlot, type Placement } from './spread.js';
-import { minAvailable } from '@wadm-ts/model';
 
 export interface WorkloadContext {
   observed: ObservedIndex;
@@ -150,12 +150,12 @@ export function evalWorkload(spec: WorkloadSpec, ctx: WorkloadContext): ScalerEv
   let busy = (n: number): string => `Scaling ${ops.noun} on ${n} host(s)`;
   if (previous.size > 0) {
     const target = [...placement.assignments.values()].reduce((n, a) => n + a.count, 0);
+    const movingHosts = new Set(candidates.filter((c) => c.moving).map((c) => c.host));
     let available = 0;
     let updated = 0;
     for (const [h, i] of byHost) {
       const own = i.annotations[SCALER_KEY] === spec.id;
-      if (!own && !previous.has(h)) continue;
-      if (!own && candidates.some((c) => c.host === h && c.moving)) continue;
+      if (!own && (!previous.has(h) || movingHosts.has(h))) continue;
       available += i.count;
       if (own) updated += i.count;
     }
