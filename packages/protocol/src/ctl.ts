@@ -10,6 +10,25 @@ export function ctlSubject(lattice: string, suffix: string, account?: string): s
   return `${account ? `${account}.` : ''}wasmbus.ctl.v1.${lattice}.${suffix}`;
 }
 
+/** What `component.update.{host_id}` takes: replace a running component's image in place. */
+export interface UpdateComponentRequest {
+  component_id: string;
+  /** Annotations of the new instance (the host keeps none of the old ones; absent: an empty map). */
+  annotations?: Record<string, string>;
+  host_id: string;
+  new_component_ref: string;
+}
+
+/** The `UpdateComponentCommand` body, fields in the host's struct order: component_id, annotations, host_id, new_component_ref. */
+export function updateComponentBody(r: UpdateComponentRequest): string {
+  return JSON.stringify({
+    component_id: r.component_id,
+    ...(r.annotations !== undefined ? { annotations: r.annotations } : {}),
+    host_id: r.host_id,
+    new_component_ref: r.new_component_ref,
+  });
+}
+
 export interface CtlReply {
   success: boolean;
   message: string;

@@ -30,6 +30,19 @@ export type Command =
       config: string[];
     }
   | { kind: 'StopProvider'; provider_id: string; host_id: string; model_name: string }
+  | {
+      /**
+       * Replace a running component's image in place (`component.update`): the host fetches the new image,
+       * keeps max_instances and config, and takes `annotations` for the new instance.
+       */
+      kind: 'UpdateComponent';
+      component_id: string;
+      host_id: string;
+      new_component_ref: string;
+      model_name: string;
+      /** Full annotation set of the new instance (the host keeps none of the old ones). */
+      annotations: Record<string, string>;
+    }
   | ({ kind: 'PutLink'; model_name: string } & LinkDef)
   | {
       kind: 'DeleteLink';

@@ -75,6 +75,12 @@ export function applyToObserved(o: ObservedLattice, commands: readonly Command[]
         }
         break;
       }
+      case 'UpdateComponent': {
+        // As a host: same max_instances and config, the new image, the request's annotations.
+        const i = next.components.findIndex((x) => x.hostId === c.host_id && x.componentId === c.component_id);
+        if (i >= 0) next.components[i] = { ...next.components[i]!, imageRef: c.new_component_ref, annotations: { ...c.annotations } };
+        break;
+      }
       case 'StartProvider':
         assert.ok(c.config.every(hasConfig), `provider ${c.provider_id} started before its config`);
         if (!next.providers.some((x) => x.hostId === c.host_id && x.providerId === c.provider_id)) {

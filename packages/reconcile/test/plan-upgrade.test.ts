@@ -77,9 +77,15 @@ describe('upgrades (scenarios.md §2, one host)', () => {
     sim.deploy(V2, 'v2');
     const first = sim.plan();
     assert.equal(first.statuses['updateapp']!.status.type, 'reconciling');
-    // Same id, new image: the old instance is stopped (cleanup) and the new one waits for the host to be free.
+    // Same id, new image: the running instance is updated in place (one host, 5 instances: no room within
+    // maxUnavailable 1, so one host at a time).
     const dog = first.statuses['updateapp']!.scalers!.find((s) => s.name === 'updateapp-dog_fetcher')!;
-    assert.deepEqual(dog.status, { type: 'reconciling', message: 'Waiting for previous instances to stop on 1 host(s)' });
+    assert.deepEqual(dog.status, {
+      type: 'reconciling',
+      message: 'rolling out updateapp-dog_fetcher: 0 of 5 updated, 1 host at a time (maxUnavailable 1 leaves no room and no host is spare to start on first)',
+    });
+    assert.ok(first.commands.some((c) => c.kind === 'UpdateComponent' && c.component_id === 'updateapp-dog_fetcher' && c.new_component_ref === DOG2));
+    assert.ok(!first.commands.some((c) => c.kind === 'ScaleComponent' && c.component_id === 'updateapp-dog_fetcher'), 'not stopped and started again');
     const before = sim.history.length;
     r = sim.converge();
     const v2Commands = sim.history.slice(before).flatMap((h) => h.commands);

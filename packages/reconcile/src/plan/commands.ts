@@ -60,6 +60,18 @@ const providerOps: WorkloadOps = {
   noun: 'provider',
 };
 
+/** Update a running component to the scaler's image in place, handing it the scaler's annotations for `spread`. */
+export function updateComponent(spec: WorkloadSpec, i: Instance, spread: string): Command {
+  return {
+    kind: 'UpdateComponent',
+    component_id: i.id,
+    host_id: i.hostId,
+    new_component_ref: spec.image,
+    model_name: spec.app,
+    annotations: scalerAnnotations(spec.app, spec.id, spread),
+  };
+}
+
 export function opsFor(w: Workload): WorkloadOps {
   return w === 'component' ? componentOps : providerOps;
 }

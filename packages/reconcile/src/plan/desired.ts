@@ -7,6 +7,7 @@ import {
   componentId,
   DAEMONSCALER_TRAIT,
   linkName,
+  rolloutPolicyOf,
   LINK_TRAIT,
   SPREADSCALER_TRAIT,
   type Component,
@@ -46,6 +47,10 @@ export interface WorkloadSpec {
   mode: 'spread' | 'daemon';
   spreads: SpreadTarget[];
   configs: ConfigRef[];
+  /** The manifest's component name (part of the scaler id, with the image: an instance of the same scaler but another image is recognised by it). */
+  componentName: string;
+  /** Of the app's rollout policy: instances that may be down at once while an image change replaces them. */
+  maxUnavailable: number;
 }
 
 export interface LinkSpec {
@@ -113,6 +118,7 @@ function workload(
   traitType: string,
   props: ScalerProperties,
   configs: ConfigRef[],
+  maxUnavailable: number,
 ): WorkloadSpec {
   const kind = traitType === DAEMONSCALER_TRAIT ? DAEMON_SCALER_KIND : SPREAD_SCALER_KIND;
   const mode = kind === DAEMON_SCALER_KIND ? 'daemon' : 'spread';
@@ -127,6 +133,8 @@ function workload(
     mode,
     spreads: mode === 'daemon' ? daemonSpreads(props) : computeSpread(props),
     configs,
+    componentName: c.name,
+    maxUnavailable,
   };
 }
 
@@ -187,14 +195,14 @@ function componentScalers(app: string, m: Manifest, c: Component, apps: Readonly
       // A shared reference cannot scale what another app owns.
       if (image === undefined) continue;
       scalerSpecified = true;
-      out.push(workload(app, c, self.id, image, t.type, shape.scaler, configs));
+      out.push(workload(app, c, self.id, image, t.type, shape.scaler, configs, rolloutPolicyOf(m).maxUnavailable));
     } else if (t.type === LINK_TRAIT && shape.shape === 'link') {
       const s = link(app, m, c, self.id, shape.link, apps);
       if (s) out.push(s);
     }
   }
   if (c.type === 'capability' && image !== undefined && !scalerSpecified) {
-    out.push(workload(app, c, self.id, image, SPREADSCALER_TRAIT, { instances: 1 }, configs));
+    out.push(workload(app, c, self.id, image, SPREADSCALER_TRAIT, { instances: 1 }, configs, rolloutPolicyOf(m).maxUnavailable));
   }
   return out;
 }

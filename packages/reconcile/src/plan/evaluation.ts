@@ -2,6 +2,7 @@
 import type { StatusInfo } from '@wadm-ts/model';
 import type { Command } from '../types.js';
 import type { ScalerKind } from './ids.js';
+import type { Instance } from './observed.js';
 
 export interface ScalerEval {
   id: string;
@@ -18,6 +19,8 @@ export interface ScalerEval {
   unhealthy: number;
   /** Status message while `n` of its commands are pending. */
   busy: (n: number) => string;
+  /** The previous version's instances this scaler is replacing (rollout): cleanup leaves them to it. */
+  held?: readonly Instance[];
   /** A fixed status (status-only scalers). */
   fixed?: StatusInfo;
 }

@@ -90,6 +90,7 @@ export function linkNameKey(sourceId: string, ns: string, pkg: string, name: str
 export function commandKey(c: Command): string {
   switch (c.kind) {
     case 'ScaleComponent':
+    case 'UpdateComponent':
       return `component:${c.host_id}:${c.component_id}`;
     case 'StartProvider':
     case 'StopProvider':

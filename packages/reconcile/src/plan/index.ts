@@ -13,7 +13,7 @@
  * → requeue the lattice at `earliestRequeue` (if defined) so in-flight expiry and backoff ends are seen.
  */
 import type { ScalerStatus, StatusInfo } from '@wadm-ts/model';
-import type { AppliedRecord, Command, DeployedApp, PlanInput, PlanOutput } from '../types.js';
+import type { AppliedRecord, Command, DeployedApp, InFlight, PlanInput, PlanOutput } from '../types.js';
 import { configCleanup, staleInstanceRemovals } from './cleanup.js';
 import { putConfig } from './commands.js';
 import { configHash } from './configs.js';
@@ -45,6 +45,7 @@ export { desiredOf, sharedComponentId, linkStatusName, type AppDesired, type Sca
 export { configRefs, configHash, secretConfigValues, type ConfigRef } from './configs.js';
 export { sameLink } from './observed.js';
 export { releasedCounts, releasedMessage, releasedStatus, type ReleasedCounts } from './released.js';
+export { chooseMoves, orderCandidates, rolloutMessage, type RolloutCandidate, type RolloutInput, type RolloutDecision } from './rollout.js';
 
 type Bucket = 'configs' | 'workloads' | 'links' | 'removals' | 'deleteLinks' | 'deleteConfigs';
 const BUCKETS: readonly Bucket[] = ['configs', 'workloads', 'links', 'removals', 'deleteLinks', 'deleteConfigs'];
@@ -72,8 +73,15 @@ class Issuer {
   }
 }
 
-function evaluate(s: ScalerSpec, observed: ObservedIndex, stale: (i: Instance) => boolean, beingPut: ReadonlySet<string>, load: LatticeLoad): ScalerEval {
-  if (s.type === 'workload') return evalWorkload(s, { observed, isStale: stale, beingPut, load });
+function evaluate(
+  s: ScalerSpec,
+  observed: ObservedIndex,
+  stale: (i: Instance) => boolean,
+  beingPut: ReadonlySet<string>,
+  load: LatticeLoad,
+  inflight: ReadonlyMap<string, readonly InFlight[]>,
+): ScalerEval {
+  if (s.type === 'workload') return evalWorkload(s, { observed, isStale: stale, beingPut, load, inflight });
   if (s.type === 'link') return evalLink(s, observed, beingPut);
   return { id: s.id, kind: s.kind, name: s.name, app: s.app, commands: [], failures: [], waiting: [], unhealthy: 0, busy: () => '', fixed: s.status };
 }
@@ -98,7 +106,16 @@ export function planLattice(input: PlanInput): PlanOutput {
   const stale = (i: Instance): boolean => isStale(i, current) && !releasedInstance(i, released);
   const issuer = new Issuer(new CommandFilter(input.inflight, input.observed.failures, input.now, input.backoffMs ?? DEFAULT_BACKOFF_MS));
   // Host load over the whole lattice, updated as the scalers (apps in name order) place their instances.
-  const load = new LatticeLoad(observed.hosts, observed.all, input.inflight.filter((f) => f.expiresAt > input.now));
+  const liveInflight = input.inflight.filter((f) => f.expiresAt > input.now);
+  const load = new LatticeLoad(observed.hosts, observed.all, liveInflight);
+  const inflightByKey = new Map<string, InFlight[]>();
+  for (const f of liveInflight) {
+    const l = inflightByKey.get(f.key);
+    if (l) l.push(f);
+    else inflightByKey.set(f.key, [f]);
+  }
+  // Previous versions' instances a scaler is rolling out over (cleanup leaves them to it).
+  const held = new Set<Instance>();
   const prevApplied = new Map(input.applied.map((r) => [r.app, r]));
   const appliedLinks = new Map<string, AppliedLink[]>();
   const appliedConfigs = new Map<string, Record<string, string>>();
@@ -144,7 +161,8 @@ export function planLattice(input: PlanInput): PlanOutput {
     // one issues its put, the others report the same outcome.
     const linkOutcomes = new Map<string, { pending: number; backoff: string[] }>();
     for (const s of d.scalers) {
-      const e = evaluate(s, observed, stale, beingPut.get(d.app)!, load);
+      const e = evaluate(s, observed, stale, beingPut.get(d.app)!, load, inflightByKey);
+      for (const i of e.held ?? []) held.add(i);
       const k = s.type === 'link' ? appliedLinkKey(appliedLinkOf(s)) : undefined;
       const shared = k === undefined ? undefined : linkOutcomes.get(k);
       if (shared) {
@@ -176,7 +194,7 @@ export function planLattice(input: PlanInput): PlanOutput {
   }
 
   // 3. Instances wadm manages that no current scaler owns.
-  for (const r of staleInstanceRemovals(observed, stale)) {
+  for (const r of staleInstanceRemovals(observed, (i) => stale(i) && !held.has(i))) {
     issuer.issue(r.command, 'removals');
     countCleanup(r.app, 1);
   }

@@ -30,6 +30,11 @@ function satisfiedBy(c: Command, q: EffectLookup): boolean {
       const scaler = c.annotations[SCALER_KEY];
       return cur !== undefined && cur.maxInstances === c.count && (scaler === undefined || cur.annotations[SCALER_KEY] === scaler);
     }
+    case 'UpdateComponent': {
+      // Done once the instance runs the new image for the scaler the update named.
+      const cur = q.component(c.host_id, c.component_id);
+      return cur !== undefined && cur.imageRef === c.new_component_ref && cur.annotations[SCALER_KEY] === c.annotations[SCALER_KEY];
+    }
     case 'StartProvider':
       return q.hasProvider(c.host_id, c.provider_id);
     case 'StopProvider':

@@ -2,14 +2,16 @@
  * Component and provider spread/daemon scalers (wadm-behaviour.md §5.1–5.4 with README rule 3): one
  * generic evaluation; `WorkloadOps` supplies what differs (ScaleComponent vs Start/StopProvider).
  */
+import { minAvailable } from '@wadm-ts/model';
 import type { HostState } from '@wadm-ts/store';
-import type { Command } from '../types.js';
-import { opsFor } from './commands.js';
+import type { Command, InFlight } from '../types.js';
+import { opsFor, updateComponent } from './commands.js';
 import { configGate } from './configs.js';
 import type { WorkloadSpec } from './desired.js';
 import type { ScalerEval } from './evaluation.js';
-import { SCALER_KEY, SPREAD_KEY } from './ids.js';
-import type { Instance, ObservedIndex } from './observed.js';
+import { commandKey, sameCommand, SCALER_KEY, SPREAD_KEY, workloadScalerId } from './ids.js';
+import { managedApp, type Instance, type ObservedIndex } from './observed.js';
+import { chooseMoves, rolloutMessage, type RolloutCandidate } from './rollout.js';
 import type { LatticeLoad, PendingPlacement } from './placement.js';
 import { place, type HostSlot, type Placement } from './spread.js';
 
@@ -20,6 +22,23 @@ export interface WorkloadContext {
   beingPut: ReadonlySet<string>;
   /** The pass's host load (read to place, updated with what this scaler places) and in-flight placements. */
   load: LatticeLoad;
+  /** In-flight entries not expired, by `commandKey` (absent: none). */
+  inflight?: ReadonlyMap<string, readonly InFlight[]>;
+}
+
+/**
+ * A previous version's instance of the scaler's entity: wadm-managed by the same app, owned by no current
+ * scaler (the new version changed the image or the config list, so the scaler id). The scaler replaces
+ * these within its rollout budget instead of cleanup removing them all at once.
+ */
+export function isPredecessor(spec: WorkloadSpec, i: Instance, isStale: (i: Instance) => boolean): boolean {
+  return i.annotations[SCALER_KEY] !== spec.id && managedApp(i) === spec.app && isStale(i);
+}
+
+/** A previous component instance whose scaler differed from this one only by the image: updated in place. */
+export function updatableInPlace(spec: WorkloadSpec, i: Instance): boolean {
+  if (spec.workload !== 'component' || i.imageRef === spec.image) return false;
+  return i.annotations[SCALER_KEY] === workloadScalerId(spec.kind, spec.app, spec.componentName, spec.name, i.imageRef, spec.configs.map((r) => r.name));
 }
 
 /** What a host holds of this scaler's entity, from its point of view. */
@@ -48,7 +67,20 @@ export function evalWorkload(spec: WorkloadSpec, ctx: WorkloadContext): ScalerEv
   const ops = opsFor(spec.workload);
   const byHost = ctx.observed.instances[spec.workload].get(spec.name) ?? NO_INSTANCES;
   const pending = ctx.load.pendingOf(spec.workload, spec.name);
-  const slot = (h: string): HostSlot => slotOf(spec, byHost.get(h), ctx.isStale, pending?.get(h));
+  // The previous version's instances (host → instance), and those of them that are updated in place.
+  const previous = new Map<string, Instance>();
+  const inPlace = new Set<string>();
+  for (const [h, i] of byHost) {
+    if (!isPredecessor(spec, i, ctx.isStale)) continue;
+    previous.set(h, i);
+    if (updatableInPlace(spec, i)) inPlace.add(h);
+  }
+  // An instance updated in place keeps its host: the placement sees it as the scaler's own.
+  const slot = (h: string): HostSlot => {
+    const i = byHost.get(h);
+    if (i && inPlace.has(h)) return { kind: 'own', spread: i.annotations[SPREAD_KEY] ?? '', count: i.count };
+    return slotOf(spec, i, ctx.isStale, pending?.get(h));
+  };
   // Only hosts holding the entity (or with a placement of it in flight) can be anything but free.
   const marked: HostState[] = [];
   for (const h of byHost.keys()) marked.push(ctx.observed.hostById.get(h)!); // instances are on known hosts only
@@ -77,6 +109,11 @@ export function evalWorkload(spec: WorkloadSpec, ctx: WorkloadContext): ScalerEv
   const touched = marked.map((h) => h.id);
   for (const h of placement.assignments.keys()) if (!byHost.has(h) && !pending?.has(h)) touched.push(h);
   touched.sort(byId);
+  const candidates: RolloutCandidate[] = [];
+  const moving = (c: Command): boolean => ctx.inflight?.get(commandKey(c))?.some((f) => sameCommand(f.command, c)) ?? false;
+  const candidate = (h: string, inst: Instance, command: Command, excess: boolean): void =>
+    void candidates.push({ host: h, cost: inst.count, command, moving: moving(command), excess });
+  let starting = 0;
   for (const h of touched) {
     const want = placement.assignments.get(h);
     const s = slot(h);
@@ -84,6 +121,15 @@ export function evalWorkload(spec: WorkloadSpec, ctx: WorkloadContext): ScalerEv
     // What this scaler has on the host now (as the load counts it) → what it will have.
     const before = s.kind === 'own' ? s.count : s.kind === 'free' && s.pending ? s.pending.count : 0;
     ctx.load.add(h, (want?.count ?? 0) - before);
+    const prev = previous.get(h);
+    if (prev) {
+      // The previous version's instance: updated in place, or stopped (then the new one is placed on
+      // the free host), when the rollout budget allows (below).
+      if (inPlace.has(h) && want && s.kind === 'own' && want.spread === s.spread) candidate(h, prev, updateComponent(spec, prev, want.spread), false);
+      else candidate(h, prev, ops.remove(prev, spec.app), !want);
+      continue;
+    }
+    if (want && s.kind === 'free') starting++;
     if (s.kind === 'own' && inst) {
       if (!want || want.spread !== s.spread) {
         // Not wanted here (ineligible host, excess, or another spread's host now): ours, so we remove it.
@@ -101,6 +147,30 @@ export function evalWorkload(spec: WorkloadSpec, ctx: WorkloadContext): ScalerEv
   }
   const waiting = [...gate.waiting];
   if (deferred > 0) waiting.push(`Waiting for previous instances to stop on ${deferred} host(s)`);
+  let busy = (n: number): string => `Scaling ${ops.noun} on ${n} host(s)`;
+  if (previous.size > 0) {
+    const target = [...placement.assignments.values()].reduce((n, a) => n + a.count, 0);
+    const movingHosts = new Set(candidates.filter((c) => c.moving).map((c) => c.host));
+    let available = 0;
+    let updated = 0;
+    for (const [h, i] of byHost) {
+      const own = i.annotations[SCALER_KEY] === spec.id;
+      if (!own && (!previous.has(h) || movingHosts.has(h))) continue;
+      available += i.count;
+      if (own) updated += i.count;
+    }
+    const eligibleHosts = placement.outcomes.reduce((n, o) => n + o.available, 0);
+    // Structural: even with every instance running, one move would break the floor, and (providers) no
+    // host is spare to start on first. Components are updated in place, never started on a spare host.
+    const costs = candidates.map((c) => c.cost);
+    const noRoom = costs.length > 0 && target - Math.min(...costs) < minAvailable(target, spec.maxUnavailable) && (ops.counted || eligibleHosts <= target);
+    const d = chooseMoves({ candidates, available, target, maxUnavailable: spec.maxUnavailable, starting, noRoom });
+    // Moves in flight are wanted again (the filter holds them back), so the scaler counts them as pending.
+    for (const c of candidates) if (c.moving || d.chosen.includes(c)) commands.push(c.command);
+    const message = rolloutMessage(spec.name, updated, target, d.oneAtATime, spec.maxUnavailable);
+    busy = () => message;
+    waiting.splice(0, waiting.length, ...gate.waiting, message);
+  }
   return {
     id: spec.id,
     kind: spec.kind,
@@ -110,6 +180,7 @@ export function evalWorkload(spec: WorkloadSpec, ctx: WorkloadContext): ScalerEv
     failures: [...gate.failures, ...spreadFailures(spec, placement, ops.counted)],
     waiting,
     unhealthy,
-    busy: (n) => `Scaling ${ops.noun} on ${n} host(s)`,
+    busy,
+    held: [...previous.values()],
   };
 }

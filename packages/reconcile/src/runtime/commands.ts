@@ -72,7 +72,7 @@ export interface CommandGuards {
 
 /** Commands that create or grow something (as opposed to removing it). */
 export function isConstructive(c: Command): boolean {
-  return (c.kind === 'ScaleComponent' && c.count > 0) || c.kind === 'StartProvider' || c.kind === 'PutLink' || c.kind === 'PutConfig';
+  return (c.kind === 'ScaleComponent' && c.count > 0) || c.kind === 'UpdateComponent' || c.kind === 'StartProvider' || c.kind === 'PutLink' || c.kind === 'PutConfig';
 }
 
 export function commandSubject(ref: LatticeRef): string {

@@ -1,6 +1,6 @@
 /** Commands → control-interface requests (wasmcloud-ctl.md §6), as pure data. */
 import type { Command } from '../types.js';
-import { ctlSubject } from '@wadm-ts/protocol';
+import { ctlSubject, updateComponentBody } from '@wadm-ts/protocol';
 import { linkOf } from '../plan/commands.js';
 
 export const MANAGED_BY = 'wasmcloud.dev/managed-by';
@@ -27,6 +27,16 @@ export function toCtlRequest(c: Command, lattice: string, account?: string): Ctl
           host_id: c.host_id,
           config: c.config,
           allow_update: false,
+        }),
+      };
+    case 'UpdateComponent':
+      return {
+        subject: subj(`component.update.${c.host_id}`),
+        body: updateComponentBody({
+          component_id: c.component_id,
+          annotations: { ...c.annotations, [MANAGED_BY]: 'wadm', [APPSPEC]: c.model_name },
+          host_id: c.host_id,
+          new_component_ref: c.new_component_ref,
         }),
       };
     case 'StartProvider':

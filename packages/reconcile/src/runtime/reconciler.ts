@@ -49,8 +49,8 @@ export interface ReconcilerOptions {
   unsafeDisableFencing?: boolean;
 }
 
-/** Like the Rust wadm's expected-event expiry: components, links and configs 5 s; providers 30 s (their start is slower). */
-const defaultTtl = (c: Command): number => (c.kind === 'StartProvider' ? 30_000 : 5_000);
+/** Like the Rust wadm's expected-event expiry: components, links and configs 5 s; providers and in-place component updates 30 s (a start or update fetches an image first). */
+const defaultTtl = (c: Command): number => (c.kind === 'StartProvider' || c.kind === 'UpdateComponent' ? 30_000 : 5_000);
 
 export const UNDEPLOYED_STATUS: Status = undeployedStatus();
 
