@@ -180,6 +180,17 @@ describe('planApp', () => {
     assert.ok(plan.commands.some((c) => c.target === 'shop-counter'));
   });
 
+  it('an image change plans the in-place updates the rollout issues first (component.update, within the budget)', () => {
+    const sim = running(v1());
+    const HELLO2 = HELLO.replace(/:[^:]+$/, ':9.9.9');
+    const v3 = appHeader('shop') + component('hello', HELLO2, 2) + capability('httpserver', HTTP, 1, '', httpLink('hello', { config: 'addr', address: '0.0.0.0:8080' }));
+    const plan = planApp({ lattice: 'default', now: sim.now, app: 'shop', others: [], applied: sim.applied, observed: sim.observed, inflight: [], unseenGraceMs: 0, deployed: deployed(v1(), 'v1'), candidate: deployed(v3, 'v3') });
+    const updates = plan.commands.filter((c) => c.kind === 'UpdateComponent');
+    assert.equal(updates.length, 1, 'maxUnavailable 1 of 2: one host at a time');
+    assert.deepEqual({ ctl: updates[0]!.ctl, target: updates[0]!.target, detail: updates[0]!.detail }, { ctl: 'component.update', target: 'shop-hello', detail: `update to ${HELLO2}` });
+    assert.ok(plan.changes.some((c) => c.kind === 'component' && c.op === 'change'));
+  });
+
   it('a lattice without hosts: changes, no commands', () => {
     const sim = new Sim([]);
     const plan = planApp({ lattice: 'default', now: 0, app: 'shop', others: [], applied: [], observed: sim.observed, inflight: [], deployed: null, candidate: deployed(v1(), 'v1') });

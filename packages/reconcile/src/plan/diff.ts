@@ -253,6 +253,8 @@ export function summarizeCommand(c: Command): PlanCommand {
   switch (c.kind) {
     case 'ScaleComponent':
       return { kind: c.kind, ctl: 'component.scale', host_id: c.host_id, target: c.component_id, detail: c.count === 0 ? `stop (${c.reference})` : `max_instances ${c.count} (${c.reference})` };
+    case 'UpdateComponent':
+      return { kind: c.kind, ctl: 'component.update', host_id: c.host_id, target: c.component_id, detail: `update to ${c.new_component_ref}` };
     case 'StartProvider':
       return { kind: c.kind, ctl: 'provider.start', host_id: c.host_id, target: c.provider_id, detail: `start ${c.reference}` };
     case 'StopProvider':
