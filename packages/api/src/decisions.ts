@@ -19,7 +19,7 @@ import type {
   PutModelResponse,
   VersionResponse,
 } from '@wadm-ts/protocol';
-import { deployedManifest, findVersion, latestVersion, type Decision, type StoredApp } from '@wadm-ts/store';
+import { deployedManifest, findVersion, latestVersion, previousVersion, rolloutOnDeploy, type Decision, type StoredApp } from '@wadm-ts/store';
 
 // ---------- put ----------
 
@@ -36,7 +36,7 @@ export function decidePut(
   }
   const previous = current ? (latestVersion(current)?.version ?? '') : '';
   const versions = [...(current?.versions ?? []), { version, manifest }];
-  const app: StoredApp = { name, versions, deployedVersion: current?.deployedVersion ?? null };
+  const app: StoredApp = { name, versions, deployedVersion: current?.deployedVersion ?? null, ...(current?.rollout ? { rollout: current.rollout } : {}) };
   return {
     kind: 'write',
     app,
@@ -102,6 +102,20 @@ export function sharedDependents(name: string, apps: readonly StoredApp[]): stri
 }
 
 // ---------- deploy / undeploy ----------
+
+/**
+ * The record after deploying `version` at `now` (undefined: nothing to write). A deploy starts the
+ * version's healthy deadline and ends what a previous automatic revert left on display; deploying the
+ * version already deployed only clears the revert note.
+ */
+export function deployRecord(cur: StoredApp, version: string, now: number): StoredApp | undefined {
+  if (cur.deployedVersion === version) {
+    if (!cur.rollout?.reverted) return undefined;
+    const { reverted: _gone, ...rest } = cur.rollout;
+    return { ...cur, rollout: rest };
+  }
+  return { ...cur, deployedVersion: version, rollout: rolloutOnDeploy(cur.rollout, version, now) };
+}
 
 export type DeployCheck = { ok: true; version: string } | { ok: false; reply: DeployModelResponse; generic?: boolean };
 
@@ -203,6 +217,8 @@ export function versionsReply(app: StoredApp | null, name: string): VersionRespo
     result: 'success',
     message: `Successfully fetched versions for application ${name}`,
     versions: app.versions.map((v) => ({ version: v.version, deployed: v.version === app.deployedVersion })),
+    // wadm-ts only (clients ignore unknown fields): what `wadm app rollback` deploys.
+    previous_version: previousVersion(app) ?? null,
   };
 }
 

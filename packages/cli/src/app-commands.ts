@@ -108,6 +108,17 @@ export function registerAppCommands(program: Command, connect: Connect): void {
       await run(() => deployCommand(connect, cmd, target, version, follow ? opts.waitTimeoutMs : undefined));
     });
 
+  apiCommand(app, 'rollback', 'Deploy the previous deployed version of an application (or the given one) again')
+    .argument('<name>', 'application name')
+    .argument('[version]', 'version to deploy (default: the last version before the deployed one that reached deployed)')
+    .option('--wait', 'follow the deploy until the application is deployed (exit 0) or failed (exit 1); the default in a terminal')
+    .option('--no-wait', 'return once the deploy is acknowledged, also in a terminal')
+    .addOption(new Option('--wait-timeout-ms <ms>', 'give up following after this long (exit 1)').argParser(parsePositiveInt).default(300_000))
+    .action(async (name: string, version: string | undefined, opts: { wait?: boolean; waitTimeoutMs: number }, cmd: Command) => {
+      const follow = opts.wait ?? process.stdout.isTTY === true;
+      await run(() => rollbackCommand(connect, cmd, name, version, follow ? opts.waitTimeoutMs : undefined));
+    });
+
   apiCommand(app, 'undeploy', 'Undeploy an application (its versions are kept)')
     .argument('[name]', 'application name')
     .option('--all', 'undeploy every deployed application in the lattice')
@@ -266,6 +277,20 @@ async function deployAndFollow(client: WadmClient, nc: NatsConnection, lattice: 
   if (outcome === 'timeout') return failure(`Gave up waiting for ${name} to be deployed after ${followMs} ms`);
   if (mode === 'json') return { stdout: [JSON.stringify({ name, version: target, status: outcome.status })], stderr: [], exitCode: outcome.status.type === 'deployed' ? 0 : 1 };
   return outcome.status.type === 'deployed' ? { stdout: [], stderr: [], exitCode: 0 } : { stdout: [], stderr: [`${name} failed: ${outcome.status.message}`], exitCode: 1 };
+}
+
+/** `wadm app rollback`: find the version (unless given), then deploy it as `deploy <name> <version>` does. */
+async function rollbackCommand(connect: Connect, cmd: Command, name: string, version: string | undefined, followMs?: number): Promise<CommandOutput> {
+  const lattice = cmd.opts<ApiOptions>().lattice;
+  return withClient(connect, cmd, async (client, mode, nc) => {
+    let target = version;
+    if (target === undefined) {
+      const t = await client.rollbackTarget(name);
+      if ('error' in t) return renderDeploy(t.error, mode);
+      target = t.version;
+    }
+    return deployAndFollow(client, nc, lattice, name, target, mode, followMs);
+  });
 }
 
 /** A command's output as lines (for redrawing). */

@@ -124,6 +124,31 @@ export class WadmClient {
     return withDefaults<DeployModelResponse>(raw, this.subject('deploy', name), { name, version: version ?? null });
   }
 
+  /**
+   * The version `rollback(name)` would deploy: wadm-ts's `previous_version` of `model.versions` (the last
+   * version before the deployed one that reached `deployed`). A failed reply, or a wadm that does not
+   * say (the Rust wadm), is answered with a `DeployModelResponse` error saying why.
+   */
+  async rollbackTarget(name: string): Promise<{ version: string } | { error: DeployModelResponse }> {
+    const vs = await this.versions(name);
+    const error = (message: string): { error: DeployModelResponse } => ({ error: { result: vs.result === 'notfound' ? 'notfound' : 'error', message, name, version: null } });
+    if (vs.result !== 'success') return error(vs.message || `wadm replied "${vs.result}"`);
+    const prev = vs.previous_version;
+    if (prev === undefined) return error(`wadm did not say which version of ${name} was deployed before (it keeps no rollout history, e.g. the Rust wadm); give the version to deploy: rollback ${name} <version>`);
+    if (prev === null) return error(`Application ${name} has no previous deployed version to roll back to (no other stored version of it has reached deployed); give the version to deploy: rollback ${name} <version>`);
+    return { version: prev };
+  }
+
+  /**
+   * Deploy the previous deployed version (see `rollbackTarget`), or `version` when given, through the
+   * ordinary `model.deploy`. Returns the deploy reply, or an error reply when there is no previous version.
+   */
+  async rollback(name: string, version?: string): Promise<DeployModelResponse> {
+    if (version !== undefined) return this.deploy(name, version);
+    const t = await this.rollbackTarget(name);
+    return 'error' in t ? t.error : this.deploy(name, t.version);
+  }
+
   async undeploy(name: string): Promise<DeployModelResponse> {
     const raw = await this.request('undeploy', name);
     return withDefaults<DeployModelResponse>(raw, this.subject('undeploy', name), { name, version: null });

@@ -46,6 +46,8 @@ export interface VersionResponse {
   result: 'success' | 'notfound' | 'error';
   message: string;
   versions: VersionInfo[];
+  /** wadm-ts only: the version `wadm app rollback` deploys (the last one before the deployed one that reached `deployed`), null when none is known. */
+  previous_version?: string | null;
 }
 
 export type DeleteResult = 'deleted' | 'noop' | 'error';

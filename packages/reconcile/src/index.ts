@@ -8,3 +8,4 @@ export * from './runtime/status-publisher.js';
 export * from './runtime/owners.js';
 export * from './runtime/work.js';
 export * from './runtime/gc.js';
+export { RolloutWriter, type RolloutWriterOptions } from './runtime/rollouts.js';

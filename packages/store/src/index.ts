@@ -3,6 +3,7 @@ export * from './nats-server.js';
 export * from './connect.js';
 export * from './streams.js';
 export * from './stored-app.js';
+export { decodeRollout, encodeRollout, rolloutOnDeploy, rolloutOnHealthy, previousHealthyVersion, MAX_HEALTHY_VERSIONS, type RolloutRecord, type DeployedMark, type RevertMark } from './rollout-record.js';
 export * from './manifest-keys.js';
 export * from './manifest-store.js';
 export * from './status-store.js';

@@ -6,6 +6,7 @@
  */
 import { parse as parseYaml } from 'yaml';
 import { serializeManifest, type Manifest } from '@wadm-ts/model';
+import { decodeRollout, encodeRollout, previousHealthyVersion, type RolloutRecord } from './rollout-record.js';
 
 export interface StoredVersion {
   version: string;
@@ -17,11 +18,14 @@ export interface StoredApp {
   /** Oldest first; the last one is the latest. */
   versions: StoredVersion[];
   deployedVersion: string | null;
+  /** wadm-ts's rollout history (an extra key the Rust wadm ignores and drops; see rollout-record.ts). */
+  rollout?: RolloutRecord;
 }
 
 export function encodeStoredApp(app: StoredApp): string {
   const entries = app.versions.map((v) => `${JSON.stringify(v.version)}:${serializeManifest(v.manifest)}`);
-  return `{"manifests":{${entries.join(',')}},"deployed_version":${JSON.stringify(app.deployedVersion)}}`;
+  const rollout = app.rollout ? `,"rollout":${encodeRollout(app.rollout)}` : '';
+  return `{"manifests":{${entries.join(',')}},"deployed_version":${JSON.stringify(app.deployedVersion)}${rollout}}`;
 }
 
 function toPlain(v: unknown): unknown {
@@ -63,7 +67,7 @@ export function decodeStoredApp(name: string, bytes: Uint8Array | string): Store
       versions.push({ version, manifest });
     }
     const dv = (plain as Record<string, unknown>)['deployed_version'];
-    return { name, versions, deployedVersion: typeof dv === 'string' ? dv : null };
+    return withRollout({ name, versions, deployedVersion: typeof dv === 'string' ? dv : null }, (plain as Record<string, unknown>)['rollout']);
   }
   // JSON is YAML; the yaml parser with mapAsMap keeps the key order of `manifests`.
   const root: unknown = parseYaml(text, { mapAsMap: true, schema: 'json', maxAliasCount: 0 });
@@ -77,7 +81,21 @@ export function decodeStoredApp(name: string, bytes: Uint8Array | string): Store
     versions.push({ version: String(version), manifest });
   }
   const dv = root.get('deployed_version');
-  return { name, versions, deployedVersion: typeof dv === 'string' ? dv : null };
+  return withRollout({ name, versions, deployedVersion: typeof dv === 'string' ? dv : null }, toPlain(root.get('rollout')));
+}
+
+function withRollout(app: StoredApp, raw: unknown): StoredApp {
+  const r = decodeRollout(raw);
+  if (r) app.rollout = r;
+  return app;
+}
+
+/**
+ * The version `wadm app rollback` goes back to: the most recent version other than the deployed one that
+ * reached `deployed` and is still stored (undefined when none is known, e.g. a record the Rust wadm wrote).
+ */
+export function previousVersion(app: StoredApp): string | undefined {
+  return previousHealthyVersion(app.rollout, app.deployedVersion, app.versions.map((v) => v.version));
 }
 
 export function latestVersion(app: StoredApp): StoredVersion | undefined {

@@ -43,6 +43,7 @@ export { computeSpread, daemonSpreads, distribute, isEligible, place, type Sprea
 export { desiredOf, sharedComponentId, linkStatusName, type AppDesired, type ScalerSpec, type WorkloadSpec, type LinkSpec, type StatusSpec } from './desired.js';
 export { configRefs, configHash, secretConfigValues, type ConfigRef } from './configs.js';
 export { sameLink } from './observed.js';
+export { decideRollout, withRevertNote, revertNote, type RolloutApp, type RolloutDecision } from './revert.js';
 
 type Bucket = 'configs' | 'workloads' | 'links' | 'removals' | 'deleteLinks' | 'deleteConfigs';
 const BUCKETS: readonly Bucket[] = ['configs', 'workloads', 'links', 'removals', 'deleteLinks', 'deleteConfigs'];
