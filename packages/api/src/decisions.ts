@@ -213,13 +213,15 @@ export function deleteRemovesDeployment(current: StoredApp, version: string | nu
 
 export function versionsReply(app: StoredApp | null, name: string): VersionResponse {
   if (!app) return { result: 'notfound', message: `Application with the name ${name} not found`, versions: [] };
-  return {
+  const reply: VersionResponse = {
     result: 'success',
     message: `Successfully fetched versions for application ${name}`,
     versions: app.versions.map((v) => ({ version: v.version, deployed: v.version === app.deployedVersion })),
-    // wadm-ts only (clients ignore unknown fields): what `wadm app rollback` deploys.
-    previous_version: previousVersion(app) ?? null,
   };
+  // wadm-ts only, and only when known (the reply is otherwise the Rust wadm's): what `wadm app rollback` deploys.
+  const previous = previousVersion(app);
+  if (previous !== undefined) reply.previous_version = previous;
+  return reply;
 }
 
 export function summarize(app: StoredApp, status: Status | undefined): ModelSummary {

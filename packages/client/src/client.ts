@@ -125,17 +125,20 @@ export class WadmClient {
   }
 
   /**
-   * The version `rollback(name)` would deploy: wadm-ts's `previous_version` of `model.versions` (the last
-   * version before the deployed one that reached `deployed`). A failed reply, or a wadm that does not
-   * say (the Rust wadm), is answered with a `DeployModelResponse` error saying why.
+   * The version `rollback(name)` would deploy: wadm-ts's `previous_version` of `model.versions` (the most
+   * recent version other than the deployed one that reached `deployed`). A failed reply, or none known
+   * (also from the Rust wadm, which keeps no such history), is answered with a `DeployModelResponse` error.
    */
   async rollbackTarget(name: string): Promise<{ version: string } | { error: DeployModelResponse }> {
     const vs = await this.versions(name);
     const error = (message: string): { error: DeployModelResponse } => ({ error: { result: vs.result === 'notfound' ? 'notfound' : 'error', message, name, version: null } });
     if (vs.result !== 'success') return error(vs.message || `wadm replied "${vs.result}"`);
     const prev = vs.previous_version;
-    if (prev === undefined) return error(`wadm did not say which version of ${name} was deployed before (it keeps no rollout history, e.g. the Rust wadm); give the version to deploy: rollback ${name} <version>`);
-    if (prev === null) return error(`Application ${name} has no previous deployed version to roll back to (no other stored version of it has reached deployed); give the version to deploy: rollback ${name} <version>`);
+    if (!prev) {
+      return error(
+        `Application ${name} has no previous deployed version to roll back to (none of its other stored versions is known to have reached deployed; a Rust wadm records none); give the version to deploy: rollback ${name} <version>`,
+      );
+    }
     return { version: prev };
   }
 
