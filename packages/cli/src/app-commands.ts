@@ -588,7 +588,18 @@ export function renderStatus(name: string, reply: StatusResponse, mode: OutputMo
       if (status.status.message) lines.push(`  ${status.status.message}`);
       return lines;
     }
+    // The app's own message when it says more than its scalers do (e.g. that an automatic revert happened).
+    const own = (status.status.message ?? '').trim();
+    if (own && own !== scalerMessages(scalers)) lines.push(`  ${own}`);
     const rows = scalers.map((s) => [s.name, s.kind, s.status.type, s.status.message ? `(*) ${s.status.message}` : '']);
     return [...lines, ...formatTable(['Name', 'Kind', 'Status', 'Message'], rows, { indent: '  ' })];
   });
+}
+
+/** The scalers' messages as the aggregate status joins them. */
+function scalerMessages(scalers: ReadonlyArray<{ status: { message?: string } }>): string {
+  return scalers
+    .map((s) => (s.status.message ?? '').trim())
+    .filter((m) => m.length > 0)
+    .join(', ');
 }
