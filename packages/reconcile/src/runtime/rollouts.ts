@@ -22,6 +22,8 @@ export interface RolloutWriterOptions {
   metrics: Metrics;
 }
 
+const WRITES_AT_ONCE = 64;
+
 export class RolloutWriter {
   private readonly reverted;
   constructor(private readonly o: RolloutWriterOptions) {
@@ -44,10 +46,10 @@ export class RolloutWriter {
     const ref = h.ref;
     const scope: Scope = ref.account ? { lattice: ref.lattice, account: ref.account } : { lattice: ref.lattice };
     let earliest: number | undefined;
-    for (const [name, version] of planned) {
+    const one = async (name: string, version: string): Promise<void> => {
       const cur = this.o.manifests.peek(scope, name);
       // The record moved on since the plan (a deploy, a revert): the next pass decides on it.
-      if (!cur || cur.app.deployedVersion !== version) continue;
+      if (!cur || cur.app.deployedVersion !== version) return;
       const status = statuses[name];
       const d = decideRollout(cur.app, status, now);
       if (d.kind === 'none') {
@@ -61,16 +63,19 @@ export class RolloutWriter {
         const rev = await this.o.store.replaceAt(scope, name, next, cur.revision);
         if (rev === undefined) {
           log.info({ app: name, from: d.from, to: d.to }, 'revert skipped: the app record changed meanwhile');
-          continue;
+          return;
         }
         this.reverted.inc({ lattice: ref.lattice });
         log.warn({ app: name, from: d.from, to: d.to, reason: d.reason, epoch: h.epoch }, 'rollout reverted');
         statuses[name] = { status: { type: 'reconciling', message: d.message }, version: '', components: [] };
         await this.announce(ref, { name, from: d.from, to: d.to, reason: d.reason }, rev, log);
-        continue;
+        return;
       }
       if (status) statuses[name] = withRevertNote(status, cur.app);
-    }
+    };
+    // Bounded: many apps of a lattice reaching `deployed` in one pass are marked concurrently.
+    const todo = [...planned];
+    for (let i = 0; i < todo.length; i += WRITES_AT_ONCE) await Promise.all(todo.slice(i, i + WRITES_AT_ONCE).map(([n, v]) => one(n, v)));
     return earliest;
   }
 
