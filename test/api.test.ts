@@ -438,7 +438,10 @@ describe('subjects', () => {
     const { Kvm } = await import('@nats-io/kv');
     const kv = await new Kvm(fx.nc).open('wadm_manifests');
     const rec = JSON.parse((await kv.get(`${a.lattice}-rust-sqldb-postgres-query`))!.string());
-    assert.deepEqual(Object.keys(rec), ['manifests', 'deployed_version']);
+    // The Rust layout first; wadm-ts's rollout history is one extra key after it (the Rust wadm ignores it).
+    assert.deepEqual(Object.keys(rec).slice(0, 2), ['manifests', 'deployed_version']);
+    assert.deepEqual(Object.keys(rec).slice(2), ['rollout']);
+    assert.equal(rec.rollout.deployed.version, 'v0.0.1');
     assert.deepEqual(Object.keys(rec.manifests), ['v0.0.1']);
     assert.equal(rec.deployed_version, 'v0.0.1');
     assert.deepEqual(JSON.parse((await kv.get(a.lattice))!.string()), ['rust-sqldb-postgres-query']);

@@ -19,7 +19,7 @@ import type {
   PutModelResponse,
   VersionResponse,
 } from '@wadm-ts/protocol';
-import { deployedManifest, findVersion, latestVersion, releasedOf, type Decision, type StoredApp } from '@wadm-ts/store';
+import { deployedManifest, findVersion, latestVersion, previousVersion, releasedOf, rolloutOnDeploy, type Decision, type StoredApp } from '@wadm-ts/store';
 
 // ---------- put ----------
 
@@ -102,6 +102,20 @@ export function sharedDependents(name: string, apps: readonly StoredApp[]): stri
 }
 
 // ---------- deploy / undeploy ----------
+
+/**
+ * The record after deploying `version` at `now` (undefined: nothing to write). A deploy starts the
+ * version's healthy deadline and ends what a previous automatic revert left on display; deploying the
+ * version already deployed only clears the revert note.
+ */
+export function deployRecord(cur: StoredApp, version: string, now: number): StoredApp | undefined {
+  if (cur.deployedVersion === version) {
+    if (!cur.rollout?.reverted) return undefined;
+    const { reverted: _gone, ...rest } = cur.rollout;
+    return { ...cur, rollout: rest };
+  }
+  return { ...cur, deployedVersion: version, rollout: rolloutOnDeploy(cur.rollout, version, now) };
+}
 
 export type DeployCheck = { ok: true; version: string } | { ok: false; reply: DeployModelResponse; generic?: boolean };
 
@@ -223,11 +237,15 @@ export function deleteRemovesDeployment(current: StoredApp, version: string | nu
 
 export function versionsReply(app: StoredApp | null, name: string): VersionResponse {
   if (!app) return { result: 'notfound', message: `Application with the name ${name} not found`, versions: [] };
-  return {
+  const reply: VersionResponse = {
     result: 'success',
     message: `Successfully fetched versions for application ${name}`,
     versions: app.versions.map((v) => ({ version: v.version, deployed: v.version === app.deployedVersion })),
   };
+  // wadm-ts only, and only when known (the reply is otherwise the Rust wadm's): what `wadm app rollback` deploys.
+  const previous = previousVersion(app);
+  if (previous !== undefined) reply.previous_version = previous;
+  return reply;
 }
 
 export function summarize(app: StoredApp, status: Status | undefined): ModelSummary {

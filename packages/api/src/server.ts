@@ -39,6 +39,7 @@ import { ManifestKeyCollisionError, ManifestStore, StatusStore, StorageError, fi
 import type { Logger, Metrics, Tracing } from '@wadm-ts/obs';
 import {
   checkDeploy,
+  deployRecord,
   debugList,
   decideDelete,
   decidePut,
@@ -394,8 +395,9 @@ export class ApiServer {
         }
         deployed = findVersion(cur, check.version)?.manifest;
         const ok: DeployModelResponse = { result: 'acknowledged', message: `Successfully deployed application ${name} ${check.version}`, name, version: check.version };
-        if (cur.deployedVersion === check.version) return { kind: 'keep', result: ok };
-        return { kind: 'write', app: { ...cur, deployedVersion: check.version }, result: ok };
+        const next = deployRecord(cur, check.version, Date.now());
+        if (!next) return { kind: 'keep', result: ok };
+        return { kind: 'write', app: next, result: ok };
       });
     let reply = await attempt();
     if (reply === NEED_OTHERS) {

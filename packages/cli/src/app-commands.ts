@@ -119,6 +119,17 @@ export function registerAppCommands(program: Command, connect: Connect): void {
       await run(() => diffCommand(connect, cmd, target, version));
     });
 
+  apiCommand(app, 'rollback', 'Deploy the previous deployed version of an application (or the given one) again')
+    .argument('<name>', 'application name')
+    .argument('[version]', 'version to deploy (default: the last version before the deployed one that reached deployed)')
+    .option('--wait', 'follow the deploy until the application is deployed (exit 0) or failed (exit 1); the default in a terminal')
+    .option('--no-wait', 'return once the deploy is acknowledged, also in a terminal')
+    .addOption(new Option('--wait-timeout-ms <ms>', 'give up following after this long (exit 1)').argParser(parsePositiveInt).default(300_000))
+    .action(async (name: string, version: string | undefined, opts: { wait?: boolean; waitTimeoutMs: number }, cmd: Command) => {
+      const follow = opts.wait ?? process.stdout.isTTY === true;
+      await run(() => rollbackCommand(connect, cmd, name, version, follow ? opts.waitTimeoutMs : undefined));
+    });
+
   apiCommand(app, 'undeploy', 'Undeploy an application (its versions are kept)')
     .argument('[name]', 'application name')
     .option('--all', 'undeploy every deployed application in the lattice')
@@ -358,6 +369,20 @@ export function renderPlan(reply: PlanModelResponse, mode: OutputMode): CommandO
   lines.push(reply.commands.length === 0 ? 'No commands would be issued now' : `Commands it would issue now (${reply.commands.length}):`);
   for (const c of reply.commands) lines.push(`  ${c.ctl}${c.host_id ? ` on ${c.host_id}` : ''}: ${c.target} ${c.detail}`);
   return { stdout: lines, stderr: [], exitCode: DIFF_EXIT.changes };
+}
+
+/** `wadm app rollback`: find the version (unless given), then deploy it as `deploy <name> <version>` does. */
+async function rollbackCommand(connect: Connect, cmd: Command, name: string, version: string | undefined, followMs?: number): Promise<CommandOutput> {
+  const lattice = cmd.opts<ApiOptions>().lattice;
+  return withClient(connect, cmd, async (client, mode, nc) => {
+    let target = version;
+    if (target === undefined) {
+      const t = await client.rollbackTarget(name);
+      if ('error' in t) return renderDeploy(t.error, mode);
+      target = t.version;
+    }
+    return deployAndFollow(client, nc, lattice, name, target, mode, followMs);
+  });
 }
 
 /** A command's output as lines (for redrawing). */
@@ -655,7 +680,18 @@ export function renderStatus(name: string, reply: StatusResponse, mode: OutputMo
       if (status.status.message) lines.push(`  ${status.status.message}`);
       return lines;
     }
+    // The app's own message when it says more than its scalers do (e.g. that an automatic revert happened).
+    const own = (status.status.message ?? '').trim();
+    if (own && own !== scalerMessages(scalers)) lines.push(`  ${own}`);
     const rows = scalers.map((s) => [s.name, s.kind, s.status.type, s.status.message ? `(*) ${s.status.message}` : '']);
     return [...lines, ...formatTable(['Name', 'Kind', 'Status', 'Message'], rows, { indent: '  ' })];
   });
+}
+
+/** The scalers' messages as the aggregate status joins them. */
+function scalerMessages(scalers: ReadonlyArray<{ status: { message?: string } }>): string {
+  return scalers
+    .map((s) => (s.status.message ?? '').trim())
+    .filter((m) => m.length > 0)
+    .join(', ');
 }

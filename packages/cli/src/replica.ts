@@ -177,7 +177,7 @@ export async function startReplica(cfg: ReplicaConfig, opts: StartOptions = {}):
   // An applied link/config that is not observed stays on record past the longest observation lag: an
   // ingest worker that died holding its event (redelivered after the ingest ack wait).
   const unseenGraceMs = Math.max(10_000, 2 * cfg.ingestAckWaitMs);
-  const reconciler = new Reconciler({ ctx, stateKv, state: stateView, manifests: manifestView, leases, logger, metrics, unseenGraceMs, ...(tracing.enabled ? { tracing } : {}), ...(fenced ? {} : { unsafeDisableFencing: true }) });
+  const reconciler = new Reconciler({ ctx, stateKv, state: stateView, manifests: manifestView, manifestStore: manifests, leases, logger, metrics, unseenGraceMs, ...(tracing.enabled ? { tracing } : {}), ...(fenced ? {} : { unsafeDisableFencing: true }) });
   // Control requests to hosts (commands and queries) go out on a connection of their own (see CommandWorkerOptions.ctl).
   const ctlNc = await connectWithRetry({ ...cfg, nats: { ...cfg.nats, name: `${cfg.nats.name ?? 'wadm-ts'} control` } }, logger, opts.connectTimeoutMs);
   const querier = new LatticeQuerier({ nc: ctlNc, ctx, store: state, view: stateView, logger, metrics, pingWindowMs: cfg.hostPingWindowMs });

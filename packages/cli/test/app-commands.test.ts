@@ -344,7 +344,7 @@ describe('registerAppCommands', () => {
     const app = program.commands.find((c) => c.name() === 'app');
     assert.ok(app);
     assert.deepEqual(app.commands.map((c) => c.name()).sort(), [
-      'delete', 'deploy', 'diff', 'get', 'history', 'list', 'put', 'status', 'undeploy', 'validate',
+      'delete', 'deploy', 'diff', 'get', 'history', 'list', 'put', 'rollback', 'status', 'undeploy', 'validate',
     ]);
   });
 

@@ -133,6 +133,34 @@ export class WadmClient {
     return withDefaults<DeployModelResponse>(raw, this.subject('deploy', name), { name, version: version ?? null });
   }
 
+  /**
+   * The version `rollback(name)` would deploy: wadm-ts's `previous_version` of `model.versions` (the most
+   * recent version other than the deployed one that reached `deployed`). A failed reply, or none known
+   * (also from the Rust wadm, which keeps no such history), is answered with a `DeployModelResponse` error.
+   */
+  async rollbackTarget(name: string): Promise<{ version: string } | { error: DeployModelResponse }> {
+    const vs = await this.versions(name);
+    const error = (message: string): { error: DeployModelResponse } => ({ error: { result: vs.result === 'notfound' ? 'notfound' : 'error', message, name, version: null } });
+    if (vs.result !== 'success') return error(vs.message || `wadm replied "${vs.result}"`);
+    const prev = vs.previous_version;
+    if (!prev) {
+      return error(
+        `Application ${name} has no previous deployed version to roll back to (none of its other stored versions is known to have reached deployed; a Rust wadm records none); give the version to deploy: rollback ${name} <version>`,
+      );
+    }
+    return { version: prev };
+  }
+
+  /**
+   * Deploy the previous deployed version (see `rollbackTarget`), or `version` when given, through the
+   * ordinary `model.deploy`. Returns the deploy reply, or an error reply when there is no previous version.
+   */
+  async rollback(name: string, version?: string): Promise<DeployModelResponse> {
+    if (version !== undefined) return this.deploy(name, version);
+    const t = await this.rollbackTarget(name);
+    return 'error' in t ? t.error : this.deploy(name, t.version);
+  }
+
   /** Undeploy (versions are kept); `nonDestructive` leaves what the app runs in place. */
   async undeploy(name: string, opts: UndeployOptions = {}): Promise<DeployModelResponse> {
     const raw = await this.request('undeploy', name, opts.nonDestructive === true ? { json: { non_destructive: true } } : undefined);

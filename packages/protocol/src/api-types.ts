@@ -46,6 +46,8 @@ export interface VersionResponse {
   result: 'success' | 'notfound' | 'error';
   message: string;
   versions: VersionInfo[];
+  /** wadm-ts only, present when known: the version `wadm app rollback` deploys (the most recent other version that reached `deployed`). */
+  previous_version?: string;
 }
 
 export type DeleteResult = 'deleted' | 'noop' | 'error';

@@ -18,9 +18,23 @@ export function cloudEvent<T>(source: string, type: string, data: T, now: Date =
 export const MANIFEST_PUBLISHED = 'com.wadm.manifest_published';
 export const MANIFEST_UNPUBLISHED = 'com.wadm.manifest_unpublished';
 
-/** `wadm.evt.{lattice}.{manifest_published|manifest_unpublished}` */
-export function wadmEventSubject(lattice: string, kind: 'manifest_published' | 'manifest_unpublished'): string {
-  return `wadm.evt.${lattice}.${kind}`;
+/** New in wadm-ts: an owner deployed the previous version again because the new one missed its healthy deadline. */
+export const ROLLOUT_REVERTED = 'com.wadm.rollout_reverted';
+
+/** The `data` of a `com.wadm.rollout_reverted` event. */
+export interface RolloutRevertedData {
+  name: string;
+  from: string;
+  to: string;
+  reason: string;
+}
+
+/**
+ * `wadm.evt.{lattice}.{manifest_published|manifest_unpublished|rollout_reverted}`; with an account,
+ * `{account}.wadm.evt.…` (as statuses are announced in multitenant mode).
+ */
+export function wadmEventSubject(lattice: string, kind: 'manifest_published' | 'manifest_unpublished' | 'rollout_reverted', account?: string): string {
+  return `${account ? `${account}.` : ''}wadm.evt.${lattice}.${kind}`;
 }
 
 /**

@@ -10,3 +10,4 @@ export * from './runtime/work.js';
 export * from './runtime/gc.js';
 export { diffApp, planApp, summarizeCommand, linkLabel, type AppPlan, type AppPlanInput, type DiffContext } from './plan/diff.js';
 export { PlanPreviewer, latticeReadOf, type PlanPreviewerOptions, type PreviewRequest, type LatticeRead } from './runtime/preview.js';
+export { RolloutWriter, type RolloutWriterOptions } from './runtime/rollouts.js';

@@ -14,6 +14,7 @@ export {
 export * from './connect.js';
 export * from './streams.js';
 export * from './stored-app.js';
+export { decodeRollout, encodeRollout, rolloutOnDeploy, rolloutOnHealthy, previousHealthyVersion, MAX_HEALTHY_VERSIONS, type RolloutRecord, type DeployedMark, type RevertMark } from './rollout-record.js';
 export * from './manifest-keys.js';
 export * from './manifest-store.js';
 export * from './status-store.js';

@@ -204,6 +204,24 @@ export class ManifestStore {
   }
 
   /**
+   * Write `app` over the record at exactly `revision` (compare-and-set, no retry): the new revision, or
+   * undefined when the record changed since (whoever changed it wins; the caller decides again on what is
+   * there now). `revision` must be one at which the key held this app's record (e.g. from the view's `peek`).
+   */
+  async replaceAt(scope: Scope, name: string, app: StoredApp, revision: number): Promise<number | undefined> {
+    const key = appKey(scope, name);
+    try {
+      return await this.kv.update(key, encodeStoredApp(app), revision);
+    } catch (err) {
+      if (isCasConflict(err)) {
+        this.onConflict();
+        return undefined;
+      }
+      throw new StorageError(`writing the app record failed: ${(err as Error).message}`, { bucket: this.bucket, key, op: 'write' }, { cause: err });
+    }
+  }
+
+  /**
    * An in-memory view of the bucket, used as a hint: a write is first tried on the view's copy of the
    * record (no read), an index the view shows listing the app is not read again, and app records the
    * view sees missing from their index are synced (by listings, and when the view asks).

@@ -6,6 +6,7 @@
  */
 import { parse as parseYaml } from 'yaml';
 import { serializeManifest, type Manifest } from '@wadm-ts/model';
+import { decodeRollout, encodeRollout, previousHealthyVersion, type RolloutRecord } from './rollout-record.js';
 
 export interface StoredVersion {
   version: string;
@@ -23,6 +24,8 @@ export interface StoredApp {
    * deployed: it is not written for a deployed app (a deploy clears it), see `releasedOf`.
    */
   released?: ReleasedMarker;
+  /** wadm-ts's rollout history (an extra key the Rust wadm ignores and drops; see rollout-record.ts). */
+  rollout?: RolloutRecord;
 }
 
 /** What a non-destructive undeploy records: the version that was deployed then. */
@@ -54,7 +57,8 @@ export function encodeStoredApp(app: StoredApp): string {
   const entries = app.versions.map((v) => `${JSON.stringify(v.version)}:${serializeManifest(v.manifest)}`);
   const released = releasedOf(app);
   const extra = released ? `,${JSON.stringify(RELEASED_KEY)}:${JSON.stringify({ version: released.version })}` : '';
-  return `{"manifests":{${entries.join(',')}},"deployed_version":${JSON.stringify(app.deployedVersion)}${extra}}`;
+  const rollout = app.rollout ? `,"rollout":${encodeRollout(app.rollout)}` : '';
+  return `{"manifests":{${entries.join(',')}},"deployed_version":${JSON.stringify(app.deployedVersion)}${extra}${rollout}}`;
 }
 
 function toPlain(v: unknown): unknown {
@@ -96,7 +100,7 @@ export function decodeStoredApp(name: string, bytes: Uint8Array | string): Store
       versions.push({ version, manifest });
     }
     const dv = (plain as Record<string, unknown>)['deployed_version'];
-    return withReleased({ name, versions, deployedVersion: typeof dv === 'string' ? dv : null }, (plain as Record<string, unknown>)[RELEASED_KEY]);
+    return withRollout(withReleased({ name, versions, deployedVersion: typeof dv === 'string' ? dv : null }, (plain as Record<string, unknown>)[RELEASED_KEY]), (plain as Record<string, unknown>)['rollout']);
   }
   // JSON is YAML; the yaml parser with mapAsMap keeps the key order of `manifests`.
   const root: unknown = parseYaml(text, { mapAsMap: true, schema: 'json', maxAliasCount: 0 });
@@ -110,7 +114,21 @@ export function decodeStoredApp(name: string, bytes: Uint8Array | string): Store
     versions.push({ version: String(version), manifest });
   }
   const dv = root.get('deployed_version');
-  return withReleased({ name, versions, deployedVersion: typeof dv === 'string' ? dv : null }, root.get(RELEASED_KEY));
+  return withRollout(withReleased({ name, versions, deployedVersion: typeof dv === 'string' ? dv : null }, root.get(RELEASED_KEY)), toPlain(root.get('rollout')));
+}
+
+function withRollout(app: StoredApp, raw: unknown): StoredApp {
+  const r = decodeRollout(raw);
+  if (r) app.rollout = r;
+  return app;
+}
+
+/**
+ * The version `wadm app rollback` goes back to: the most recent version other than the deployed one that
+ * reached `deployed` and is still stored (undefined when none is known, e.g. a record the Rust wadm wrote).
+ */
+export function previousVersion(app: StoredApp): string | undefined {
+  return previousHealthyVersion(app.rollout, app.deployedVersion, app.versions.map((v) => v.version));
 }
 
 export function latestVersion(app: StoredApp): StoredVersion | undefined {

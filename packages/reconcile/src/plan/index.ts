@@ -46,6 +46,7 @@ export { configRefs, configHash, secretConfigValues, type ConfigRef } from './co
 export { sameLink } from './observed.js';
 export { releasedCounts, releasedMessage, releasedStatus, type ReleasedCounts } from './released.js';
 export { chooseMoves, orderCandidates, rolloutMessage, type RolloutCandidate, type RolloutInput, type RolloutDecision } from './rollout.js';
+export { decideRollout, withRevertNote, revertNote, type RolloutApp, type RevertDecision } from './revert.js';
 
 type Bucket = 'configs' | 'workloads' | 'links' | 'removals' | 'deleteLinks' | 'deleteConfigs';
 const BUCKETS: readonly Bucket[] = ['configs', 'workloads', 'links', 'removals', 'deleteLinks', 'deleteConfigs'];

@@ -13,13 +13,14 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { KV } from '@nats-io/kv';
 import { undeployedStatus, waitingStatus, type Status } from '@wadm-ts/model';
-import { isCasConflict, releasedOf, type AppliedValue, type InFlightValue, type JetStreamContext, type LatticeRef, type ManifestView, type StateView } from '@wadm-ts/store';
+import { isCasConflict, releasedOf, type AppliedValue, type InFlightValue, type JetStreamContext, type LatticeRef, type ManifestStore, type ManifestView, type StateView } from '@wadm-ts/store';
 import type { Logger, Metrics, Tracing } from '@wadm-ts/obs';
 import { DEFAULT_BACKOFF_MS, commandKey, earliestRequeue, planLattice, releasedStatus, settleInflight } from '../plan/index.js';
 import type { AppliedRecord, Command, DeployedApp, InFlight, PlanOutput } from '../types.js';
 import { publishCommand } from './commands.js';
 import { LeaseLostError, type Held } from './leases.js';
 import { StatusPublisher } from './status-publisher.js';
+import { RolloutWriter } from './rollouts.js';
 import { stateKeys } from '@wadm-ts/store';
 
 export interface LeaseCheck {
@@ -45,6 +46,11 @@ export interface ReconcilerOptions {
   now?: () => number;
   /** Writes in flight per pass (default 64). */
   writeConcurrency?: number;
+  /**
+   * The manifest store the owner writes rollout history and automatic reverts through (compare-and-set on
+   * the view's revision). Without it, no rollout history is kept and nothing is reverted.
+   */
+  manifestStore?: ManifestStore;
   /** Test-only: no epoch checks on writes. */
   unsafeDisableFencing?: boolean;
 }
@@ -100,8 +106,10 @@ export class Reconciler {
   private readonly appsByStatus;
   private readonly fenced;
   private readonly drift;
+  private readonly rollouts: RolloutWriter | undefined;
 
   constructor(private readonly o: ReconcilerOptions) {
+    this.rollouts = o.manifestStore ? new RolloutWriter({ ctx: o.ctx, store: o.manifestStore, manifests: o.manifests, metrics: o.metrics }) : undefined;
     this.duration = o.metrics.histogram('wadm_reconcile_duration_seconds', 'time to reconcile one lattice (one pass)', []);
     this.results = o.metrics.counter('wadm_reconciles_total', 'lattice reconcile passes, by result', ['result']);
     this.issued = o.metrics.counter('wadm_commands_issued_total', 'commands written to the command stream, by type', ['type']);
@@ -261,6 +269,8 @@ export class Reconciler {
       for (const name of released) statuses[name] = releasedStatus(name, records.get(name), view.snapshot);
     }
     const gone = [...owned.gone].filter((n) => !(n in statuses));
+    // Rollout history and automatic reverts (may turn a status into `reconciling` with a revert note).
+    const deadlineAt = this.rollouts ? await this.rollouts.apply(h, new Map(apps.map((a) => [a.name, a.version])), statuses, now, () => this.check(h), log) : undefined;
     this.check(h);
     await owned.statuses.preload([...Object.keys(statuses), ...gone]);
     await mapLimit(Object.entries(statuses), limit, async ([name, st]) => {
@@ -279,7 +289,8 @@ export class Reconciler {
     }
     for (const t of STATUS_TYPES) this.appsByStatus.set({ lattice: ref.lattice, status: t }, counts.get(t) ?? 0);
     const held = commands.length < plan.commands.length;
-    const requeueAt = held ? now : noHosts ? undefined : earliestRequeue(input, plan);
+    const planAt = held ? now : noHosts ? undefined : earliestRequeue(input, plan);
+    const requeueAt = planAt === undefined ? deadlineAt : deadlineAt === undefined ? planAt : Math.min(planAt, deadlineAt);
     return {
       commands: sent,
       statuses,

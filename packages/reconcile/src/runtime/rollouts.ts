@@ -1,0 +1,93 @@
+/**
+ * The owner's side of auto-revert (the decision is `plan/revert.ts`): after a pass has computed the
+ * statuses, write what the decisions say back to the app records and announce reverts.
+ *
+ * Every write is a compare-and-set on the revision of the record the decision was made on (the view's
+ * copy), after a lease check: a user's deploy (or any other write) racing it wins, and the next pass
+ * decides again on what is there then; a stale owner either fails the lease check or, if it gets past it,
+ * writes exactly what the new owner would (the decision is a function of the stored record and the
+ * status), and only one of them can win the compare-and-set.
+ */
+import type { Status } from '@wadm-ts/model';
+import { cloudEvent, ROLLOUT_REVERTED, wadmEventSubject, type RolloutRevertedData } from '@wadm-ts/protocol';
+import type { JetStreamContext, LatticeRef, ManifestStore, ManifestView, Scope } from '@wadm-ts/store';
+import type { Logger, Metrics } from '@wadm-ts/obs';
+import { decideRollout, withRevertNote } from '../plan/revert.js';
+import type { Held } from './leases.js';
+
+export interface RolloutWriterOptions {
+  ctx: JetStreamContext;
+  store: ManifestStore;
+  manifests: ManifestView;
+  metrics: Metrics;
+}
+
+const WRITES_AT_ONCE = 64;
+
+export class RolloutWriter {
+  private readonly reverted;
+  constructor(private readonly o: RolloutWriterOptions) {
+    this.reverted = o.metrics.counter('wadm_rollouts_reverted_total', 'deployed versions reverted to the previous one for missing their healthy deadline', ['lattice']);
+  }
+
+  /**
+   * Apply the rollout decisions of one pass. `statuses` (app → status of its deployed version as planned,
+   * for the version in `planned`) is updated in place: revert notes added, reverted apps `reconciling`.
+   * Returns the earliest deadline still running (ms, wall clock), if any.
+   */
+  async apply(
+    h: Held,
+    planned: ReadonlyMap<string, string>,
+    statuses: Record<string, Status>,
+    now: number,
+    check: () => void,
+    log: Logger,
+  ): Promise<number | undefined> {
+    const ref = h.ref;
+    const scope: Scope = ref.account ? { lattice: ref.lattice, account: ref.account } : { lattice: ref.lattice };
+    let earliest: number | undefined;
+    const one = async (name: string, version: string): Promise<void> => {
+      const cur = this.o.manifests.peek(scope, name);
+      // The record moved on since the plan (a deploy, a revert): the next pass decides on it.
+      if (!cur || cur.app.deployedVersion !== version) return;
+      const status = statuses[name];
+      const d = decideRollout(cur.app, status, now);
+      if (d.kind === 'none') {
+        if (d.deadlineAt !== undefined) earliest = earliest === undefined ? d.deadlineAt : Math.min(earliest, d.deadlineAt);
+      } else if (d.kind === 'mark') {
+        check();
+        await this.o.store.replaceAt(scope, name, { ...cur.app, rollout: d.rollout }, cur.revision);
+      } else {
+        check();
+        const next = { ...cur.app, deployedVersion: d.to, rollout: d.rollout };
+        const rev = await this.o.store.replaceAt(scope, name, next, cur.revision);
+        if (rev === undefined) {
+          log.info({ app: name, from: d.from, to: d.to }, 'revert skipped: the app record changed meanwhile');
+          return;
+        }
+        this.reverted.inc({ lattice: ref.lattice });
+        log.warn({ app: name, from: d.from, to: d.to, reason: d.reason, epoch: h.epoch }, 'rollout reverted');
+        statuses[name] = { status: { type: 'reconciling', message: d.message }, version: '', components: [] };
+        await this.announce(ref, { name, from: d.from, to: d.to, reason: d.reason }, rev, log);
+        return;
+      }
+      if (status) statuses[name] = withRevertNote(status, cur.app);
+    };
+    // Bounded: many apps of a lattice reaching `deployed` in one pass are marked concurrently.
+    const todo = [...planned];
+    for (let i = 0; i < todo.length; i += WRITES_AT_ONCE) await Promise.all(todo.slice(i, i + WRITES_AT_ONCE).map(([n, v]) => one(n, v)));
+    return earliest;
+  }
+
+  /** `com.wadm.rollout_reverted` on `wadm.evt.{lattice}.rollout_reverted` (stream `wadm_events`; message id per revert). */
+  private async announce(ref: LatticeRef, data: RolloutRevertedData, revision: number, log: Logger): Promise<void> {
+    const subject = wadmEventSubject(ref.lattice, 'rollout_reverted', ref.account);
+    const body = JSON.stringify(cloudEvent('wadm', ROLLOUT_REVERTED, data));
+    try {
+      if (ref.account) this.o.ctx.nc.publish(subject, body);
+      else await this.o.ctx.js.publish(subject, body, { msgID: `rollout_reverted-${ref.lattice}-${data.name}-${revision}` });
+    } catch (err) {
+      log.warn({ app: data.name, err: (err as Error).message }, 'publishing rollout_reverted failed');
+    }
+  }
+}
