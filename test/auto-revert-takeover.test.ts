@@ -25,7 +25,7 @@ let sim: SimulatedLattice;
 before(async () => {
   nats = await startNats();
   nc = await nats.connect();
-  replicas = await startReplicas(2, nats.url, { cleanupIntervalS: 5, resyncIntervalMs: 1000, signalIntervalMs: 50, takeoverMs: 2000 });
+  replicas = await startReplicas(2, nats.url, { cleanupIntervalS: 5, resyncIntervalMs: 1000, signalIntervalMs: 50, takeoverMs: 2000, updateTimeoutMs: 2000 });
   sim = await simLattice(nats.url, LATTICE, 2, 500);
   sim.failStarts(/broken/, 'simulated pull failure');
 });

@@ -23,7 +23,9 @@ const subs: Subscription[] = [];
 before(async () => {
   nats = await startNats();
   nc = await nats.connect();
-  replicas = await startReplicas(1, nats.url, { cleanupIntervalS: 5, resyncIntervalMs: 1000, signalIntervalMs: 50 });
+  // A short update timeout: an in-place update of a broken image (which a host only logs) is given up on
+  // after 2 s and that host's instance replaced by stop and start, whose failure the host reports.
+  replicas = await startReplicas(1, nats.url, { cleanupIntervalS: 5, resyncIntervalMs: 1000, signalIntervalMs: 50, updateTimeoutMs: 2000 });
 });
 
 after(async () => {
@@ -54,7 +56,8 @@ interface Setup {
 }
 
 async function setup(lattice: string): Promise<Setup> {
-  const sim = await simLattice(nats.url, lattice, 2, 500);
+  // One instance per host: the rollout budget (maxUnavailable 1 of 4) has room to stop one host.
+  const sim = await simLattice(nats.url, lattice, N, 500);
   sims.push(sim);
   sim.failStarts(/broken/, 'simulated pull failure: manifest unknown');
   const events: Array<Record<string, any>> = [];

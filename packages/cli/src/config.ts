@@ -45,6 +45,9 @@ export interface ReplicaConfig {
   latticeGcAfterS: number;
   /** Concurrent reconcile passes on this replica. */
   maxReconciles: number;
+  /** How long an in-place `component.update` (and a provider start) may take before it is retried; an update
+   * that never shows is then replaced by stop and start on that host, ms. */
+  updateTimeoutMs: number;
   /** Test-only (hidden): disable epoch fencing, to show what it prevents. Never in production. */
   unsafeDisableFencing?: boolean;
 }
@@ -67,6 +70,15 @@ function positiveInt(name: string) {
   return (v: string): number => {
     const n = Number(v);
     if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got '${v}'`);
+    return n;
+  };
+}
+
+/** A whole number of ms of at least `min` (an in-flight entry must outlive the command workers' 1 s expiry margin). */
+function intAtLeast(name: string, min: number) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer of at least ${min}, got '${v}'`);
     return n;
   };
 }
@@ -96,6 +108,7 @@ export function addReplicaOptions(cmd: Command): Command {
   opt('--takeover-ms <ms>', 'another replica takes a lattice over within this long after its owner dies', 'WADM_TAKEOVER_MS', 5000, positiveInt('--takeover-ms'));
   opt('--stream-replicas <n>', 'replicas of every stream and KV bucket wadm-ts creates, and that existing ones are updated to (default: 1 for new ones, existing ones left alone)', 'WADM_STREAM_REPLICAS', undefined, positiveInt('--stream-replicas'));
   opt('--lattice-gc-after <seconds>', 'forget a lattice with no live host and no deployed app after this long', 'WADM_LATTICE_GC_AFTER', 3600, positiveNumber('--lattice-gc-after'));
+  opt('--update-timeout-ms <ms>', 'how long an in-place component.update may take (the image fetch) before that host is replaced by stop and start instead (hosts report a failed update only in their own log)', 'WADM_UPDATE_TIMEOUT_MS', 30000, intAtLeast('--update-timeout-ms', 2000));
   opt('--max-reconciles <n>', 'concurrent reconcile passes on this replica', 'WADM_MAX_RECONCILES', 8, positiveInt('--max-reconciles'));
   opt('--signal-interval-ms <ms>', 'coalesce reconcile signals per lattice over this interval', 'WADM_SIGNAL_INTERVAL_MS', 100, positiveInt('--signal-interval-ms'));
   opt('--stream-persistence <kind>', 'file or memory', 'WADM_STREAM_PERSISTENCE', 'file');
@@ -167,6 +180,7 @@ export function replicaConfigFrom(o: Raw, env: NodeJS.ProcessEnv = process.env):
     ...(streamReplicas !== undefined ? { streamReplicas } : {}),
     latticeGcAfterS: Number(o['latticeGcAfter'] ?? 3600),
     maxReconciles: Number(o['maxReconciles'] ?? 8),
+    updateTimeoutMs: Number(o['updateTimeoutMs'] ?? 30000),
   };
   if (envFlag(env['WADM_UNSAFE_DISABLE_FENCING'])) cfg.unsafeDisableFencing = true;
   const sp = str(o['streamPrefix']);

@@ -31,7 +31,7 @@ import {
   type RetryOptions,
 } from '@wadm-ts/store';
 import { HostReaper, IngestWorker, LatticeQuerier, ensureIngestResources } from '@wadm-ts/ingest';
-import { CommandWorker, LEASE_BUCKET, LatticeWork, Leases, Owners, PlanPreviewer, Reconciler, ensureCommandResources, ensureWorkConsumer, referencedConfigs, type DeployedApp } from '@wadm-ts/reconcile';
+import { CommandWorker, LEASE_BUCKET, LatticeWork, Leases, Owners, PlanPreviewer, Reconciler, ensureCommandResources, ensureWorkConsumer, referencedConfigs, type Command, type DeployedApp } from '@wadm-ts/reconcile';
 import type { DestinationStream } from 'pino';
 import { startAdmin, type AdminHandle } from './admin-http.js';
 import type { ReplicaConfig } from './config.js';
@@ -64,6 +64,11 @@ export interface StartOptions {
   logDestination?: DestinationStream;
   /** Give up connecting after this many ms (default: keep trying). */
   connectTimeoutMs?: number;
+}
+
+/** In-flight lifetimes: starts and in-place updates wait for an image fetch (`--update-timeout-ms`), the rest 5 s. */
+function inflightTtl(updateTimeoutMs: number): (c: Command) => number {
+  return (c) => (c.kind === 'StartProvider' || c.kind === 'UpdateComponent' ? updateTimeoutMs : 5_000);
 }
 
 async function connectWithRetry(cfg: ReplicaConfig, log: Logger, timeoutMs?: number): Promise<NatsConnection> {
@@ -177,7 +182,7 @@ export async function startReplica(cfg: ReplicaConfig, opts: StartOptions = {}):
   // An applied link/config that is not observed stays on record past the longest observation lag: an
   // ingest worker that died holding its event (redelivered after the ingest ack wait).
   const unseenGraceMs = Math.max(10_000, 2 * cfg.ingestAckWaitMs);
-  const reconciler = new Reconciler({ ctx, stateKv, state: stateView, manifests: manifestView, manifestStore: manifests, leases, logger, metrics, unseenGraceMs, ...(tracing.enabled ? { tracing } : {}), ...(fenced ? {} : { unsafeDisableFencing: true }) });
+  const reconciler = new Reconciler({ ctx, stateKv, state: stateView, manifests: manifestView, manifestStore: manifests, leases, logger, metrics, unseenGraceMs, inflightTtlMs: inflightTtl(cfg.updateTimeoutMs), ...(tracing.enabled ? { tracing } : {}), ...(fenced ? {} : { unsafeDisableFencing: true }) });
   // Control requests to hosts (commands and queries) go out on a connection of their own (see CommandWorkerOptions.ctl).
   const ctlNc = await connectWithRetry({ ...cfg, nats: { ...cfg.nats, name: `${cfg.nats.name ?? 'wadm-ts'} control` } }, logger, opts.connectTimeoutMs);
   const querier = new LatticeQuerier({ nc: ctlNc, ctx, store: state, view: stateView, logger, metrics, pingWindowMs: cfg.hostPingWindowMs });

@@ -88,6 +88,12 @@ export interface AppliedRecord {
    * deleted if it shows up meanwhile.
    */
   unseen?: Record<string, number>;
+  /**
+   * In-place updates that did not take effect before their in-flight entry expired (a host reports a failed
+   * `component.update` only in its own log), by `{host_id}/{component_id}` → the image it was to run. That
+   * host's instance is replaced by stop and start instead, whose failures the host does report.
+   */
+  stalled?: Record<string, string>;
 }
 
 export interface ObservedLattice extends LatticeSnapshot {
@@ -114,6 +120,8 @@ export interface PlanInput {
   applied: AppliedRecord[];
   observed: ObservedLattice;
   inflight: InFlight[];
+  /** In-flight entries that expired without their effect showing (`settleInflight(...).expired`); see `AppliedRecord.stalled`. */
+  expired?: readonly InFlight[];
   /**
    * Apps undeployed non-destructively (not among `apps`): nothing of theirs is stopped or deleted, their
    * applied records are kept as they are, and their instances count as theirs for a later deploy.

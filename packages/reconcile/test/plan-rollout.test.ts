@@ -287,6 +287,55 @@ describe('component image rollout (in place, component.update)', () => {
   });
 });
 
+describe('an in-place update that does not take effect (the host only logs a failed update)', () => {
+  it('is replaced on that host by stop and start, the mark stays on record while it matters, and goes after', () => {
+    const sim = new Rollout(3);
+    sim.apps = [deployed(echoApp(ECHO1, 3, 1, false))];
+    sim.settle();
+    sim.apps = [deployed(echoApp(ECHO2, 3, 1, false), 'v2')];
+    const first = sim.plan();
+    const update = first.commands.find((c) => c.kind === 'UpdateComponent')!;
+    assert.equal(update.kind === 'UpdateComponent' && update.host_id, 'h1');
+    // The update's in-flight entry expires and h1 still runs the old image.
+    const expired: InFlight = { key: commandKey(update), command: update, issuedAt: sim.now, expiresAt: sim.now + 30_000 };
+    sim.now += 31_000;
+    const plan = (applied: PlanOutput['applied'], exp: InFlight[] = []): PlanOutput =>
+      planLattice({ lattice: 'default', now: sim.now, apps: sim.apps, applied, observed: sim.observed, inflight: [], expired: exp });
+    const after = plan([], [expired]);
+    const onH1 = after.commands.filter((c) => 'host_id' in c && c.host_id === 'h1');
+    assert.deepEqual(onH1.map((c) => (c.kind === 'ScaleComponent' ? `scale:${c.count}` : c.kind)), ['scale:0'], 'stopped, not updated again');
+    const rec = after.applied.find((r) => r.app === 'app');
+    assert.deepEqual(rec?.stalled, { 'h1/app-echo': ECHO2 });
+    const echo = after.statuses['app']!.scalers!.find((x) => x.name === 'app-echo')!;
+    assert.match(echo.status.message ?? '', /in-place update did not take effect in time on 1 host\(s\), replacing by stop and start/);
+    // The mark on record (the in-flight entry purged): still stop and start there, never an update.
+    const again = plan(after.applied);
+    assert.deepEqual(again.commands.filter((c) => 'host_id' in c && c.host_id === 'h1').map((c) => c.kind), ['ScaleComponent']);
+    // Once h1's old instance is gone, the new one is placed there (a start whose failure the host reports), and the mark goes.
+    sim.observed = applyToObserved(sim.observed, again.commands.filter((c) => 'host_id' in c && c.host_id === 'h1'));
+    const placed = plan(again.applied);
+    const start = placed.commands.find((c) => c.kind === 'ScaleComponent' && c.host_id === 'h1');
+    assert.ok(start && start.kind === 'ScaleComponent' && start.count === 1 && start.reference === ECHO2, JSON.stringify(placed.commands));
+    assert.equal(placed.applied.find((r) => r.app === 'app')?.stalled, undefined);
+  });
+
+  it('without room for a host down (instances 1): updated again, nothing stopped, and the scaler says it failed', () => {
+    const sim = new Rollout(3);
+    sim.apps = [deployed(echoApp(ECHO1, 1, 1, false))];
+    sim.settle();
+    sim.apps = [deployed(echoApp(ECHO2, 1, 1, false), 'v2')];
+    const update = sim.plan().commands.find((c) => c.kind === 'UpdateComponent')!;
+    const expired: InFlight = { key: commandKey(update), command: update, issuedAt: sim.now, expiresAt: sim.now + 30_000 };
+    sim.now += 31_000;
+    const after = planLattice({ lattice: 'default', now: sim.now, apps: sim.apps, applied: [], observed: sim.observed, inflight: [], expired: [expired] });
+    assert.deepEqual(after.commands.map((c) => c.kind), ['UpdateComponent']);
+    const echo = after.statuses['app']!.scalers!.find((x) => x.name === 'app-echo')!;
+    assert.equal(echo.status.type, 'failed');
+    assert.match(echo.status.message ?? '', /component.update of app-echo to .* did not take effect in time on h\d \(a host reports a failed update only in its own log\); updating again/);
+    assert.equal(after.statuses['app']!.status.type, 'failed');
+  });
+});
+
 describe('provider image rollout (host by host)', () => {
   it('3 on 3 hosts, maxUnavailable 1: stop one, start the new there, wait for it before the next', () => {
     const sim = new Rollout(3);

@@ -76,13 +76,15 @@ describe('settleInflight', () => {
   it('done: observed (as isSatisfied decides) or expired; live: the rest; input order kept', () => {
     const now = 1000;
     const entries = commands.flatMap((c, i) => [entry(c, now + 1 + i), entry(c, now - i)]);
-    const { live, done } = settleInflight(entries, lattice, now);
+    const { live, done, expired } = settleInflight(entries, lattice, now);
     assert.deepEqual(live, entries.filter((f) => f.expiresAt > now && !isSatisfied(f.command, lattice)));
+    // Expired without effect: done, and reported apart (an in-place update that never showed, see AppliedRecord.stalled).
+    assert.deepEqual(expired, entries.filter((f) => f.expiresAt <= now && !isSatisfied(f.command, lattice)));
     assert.deepEqual(done, entries.filter((f) => f.expiresAt <= now || isSatisfied(f.command, lattice)));
     // Both outcomes happen, and an entry expiring exactly now is done.
     assert.ok(live.length > 5 && done.length > live.length);
     assert.deepEqual(settleInflight([entry(link({ name: 'x' }), now)], lattice, now).done.length, 1);
-    assert.deepEqual(settleInflight([], lattice, now), { live: [], done: [] });
+    assert.deepEqual(settleInflight([], lattice, now), { live: [], done: [], expired: [] });
   });
 
   it('isSatisfied decisions are as before (spot checks)', () => {

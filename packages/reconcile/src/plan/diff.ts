@@ -280,8 +280,8 @@ export function planApp(input: AppPlanInput): AppPlan {
   const apps = [...others.filter((o) => o.name !== app), { ...candidate, name: app }];
   let raw: Command[] = [];
   if (input.observed.hosts.some((h) => !h.deleted)) {
-    const { live } = settleInflight(input.inflight, input.observed, input.now);
-    raw = planLattice({ ...rest, apps, inflight: live }).commands.filter((c) => c.model_name === app);
+    const { live, expired } = settleInflight(input.inflight, input.observed, input.now);
+    raw = planLattice({ ...rest, apps, inflight: live, ...(expired.length > 0 ? { expired } : {}) }).commands.filter((c) => c.model_name === app);
   }
   return { changes, commands: raw.map(summarizeCommand), raw };
 }

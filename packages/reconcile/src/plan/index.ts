@@ -81,8 +81,9 @@ function evaluate(
   beingPut: ReadonlySet<string>,
   load: LatticeLoad,
   inflight: ReadonlyMap<string, readonly InFlight[]>,
+  stalled: StalledUpdates,
 ): ScalerEval {
-  if (s.type === 'workload') return evalWorkload(s, { observed, isStale: stale, beingPut, load, inflight });
+  if (s.type === 'workload') return evalWorkload(s, { observed, isStale: stale, beingPut, load, inflight, stalled: stalled.has, keepStalled: stalled.keep });
   if (s.type === 'link') return evalLink(s, observed, beingPut);
   return { id: s.id, kind: s.kind, name: s.name, app: s.app, commands: [], failures: [], waiting: [], unhealthy: 0, busy: () => '', fixed: s.status };
 }
@@ -115,6 +116,7 @@ export function planLattice(input: PlanInput): PlanOutput {
     if (l) l.push(f);
     else inflightByKey.set(f.key, [f]);
   }
+  const stalled = new StalledUpdates(input.applied, input.expired ?? []);
   // Previous versions' instances a scaler is rolling out over (cleanup leaves them to it).
   const held = new Set<Instance>();
   const prevApplied = new Map(input.applied.map((r) => [r.app, r]));
@@ -162,7 +164,7 @@ export function planLattice(input: PlanInput): PlanOutput {
     // one issues its put, the others report the same outcome.
     const linkOutcomes = new Map<string, { pending: number; backoff: string[] }>();
     for (const s of d.scalers) {
-      const e = evaluate(s, observed, stale, beingPut.get(d.app)!, load, inflightByKey);
+      const e = evaluate(s, observed, stale, beingPut.get(d.app)!, load, inflightByKey, stalled);
       for (const i of e.held ?? []) held.add(i);
       const k = s.type === 'link' ? appliedLinkKey(appliedLinkOf(s)) : undefined;
       const shared = k === undefined ? undefined : linkOutcomes.get(k);
@@ -263,22 +265,64 @@ export function planLattice(input: PlanInput): PlanOutput {
 
   // 6. Applied records (empty ones omitted).
   const applied: AppliedRecord[] = [];
-  for (const app of [...new Set([...appliedLinks.keys(), ...appliedConfigs.keys()])].sort()) {
+  for (const app of [...new Set([...appliedLinks.keys(), ...appliedConfigs.keys(), ...stalled.keptApps()])].sort()) {
     const links = appliedLinks.get(app) ?? [];
     const configs = appliedConfigs.get(app) ?? {};
-    if (links.length === 0 && Object.keys(configs).length === 0) continue;
+    const stalledMarks = stalled.kept(app);
+    if (links.length === 0 && Object.keys(configs).length === 0 && !stalledMarks) continue;
     const sortedConfigs: Record<string, string> = {};
     for (const k of Object.keys(configs).sort()) sortedConfigs[k] = configs[k]!;
     const marks = unseenMarks.get(app);
     const unseen: Record<string, number> = {};
     if (marks) for (const k of Object.keys(marks).sort()) unseen[k] = marks[k]!;
-    applied.push({ app, links, configs: sortedConfigs, ...(marks ? { unseen } : {}) });
+    applied.push({ app, links, configs: sortedConfigs, ...(marks ? { unseen } : {}), ...(stalledMarks ? { stalled: stalledMarks } : {}) });
   }
 
   const out: PlanOutput = { commands: issuer.commands(), statuses, applied, ...(drift.length > 0 ? { drift } : {}) };
   const backoff = issuer.filter.earliestBackoffEnd();
   backoffEnds.set(out, { end: backoff === undefined ? unseenEnd : unseenEnd === undefined ? backoff : Math.min(backoff, unseenEnd) });
   return out;
+}
+
+/**
+ * In-place updates that stalled (`AppliedRecord.stalled`): those on record, plus the `UpdateComponent`
+ * entries that expired without effect in this pass. A mark stays on record while a scaler relies on it
+ * (the host still runs the previous image and the scaler still wants that update); then it goes.
+ */
+class StalledUpdates {
+  private readonly marks = new Map<string, Map<string, string>>();
+  private readonly used = new Map<string, Map<string, string>>();
+
+  constructor(applied: readonly AppliedRecord[], expired: readonly InFlight[]) {
+    for (const r of applied) if (r.stalled) this.marks.set(r.app, new Map(Object.entries(r.stalled)));
+    for (const f of expired) {
+      const c = f.command;
+      if (c.kind !== 'UpdateComponent') continue;
+      let m = this.marks.get(c.model_name);
+      if (!m) this.marks.set(c.model_name, (m = new Map()));
+      m.set(`${c.host_id}/${c.component_id}`, c.new_component_ref);
+    }
+  }
+
+  readonly has = (app: string, host: string, componentId: string, image: string): boolean => this.marks.get(app)?.get(`${host}/${componentId}`) === image;
+
+  readonly keep = (app: string, host: string, componentId: string, image: string): void => {
+    let m = this.used.get(app);
+    if (!m) this.used.set(app, (m = new Map()));
+    m.set(`${host}/${componentId}`, image);
+  };
+
+  keptApps(): string[] {
+    return [...this.used.keys()];
+  }
+
+  kept(app: string): Record<string, string> | undefined {
+    const m = this.used.get(app);
+    if (!m || m.size === 0) return undefined;
+    const out: Record<string, string> = {};
+    for (const k of [...m.keys()].sort()) out[k] = m.get(k)!;
+    return out;
+  }
 }
 
 /** Default of `PlanInput.unseenGraceMs`: longer than an ingest redelivery after a worker died holding an event. */

@@ -106,13 +106,24 @@ export function isSatisfied(c: Command, observed: LatticeSnapshot): boolean {
  * effect is observed (as `isSatisfied` decides) or they expired (`expiresAt <= now`). Both keep the
  * input order. One pass over the lattice and one over the entries.
  */
-export function settleInflight(inflight: readonly InFlight[], observed: LatticeSnapshot | ObservedLattice, now: number): { live: InFlight[]; done: InFlight[] } {
+export function settleInflight(
+  inflight: readonly InFlight[],
+  observed: LatticeSnapshot | ObservedLattice,
+  now: number,
+): { live: InFlight[]; done: InFlight[]; expired: InFlight[] } {
   const live: InFlight[] = [];
   const done: InFlight[] = [];
-  if (inflight.length === 0) return { live, done };
+  const expired: InFlight[] = [];
+  if (inflight.length === 0) return { live, done, expired };
   const q = indexedLookup(observed);
-  for (const f of inflight) (f.expiresAt <= now || satisfiedBy(f.command, q) ? done : live).push(f);
-  return { live, done };
+  for (const f of inflight) {
+    if (satisfiedBy(f.command, q)) done.push(f);
+    else if (f.expiresAt <= now) {
+      done.push(f);
+      expired.push(f);
+    } else live.push(f);
+  }
+  return { live, done, expired };
 }
 
 /**

@@ -75,8 +75,9 @@ export function chooseMoves(r: RolloutInput): RolloutDecision {
 }
 
 /** The scaler's status message during a rollout, e.g. `rolling out echo: 1 of 3 updated`. */
-export function rolloutMessage(name: string, updated: number, target: number, oneAtATime: boolean, maxUnavailable: number): string {
-  const base = `rolling out ${name}: ${Math.min(updated, target)} of ${target} updated`;
-  if (!oneAtATime) return base;
-  return `${base}, 1 host at a time (maxUnavailable ${maxUnavailable} leaves no room and no host is spare to start on first)`;
+export function rolloutMessage(name: string, updated: number, target: number, oneAtATime: boolean, maxUnavailable: number, stalled = 0): string {
+  let base = `rolling out ${name}: ${Math.min(updated, target)} of ${target} updated`;
+  if (oneAtATime) base += `, 1 host at a time (maxUnavailable ${maxUnavailable} leaves no room and no host is spare to start on first)`;
+  if (stalled > 0) base += `; the in-place update did not take effect in time on ${stalled} host(s), replacing by stop and start`;
+  return base;
 }

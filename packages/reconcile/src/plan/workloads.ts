@@ -24,6 +24,13 @@ export interface WorkloadContext {
   load: LatticeLoad;
   /** In-flight entries not expired, by `commandKey` (absent: none). */
   inflight?: ReadonlyMap<string, readonly InFlight[]>;
+  /**
+   * Whether an in-place update of the app's component on the host to `image` stalled (see
+   * `AppliedRecord.stalled`); the scaler then replaces that instance by stop and start, and reports the key
+   * it relied on with `keepStalled` so that the mark stays on record while it matters.
+   */
+  stalled?: (app: string, hostId: string, componentId: string, image: string) => boolean;
+  keepStalled?: (app: string, hostId: string, componentId: string, image: string) => void;
 }
 
 /**
@@ -70,10 +77,16 @@ export function evalWorkload(spec: WorkloadSpec, ctx: WorkloadContext): ScalerEv
   // The previous version's instances (host → instance), and those of them that are updated in place.
   const previous = new Map<string, Instance>();
   const inPlace = new Set<string>();
+  const stalled: string[] = [];
   for (const [h, i] of byHost) {
     if (!isPredecessor(spec, i, ctx.isStale)) continue;
     previous.set(h, i);
-    if (updatableInPlace(spec, i)) inPlace.add(h);
+    if (!updatableInPlace(spec, i)) continue;
+    inPlace.add(h);
+    if (ctx.stalled?.(spec.app, h, spec.name, spec.image)) {
+      ctx.keepStalled?.(spec.app, h, spec.name, spec.image);
+      stalled.push(h);
+    }
   }
   // An instance updated in place keeps its host: the placement sees it as the scaler's own.
   const slot = (h: string): HostSlot => {
@@ -101,6 +114,21 @@ export function evalWorkload(spec: WorkloadSpec, ctx: WorkloadContext): ScalerEv
     load: ctx.load.get,
     tiebreak: ctx.load.tiebreak(spec.id),
   });
+  // An update that did not show in time (the host reports a failed update only in its own log) is
+  // replaced by stop and start on that host, whose failure the host does report, when the rollout budget
+  // allows one host down; without room it is updated again (nothing is stopped) and the scaler says it failed.
+  const target0 = [...placement.assignments.values()].reduce((n, a) => n + a.count, 0);
+  const prevCosts = [...previous.values()].map((i) => i.count);
+  const eligible0 = placement.outcomes.reduce((n, o) => n + o.available, 0);
+  const noRoom0 = prevCosts.length > 0 && target0 - Math.min(...prevCosts) < minAvailable(target0, spec.maxUnavailable) && (ops.counted || eligible0 <= target0);
+  const stalledFailures: string[] = [];
+  if (stalled.length > 0) {
+    if (noRoom0) {
+      stalledFailures.push(
+        `component.update of ${spec.name} to ${spec.image} did not take effect in time on ${stalled.join(', ')} (a host reports a failed update only in its own log); updating again`,
+      );
+    } else for (const h of stalled) inPlace.delete(h);
+  }
   const gate = configGate(spec.configs, ctx.observed.configs, ctx.beingPut);
   const commands: Command[] = [];
   let deferred = 0;
@@ -167,7 +195,7 @@ export function evalWorkload(spec: WorkloadSpec, ctx: WorkloadContext): ScalerEv
     const d = chooseMoves({ candidates, available, target, maxUnavailable: spec.maxUnavailable, starting, noRoom });
     // Moves in flight are wanted again (the filter holds them back), so the scaler counts them as pending.
     for (const c of candidates) if (c.moving || d.chosen.includes(c)) commands.push(c.command);
-    const message = rolloutMessage(spec.name, updated, target, d.oneAtATime, spec.maxUnavailable);
+    const message = rolloutMessage(spec.name, updated, target, d.oneAtATime, spec.maxUnavailable, noRoom0 ? 0 : stalled.length);
     busy = () => message;
     waiting.splice(0, waiting.length, ...gate.waiting, message);
   }
@@ -177,7 +205,7 @@ export function evalWorkload(spec: WorkloadSpec, ctx: WorkloadContext): ScalerEv
     name: spec.name,
     app: spec.app,
     commands,
-    failures: [...gate.failures, ...spreadFailures(spec, placement, ops.counted)],
+    failures: [...gate.failures, ...spreadFailures(spec, placement, ops.counted), ...stalledFailures],
     waiting,
     unhealthy,
     busy,

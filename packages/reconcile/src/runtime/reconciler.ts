@@ -187,7 +187,7 @@ export class Reconciler {
         inflightAll.push(entry);
       }
     }
-    const { live } = settleInflight(inflightAll, observed, now);
+    const { live, expired } = settleInflight(inflightAll, observed, now);
     const applied = view.applied.map((a) => a.value.record as AppliedRecord);
     const input = {
       lattice: ref.lattice,
@@ -196,6 +196,7 @@ export class Reconciler {
       applied,
       observed,
       inflight: live,
+      ...(expired.length > 0 ? { expired } : {}),
       ...(released.length > 0 ? { released } : {}),
       backoffMs: this.o.backoffMs ?? DEFAULT_BACKOFF_MS,
       ...(this.o.unseenGraceMs !== undefined ? { unseenGraceMs: this.o.unseenGraceMs } : {}),
