@@ -1,4 +1,4 @@
-/** The wadm API over raw NATS: every operation and error body of wadm-api.md. */
+/** The wadm API over raw NATS: every operation and error body of docs/wire/api.md. */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';

@@ -1,7 +1,7 @@
 /**
  * Manifest records (issue 8, item 7), on a real nats-server with two in-process replicas:
  *
- * - The bucket layout (`{lattice}-{name}` records, `{lattice}` indexes, wadm-api.md §4) is ambiguous:
+ * - The bucket layout (`{lattice}-{name}` records, `{lattice}` indexes, docs/wire/api.md §4) is ambiguous:
  *   key `team-a` is lattice `team-a`'s index and app `a`'s record in lattice `team`; `team-a-b` is app
  *   `a-b` of `team` and app `b` of `team-a`. Whatever is put, in whatever order (also concurrently), no
  *   record or index is overwritten: the put that would take another's key is refused with a clear error.

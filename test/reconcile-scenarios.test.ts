@@ -1,5 +1,5 @@
 /**
- * The Rust wadm's `e2e_multiple_hosts` suite (scenarios.md §1) against 3 wadm-ts replicas and 5
+ * The Rust wadm's `e2e_multiple_hosts` suite (docs/wire/scenarios.md §1) against 3 wadm-ts replicas and 5
  * simulated hosts (2 × region=us-brooks-east, 2 × us-taylor-west, 1 × moon). Every assertion is on the
  * simulator's ground truth (what the hosts actually run, the links and configs they hold) plus the
  * app's status. Unlike the Rust wadm, a spread's instances are balanced over its eligible hosts with the
@@ -153,7 +153,7 @@ test('§1.1 no requirements: hello-simple runs 4 balanced instances, 1 provider,
     ]);
     assert.equal(await statusType('hello-simple'), 'deployed');
   });
-  // Three replicas, one lattice: every control command was sent exactly once (scenarios.md §6.1).
+  // Three replicas, one lattice: every control command was sent exactly once (docs/wire/scenarios.md §6.1).
   await settle();
   const deployed = sim.commandsReceived();
   assert.equal(deployed['component.scale'], 4, `one scale per host that runs an instance: ${JSON.stringify(deployed)}`);
@@ -173,7 +173,7 @@ test('§1.1 no requirements: hello-simple runs 4 balanced instances, 1 provider,
     assert.equal(s.configs['hello_simple-httpaddr'], undefined, 'the managed config is deleted');
     assert.equal(await statusType('hello-simple'), 'undeployed');
   });
-  // One cleanup batch in total, not one per replica (scenarios.md §6.3).
+  // One cleanup batch in total, not one per replica (docs/wire/scenarios.md §6.3).
   await settle();
   const cleaned = sim.commandsReceived();
   assert.equal(cleaned['component.scale'], 4, `one scale-to-0 per host that ran it: ${JSON.stringify(cleaned)}`);

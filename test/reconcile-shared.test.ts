@@ -1,9 +1,9 @@
 /**
- * The Rust wadm's `e2e_shared` suite (scenarios.md §3) against 3 wadm-ts replicas: shared providers
+ * The Rust wadm's `e2e_shared` suite (docs/wire/scenarios.md §3) against 3 wadm-ts replicas: shared providers
  * (lattice shared_providers, 2 hosts), shared components (shared_components, 2 hosts), and the invalid
  * references (shared_invalid, no hosts), run concurrently. Ground truth is the simulator's; references to
  * a shared app start nothing new, only links (with configs named after the referencing app). Beyond the
- * Rust suite (its TODO #451, our README rule): a shared app in use cannot be undeployed or deleted, and
+ * Rust suite (its TODO #451, docs/wire/README.md rule): a shared app in use cannot be undeployed or deleted, and
  * undeploying the dependent app removes only what it owns.
  */
 import { after, before, describe, test } from 'node:test';

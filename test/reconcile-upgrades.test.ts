@@ -1,5 +1,5 @@
 /**
- * The Rust wadm's `e2e_upgrades` suite (scenarios.md §2) against 3 wadm-ts replicas and one simulated
+ * The Rust wadm's `e2e_upgrades` suite (docs/wire/scenarios.md §2) against 3 wadm-ts replicas and one simulated
  * host: deploy `updateapp` v1, upgrade to v2 (new images, a new component, removed component and
  * provider, a link config changed in place), then to v3 (link config back, provider gains a config and is
  * restarted with it). After each deploy a `reconciling` status must appear within 5 s, then the ground

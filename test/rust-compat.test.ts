@@ -34,7 +34,7 @@ const DEPLOYED: AppSpec = { name: 'rustweb', version: 'v1', image: 'reg/rustweb:
 const IDLE: AppSpec = { name: 'rustidle', version: 'v2', image: 'reg/rustidle:2', instances: 2 };
 const IDLE_V1: AppSpec = { ...IDLE, version: 'v1', image: 'reg/rustidle:1' };
 
-/** A Rust-layout manifest record (wadm-api.md §4): versions in insertion order, then the deployed one. */
+/** A Rust-layout manifest record (docs/wire/api.md §4): versions in insertion order, then the deployed one. */
 function rustRecord(versions: AppSpec[], deployed: string | null): string {
   return `{"manifests":{${versions.map((v) => `${JSON.stringify(v.version)}:${appManifest(v)}`).join(',')}},"deployed_version":${JSON.stringify(deployed)}}`;
 }

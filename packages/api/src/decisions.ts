@@ -119,7 +119,7 @@ export function deployRecord(cur: StoredApp, version: string, now: number): Stor
 
 export type DeployCheck = { ok: true; version: string } | { ok: false; reply: DeployModelResponse; generic?: boolean };
 
-/** Deploy-time checks of wadm-api.md §2.8 steps 3–5, given the record and the lattice's other apps. */
+/** Deploy-time checks of docs/wire/api.md §2.8 steps 3–5, given the record and the lattice's other apps. */
 export function checkDeploy(app: StoredApp, requested: string | null, others: readonly StoredApp[]): DeployCheck {
   const staged = requested === null || requested === LATEST_VERSION ? latestVersion(app) : findVersion(app, requested);
   if (!staged) {
@@ -171,7 +171,7 @@ export function checkDeploy(app: StoredApp, requested: string | null, others: re
 }
 
 /**
- * Undeploy (wadm-api.md §2.9). Non-destructive: the deployment ends but what it runs is left running,
+ * Undeploy (docs/wire/api.md §2.9). Non-destructive: the deployment ends but what it runs is left running,
  * marked on the record so that no owner cleans it up. A plain undeploy of an app left running that way
  * now cleans up (the marker goes); `write` then means the reconciler is to be signalled.
  */
@@ -201,7 +201,7 @@ export function dependentsError(action: 'undeploy' | 'delete', name: string, dep
 // ---------- delete ----------
 
 /**
- * Delete one version or the whole app (wadm-api.md §2.7). `undeploy: true` in the reply means the
+ * Delete one version or the whole app (docs/wire/api.md §2.7). `undeploy: true` in the reply means the
  * deployment is gone and `manifest_unpublished` is to be published. Unlike the Rust wadm, a noop never
  * publishes it (a no-op delete must not tear down a running deployment).
  */

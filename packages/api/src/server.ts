@@ -1,6 +1,6 @@
 /**
  * The wadm API service: a queue-group subscription (`wadm_server`) on `{prefix}.>` (or `*.{prefix}.>`
- * multitenant) that answers every operation of wadm-api.md with byte-compatible bodies. Requests run
+ * multitenant) that answers every operation of docs/wire/api.md with byte-compatible bodies. Requests run
  * on a bounded queue (p-queue); any failure is answered with the generic error body, never a crash.
  */
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';

@@ -515,7 +515,7 @@ export function validateManifestText(text: string): ValidationReport {
 const SOURCE_CONFIG_WARNING = "one of the components' link trait contains a source_config key, please use source:config: rather";
 const TARGET_CONFIG_WARNING = "one of the components' link trait contains a target_config key, please use target:config: rather";
 
-/** wadm-manifest.md §2.3: `source_config` / `target_config` in a link trait's properties (raw document, before normalising). */
+/** docs/wire/manifest.md §2.3: `source_config` / `target_config` in a link trait's properties (raw document, before normalising). */
 export function deprecatedLinkKeyWarnings(text: string): ValidationFailure[] {
   let doc: unknown;
   try {

@@ -1,6 +1,6 @@
 /**
  * The settings of one wadm-ts replica, from flags and environment variables with the names and
- * defaults of the Rust wadm (wadm-behaviour.md §6), so it drops in where the Rust wadm ran.
+ * defaults of the Rust wadm (docs/wire/behaviour.md §6), so it drops in where the Rust wadm ran.
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';

@@ -1,4 +1,4 @@
-/** A typed client of the wadm NATS API (wadm-api.md), sending what `wash app` sends. */
+/** A typed client of the wadm NATS API (docs/wire/api.md), sending what `wash app` sends. */
 import { errors, headers, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { parseManifest, serializeManifest, statusFromWire, type Manifest, type Status } from '@wadm-ts/model';
 import {

@@ -1,6 +1,6 @@
 /**
  * Decoding of wadm reply bodies. wadm answers some failures with the generic `{result:"error",message}` body
- * (wadm-api.md §1.2), which lacks the operation's other fields; like the Rust client, missing fields get
+ * (docs/wire/api.md §1.2), which lacks the operation's other fields; like the Rust client, missing fields get
  * defaults so callers always see the full typed shape. Fields that are present are kept untouched.
  */
 import type { ModelSummary } from '@wadm-ts/protocol';

@@ -101,7 +101,7 @@ export function loadJson(text: string): Loaded | Failed {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// YAML scalars in maps that serde reads directly (not buffered): their literal text (wadm-manifest.md §1.7)
+// YAML scalars in maps that serde reads directly (not buffered): their literal text (docs/wire/manifest.md §1.7)
 
 export function scalarsAsText(root: unknown, src: SourceMap): void {
   if (!isObject(root)) return;

@@ -1,4 +1,4 @@
-/** Naming conventions of wadm-behaviour.md §4 (scaler/convert.rs). */
+/** Naming conventions of docs/wire/behaviour.md §4 (scaler/convert.rs). */
 import type { Component } from './types.js';
 
 /** Lower-case, then every character that is not an ASCII letter or digit becomes `_`. */

@@ -1,5 +1,5 @@
 /**
- * Manifest parsing: the serde layer of wadm (wadm-manifest.md §1, §2.4; content types of wadm-api.md §2.1).
+ * Manifest parsing: the serde layer of wadm (docs/wire/manifest.md §1, §2.4; content types of docs/wire/api.md §2.1).
  *
  * text → YAML/JSON value → (YAML only) scalars in string-only maps read as their literal text → structural
  * check against schema/oam.schema.json (all errors, with paths and line:column) → normalised Manifest,

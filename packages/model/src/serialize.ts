@@ -1,5 +1,5 @@
 /**
- * Canonical JSON of a stored manifest (wadm-manifest.md §1.8): key order
+ * Canonical JSON of a stored manifest (docs/wire/manifest.md §1.8): key order
  * `apiVersion, kind, metadata{name, annotations, labels}, spec{components, policies}`, component
  * `name, type, properties, traits`; empty/absent optional parts omitted, except what parsing requires
  * (`annotations`, spread `requirements`), so that the output always re-parses. Maps that are BTreeMaps in

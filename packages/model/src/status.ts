@@ -1,4 +1,4 @@
-/** Status shapes of wadm-api.md §3, and the aggregation rule of §3.3. Pure. */
+/** Status shapes of docs/wire/api.md §3, and the aggregation rule of §3.3. Pure. */
 
 export type StatusType = 'waiting' | 'undeployed' | 'reconciling' | 'deployed' | 'failed' | 'unhealthy';
 

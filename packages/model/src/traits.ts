@@ -1,5 +1,5 @@
 /**
- * Trait body decoding, in wadm's order (wadm-manifest.md §1.6): link shape, then scaler shape, then custom.
+ * Trait body decoding, in wadm's order (docs/wire/manifest.md §1.6): link shape, then scaler shape, then custom.
  * A body that fails a shape never fails parsing; it becomes custom and validation judges it.
  */
 import {
@@ -135,7 +135,7 @@ function decodeScaler(v: JsonValue): ScalerProperties | undefined {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Canonical JSON (wadm-manifest.md §1.8 key order and omissions)
+// Canonical JSON (docs/wire/manifest.md §1.8 key order and omissions)
 
 /** A copy of a string map with keys sorted (Rust BTreeMap order). */
 export function sortedMap(m: Record<string, string>): JsonObject {

@@ -1,5 +1,5 @@
 /**
- * `validate_manifest` of wadm (wadm-manifest.md §2.2): rules R1..R12 in wadm's evaluation order, every
+ * `validate_manifest` of wadm (docs/wire/manifest.md §2.2): rules R1..R12 in wadm's evaluation order, every
  * failure reported (the put handler rejects with the first error). Messages are wadm's, verbatim.
  */
 import { checkRolloutPolicies } from './rollout.js';

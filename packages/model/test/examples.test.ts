@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { serializeManifest, validateManifest, type Manifest } from '../src/index.js';
 import { exampleFiles, lines, parseOk, readExample } from './helpers.js';
 
-/** Verdicts of wadm-manifest.md §3 "oam/": validation failures expected for each example. */
+/** Verdicts of docs/wire/manifest.md §3 "oam/": validation failures expected for each example. */
 const OAM_VERDICTS: Record<string, { name: string; failures: string[] }> = {
   'config.yaml': { name: 'config-example', failures: [] },
   'custom.yaml': { name: 'my-example-app', failures: [] },

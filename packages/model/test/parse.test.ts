@@ -16,7 +16,7 @@ const MINIMAL_JSON = JSON.stringify({
   spec: { components: [{ name: 'http', type: 'component', properties: { image: 'example.com/http:1' } }] },
 });
 
-describe('content types (wadm-api.md §2.1)', () => {
+describe('content types (docs/wire/api.md §2.1)', () => {
   it('application/json parses strict JSON only', () => {
     assert.equal(parseOk(MINIMAL_JSON, { contentType: 'application/json' }).manifest.metadata.name, 'app');
     assert.match(parseErr(MINIMAL, { contentType: 'application/json' }), /JSON/);
@@ -71,7 +71,7 @@ describe('YAML documents and syntax', () => {
     assert.equal(parseErr('- a\n- b\n', { contentType: 'application/yaml' }), 'invalid type: a sequence, expected a map at line 1, column 1'));
 });
 
-describe('parse-level failures (wadm-manifest.md §2.4)', () => {
+describe('parse-level failures (docs/wire/manifest.md §2.4)', () => {
   const top = (drop: string) =>
     [['apiVersion', 'apiVersion: v1'], ['kind', 'kind: Application'], ['metadata', 'metadata:\n  name: a\n  annotations: {}'], ['spec', 'spec:\n  components: []']]
       .filter(([k]) => k !== drop)

@@ -18,7 +18,7 @@ import { cap, comp, link, manifest, trait } from './helpers.js';
 
 const keys = (v: JsonValue | undefined): string[] => (v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.keys(v) : []);
 
-describe('serialisation (wadm-manifest.md §1.8)', () => {
+describe('serialisation (docs/wire/manifest.md §1.8)', () => {
   const full = manifest(
     [
       comp('a', {
@@ -85,7 +85,7 @@ describe('serialisation (wadm-manifest.md §1.8)', () => {
   });
 });
 
-describe('naming (wadm-behaviour.md §4)', () => {
+describe('naming (docs/wire/behaviour.md §4)', () => {
   it('sanitises to lower-case ASCII alphanumerics and _', () => {
     assert.equal(sanitizeIdPart('Hello-World.v2 ü😀'), 'hello_world_v2___');
   });

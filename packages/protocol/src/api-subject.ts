@@ -1,5 +1,5 @@
 /**
- * wadm API subject grammar (wadm-api.md §1.1):
+ * wadm API subject grammar (docs/wire/api.md §1.1):
  *   single tenant: {prefix}.{lattice}.{category}.{operation}[.{name}]
  *   multitenant:   {account}.{prefix}.{lattice}.{category}.{operation}[.{name}]
  */

@@ -1,4 +1,4 @@
-/** Request and reply bodies of the wadm API (wadm-api.md §2), as they appear on the wire. */
+/** Request and reply bodies of the wadm API (docs/wire/api.md §2), as they appear on the wire. */
 import type { Status } from '@wadm-ts/model';
 
 export interface GenericErrorResponse {

@@ -1,5 +1,5 @@
 /**
- * The control interface as wadm reads it (wasmcloud-ctl.md §1–§3): subjects, the reply envelope, and
+ * The control interface as wadm reads it (docs/wire/control-interface.md §1–§3): subjects, the reply envelope, and
  * the query answers wadm merges into lattice state (host inventory, links, config values).
  */
 import { createHash } from 'node:crypto';

@@ -1,6 +1,6 @@
 /**
  * The lattice events a wasmCloud 1.x host publishes on `wasmbus.evt.{lattice}.{type}`
- * (wasmcloud-ctl.md §4), decoded from untrusted CloudEvents into plain typed data. Anything that does
+ * (docs/wire/control-interface.md §4), decoded from untrusted CloudEvents into plain typed data. Anything that does
  * not decode is reported as `undefined` with a reason, never thrown.
  */
 import type { CloudEvent } from './cloudevents.js';
@@ -254,7 +254,7 @@ export function parseEventSubject(subject: string): { account?: string; lattice:
 }
 
 /**
- * Every field of a link matches (README rule 3): the identity (source, target, namespace, package, name),
+ * Every field of a link matches (docs/wire/README.md rule 3): the identity (source, target, namespace, package, name),
  * interfaces as a set, config lists in order.
  */
 export function sameLinkDef(a: LinkDef, b: LinkDef): boolean {

@@ -6,7 +6,7 @@ import type { Manifest, Status } from '@wadm-ts/model';
 import type { LatticeSnapshot, FailureState } from '@wadm-ts/store';
 import type { LinkDef } from '@wadm-ts/protocol';
 
-/** wadm's lattice commands (wadm-behaviour.md §4), one control-interface call each. */
+/** wadm's lattice commands (docs/wire/behaviour.md §4), one control-interface call each. */
 export type Command =
   | {
       kind: 'ScaleComponent';

@@ -1,7 +1,7 @@
 /**
  * Links have the host's identity, (source, namespace, package, name, target): a put replaces the link
  * with the same five fields or appends one, a put of another target on an overlapping interface fails,
- * and a delete names no target and removes the first link of that name (wasmcloud-ctl.md §3.9).
+ * and a delete names no target and removes the first link of that name (docs/wire/control-interface.md §3.9).
  * `applyToObserved` (plan-sim.ts) behaves that way.
  */
 import assert from 'node:assert/strict';

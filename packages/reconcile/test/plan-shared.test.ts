@@ -80,7 +80,7 @@ const SHARED_COMPONENT_DEV =
 const linkSet = (sim: Sim) =>
   sim.observed.links.map((l) => `${l.link.source_id} -(${l.link.wit_namespace}:${l.link.wit_package}/${l.link.interfaces.join(',')}:${l.link.name})-> ${l.link.target}`).sort();
 
-describe('shared applications (scenarios.md §3)', () => {
+describe('shared applications (docs/wire/scenarios.md §3)', () => {
   it('shared providers: references resolve to the shared app\'s ids and only produce links', () => {
     const sim = new Sim([host('a'), host('b')]);
     sim.deploy(SHARED_HTTP);

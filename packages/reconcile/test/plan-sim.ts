@@ -102,7 +102,7 @@ export function applyToObserved(o: ObservedLattice, commands: readonly Command[]
           source_config: [...c.source_config],
           target_config: [...c.target_config],
         };
-        // As a host (wasmcloud-ctl.md §3.9): a link of the same name to another target on an overlapping
+        // As a host (docs/wire/control-interface.md §3.9): a link of the same name to another target on an overlapping
         // interface makes the put fail; the link with the same identity is replaced, else one appended.
         const conflict = next.links.some(
           (x) => sameKey(x, c.source_id, c.wit_namespace, c.wit_package, c.name) && x.link.target !== c.target && x.link.interfaces.some((i) => c.interfaces.includes(i)),
@@ -194,14 +194,14 @@ export class Sim {
     this.apps = this.apps.filter((x) => x.name !== name);
   }
 
-  /** Σ max_instances of components with this image (and app, if given) — scenarios.md `check_components`. */
+  /** Σ max_instances of components with this image (and app, if given) — docs/wire/scenarios.md `check_components`. */
   componentSum(image: string, app?: string): number {
     return this.observed.components
       .filter((c) => c.imageRef === image && (app === undefined || c.annotations[APPSPEC] === app))
       .reduce((n, c) => n + c.maxInstances, 0);
   }
 
-  /** wadm-managed providers with this image — scenarios.md `check_providers`. */
+  /** wadm-managed providers with this image — docs/wire/scenarios.md `check_providers`. */
   providerCount(image: string): number {
     return this.observed.providers.filter((p) => p.imageRef === image && p.annotations[MANAGED_BY] === 'wadm').length;
   }

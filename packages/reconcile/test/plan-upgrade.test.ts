@@ -55,7 +55,7 @@ const touches = (cmds: readonly Command[], id: string) =>
   cmds.some((c) => (c.kind === 'ScaleComponent' && c.component_id === id) || ((c.kind === 'StartProvider' || c.kind === 'StopProvider') && c.provider_id === id));
 const configOfLink = (sim: Sim, source: string, target: string, side: 'source_config' | 'target_config') => sim.configValues.get(sim.link(source, target)?.[side][0] ?? '');
 
-describe('upgrades (scenarios.md §2, one host)', () => {
+describe('upgrades (docs/wire/scenarios.md §2, one host)', () => {
   it('v1 → v2 → v3: unchanged resources keep running, removed ones are cleaned, changed configs re-put', () => {
     const sim = new Sim([host('h1', { app: 'upgradey' })]);
 

@@ -1,4 +1,4 @@
-/** `component.scale`, `component.update`, `component.auction` (wasmcloud-ctl.md §3.4–§3.6). */
+/** `component.scale`, `component.update`, `component.auction` (docs/wire/control-interface.md §3.4–§3.6). */
 import * as ev from './events.js';
 import type { ComponentInstance, SimulatedHost } from './host.js';
 import { CtlError, configError, constraintsMet, decode, fetchError, type HandlerResult } from './ctl-common.js';

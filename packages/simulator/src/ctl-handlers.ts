@@ -1,5 +1,5 @@
 /**
- * Dispatch of the control-interface v1 requests a simulated host receives (wasmcloud-ctl.md §3),
+ * Dispatch of the control-interface v1 requests a simulated host receives (docs/wire/control-interface.md §3),
  * with the reply-versus-event ordering of §4.3: synchronous operations publish their event(s) and
  * then reply; scale / start / update reply first and emit from `async` work run after the simulated
  * image fetch.

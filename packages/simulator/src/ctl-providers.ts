@@ -1,4 +1,4 @@
-/** `provider.start`, `provider.stop`, `provider.auction` (wasmcloud-ctl.md §3.7–§3.8). */
+/** `provider.start`, `provider.stop`, `provider.auction` (docs/wire/control-interface.md §3.7–§3.8). */
 import * as ev from './events.js';
 import type { ProviderInstance, SimulatedHost } from './host.js';
 import { BUILTIN_PREFIX, CtlError, configError, constraintsMet, decode, fetchError, type HandlerResult } from './ctl-common.js';

@@ -1,4 +1,4 @@
-/** Lattice-wide and host state operations: links, config, labels (wasmcloud-ctl.md §3.9–§3.11). */
+/** Lattice-wide and host state operations: links, config, labels (docs/wire/control-interface.md §3.9–§3.11). */
 import * as ev from './events.js';
 import type { SimulatedHost } from './host.js';
 import { CtlError, SECRET_PREFIX, decode, type HandlerResult } from './ctl-common.js';

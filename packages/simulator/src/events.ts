@@ -1,5 +1,5 @@
 /**
- * Lattice events (wasmcloud-ctl.md §4): CloudEvents 1.0 envelopes published with plain PUB on
+ * Lattice events (docs/wire/control-interface.md §4): CloudEvents 1.0 envelopes published with plain PUB on
  * `wasmbus.evt.{lattice}.{type}` (account-prefixed in multitenant mode), `data` keys sorted at every depth.
  */
 import type { NatsConnection } from '@nats-io/transport-node';

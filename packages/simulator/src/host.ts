@@ -74,7 +74,7 @@ export class SimulatedHost {
     return Math.floor((Date.now() - this.startedAt) / 1000);
   }
 
-  /** Subscribes like a real host (wasmcloud-ctl.md §1), then publishes `host_started`. */
+  /** Subscribes like a real host (docs/wire/control-interface.md §1), then publishes `host_started`. */
   async start(): Promise<void> {
     const { nc } = this.env;
     const base = this.env.ctlBase;

@@ -1,6 +1,6 @@
 /**
  * Control-interface v1 request bodies (decoded with serde semantics) and reply envelopes, as a
- * wasmCloud 1.x host (control-interface 2.x/3.x) reads and writes them. See wasmcloud-ctl.md §2–§3.
+ * wasmCloud 1.x host (control-interface 2.x/3.x) reads and writes them. See docs/wire/control-interface.md §2–§3.
  */
 import { encodeWire, type WireValue } from './json.js';
 import {

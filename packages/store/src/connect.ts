@@ -1,4 +1,4 @@
-/** Opening the NATS connection from wadm's connection settings (wadm-behaviour.md §6). */
+/** Opening the NATS connection from wadm's connection settings (docs/wire/behaviour.md §6). */
 import { readFileSync, existsSync } from 'node:fs';
 import './nats-patches.js';
 import { AuthorizationError, connect, credsAuthenticator, jwtAuthenticator, nkeyAuthenticator, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';

@@ -15,7 +15,7 @@
  *
  * A link's key is its identity on a wasmCloud host: (source, namespace, package, name, target) — a
  * `link.put` replaces the link with that identity or appends a new one, so links that differ only in
- * their target coexist (wasmcloud-ctl.md §3.9). Older wadm-ts releases keyed links without the target
+ * their target coexist (docs/wire/control-interface.md §3.9). Older wadm-ts releases keyed links without the target
  * (`link.{sourceId}.{namespace}.{package}.{name}`, see `stateKeys.legacyLink`); such an entry still
  * holds the whole link (its target included) and is read like any other link entry. Nothing writes
  * those keys any more except tombstones: the ingest retires one as soon as an event shows it stale

@@ -1,5 +1,5 @@
 /**
- * The key layout of the manifest bucket (wadm-api.md §4) and its one ambiguity, as pure functions.
+ * The key layout of the manifest bucket (docs/wire/api.md §4) and its one ambiguity, as pure functions.
  *
  * App records live at `{scope}-{name}`, a lattice's index at `{scope}` (scope = lattice, or
  * `{account}-{lattice}` multitenant). Lattice ids and app names may contain `-`, so one key can mean

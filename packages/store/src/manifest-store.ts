@@ -1,5 +1,5 @@
 /**
- * The manifest store over KV bucket `wadm_manifests` (layout of wadm-api.md §4, so a bucket written by
+ * The manifest store over KV bucket `wadm_manifests` (layout of docs/wire/api.md §4, so a bucket written by
  * the Rust wadm is served as-is).
  *
  * Concurrency design:

@@ -1,6 +1,6 @@
 /**
  * The per-app record of the manifest bucket, with exactly the Rust wadm's JSON layout
- * (wadm-api.md §4): `{"manifests": {"<version>": <Manifest>, …}, "deployed_version": "<v>" | null}`.
+ * (docs/wire/api.md §4): `{"manifests": {"<version>": <Manifest>, …}, "deployed_version": "<v>" | null}`.
  * `manifests` is insertion-ordered (the last key is the latest version) — JS objects would reorder
  * integer-like keys, so the record is held as an ordered list and (de)serialised by hand.
  */

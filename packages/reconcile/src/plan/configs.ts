@@ -1,5 +1,5 @@
 /**
- * Config and secret references (wadm-behaviour.md §4 naming, §5.7): a config with `properties` is
+ * Config and secret references (docs/wire/behaviour.md §4 naming, §5.7): a config with `properties` is
  * wadm-managed (`{manifest}-{name}`), one without is external and must exist; a secret becomes the
  * wadm-managed config `SECRET_{manifest}-{name}` describing where to fetch it.
  */

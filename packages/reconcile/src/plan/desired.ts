@@ -1,5 +1,5 @@
 /**
- * Desired state: the scalers of each deployed manifest (wadm-behaviour.md §5.0, `convert.rs`), as
+ * Desired state: the scalers of each deployed manifest (docs/wire/behaviour.md §5.0, `convert.rs`), as
  * plain data. Component and provider spread/daemon scalers are one `WorkloadSpec` shape.
  */
 import {

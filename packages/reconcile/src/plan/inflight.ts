@@ -1,6 +1,6 @@
 /**
  * In-flight suppression and failure backoff (the level-triggered replacement of wadm's expected events
- * and BackoffWrapper, wadm-behaviour.md §5.6), and for the runtime which in-flight entries are done
+ * and BackoffWrapper, docs/wire/behaviour.md §5.6), and for the runtime which in-flight entries are done
  * (`isSatisfied`, `settleInflight`).
  */
 import type { LinkDef } from '@wadm-ts/protocol';

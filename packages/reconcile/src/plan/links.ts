@@ -1,9 +1,9 @@
 /**
- * Link scalers (wadm-behaviour.md §5.5; present only if every field matches, README rule 3) and link cleanup.
+ * Link scalers (docs/wire/behaviour.md §5.5; present only if every field matches, docs/wire/README.md rule 3) and link cleanup.
  *
  * A link's identity is the host's: (source, namespace, package, name, target). A `link.put` replaces the
  * link with the same identity or appends one; a `link.del` names no target and removes the first link
- * matching the other four fields (wasmcloud-ctl.md §3.9).
+ * matching the other four fields (docs/wire/control-interface.md §3.9).
  */
 import type { AppliedRecord, Command } from '../types.js';
 import { deleteLink, putLink } from './commands.js';

@@ -1,4 +1,4 @@
-/** Indexes over the observed lattice, and who owns what (wadm-behaviour.md §4 annotations). */
+/** Indexes over the observed lattice, and who owns what (docs/wire/behaviour.md §4 annotations). */
 import { sameLinkDef, type LinkDef } from '@wadm-ts/protocol';
 import type { HostState, LatticeSnapshot, ProviderHealth } from '@wadm-ts/store';
 import { APPSPEC_KEY, linkKey, linkNameKey, MANAGED_BY_KEY, MANAGED_BY_VALUE, SCALER_KEY } from './ids.js';

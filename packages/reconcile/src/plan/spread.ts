@@ -1,6 +1,6 @@
 /**
- * Spread math (wadm-behaviour.md §5.1) and host placement. Unlike wadm, the instances of one spread are
- * placed over its eligible hosts, balanced, deterministic, with the exact total (README rule 3); hosts
+ * Spread math (docs/wire/behaviour.md §5.1) and host placement. Unlike wadm, the instances of one spread are
+ * placed over its eligible hosts, balanced, deterministic, with the exact total (docs/wire/README.md rule 3); hosts
  * new to a scaler are taken least-loaded first, so the lattice fills evenly across apps.
  */
 import { DEFAULT_SPREAD_WEIGHT, type ScalerProperties } from '@wadm-ts/model';

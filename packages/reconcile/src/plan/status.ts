@@ -1,4 +1,4 @@
-/** Scaler and app status (wadm-api.md §3; `unhealthy` is reported, README rule 3). */
+/** Scaler and app status (docs/wire/api.md §3; `unhealthy` is reported, docs/wire/README.md rule 3). */
 import { aggregateStatus, type ScalerStatus, type Status, type StatusInfo } from '@wadm-ts/model';
 import type { ScalerEval } from './evaluation.js';
 

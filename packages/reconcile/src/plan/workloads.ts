@@ -1,5 +1,5 @@
 /**
- * Component and provider spread/daemon scalers (wadm-behaviour.md §5.1–5.4 with README rule 3): one
+ * Component and provider spread/daemon scalers (docs/wire/behaviour.md §5.1–5.4 with docs/wire/README.md rule 3): one
  * generic evaluation; `WorkloadOps` supplies what differs (ScaleComponent vs Start/StopProvider).
  */
 import { minAvailable } from '@wadm-ts/model';

@@ -1,4 +1,4 @@
-/** Commands → control-interface requests (wasmcloud-ctl.md §6), as pure data. */
+/** Commands → control-interface requests (docs/wire/control-interface.md §6), as pure data. */
 import type { Command } from '../types.js';
 import { ctlSubject, updateComponentBody } from '@wadm-ts/protocol';
 import { linkOf } from '../plan/commands.js';
