@@ -1,5 +1,10 @@
-export * from './plan.js';
-export * from './apply.js';
-export * from './worker.js';
-export * from './reaper.js';
-export * from './query.js';
+export {
+  ensureIngestResources,
+  IngestWorker,
+} from './worker.js';
+export {
+  HostReaper,
+} from './reaper.js';
+export {
+  LatticeQuerier,
+} from './query.js';

@@ -1,5 +1,32 @@
-export * from './types.js';
-export * from './status.js';
+export {
+  DESCRIPTION_ANNOTATION,
+  LATEST_VERSION,
+  SHARED_ANNOTATION,
+  VERSION_ANNOTATION,
+  type Component,
+  type ConfigProperty,
+  type JsonValue,
+  type LinkProperties,
+  type Manifest,
+  type Policy,
+  type ScalerProperties,
+  type SecretProperty,
+  type SharedApplicationRef,
+  type Trait,
+  type TraitShape,
+  type ValidationFailure,
+} from './types.js';
+export {
+  aggregateStatus,
+  defaultStatus,
+  statusFromWire,
+  statusToWire,
+  undeployedStatus,
+  waitingStatus,
+  type ScalerStatus,
+  type Status,
+  type StatusInfo,
+} from './status.js';
 export { parseManifest, JSON_CONTENT_TYPE, YAML_CONTENT_TYPE, type ParseOptions, type ParseResult } from './parse.js';
 export {
   validateManifest,

@@ -1,5 +1,55 @@
-export * from './api-subject.js';
-export * from './api-types.js';
-export * from './cloudevents.js';
-export * from './lattice-events.js';
-export * from './ctl.js';
+export {
+  API_QUEUE_GROUP,
+  apiSubject,
+  apiSubscription,
+  DEFAULT_API_PREFIX,
+  isSafeToken,
+  isValidName,
+  normalizeApiPrefix,
+  parseApiSubject,
+  type ApiOperation,
+  type ParsedApiSubject,
+} from './api-subject.js';
+export {
+  HISTORY_UNSUPPORTED,
+  type DeleteModelResponse,
+  type DeployModelResponse,
+  type GetModelResponse,
+  type ListModelsResponse,
+  type ModelSummary,
+  type PlanChange,
+  type PlanCommand,
+  type PlanFieldChange,
+  type PlanModelResponse,
+  type PutModelResponse,
+  type StatusResponse,
+  type VersionRequest,
+  type VersionResponse,
+} from './api-types.js';
+export {
+  cloudEvent,
+  decodeCloudEvent,
+  MANIFEST_PUBLISHED,
+  MANIFEST_UNPUBLISHED,
+  ROLLOUT_REVERTED,
+  statusSubject,
+  wadmEventSubject,
+  type RolloutRevertedData,
+} from './cloudevents.js';
+export {
+  decodeLatticeEvent,
+  parseEventSubject,
+  sameLinkDef,
+  type LatticeEvent,
+  type LinkDef,
+} from './lattice-events.js';
+export {
+  configDigest,
+  ctlSubject,
+  decodeConfigValues,
+  decodeCtlReply,
+  decodeLinkList,
+  inventoryAsHeartbeat,
+  updateComponentBody,
+  type CtlReply,
+} from './ctl.js';

@@ -1,13 +1,32 @@
-export * from './types.js';
-export * from './plan/index.js';
-export * from './runtime/ctl.js';
-export * from './runtime/commands.js';
-export * from './runtime/leases.js';
-export * from './runtime/reconciler.js';
-export * from './runtime/status-publisher.js';
-export * from './runtime/owners.js';
-export * from './runtime/work.js';
-export * from './runtime/gc.js';
+export {
+  type Command,
+  type DeployedApp,
+} from './types.js';
+export {
+  referencedConfigs,
+} from './plan/index.js';
+export {
+  COMMAND_CONSUMER,
+  CommandWorker,
+  ensureCommandResources,
+  publishCommand,
+} from './runtime/commands.js';
+export {
+  LEASE_BUCKET,
+  leaseKey,
+  Leases,
+  type LeaseValue,
+} from './runtime/leases.js';
+export {
+  Reconciler,
+} from './runtime/reconciler.js';
+export {
+  Owners,
+} from './runtime/owners.js';
+export {
+  ensureWorkConsumer,
+  LatticeWork,
+} from './runtime/work.js';
 export { diffApp, planApp, summarizeCommand, linkLabel, type AppPlan, type AppPlanInput, type DiffContext } from './plan/diff.js';
 export { PlanPreviewer, latticeReadOf, type PlanPreviewerOptions, type PreviewRequest, type LatticeRead } from './runtime/preview.js';
 export { RolloutWriter, type RolloutWriterOptions } from './runtime/rollouts.js';

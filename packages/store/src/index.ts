@@ -1,4 +1,6 @@
-export * from './errors.js';
+export {
+  StorageError,
+} from './errors.js';
 export {
   JsErrCode,
   jetStreamErrCode,
@@ -11,17 +13,96 @@ export {
   isSubjectsOverlap,
   isWorkQueueConsumerConflict,
 } from './js-errors.js';
-export * from './connect.js';
-export * from './streams.js';
-export * from './stored-app.js';
+export {
+  connectionOptions,
+  connectNats,
+  isAuthFailure,
+  natsRequestPatched,
+  redactServers,
+  type NatsSettings,
+} from './connect.js';
+export {
+  ensureApiStreams,
+  ensureBucket,
+  ensureStream,
+  jetStreamContext,
+  STATUS_STREAM,
+  StreamConflictError,
+  streamName,
+  TENANT_STATUS_STREAM,
+  workQueueConsumerConflict,
+  type JetStreamContext,
+  type JetStreamSettings,
+} from './streams.js';
+export {
+  deployedManifest,
+  findVersion,
+  latestVersion,
+  previousVersion,
+  releasedOf,
+  type StoredApp,
+} from './stored-app.js';
 export { decodeRollout, encodeRollout, rolloutOnDeploy, rolloutOnHealthy, previousHealthyVersion, MAX_HEALTHY_VERSIONS, type RolloutRecord, type DeployedMark, type RevertMark } from './rollout-record.js';
-export * from './manifest-keys.js';
-export * from './manifest-store.js';
-export * from './status-store.js';
-export * from './lattice-state.js';
-export * from './reconcile-signals.js';
-export * from './work-loop.js';
-export * from './kv-mirror.js';
-export * from './views.js';
-export * from './retry.js';
-export * from './consumer-loop.js';
+export {
+  ManifestKeyCollisionError,
+  scopeKey,
+  type Scope,
+} from './manifest-keys.js';
+export {
+  DEFAULT_MANIFEST_BUCKET,
+  ManifestStore,
+  type Decision,
+  type LoadedApp,
+} from './manifest-store.js';
+export {
+  StatusStore,
+} from './status-store.js';
+export {
+  fromKeyToken,
+  keyToken,
+  latticePrefix,
+  LatticeStateStore,
+  readLatticeSnapshot,
+  semanticallyChanged,
+  stateKeys,
+  type AppliedValue,
+  type ComponentState,
+  type ConfigState,
+  type Entity,
+  type FailureState,
+  type HostState,
+  type InFlightValue,
+  type KeyDecision,
+  type LatticeMeta,
+  type LatticeRef,
+  type LatticeSnapshot,
+  type LinkState,
+  type ProviderHealth,
+  type ProviderState,
+  type StoredValue,
+} from './lattice-state.js';
+export {
+  ensureReconcileStream,
+  RECONCILE_STREAM,
+  ReconcileSignaler,
+  reconcileSubject,
+} from './reconcile-signals.js';
+export {
+  KvMirror,
+} from './kv-mirror.js';
+export {
+  ManifestView,
+  StateView,
+} from './views.js';
+export {
+  isMissingResource,
+  isTransientJetStreamError,
+  JetStreamOperationError,
+  RetryAbortedError,
+  retryTransient,
+  type RetryOptions,
+} from './retry.js';
+export {
+  ConsumerLoop,
+  watchConnection,
+} from './consumer-loop.js';
