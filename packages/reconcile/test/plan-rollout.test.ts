@@ -243,6 +243,17 @@ describe('component image rollout (in place, component.update)', () => {
     assert.deepEqual(sim.images('app-echo').map((s) => s.replace(/^h\d:/, '')), [ECHO2 + ':1', ECHO2 + ':1']);
   });
 
+  it('image change with a scale-up and no free host (2 → 3 on 2 hosts): no deadlock, the floor is taken from what runs', () => {
+    const sim = new Rollout(2);
+    sim.apps = [deployed(echoApp(ECHO1, 2, 1, false))];
+    sim.settle();
+    sim.apps = [deployed(echoApp(ECHO2, 3, 1, false), 'v2')];
+    assert.deepEqual(sim.plan().commands.map((c) => c.kind), ['UpdateComponent'], 'one host at a time (1 of the 2 running may be down)');
+    sim.rollOut('app-echo', 1, 1);
+    assert.equal(sim.observed.components.filter((c) => c.componentId === 'app-echo').reduce((n, c) => n + c.maxInstances, 0), 3);
+    assert.ok(sim.images('app-echo').every((x) => x.includes(ECHO2)), sim.images('app-echo').join(' '));
+  });
+
   it('image change with a scale-up: new instances start on free hosts at once, the floor of the new count holds', () => {
     const sim = new Rollout(5);
     sim.settle();

@@ -30,6 +30,13 @@ export interface RolloutInput {
   available: number;
   /** Instances the scaler wants (the placement's total). */
   target: number;
+  /**
+   * Instances of the scaler running now, moving or not (own and previous), plus those being started on
+   * free hosts. The floor is taken from the smaller of this and `target`: a scale-up that only grows counts
+   * on occupied hosts cannot wait for instances that nothing starts yet (that would never end), while
+   * new instances on free hosts are waited for (start before stop). Absent: `target`.
+   */
+  running?: number;
   maxUnavailable: number;
   /** New instances placed on free hosts, issued now or in flight (a start-before-stop under way). */
   starting: number;
@@ -58,10 +65,11 @@ export function orderCandidates<T extends { host: string; excess: boolean }>(cs:
  * starting, or down (available ≥ target).
  */
 export function chooseMoves(r: RolloutInput): RolloutDecision {
-  const floor = minAvailable(r.target, r.maxUnavailable);
+  const base = Math.min(r.target, r.running ?? r.target);
+  const floor = minAvailable(base, r.maxUnavailable);
   const open = orderCandidates(r.candidates.filter((c) => !c.moving));
   if (r.noRoom) {
-    const idle = !r.candidates.some((c) => c.moving) && r.starting === 0 && r.available >= r.target;
+    const idle = !r.candidates.some((c) => c.moving) && r.starting === 0 && r.available >= base;
     return { chosen: idle && open.length > 0 ? [open[0]!] : [], floor, oneAtATime: true };
   }
   const chosen: RolloutCandidate[] = [];

@@ -118,9 +118,19 @@ export function evalWorkload(spec: WorkloadSpec, ctx: WorkloadContext): ScalerEv
   // replaced by stop and start on that host, whose failure the host does report, when the rollout budget
   // allows one host down; without room it is updated again (nothing is stopped) and the scaler says it failed.
   const target0 = [...placement.assignments.values()].reduce((n, a) => n + a.count, 0);
+  // Instances of the scaler running now (own and previous, moving or not): the floor protects the smaller
+  // of this and the target (see RolloutInput.running).
+  // Instances about to start on free hosts count as coming (start before stop): the floor waits for them.
+  let running = 0;
+  for (const [h, i] of byHost) if (i.annotations[SCALER_KEY] === spec.id || previous.has(h)) running += i.count;
+  for (const h of new Set([...marked.map((x) => x.id), ...placement.assignments.keys()])) {
+    const want = placement.assignments.get(h);
+    if (want && slot(h).kind === 'free' && !byHost.has(h)) running += want.count;
+  }
+  const base0 = Math.min(target0, running);
   const prevCosts = [...previous.values()].map((i) => i.count);
   const eligible0 = placement.outcomes.reduce((n, o) => n + o.available, 0);
-  const noRoom0 = prevCosts.length > 0 && target0 - Math.min(...prevCosts) < minAvailable(target0, spec.maxUnavailable) && (ops.counted || eligible0 <= target0);
+  const noRoom0 = prevCosts.length > 0 && base0 - Math.min(...prevCosts) < minAvailable(base0, spec.maxUnavailable) && (ops.counted || eligible0 <= target0);
   const stalledFailures: string[] = [];
   if (stalled.length > 0) {
     if (noRoom0) {
@@ -191,8 +201,9 @@ export function evalWorkload(spec: WorkloadSpec, ctx: WorkloadContext): ScalerEv
     // Structural: even with every instance running, one move would break the floor, and (providers) no
     // host is spare to start on first. Components are updated in place, never started on a spare host.
     const costs = candidates.map((c) => c.cost);
-    const noRoom = costs.length > 0 && target - Math.min(...costs) < minAvailable(target, spec.maxUnavailable) && (ops.counted || eligibleHosts <= target);
-    const d = chooseMoves({ candidates, available, target, maxUnavailable: spec.maxUnavailable, starting, noRoom });
+    const base = Math.min(target, running);
+    const noRoom = costs.length > 0 && base - Math.min(...costs) < minAvailable(base, spec.maxUnavailable) && (ops.counted || eligibleHosts <= target);
+    const d = chooseMoves({ candidates, available, target, running, maxUnavailable: spec.maxUnavailable, starting, noRoom });
     // Moves in flight are wanted again (the filter holds them back), so the scaler counts them as pending.
     for (const c of candidates) if (c.moving || d.chosen.includes(c)) commands.push(c.command);
     const message = rolloutMessage(spec.name, updated, target, d.oneAtATime, spec.maxUnavailable, noRoom0 ? 0 : stalled.length);
