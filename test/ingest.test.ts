@@ -98,7 +98,7 @@ describe('ingest', () => {
       maxAttempts: 3,
     });
     const dlq = fx.nc.subscribe('wadm.dlq.ingest.>', { max: 1 });
-    // Stop the normal fx.replicas' ingest so that the failing worker is the only consumer for a while.
+    // Stop the normal replicas' ingest so that the failing worker is the only consumer for a while.
     await Promise.all(fx.replicas.map((r) => r.ingest.stop()));
     await worker.start();
     try {
@@ -171,7 +171,7 @@ describe('ingest', () => {
     sub.unsubscribe();
   });
 
-  test('a silent host is expired exactly once across 3 fx.replicas, with a reconcile signal', async () => {
+  test('a silent host is expired exactly once across 3 replicas, with a reconcile signal', async () => {
     const sim = await lattice('expiry', 2);
     const [dead, alive] = sim.hostIds() as [string, string];
     await ctl(fx.nc, 'expiry', `component.scale.${dead}`, { component_ref: 'img:1', component_id: 'c', count: 1, host_id: dead });
@@ -202,7 +202,7 @@ describe('ingest', () => {
     await converged(sim, 'expiry');
   });
 
-  test('storm: 10,000+ events from 50 hosts in 5 lattices, 3 fx.replicas at once, KV equals ground truth', async () => {
+  test('storm: 10,000+ events from 50 hosts in 5 lattices, 3 replicas at once, KV equals ground truth', async () => {
     const names = ['storm0', 'storm1', 'storm2', 'storm3', 'storm4'];
     const storm = await Promise.all(names.map((n) => lattice(n, 10, 1000)));
     const counter = countEvents(fx.nc, names);
@@ -215,7 +215,7 @@ describe('ingest', () => {
     for (const [i, n] of names.entries()) await converged(storm[i]!, n, 120_000);
     const served = await Promise.all(fx.replicas.map((rep) => rep.metrics.registry.getSingleMetric('wadm_ingest_events_total')!.get()));
     const perReplica = served.map((m) => m.values.reduce((s, v) => s + v.value, 0));
-    assert.ok(perReplica.filter((n) => n > 0).length === 3, `all 3 fx.replicas ingested: ${perReplica.join(', ')}`);
+    assert.ok(perReplica.filter((n) => n > 0).length === 3, `all 3 replicas ingested: ${perReplica.join(', ')}`);
     process.stderr.write(`# storm: ${events} events in ${Date.now() - started} ms (${driver.failures} failed requests); per replica ${perReplica.join(', ')}\n`);
   });
 });

@@ -56,7 +56,7 @@ describe('reconcile', () => {
     await waitFor(async () => (await statusOf(api, 'hello-world')) === 'undeployed', 10_000, 'undeployed');
   });
 
-  test('one reconciler per lattice at any moment, and lattices spread over the fx.replicas', async () => {
+  test('one reconciler per lattice at any moment, and lattices spread over the replicas', async () => {
     const names = ['ex0', 'ex1', 'ex2', 'ex3', 'ex4', 'ex5'];
     for (const n of names) await lattice(n, 1);
     const running = new Map<string, number>();
