@@ -7,21 +7,14 @@ import { Readable } from 'node:stream';
 import { Command } from 'commander';
 import type { ModelSummary } from '@wadm-ts/protocol';
 import { formatTable, oneLine } from '../src/format.js';
-import {
-  deprecatedLinkKeyWarnings,
-  isManifestSource,
-  readManifestSource,
-  registerAppCommands,
-  renderDelete,
-  renderDeploy,
-  renderHistory,
-  renderList,
-  renderPlan,
-  renderPut,
-  renderStatus,
-  validateCommand,
-  type CommandOutput,
-} from '../src/app-commands.js';
+import { registerAppCommands } from '../src/app-commands.js';
+import { validateCommand } from '../src/commands/validate.js';
+import { deprecatedLinkKeyWarnings } from '../src/manifest-check.js';
+import { isManifestSource, readManifestSource } from '../src/manifest-source.js';
+import type { CommandOutput } from '../src/output.js';
+import { renderDelete, renderDeploy, renderHistory, renderList, renderPut } from '../src/render.js';
+import { renderPlan } from '../src/render-plan.js';
+import { renderStatus } from '../src/render-status.js';
 
 const SOURCE_CONFIG_WARNING = "warning: one of the components' link trait contains a source_config key, please use source:config: rather";
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { renderStatus } from '../src/app-commands.js';
+import { renderStatus } from '../src/render-status.js';
 
 describe('status rendering of an automatic revert', () => {
   it('shows the app message when it says more than the scalers (the revert note)', () => {
