@@ -14,7 +14,7 @@ export async function planModel(ctx: HandlerContext, req: ApiRequest, name: stri
   const body = planBodyKind(req.msg.data);
   if (body.kind === 'invalid') throw new ApiError(body.message);
   const app = (await ctx.manifests.load(scope, name))?.app ?? null;
-  let picked;
+  let picked: ReturnType<typeof planCandidateOfVersion>;
   if (body.kind === 'manifest') {
     const { manifest, name: manifestName } = validatedManifest(req.msg);
     picked = planCandidateOfManifest(name, manifestName, manifest);
