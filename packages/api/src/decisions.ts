@@ -1,25 +1,22 @@
 /**
- * The API's decisions as pure functions over plain data: given the stored record (and, where needed,
- * the other apps of the lattice) they say what to write and what to reply. No I/O here; `server.ts`
- * runs them inside compare-and-set loops.
+ * The API's decisions as pure functions over plain data: given the request and the stored record (and,
+ * where needed, the other apps of the lattice) they say what to write and what to reply. No I/O here;
+ * the handlers (`handlers/*.ts`) run them inside compare-and-set loops.
  */
-import {
-  SHARED_ANNOTATION,
-  DESCRIPTION_ANNOTATION,
-  LATEST_VERSION,
-  statusToWire,
-  waitingStatus,
-  type Manifest,
-  type Status,
-} from '@wadm-ts/model';
+import { DESCRIPTION_ANNOTATION, LATEST_VERSION, defaultStatus, manifestToJson, statusToWire, waitingStatus, type Manifest, type Status } from '@wadm-ts/model';
 import type {
   DeleteModelResponse,
   DeployModelResponse,
+  GetModelResponse,
+  ListModelsResponse,
   ModelSummary,
   PutModelResponse,
+  StatusResponse,
   VersionResponse,
 } from '@wadm-ts/protocol';
 import { deployedManifest, findVersion, latestVersion, previousVersion, releasedOf, rolloutOnDeploy, type Decision, type StoredApp } from '@wadm-ts/store';
+import { errorBody } from './request.js';
+import { debugList, missingSharedComponents, needsLatticeView, sharedDependents } from './shared-apps.js';
 
 // ---------- put ----------
 
@@ -56,52 +53,64 @@ export function withVersion(m: Manifest, version: string): Manifest {
   return { ...m, metadata: { ...m.metadata, annotations: { ...m.metadata.annotations, version } } };
 }
 
-// ---------- shared applications ----------
-
-export function isShared(app: StoredApp): boolean {
-  return latestVersion(app)?.manifest.metadata.annotations[SHARED_ANNOTATION] === 'true';
+/** What a put's reply adds when components of `m` reference shared apps not deployed among `apps` (the lattice's). */
+export function putSharedNote(m: Manifest, name: string, apps: readonly StoredApp[]): string {
+  const missing = missingSharedComponents(
+    m,
+    apps.filter((o) => o.name !== name),
+  );
+  return missing.length > 0 ? `, but some shared components are not deployed: ${debugList(missing)}` : '';
 }
 
-/**
- * Components of `m` that reference a shared application (`application:` and no image) with no match
- * among the deployed shared apps: same app name, a component of that name and the same type.
- */
-export function missingSharedComponents(m: Manifest, others: readonly StoredApp[]): string[] {
-  const providers = others.filter((a) => a.deployedVersion !== null && isShared(a));
-  const missing: string[] = [];
-  for (const c of m.spec.components) {
-    const ref = c.properties.application;
-    if (!ref || c.properties.image !== undefined) continue;
-    const app = providers.find((a) => a.name === ref.name);
-    const found = app && latestVersion(app)?.manifest.spec.components.some((sc) => sc.name === ref.component && sc.type === c.type);
-    if (!found) missing.push(c.name);
+// ---------- get / status ----------
+
+/** `model.get.{name}` (docs/wire/api.md §2.2): the latest version (`version` null) or the one asked for. */
+export function getReply(app: StoredApp | null, name: string, version: string | null): GetModelResponse {
+  const notFound: GetModelResponse = { result: 'notfound', message: `Application with the name ${name} not found` };
+  if (!app) return notFound;
+  if (version === null) {
+    const latest = latestVersion(app);
+    if (!latest) return notFound;
+    return { result: 'success', message: `Successfully fetched application ${name}`, manifest: manifestToJson(latest.manifest) };
   }
-  return missing;
+  const v = findVersion(app, version);
+  if (!v) return { result: 'notfound', message: `Application ${name} with version ${version} doesn't exist` };
+  return { result: 'success', message: `Successfully fetched application ${name} ${version}`, manifest: manifestToJson(v.manifest) };
 }
 
-/**
- * Whether checking `m` needs the lattice's other apps: only explicit ids (deploy-time id clash) and
- * shared references do. Everything else is decided from the app's own record, so put and deploy of
- * ordinary apps cost the same however many apps the lattice holds.
- */
-export function needsLatticeView(m: Manifest): boolean {
-  return m.spec.components.some((c) => c.properties.id !== undefined || (c.properties.application !== undefined && c.properties.image === undefined));
-}
-
-/** Rust's `{:?}` of a string list: `["a", "b"]`. */
-export function debugList(items: readonly string[]): string {
-  return `[${items.map((i) => JSON.stringify(i)).join(', ')}]`;
-}
-
-/** Deployed apps (other than `name`) whose deployed manifest references shared app `name`. */
-export function sharedDependents(name: string, apps: readonly StoredApp[]): string[] {
-  return apps
-    .filter((a) => a.name !== name)
-    .filter((a) => deployedManifest(a)?.manifest.spec.components.some((c) => c.properties.application?.name === name && c.properties.image === undefined))
-    .map((a) => a.name);
+/** `model.status.{name}` (docs/wire/api.md §2.10): the last published status, or the default one. */
+export function statusReply(name: string, status: Status | undefined): StatusResponse {
+  return { result: 'ok', message: `Successfully fetched status for application ${name}`, status: statusToWire(status ?? defaultStatus()) };
 }
 
 // ---------- deploy / undeploy ----------
+
+/** The version a deploy or plan of `requested` stages: the latest for none or `latest`. */
+export function stagedVersion(app: StoredApp, requested: string | null): StoredApp['versions'][number] | undefined {
+  return requested === null || requested === LATEST_VERSION ? latestVersion(app) : findVersion(app, requested);
+}
+
+/** One deploy attempt: the lattice's other apps are needed first, or the reply (and what it deploys). */
+export type DeployOutcome = { needOthers: true } | { needOthers: false; reply: DeployModelResponse | Record<string, unknown>; deployed?: Manifest };
+
+/**
+ * `model.deploy.{name}` (docs/wire/api.md §2.8) on the record `cur` at `now`. `others` (the lattice's apps)
+ * stays undefined until the version to deploy needs them (`needsLatticeView`): the outcome then asks.
+ */
+export function decideDeploy(cur: StoredApp | null, name: string, requested: string | null, others: readonly StoredApp[] | undefined, now: number): Decision<DeployOutcome> {
+  if (!cur) {
+    return { kind: 'keep', result: { needOthers: false, reply: { result: 'notfound', message: `Application with the name ${name} not found`, name, version: requested } } };
+  }
+  const staged = stagedVersion(cur, requested);
+  if (staged && others === undefined && needsLatticeView(staged.manifest)) return { kind: 'keep', result: { needOthers: true } };
+  const check = checkDeploy(cur, requested, others ?? []);
+  if (!check.ok) return { kind: 'keep', result: { needOthers: false, reply: check.generic ? errorBody(check.reply.message) : check.reply } };
+  const deployed = findVersion(cur, check.version)?.manifest;
+  const reply: DeployModelResponse = { result: 'acknowledged', message: `Successfully deployed application ${name} ${check.version}`, name, version: check.version };
+  const result: DeployOutcome = deployed ? { needOthers: false, reply, deployed } : { needOthers: false, reply };
+  const next = deployRecord(cur, check.version, now);
+  return next ? { kind: 'write', app: next, result } : { kind: 'keep', result };
+}
 
 /**
  * The record after deploying `version` at `now` (undefined: nothing to write). A deploy starts the
@@ -121,7 +130,7 @@ export type DeployCheck = { ok: true; version: string } | { ok: false; reply: De
 
 /** Deploy-time checks of docs/wire/api.md §2.8 steps 3–5, given the record and the lattice's other apps. */
 export function checkDeploy(app: StoredApp, requested: string | null, others: readonly StoredApp[]): DeployCheck {
-  const staged = requested === null || requested === LATEST_VERSION ? latestVersion(app) : findVersion(app, requested);
+  const staged = stagedVersion(app, requested);
   if (!staged) {
     return {
       ok: false,
@@ -194,8 +203,26 @@ export function decideUndeploy(cur: StoredApp | null, name: string, nonDestructi
   };
 }
 
-export function dependentsError(action: 'undeploy' | 'delete', name: string, dependents: readonly string[]): string {
-  return `Cannot ${action} application ${name}: it is a shared application used by deployed application(s) ${dependents.join(', ')}; undeploy them first`;
+/** Why shared app `app` may not lose its deployment to `action` (`apps`: the lattice's), or undefined. */
+export function dependentsBlock(action: 'undeploy' | 'delete', app: StoredApp, apps: readonly StoredApp[]): string | undefined {
+  const dependents = sharedDependents(app.name, apps);
+  if (dependents.length === 0) return undefined;
+  return `Cannot ${action} application ${app.name}: it is a shared application used by deployed application(s) ${dependents.join(', ')}; undeploy them first`;
+}
+
+/** The reply when the write was made but its `manifest_published`/`manifest_unpublished` event was not. */
+export function publishFailureReply(op: 'deploy' | 'undeploy' | 'delete', name: string, version: string | null): Record<string, unknown> {
+  const retry = 'This is likely a transient error, so please retry the request';
+  switch (op) {
+    case 'deploy':
+      return errorBody(`Error notifying processors of newly deployed manifest. ${retry}`, { name, version });
+    case 'undeploy':
+      return errorBody(`Error notifying processors of undeployed manifest. ${retry}`, { name, version });
+    case 'delete':
+      return errorBody(`Error notifying processors of newly undeployed manifest on delete. ${retry}. Please note that the response will say it is a noop, but will notify the processors`, {
+        undeploy: false,
+      });
+  }
 }
 
 // ---------- delete ----------
@@ -246,6 +273,10 @@ export function versionsReply(app: StoredApp | null, name: string): VersionRespo
   const previous = previousVersion(app);
   if (previous !== undefined) reply.previous_version = previous;
   return reply;
+}
+
+export function listReply(models: ModelSummary[]): ListModelsResponse {
+  return { result: 'success', message: 'Successfully fetched list of applications', models };
 }
 
 export function summarize(app: StoredApp, status: Status | undefined): ModelSummary {
