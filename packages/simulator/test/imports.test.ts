@@ -1,6 +1,6 @@
 /**
- * The simulator's import graph (packages/simulator/README.md, "Import order"): its modules import one
- * way, with no cycle (type-only imports count too), and nothing of wadm-ts but `@wadm-ts/obs`.
+ * The simulator's import graph (packages/simulator/README.md, "Layout and import order"): its modules
+ * import one way, with no cycle (type-only imports count too), and nothing of wadm-ts but `@wadm-ts/obs`.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,6 +8,23 @@ import { readFileSync, readdirSync } from 'node:fs';
 
 const srcDir = new URL('../../src/', import.meta.url);
 const ALLOWED_PACKAGES = new Set(['@nats-io/transport-node', '@wadm-ts/obs', 'yaml']);
+
+/** The rows of the README's table, bottom layer first: a module imports only from earlier rows. */
+const LAYERS: readonly (readonly string[])[] = [
+  ['json', 'serde', 'ids', 'faults'],
+  ['wire'],
+  ['stores', 'events'],
+  ['env'],
+  ['host-model'],
+  ['ctl-common', 'health'],
+  ['ctl-components', 'ctl-providers', 'ctl-links', 'ctl-config', 'ctl-host'],
+  ['ctl-dispatch'],
+  ['host'],
+  ['snapshot'],
+  ['lattice'],
+  ['config'],
+  ['index'],
+];
 
 /** Module name (file without `.ts`) → the local modules and the packages it imports or re-exports from. */
 function importGraph(): Map<string, { local: string[]; packages: string[] }> {
@@ -56,6 +73,18 @@ test('src modules import one way: no cycle', () => {
   for (const [m, { local }] of graph) for (const d of local) assert.ok(graph.has(d), `${m} imports ./${d}.js, which does not exist`);
   const cycle = findCycle(graph);
   assert.equal(cycle, undefined, `import cycle: ${cycle?.join(' → ')}`);
+});
+
+test('src modules import only from the layers below their own', () => {
+  const layerOf = new Map(LAYERS.flatMap((row, i) => row.map((m) => [m, i] as const)));
+  for (const [m, { local }] of importGraph()) {
+    const own = layerOf.get(m);
+    assert.ok(own !== undefined, `${m}.ts has no row in LAYERS (and the README's import order)`);
+    for (const d of local) {
+      const theirs = layerOf.get(d);
+      assert.ok(theirs !== undefined && theirs < own, `${m} imports ./${d}.js, which is not in a layer below it`);
+    }
+  }
 });
 
 test('src imports nothing of wadm-ts but @wadm-ts/obs', () => {
