@@ -145,12 +145,14 @@ export class SimulatedHost implements ControlledHost {
     }
   }
 
+  /** First half of a clean stop: no further control requests are answered, the heartbeat stops. */
   beginStop(): void {
     if (this.stateValue !== 'running' && this.stateValue !== 'starting') return;
     this.stateValue = 'stopping';
     this.unsubscribe();
   }
 
+  /** Second half of a clean stop: providers and components go away silently, then `host_stopped`. */
   finishStop(): void {
     if (this.stateValue === 'stopped') return;
     this.teardown();
