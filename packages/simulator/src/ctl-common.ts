@@ -1,4 +1,4 @@
-/** What the control handlers share: the result shape, errors, and the simulated fetch / config lookups. */
+/** What the control handlers share: the result shape, errors, the simulated fetch / config lookups and auction bids. */
 import type { ControlledHost } from './host-model.js';
 import type { WireValue } from './json.js';
 import { DecodeError } from './serde.js';
