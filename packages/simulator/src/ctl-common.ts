@@ -1,6 +1,8 @@
-/** What the control handlers share: the result shape, errors, and the simulated fetch / config lookups. */
-import type { SimulatedHost } from './host.js';
+/** What the control handlers share: the result shape, errors, the simulated fetch / config lookups and auction bids. */
+import type { ControlledHost } from './host-model.js';
+import type { WireValue } from './json.js';
 import { DecodeError } from './serde.js';
+import { okWith } from './wire.js';
 
 export interface HandlerResult {
   /** Reply body; undefined = send nothing (auction not won, disabled builtin provider). */
@@ -27,14 +29,14 @@ export const SECRET_PREFIX = 'SECRET_';
 export const BUILTIN_PREFIX = 'wasmcloud+builtin://';
 
 /** The simulated image fetch: an error text (anyhow chain) or undefined. */
-export function fetchError(host: SimulatedHost, what: 'component' | 'provider', ref: string): string | undefined {
+export function fetchError(host: ControlledHost, what: 'component' | 'provider', ref: string): string | undefined {
   if (ref.trim() === '') return `failed to fetch ${what}: invalid reference format: empty reference`;
   const injected = host.env.faults.startFailureFor(ref);
   return injected === undefined ? undefined : `failed to fetch ${what}: ${injected}`;
 }
 
 /** Resolves config and secret names like `fetch_config_and_secrets`: an error text or undefined. */
-export function configError(host: SimulatedHost, names: readonly string[]): string | undefined {
+export function configError(host: ControlledHost, names: readonly string[]): string | undefined {
   const store = host.env.store;
   for (const n of names) {
     if (!n.startsWith(SECRET_PREFIX) && !store.hasConfig(n)) {
@@ -49,7 +51,18 @@ export function configError(host: SimulatedHost, names: readonly string[]): stri
   return undefined;
 }
 
-export function constraintsMet(host: SimulatedHost, constraints: ReadonlyMap<string, string>): boolean {
+function constraintsMet(host: ControlledHost, constraints: ReadonlyMap<string, string>): boolean {
   for (const [k, v] of constraints) if (host.labels.get(k) !== v) return false;
   return true;
+}
+
+/** An auction (§3.6, §3.7): no reply unless the host meets the constraints and does not run the id yet. */
+export function auctionBid(
+  host: ControlledHost,
+  constraints: ReadonlyMap<string, string>,
+  running: boolean,
+  bid: WireValue,
+): HandlerResult {
+  if (!constraintsMet(host, constraints) || running) return {};
+  return { reply: okWith(bid) };
 }

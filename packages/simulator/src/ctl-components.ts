@@ -1,14 +1,14 @@
 /** `component.scale`, `component.update`, `component.auction` (docs/wire/control-interface.md §3.4–§3.6). */
 import * as ev from './events.js';
-import type { ComponentInstance, SimulatedHost } from './host.js';
-import { CtlError, configError, constraintsMet, decode, fetchError, type HandlerResult } from './ctl-common.js';
-import { decodeComponentAuction, decodeScaleComponent, decodeUpdateComponent, ok, okWith, type ScaleComponentCommand } from './wire.js';
+import type { ComponentInstance, ControlledHost } from './host-model.js';
+import { CtlError, auctionBid, configError, decode, fetchError, type HandlerResult } from './ctl-common.js';
+import { decodeComponentAuction, decodeScaleComponent, decodeUpdateComponent, ok, type ScaleComponentCommand } from './wire.js';
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
-export function scaleComponent(host: SimulatedHost, payload: Uint8Array): HandlerResult {
+export function scaleComponent(host: ControlledHost, payload: Uint8Array): HandlerResult {
   const cmd = decode('failed to deserialize component scale command', () => decodeScaleComponent(payload));
   const running = host.components.get(cmd.component_id);
   let message = '';
@@ -32,7 +32,7 @@ export function scaleComponent(host: SimulatedHost, payload: Uint8Array): Handle
 }
 
 /** The spawned part of a scale. Returns false when it ended in `component_scale_failed`. */
-function scaleTask(host: SimulatedHost, cmd: ScaleComponentCommand): boolean {
+function scaleTask(host: ControlledHost, cmd: ScaleComponentCommand): boolean {
   const annotations = cmd.annotations ?? new Map<string, string>();
   const fetchErr = fetchError(host, 'component', cmd.component_ref);
   const failed = (error: string): boolean => {
@@ -56,6 +56,15 @@ function scaleTask(host: SimulatedHost, cmd: ScaleComponentCommand): boolean {
     );
   };
   const limits = host.env.hasLimits && cmd.component_limits && cmd.component_limits.size > 0 ? cmd.component_limits : undefined;
+  /** The instance the request describes (a fresh start, or a re-scale that re-creates it). */
+  const requested = (): ComponentInstance => ({
+    id: cmd.component_id,
+    imageRef: cmd.component_ref,
+    maxInstances: cmd.count,
+    annotations,
+    config: [...cmd.config],
+    limits,
+  });
   const existing = host.components.get(cmd.component_id);
 
   if (!existing && cmd.count === 0) {
@@ -69,14 +78,7 @@ function scaleTask(host: SimulatedHost, cmd: ScaleComponentCommand): boolean {
     // start_component: store the component spec if absent, instantiate, emit (host's own key).
     const store = host.env.store;
     store.putSpec(cmd.component_id, store.getSpec(cmd.component_id) ?? { url: cmd.component_ref, links: [] });
-    const inst: ComponentInstance = {
-      id: cmd.component_id,
-      imageRef: cmd.component_ref,
-      maxInstances: cmd.count,
-      annotations,
-      config: [...cmd.config],
-      limits,
-    };
+    const inst = requested();
     host.components.set(inst.id, inst);
     scaled(inst, host.id, cmd.count);
     // ... and once more at the end of the scale task, with the request's host_id.
@@ -95,20 +97,13 @@ function scaleTask(host: SimulatedHost, cmd: ScaleComponentCommand): boolean {
       const cfgErr = configError(host, cmd.config);
       if (cfgErr !== undefined) return failed(cfgErr);
     }
-    host.components.set(existing.id, {
-      id: existing.id,
-      imageRef: cmd.component_ref,
-      maxInstances: cmd.count,
-      annotations,
-      config: [...cmd.config],
-      limits,
-    });
+    host.components.set(existing.id, requested());
   }
   scaled(existing, cmd.host_id, cmd.count);
   return true;
 }
 
-export function updateComponent(host: SimulatedHost, payload: Uint8Array): HandlerResult {
+export function updateComponent(host: ControlledHost, payload: Uint8Array): HandlerResult {
   const cmd = decode('failed to deserialize component update command', () => decodeUpdateComponent(payload));
   const running = host.components.get(cmd.component_id);
   if (!running) throw new CtlError(`component ${cmd.component_id} not found`);
@@ -123,7 +118,7 @@ export function updateComponent(host: SimulatedHost, payload: Uint8Array): Handl
 
 /** The update task: failures are only logged. Emits the new ref at N, then (host quirk) at 0. */
 function updateTask(
-  host: SimulatedHost,
+  host: ControlledHost,
   componentId: string,
   newRef: string,
   hostId: string,
@@ -153,15 +148,12 @@ function updateTask(
   host.components.set(componentId, updated);
 }
 
-export function componentAuction(host: SimulatedHost, payload: Uint8Array): HandlerResult {
+export function componentAuction(host: ControlledHost, payload: Uint8Array): HandlerResult {
   const req = decode('failed to deserialize component auction command', () => decodeComponentAuction(payload));
-  if (!constraintsMet(host, req.constraints) || host.components.has(req.component_id)) return {};
-  return {
-    reply: okWith({
-      component_ref: req.component_ref,
-      component_id: req.component_id,
-      host_id: host.id,
-      constraints: req.constraints,
-    }),
-  };
+  return auctionBid(host, req.constraints, host.components.has(req.component_id), {
+    component_ref: req.component_ref,
+    component_id: req.component_id,
+    host_id: host.id,
+    constraints: req.constraints,
+  });
 }

@@ -1,10 +1,11 @@
 /** `provider.start`, `provider.stop`, `provider.auction` (docs/wire/control-interface.md §3.7–§3.8). */
 import * as ev from './events.js';
-import type { ProviderInstance, SimulatedHost } from './host.js';
-import { BUILTIN_PREFIX, CtlError, configError, constraintsMet, decode, fetchError, type HandlerResult } from './ctl-common.js';
-import { decodeProviderAuction, decodeStartProvider, decodeStopProvider, ok, okWith, type StartProviderCommand } from './wire.js';
+import { startHealthChecks, stopHealthChecks } from './health.js';
+import type { ControlledHost, ProviderInstance } from './host-model.js';
+import { BUILTIN_PREFIX, CtlError, auctionBid, configError, decode, fetchError, type HandlerResult } from './ctl-common.js';
+import { decodeProviderAuction, decodeStartProvider, decodeStopProvider, ok, type StartProviderCommand } from './wire.js';
 
-export function startProvider(host: SimulatedHost, payload: Uint8Array): HandlerResult {
+export function startProvider(host: ControlledHost, payload: Uint8Array): HandlerResult {
   const cmd = decode('failed to deserialize provider start command', () => decodeStartProvider(payload));
   if (host.providers.has(cmd.provider_id)) throw new CtlError('provider with that ID is already running');
   if (cmd.provider_ref.startsWith(BUILTIN_PREFIX)) {
@@ -15,7 +16,7 @@ export function startProvider(host: SimulatedHost, payload: Uint8Array): Handler
   return { reply: ok('successfully started provider'), async: () => startProviderTask(host, cmd) };
 }
 
-function startProviderTask(host: SimulatedHost, cmd: StartProviderCommand): void {
+function startProviderTask(host: ControlledHost, cmd: StartProviderCommand): void {
   const failed = (error: string): void => {
     host.emit(
       'provider_start_failed',
@@ -42,19 +43,19 @@ function startProviderTask(host: SimulatedHost, cmd: StartProviderCommand): void
     healthTimer: undefined,
   };
   host.providers.set(p.id, p);
-  host.startHealthChecks(p);
+  startHealthChecks(host, p);
   host.emit(
     'provider_started',
     ev.providerStarted({ annotations: p.annotations, hostId: cmd.host_id, imageRef: p.imageRef, providerId: p.id }),
   );
 }
 
-export function stopProvider(host: SimulatedHost, payload: Uint8Array): HandlerResult {
+export function stopProvider(host: ControlledHost, payload: Uint8Array): HandlerResult {
   const cmd = decode('failed to deserialize provider stop command', () => decodeStopProvider(payload));
   const p: ProviderInstance | undefined = host.providers.get(cmd.provider_id);
   if (!p) throw new CtlError('provider with that ID is not running');
   host.providers.delete(p.id);
-  host.stopHealthChecks(p);
+  stopHealthChecks(p);
   // Graceful-shutdown notice to the provider (a real provider answers; the simulated one is gone).
   const { nc } = host.env;
   try {
@@ -66,15 +67,12 @@ export function stopProvider(host: SimulatedHost, payload: Uint8Array): HandlerR
   return { reply: ok('successfully stopped provider') };
 }
 
-export function providerAuction(host: SimulatedHost, payload: Uint8Array): HandlerResult {
+export function providerAuction(host: ControlledHost, payload: Uint8Array): HandlerResult {
   const req = decode('failed to deserialize provider auction command', () => decodeProviderAuction(payload));
-  if (!constraintsMet(host, req.constraints) || host.providers.has(req.provider_id)) return {};
-  return {
-    reply: okWith({
-      host_id: host.id,
-      provider_ref: req.provider_ref,
-      provider_id: req.provider_id,
-      constraints: req.constraints,
-    }),
-  };
+  return auctionBid(host, req.constraints, host.providers.has(req.provider_id), {
+    host_id: host.id,
+    provider_ref: req.provider_ref,
+    provider_id: req.provider_id,
+    constraints: req.constraints,
+  });
 }

@@ -110,22 +110,9 @@ export function componentScaled(a: {
   };
 }
 
-export function componentScaleFailed(a: {
-  annotations: Annotations;
-  componentId: string;
-  error: string;
-  hostId: string;
-  imageRef: string;
-  maxInstances: number;
-}): WireValue {
-  return {
-    annotations: a.annotations,
-    component_id: a.componentId,
-    error: a.error,
-    host_id: a.hostId,
-    image_ref: a.imageRef,
-    max_instances: a.maxInstances,
-  };
+/** `component_scaled`'s payload plus the `error`. */
+export function componentScaleFailed(a: Parameters<typeof componentScaled>[0] & { error: string }): WireValue {
+  return { ...(componentScaled(a) as Record<string, WireValue>), error: a.error };
 }
 
 export function providerStarted(a: {

@@ -1,39 +1,18 @@
 /**
- * One simulated wasmCloud 1.x host: its identity, what it runs, its control subscriptions,
- * heartbeat and provider health checks. The control operations live in ctl-handlers.ts.
+ * One simulated wasmCloud 1.x host: its identity, what it runs, its life cycle (start, heartbeat,
+ * stop, kill), its control subscriptions and the sending of replies. The top of the host layers:
+ * the control operations are dispatched by ctl-dispatch.ts (import order: packages/simulator/README.md).
  */
 import type { Msg, Subscription } from '@nats-io/transport-node';
 import type { Logger } from '@wadm-ts/obs';
-import { dispatch, type HandlerResult } from './ctl-handlers.js';
+import { dispatch, type HandlerResult } from './ctl-dispatch.js';
+import { hostInventory } from './ctl-host.js';
 import type { HostEnvironment } from './env.js';
 import * as ev from './events.js';
+import { stopHealthChecks } from './health.js';
+import type { ComponentInstance, ControlledHost, HostState, ProviderInstance } from './host-model.js';
 import type { WireValue } from './json.js';
-import { uptimeHuman } from './ids.js';
 import type { RegistryCredential } from './wire.js';
-
-export interface ComponentInstance {
-  id: string;
-  imageRef: string;
-  maxInstances: number;
-  annotations: Map<string, string>;
-  config: string[];
-  limits: Map<string, string> | undefined;
-}
-
-export interface ProviderInstance {
-  id: string;
-  imageRef: string;
-  annotations: Map<string, string>;
-  config: string[];
-  /** `host_id` of the start request: used in this provider's health events. */
-  startHostId: string;
-  previousHealthy: boolean;
-  /** Result of the last health probe, undefined before the first one. */
-  lastHealthy: boolean | undefined;
-  healthTimer: NodeJS.Timeout | undefined;
-}
-
-export type HostState = 'starting' | 'running' | 'stopping' | 'stopped';
 
 /** The `hostcore.*` labels a real host always carries, derived from this machine. */
 export function hostcoreLabels(): Map<string, string> {
@@ -46,7 +25,7 @@ export function hostcoreLabels(): Map<string, string> {
   ]);
 }
 
-export class SimulatedHost {
+export class SimulatedHost implements ControlledHost {
   readonly components = new Map<string, ComponentInstance>();
   readonly providers = new Map<string, ProviderInstance>();
   readonly registries = new Map<string, RegistryCredential>();
@@ -130,7 +109,7 @@ export class SimulatedHost {
 
   private beat(): void {
     if (this.stateValue !== 'running') return;
-    this.emit('host_heartbeat', this.inventory());
+    this.emit('host_heartbeat', hostInventory(this));
   }
 
   private onMessage(msg: Msg): void {
@@ -164,77 +143,6 @@ export class SimulatedHost {
     } else {
       send();
     }
-  }
-
-  /** `HostInventory` (reply struct order; sorted when encoded as heartbeat data). */
-  inventory(): WireValue {
-    const uptime = this.uptimeSeconds();
-    return {
-      components: [...this.components.values()].map((c) => ({
-        id: c.id,
-        image_ref: c.imageRef,
-        annotations: c.annotations,
-        revision: 0,
-        max_instances: c.maxInstances,
-        limits: this.env.hasLimits ? (c.limits ?? null) : undefined,
-      })),
-      providers: [...this.providers.values()].map((p) => ({
-        id: p.id,
-        image_ref: p.imageRef,
-        revision: 0,
-        annotations: p.annotations,
-      })),
-      host_id: this.id,
-      friendly_name: this.friendlyName,
-      labels: this.labels,
-      version: this.env.version,
-      uptime_human: uptimeHuman(uptime),
-      uptime_seconds: uptime,
-    };
-  }
-
-  /** `Host` as answered to `host.ping`. */
-  pingInfo(): WireValue {
-    const uptime = this.uptimeSeconds();
-    return {
-      rpc_host: this.env.natsUrl,
-      ctl_host: this.env.natsUrl,
-      friendly_name: this.friendlyName,
-      id: this.id,
-      js_domain: this.env.jsDomain,
-      labels: this.labels,
-      lattice: this.env.lattice,
-      uptime_human: uptimeHuman(uptime),
-      uptime_seconds: uptime,
-      version: this.env.version,
-    };
-  }
-
-  /** Starts the health-check loop of a freshly started provider. */
-  startHealthChecks(p: ProviderInstance): void {
-    const probe = (): void => {
-      if (this.stateValue !== 'running' || this.providers.get(p.id) !== p) return;
-      const healthy = !this.env.faults.unhealthy(p.id, p.imageRef);
-      p.lastHealthy = healthy;
-      let type: ev.LatticeEventType;
-      if (healthy && !p.previousHealthy) {
-        p.previousHealthy = true;
-        type = 'health_check_passed';
-      } else if (!healthy && p.previousHealthy) {
-        p.previousHealthy = false;
-        type = 'health_check_failed';
-      } else {
-        type = 'health_check_status';
-      }
-      this.emit(type, ev.healthCheck(p.startHostId, p.id));
-      p.healthTimer = setTimeout(probe, this.env.timing.healthCheckIntervalMs);
-    };
-    p.healthTimer = setTimeout(probe, this.env.timing.healthCheckDelayMs);
-  }
-
-  stopHealthChecks(p: ProviderInstance): void {
-    if (p.healthTimer) clearTimeout(p.healthTimer);
-    p.healthTimer = undefined;
   }
 
   /** First half of a clean stop: no further control requests are answered, the heartbeat stops. */
@@ -285,7 +193,7 @@ export class SimulatedHost {
     this.unsubscribe();
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
-    for (const p of this.providers.values()) this.stopHealthChecks(p);
+    for (const p of this.providers.values()) stopHealthChecks(p);
     this.providers.clear();
     this.components.clear();
   }

@@ -3,11 +3,8 @@ export {
   type SimulatedLatticeOptions,
   type AddHostOptions,
   type SimulatedHostInfo,
-  type LatticeSnapshot,
-  type SnapshotHost,
-  type SnapshotComponent,
-  type SnapshotProvider,
 } from './lattice.js';
+export type { LatticeSnapshot, SnapshotHost, SnapshotComponent, SnapshotProvider } from './snapshot.js';
 export {
   startSimulator,
   parseSimulatorConfig,

@@ -3,7 +3,7 @@
  * `CONFIGDATA_{lattice}`). The simulated hosts of one {@link SimulatedLattice} share one in-memory
  * instance, so whichever host answers a queue-group request sees the same data.
  */
-import type { Link } from './wire.js';
+import { cloneLink, type Link } from './wire.js';
 
 /** `COMPONENT_{id}` in `LATTICEDATA_{lattice}`: the image ref and the links whose source is `id`. */
 export interface ComponentSpec {
@@ -61,17 +61,4 @@ export class LatticeStore {
     for (const spec of this.specs.values()) for (const l of spec.links) out.push(cloneLink(l));
     return out;
   }
-}
-
-export function cloneLink(l: Link): Link {
-  return {
-    source_id: l.source_id,
-    target: l.target,
-    name: l.name,
-    wit_namespace: l.wit_namespace,
-    wit_package: l.wit_package,
-    interfaces: [...l.interfaces],
-    source_config: [...l.source_config],
-    target_config: [...l.target_config],
-  };
 }

@@ -228,16 +228,21 @@ export const ok = (message = ''): string => ctlResponse(true, message);
 export const okWith = (response: WireValue, message = ''): string => ctlResponse(true, message, response);
 export const fail = (message: string): string => ctlResponse(false, message);
 
-/** A link as a wire object (declaration order). */
-export function linkWire(l: Link): WireValue {
+/** A copy of a link (its arrays too), in declaration order. */
+export function cloneLink(l: Link): Link {
   return {
     source_id: l.source_id,
     target: l.target,
     name: l.name,
     wit_namespace: l.wit_namespace,
     wit_package: l.wit_package,
-    interfaces: l.interfaces,
-    source_config: l.source_config,
-    target_config: l.target_config,
+    interfaces: [...l.interfaces],
+    source_config: [...l.source_config],
+    target_config: [...l.target_config],
   };
+}
+
+/** A link as a wire object (declaration order). */
+export function linkWire(l: Link): WireValue {
+  return { ...cloneLink(l) };
 }
