@@ -4,8 +4,7 @@
  * the reconciler: the replica wires in the reconciler's planner.
  */
 import type { Manifest } from '@wadm-ts/model';
-import type { PlanChange, PlanCommand } from '@wadm-ts/protocol';
-import type { Scope } from '@wadm-ts/store';
+import type { LatticeRef, PlanChange, PlanCommand } from '@wadm-ts/protocol';
 
 /** One app version as the planner takes it. */
 export interface PlanApp {
@@ -15,7 +14,7 @@ export interface PlanApp {
 }
 
 export interface PlanRequest {
-  scope: Scope;
+  scope: LatticeRef;
   name: string;
   /** The version deployed now, or null. */
   deployed: PlanApp | null;

@@ -5,11 +5,6 @@
 import { createHash } from 'node:crypto';
 import { decodeLatticeEvent, LATTICE_EVENT_PREFIX, type LatticeEvent, type LinkDef } from './lattice-events.js';
 
-/** `{account.}wasmbus.ctl.v1.{lattice}.{suffix}` */
-export function ctlSubject(lattice: string, suffix: string, account?: string): string {
-  return `${account ? `${account}.` : ''}wasmbus.ctl.v1.${lattice}.${suffix}`;
-}
-
 /** What `component.update.{host_id}` takes: replace a running component's image in place. */
 export interface UpdateComponentRequest {
   component_id: string;
