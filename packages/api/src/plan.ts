@@ -4,7 +4,8 @@
  * the reconciler: the replica wires in the reconciler's planner.
  */
 import type { Manifest } from '@wadm-ts/model';
-import type { LatticeRef, PlanChange, PlanCommand } from '@wadm-ts/protocol';
+import type { PlanChange, PlanCommand } from '@wadm-ts/protocol';
+import type { Scope } from '@wadm-ts/store';
 
 /** One app version as the planner takes it. */
 export interface PlanApp {
@@ -14,7 +15,7 @@ export interface PlanApp {
 }
 
 export interface PlanRequest {
-  scope: LatticeRef;
+  scope: Scope;
   name: string;
   /** The version deployed now, or null. */
   deployed: PlanApp | null;
