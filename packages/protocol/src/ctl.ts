@@ -1,6 +1,6 @@
 /**
- * The control interface as wadm reads it (docs/wire/control-interface.md §1–§3): subjects, the reply envelope, and
- * the query answers wadm merges into lattice state (host inventory, links, config values).
+ * The control interface as wadm reads it (docs/wire/control-interface.md §1–§3): the reply envelope and
+ * the query answers wadm merges into lattice state (host inventory, links, config values). Its subjects: names/subjects.ts.
  */
 import { createHash } from 'node:crypto';
 import { decodeLatticeEvent, LATTICE_EVENT_PREFIX, type LatticeEvent, type LinkDef } from './lattice-events.js';
