@@ -7,6 +7,7 @@
  * Only the product's outside is used here (CLI flags, the API, status subjects, lattice subjects,
  * /metrics), so the same benchmarks run against any runtime behind it.
  */
+import { APPSPEC_KEY } from '@wadm-ts/protocol';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -21,7 +22,7 @@ import type { RawApi } from '../harness/api.js';
 
 export { waitFor };
 export const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'packages', 'cli', 'bin', 'wadm.js');
-export const APPSPEC = 'wasmcloud.dev/appspec';
+export const APPSPEC = APPSPEC_KEY;
 
 export const env = (name: string, dflt: number): number => {
   const v = process.env[name];

@@ -75,7 +75,7 @@ async function rescheduleRun(): Promise<{ clean: number; silent: number }> {
  * per lattice on the reconcile stream) exposes the stream's name; a runtime without it has none.
  */
 async function signalClaims(): Promise<{ stream: string; subject: (lattice: string) => string } | undefined> {
-  const store = (await import('@wadm-ts/store')) as unknown as Record<string, unknown>;
+  const store = (await import('@wadm-ts/protocol')) as unknown as Record<string, unknown>;
   const stream = store['RECONCILE_STREAM'];
   const subject = store['reconcileSubject'];
   if (typeof stream !== 'string' || typeof subject !== 'function') return undefined;

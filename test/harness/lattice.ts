@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 /** Comparing wadm's lattice state in KV with the simulator's ground truth, and driving hosts over ctl. */
 import type { NatsConnection } from '@nats-io/transport-node';
-import { readLatticeSnapshot, type LatticeRef, type LatticeStateStore } from '@wadm-ts/store';
+import type { LatticeRef } from '@wadm-ts/protocol';
+import { readLatticeSnapshot, type LatticeStateStore } from '@wadm-ts/store';
 import type { LatticeSnapshot as SimSnapshot } from '@wadm-ts/simulator';
 
 export interface View {

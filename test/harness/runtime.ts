@@ -7,7 +7,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { jetstream } from '@nats-io/jetstream';
-import { fromKeyToken, keyToken } from '@wadm-ts/store';
+import { APPSPEC_KEY, fromKeyToken, keyToken, LEASE_BUCKET } from '@wadm-ts/protocol';
 import type { LatticeSnapshot } from '@wadm-ts/simulator';
 import { waitFor } from './nats.js';
 
@@ -15,7 +15,7 @@ type Json = Record<string, any>;
 
 // ---------- leases ----------
 
-export const LEASE_BUCKET = 'wadm_leases';
+export { LEASE_BUCKET };
 
 export interface Lease {
   lattice: string;
@@ -82,7 +82,7 @@ export interface CtlRecord {
   body: Json | undefined;
 }
 
-export const APPSPEC = 'wasmcloud.dev/appspec';
+export const APPSPEC = APPSPEC_KEY;
 
 /**
  * Record every control request sent to the lattices matching `lattice` (a token or `*`). Hosts answer

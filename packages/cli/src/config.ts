@@ -6,7 +6,8 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Option, type Command } from 'commander';
 import { DEFAULT_API_PREFIX, normalizeApiPrefix } from '@wadm-ts/protocol';
-import { DEFAULT_MANIFEST_BUCKET, type NatsSettings, type JetStreamSettings } from '@wadm-ts/store';
+import { DEFAULT_MANIFEST_BUCKET, DEFAULT_STATE_BUCKET } from '@wadm-ts/protocol';
+import type { NatsSettings, JetStreamSettings } from '@wadm-ts/store';
 
 export interface ReplicaConfig {
   replicaId: string;
@@ -100,7 +101,7 @@ export function addReplicaOptions(cmd: Command): Command {
   opt('--api-prefix <prefix>', 'API subject prefix', 'WADM_API_PREFIX', DEFAULT_API_PREFIX);
   opt('--stream-prefix <prefix>', 'prefix for the internal stream names', 'WADM_STREAM_PREFIX');
   opt('--manifest-bucket-name <name>', 'KV bucket of manifests', 'WADM_MANIFEST_BUCKET_NAME', DEFAULT_MANIFEST_BUCKET);
-  opt('--state-bucket-name <name>', 'KV bucket of lattice state', 'WADM_STATE_BUCKET_NAME', 'wadm_state');
+  opt('--state-bucket-name <name>', 'KV bucket of lattice state', 'WADM_STATE_BUCKET_NAME', DEFAULT_STATE_BUCKET);
   opt('--cleanup-interval <seconds>', 'seconds without events after which a host is gone', 'WADM_CLEANUP_INTERVAL', 70, positiveNumber('--cleanup-interval'));
   opt('--ingest-ack-wait-ms <ms>', 'redeliver an unacknowledged lattice event after this long', 'WADM_INGEST_ACK_WAIT_MS', 30000, positiveInt('--ingest-ack-wait-ms'));
   opt('--host-ping-window-ms <ms>', 'on a cold start, how long host.ping collects the hosts that answer before the lattice is queried and reconciled', 'WADM_HOST_PING_WINDOW_MS', 1000, positiveInt('--host-ping-window-ms'));
@@ -165,7 +166,7 @@ export function replicaConfigFrom(o: Raw, env: NodeJS.ProcessEnv = process.env):
     jetstream,
     apiPrefix: normalizeApiPrefix(String(o['apiPrefix'] ?? DEFAULT_API_PREFIX)),
     manifestBucket: String(o['manifestBucketName'] ?? DEFAULT_MANIFEST_BUCKET),
-    stateBucket: String(o['stateBucketName'] ?? 'wadm_state'),
+    stateBucket: String(o['stateBucketName'] ?? DEFAULT_STATE_BUCKET),
     cleanupIntervalS: Number(o['cleanupInterval'] ?? 70),
     multitenant: bool('multitenant', 'WADM_MULTITENANT'),
     structuredLogging: bool('structuredLogging', 'WADM_STRUCTURED_LOGGING'),

@@ -5,13 +5,12 @@
  */
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { ApiServer } from '@wadm-ts/api';
+import { LEASE_BUCKET, STATUS_STREAM, type LatticeRef } from '@wadm-ts/protocol';
 import { createLogger, Metrics, Tracing, type Logger } from '@wadm-ts/obs';
 import {
   LatticeStateStore,
   ManifestView,
-  ReconcileSignaler,
   StateView,
-  ensureReconcileStream,
   ManifestStore,
   StatusStore,
   connectionOptions,
@@ -19,19 +18,17 @@ import {
   redactServers,
   ensureApiStreams,
   ensureBucket,
-  STATUS_STREAM,
   streamName,
   jetStreamContext,
   stateKeys,
   releasedOf,
-  type LatticeRef,
   type HostState,
   retryTransient,
   watchConnection,
   type RetryOptions,
 } from '@wadm-ts/store';
 import { HostReaper, IngestWorker, LatticeQuerier, ensureIngestResources } from '@wadm-ts/ingest';
-import { CommandWorker, LEASE_BUCKET, LatticeWork, Leases, Owners, PlanPreviewer, Reconciler, ensureCommandResources, ensureWorkConsumer, referencedConfigs, type Command, type DeployedApp } from '@wadm-ts/reconcile';
+import { CommandWorker, LatticeWork, Leases, Owners, PlanPreviewer, ReconcileSignaler, Reconciler, ensureCommandResources, ensureReconcileStream, ensureWorkConsumer, referencedConfigs, type Command, type DeployedApp } from '@wadm-ts/reconcile';
 import type { DestinationStream } from 'pino';
 import { startAdmin, type AdminHandle } from './admin-http.js';
 import type { ReplicaConfig } from './config.js';
@@ -188,7 +185,7 @@ export async function startReplica(cfg: ReplicaConfig, opts: StartOptions = {}):
   const querier = new LatticeQuerier({ nc: ctlNc, ctx, store: state, view: stateView, logger, metrics, pingWindowMs: cfg.hostPingWindowMs });
   const deployedApps = (ref: LatticeRef): DeployedApp[] => {
     const out: DeployedApp[] = [];
-    for (const a of manifestView.apps(ref.account ? { lattice: ref.lattice, account: ref.account } : { lattice: ref.lattice })) {
+    for (const a of manifestView.apps(ref)) {
       const v = a.deployedVersion === null ? undefined : a.versions.find((x) => x.version === a.deployedVersion);
       if (v) out.push({ name: a.name, version: v.version, manifest: v.manifest });
     }
@@ -229,14 +226,13 @@ export async function startReplica(cfg: ReplicaConfig, opts: StartOptions = {}):
         return h?.kind === 'host' && h.deleted === true;
       },
       appDeployed: async (ref, app) => {
-        const scope = ref.account ? { lattice: ref.lattice, account: ref.account } : { lattice: ref.lattice };
-        if (manifestView.isDeployed(scope, app)) return true;
+        if (manifestView.isDeployed(ref, app)) return true;
         // Not deployed as this replica sees it: make sure the view is not just behind, then decide.
         await manifestView.mirror.sync(2000).catch(() => false);
-        return manifestView.isDeployed(scope, app);
+        return manifestView.isDeployed(ref, app);
       },
       appReleased: (ref, app) => {
-        const stored = manifestView.peek(ref.account ? { lattice: ref.lattice, account: ref.account } : { lattice: ref.lattice }, app)?.app;
+        const stored = manifestView.peek(ref, app)?.app;
         return stored !== undefined && releasedOf(stored) !== undefined;
       },
     },

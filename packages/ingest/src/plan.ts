@@ -4,7 +4,7 @@
  * is left alone, so events may be applied out of order, concurrently, or twice (redelivery) and the
  * result is the same as applying them once, in order.
  */
-import { configDigest, sameLinkDef, type LatticeEvent, type LinkDef } from '@wadm-ts/protocol';
+import { configDigest, sameLinkDef, type LatticeEvent, type LatticeRef, type LinkDef } from '@wadm-ts/protocol';
 import {
   stateKeys,
   type ComponentState,
@@ -13,7 +13,6 @@ import {
   type FailureState,
   type HostState,
   type KeyDecision,
-  type LatticeRef,
   type LinkState,
   type ProviderHealth,
   type ProviderState,
@@ -103,7 +102,7 @@ function healthAt(cur: ProviderState | undefined, startSeq: number): Pick<Provid
 }
 
 /** The state key of a link: its identity on the host, (source, namespace, package, name, target). */
-export function linkKey(l: LatticeRef, sourceId: string, ns: string, pkg: string, name: string, target: string): string {
+export function linkStateKey(l: LatticeRef, sourceId: string, ns: string, pkg: string, name: string, target: string): string {
   return stateKeys.link(l, sourceId, ns, pkg, name, target);
 }
 
@@ -251,7 +250,7 @@ export function planEvent(ev: LatticeEvent, ctx: EventContext): Op[] {
     case 'linkdef_set': {
       const x = ev.link;
       return [
-        upsert<LinkState>(linkKey(l, x.source_id, x.wit_namespace, x.wit_package, x.name, x.target), seq, () => ({ kind: 'link', link: x, seq })),
+        upsert<LinkState>(linkStateKey(l, x.source_id, x.wit_namespace, x.wit_package, x.name, x.target), seq, () => ({ kind: 'link', link: x, seq })),
         // The host now holds this link and no other with these interfaces under this name (a put to an
         // overlapping other target fails): a legacy entry for either is stale.
         retireLegacyLink(l, x.source_id, x.wit_namespace, x.wit_package, x.name, seq, timeMs, (old) => old.target === x.target || overlaps(old.interfaces, x.interfaces)),
@@ -259,7 +258,7 @@ export function planEvent(ev: LatticeEvent, ctx: EventContext): Op[] {
     }
     case 'linkdef_set_failed': {
       const x = ev.link;
-      const k = linkKey(l, x.source_id, x.wit_namespace, x.wit_package, x.name, x.target);
+      const k = linkStateKey(l, x.source_id, x.wit_namespace, x.wit_package, x.name, x.target);
       return [failure(stateKeys.failure(l, 'link', k), seq, { what: 'link', subject: k, error: ev.error, at: timeMs })];
     }
     case 'linkdef_deleted': {
@@ -274,7 +273,7 @@ export function planEvent(ev: LatticeEvent, ctx: EventContext): Op[] {
       }
       const target = ev.target;
       return [
-        remove(linkKey(l, ev.sourceId, ev.namespace, ev.package, ev.name, target), seq, timeMs, () => ({
+        remove(linkStateKey(l, ev.sourceId, ev.namespace, ev.package, ev.name, target), seq, timeMs, () => ({
           kind: 'link',
           link: { source_id: ev.sourceId, target, name: ev.name, wit_namespace: ev.namespace, wit_package: ev.package, interfaces: ev.interfaces ?? [], source_config: [], target_config: [] },
           seq,
@@ -367,7 +366,7 @@ export function planLinkSnapshot(links: readonly LinkDef[], ctx: EventContext): 
   const keep = new Set<string>();
   const ops: Op[] = [];
   for (const link of links) {
-    const k = linkKey(l, link.source_id, link.wit_namespace, link.wit_package, link.name, link.target);
+    const k = linkStateKey(l, link.source_id, link.wit_namespace, link.wit_package, link.name, link.target);
     keep.add(k);
     ops.push(upsertIfDifferent<LinkState>(k, seq, (cur) => (cur && !cur.deleted && sameLinkDef(cur.link, link) ? undefined : { kind: 'link', link, seq })));
   }

@@ -15,14 +15,15 @@ import {
   decodeConfigValues,
   decodeCtlReply,
   decodeLinkList,
+  HOST_EVENTS_STREAM,
   inventoryAsHeartbeat,
   type CtlReply,
+  type LatticeRef,
 } from '@wadm-ts/protocol';
-import { stateKeys, streamName, type JetStreamContext, type LatticeMeta, type LatticeRef, type LatticeStateStore, type StateView } from '@wadm-ts/store';
+import { stateKeys, streamName, type JetStreamContext, type LatticeMeta, type LatticeStateStore, type StateView } from '@wadm-ts/store';
 import type { Logger, Metrics } from '@wadm-ts/obs';
 import { applyOps } from './apply.js';
 import { planConfigSnapshot, planInventory, planLinkSnapshot, type EventContext } from './plan.js';
-import { EVENTS_STREAM } from './worker.js';
 
 export interface QuerierOptions {
   /** The connection control requests go out on. */
@@ -89,7 +90,7 @@ export class LatticeQuerier {
     const out: QueryResult = { hosts: 0, links: 0, configs: 0, failed: 0, changed: false };
     try {
       // The snapshot point: every event published before the queries has a sequence up to this one.
-      const seq = (await this.o.ctx.jsm.streams.info(streamName(this.o.ctx, EVENTS_STREAM))).state.last_seq;
+      const seq = (await this.o.ctx.jsm.streams.info(streamName(this.o.ctx, HOST_EVENTS_STREAM))).state.last_seq;
       const base = (): EventContext => ({ lattice: ref, seq, timeMs: Date.now() });
       const known = this.o.view.read(ref).snapshot.hosts.map((h) => h.id).sort();
       let ids = known;

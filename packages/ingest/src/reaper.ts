@@ -11,12 +11,12 @@
  * hold the host's heartbeats). The tombstone carries the host's own last sequence, so any event the
  * host published after the one it was judged by (a heartbeat still queued) brings it back.
  */
-import { stateKeys, streamName, type HostState, type JetStreamContext, type LatticeRef, type LatticeStateStore, type StateView } from '@wadm-ts/store';
+import { HOST_EVENTS_STREAM, INGEST_CONSUMER, type LatticeRef } from '@wadm-ts/protocol';
+import { stateKeys, streamName, type HostState, type JetStreamContext, type LatticeStateStore, type StateView } from '@wadm-ts/store';
 import type { Logger, Metrics } from '@wadm-ts/obs';
 import { applyOps } from './apply.js';
-import type { ReconcileSignaler } from '@wadm-ts/store';
 import { performance } from 'node:perf_hooks';
-import { EVENTS_STREAM, INGEST_CONSUMER } from './worker.js';
+import type { LatticeMarker } from './worker.js';
 
 export interface ReaperOptions {
   ctx: JetStreamContext;
@@ -24,7 +24,7 @@ export interface ReaperOptions {
   view: StateView;
   /** The lattices this replica owns (the reaper works only on those). */
   lattices: () => LatticeRef[];
-  signaler: ReconcileSignaler;
+  signaler: LatticeMarker;
   logger: Logger;
   metrics: Metrics;
   /** A host with no event for this long is gone (ms). */
@@ -134,7 +134,7 @@ export class HostReaper {
   private async caughtUp(): Promise<boolean> {
     if (this.o.ingestCaughtUp) return this.o.ingestCaughtUp();
     try {
-      const i = await this.o.ctx.jsm.consumers.info(streamName(this.o.ctx, EVENTS_STREAM), INGEST_CONSUMER);
+      const i = await this.o.ctx.jsm.consumers.info(streamName(this.o.ctx, HOST_EVENTS_STREAM), INGEST_CONSUMER);
       return i.num_pending === 0;
     } catch (err) {
       this.o.logger.warn({ err: (err as Error).message }, 'cannot tell whether ingest is caught up; expiring no host this pass');

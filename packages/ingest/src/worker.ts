@@ -17,23 +17,37 @@
 import { headers } from '@nats-io/transport-node';
 import { AckPolicy, DeliverPolicy, RetentionPolicy, type JsMsg } from '@nats-io/jetstream';
 import PQueue from 'p-queue';
-import { decodeCloudEvent, decodeLatticeEvent, parseEventSubject, type LatticeEvent } from '@wadm-ts/protocol';
-import { ConsumerLoop, ensureStream, isConsumerExists, isTransientJetStreamError, keyToken, stateKeys, streamName, type JetStreamContext, type LatticeMeta, type LatticeRef, type LatticeStateStore, type HostState } from '@wadm-ts/store';
+import {
+  DEAD_LETTER_STREAM,
+  DEAD_LETTER_SUBJECTS,
+  decodeCloudEvent,
+  decodeLatticeEvent,
+  HOST_EVENTS_STREAM,
+  HOST_EVENTS_STREAM_BESIDE,
+  hostEventSubjects,
+  INGEST_CONSUMER,
+  ingestDeadLetterSubject,
+  parseEventSubject,
+  type LatticeEvent,
+  type LatticeRef,
+} from '@wadm-ts/protocol';
+import { ConsumerLoop, ensureStream, isConsumerExists, isTransientJetStreamError, stateKeys, streamName, type JetStreamContext, type LatticeMeta, type LatticeStateStore, type HostState } from '@wadm-ts/store';
 import type { Logger, Metrics } from '@wadm-ts/obs';
 import { applyOps } from './apply.js';
 import { planEvent } from './plan.js';
-import type { ReconcileSignaler } from '@wadm-ts/store';
 
-export const EVENTS_STREAM = 'wasmbus_events';
-/** The event stream's name beside an incompatible `wasmbus_events` (e.g. a multitenant Rust wadm's, on `*.wasmbus.evt.*.>`). */
-export const EVENTS_STREAM_BESIDE = 'wadm_ts_wasmbus_events';
-export const INGEST_CONSUMER = 'wadm_ingest';
-export const DEAD_LETTER_STREAM = 'wadm_dead_letters';
+/**
+ * Where ingest says a lattice changed: the reconcile signaler (`@wadm-ts/reconcile`, which owns the
+ * signal stream and its consumer), handed in by the replica so that ingest never imports the reconciler.
+ */
+export interface LatticeMarker {
+  mark(ref: LatticeRef, reason: string): void;
+}
 
 export interface IngestOptions {
   ctx: JetStreamContext;
   store: LatticeStateStore;
-  signaler: ReconcileSignaler;
+  signaler: LatticeMarker;
   logger: Logger;
   metrics: Metrics;
   multitenant: boolean;
@@ -56,16 +70,16 @@ export async function ensureIngestResources(ctx: JetStreamContext, multitenant: 
   const { name: stream } = await ensureStream(
     ctx,
     {
-      name: EVENTS_STREAM,
-      subjects: [multitenant ? '*.wasmbus.evt.*.>' : 'wasmbus.evt.*.>'],
+      name: HOST_EVENTS_STREAM,
+      subjects: [hostEventSubjects(multitenant)],
       retention: RetentionPolicy.Limits,
       max_age: (opts.streamMaxAgeMs ?? 3_600_000) * NS,
     },
-    { fallback: EVENTS_STREAM_BESIDE },
+    { fallback: HOST_EVENTS_STREAM_BESIDE },
   );
   await ensureStream(ctx, {
     name: DEAD_LETTER_STREAM,
-    subjects: ['wadm.dlq.>'],
+    subjects: [DEAD_LETTER_SUBJECTS],
     retention: RetentionPolicy.Limits,
     max_age: 7 * 24 * 3_600_000 * NS,
   });
@@ -108,7 +122,7 @@ export class IngestWorker {
     this.loop = new ConsumerLoop({
       nc: ctx.nc,
       js: ctx.js,
-      stream: () => streamName(ctx, EVENTS_STREAM),
+      stream: () => streamName(ctx, HOST_EVENTS_STREAM),
       consumer: INGEST_CONSUMER,
       logger: this.o.logger,
       ensure: async () => void (await ensureIngestResources(ctx, this.o.multitenant, resources)),
@@ -122,7 +136,7 @@ export class IngestWorker {
       if (consumer) void this.updateLag(consumer);
     }, 2000);
     this.lagTimer.unref();
-    this.o.logger.info({ stream: streamName(ctx, EVENTS_STREAM), consumer: INGEST_CONSUMER }, 'ingest started');
+    this.o.logger.info({ stream: streamName(ctx, HOST_EVENTS_STREAM), consumer: INGEST_CONSUMER }, 'ingest started');
   }
 
   private async updateLag(consumer: { info(cached?: boolean): Promise<{ num_pending: number; num_ack_pending: number }> }): Promise<void> {
@@ -192,7 +206,7 @@ export class IngestWorker {
       h.set('Wadm-Original-Sequence', String(m.seq));
       h.set('Wadm-Deliveries', String(attempts));
       h.set('Wadm-Error', String((err as Error)?.message ?? err).slice(0, 1024));
-      await this.o.ctx.js.publish(`wadm.dlq.ingest.${keyToken(ref.lattice)}`, m.data, { headers: h });
+      await this.o.ctx.js.publish(ingestDeadLetterSubject(ref.lattice), m.data, { headers: h });
       m.term(); // no reason text: nats-server 2.9 does not parse '+TERM <reason>'
       this.events.inc({ type: ev.type, result: 'parked' });
       log.error({ err, seq: m.seq, attempts }, 'lattice event parked on wadm.dlq.ingest after repeated failures');

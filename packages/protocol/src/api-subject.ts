@@ -73,18 +73,3 @@ export function apiSubject(opts: {
   const s = parts.join('.');
   return opts.account ? `${opts.account}.${s}` : s;
 }
-
-/** `^[-\w]+$` with a Unicode-aware `\w` (letters, marks, digits, connector punctuation of any script). */
-const NAME_RE = /^[-\p{L}\p{M}\p{Nd}\p{Pc}]+$/u;
-
-export function isValidName(name: string): boolean {
-  return NAME_RE.test(name);
-}
-
-/**
- * A token safe to embed in a NATS subject or KV key: no `.`, `*`, `>`, whitespace or control chars, non-empty.
- * Used for lattice ids, which wadm does not otherwise constrain.
- */
-export function isSafeToken(token: string): boolean {
-  return token.length > 0 && token.length <= 256 && !/[.*>\s\u0000-\u001f\u007f]/u.test(token);
-}

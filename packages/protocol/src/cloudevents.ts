@@ -15,35 +15,12 @@ export function cloudEvent<T>(source: string, type: string, data: T, now: Date =
   return { specversion: '1.0', id: randomUUID(), source, type, time: now.toISOString(), datacontenttype: 'application/json', data };
 }
 
-export const MANIFEST_PUBLISHED = 'com.wadm.manifest_published';
-export const MANIFEST_UNPUBLISHED = 'com.wadm.manifest_unpublished';
-
-/** New in wadm-ts: an owner deployed the previous version again because the new one missed its healthy deadline. */
-export const ROLLOUT_REVERTED = 'com.wadm.rollout_reverted';
-
 /** The `data` of a `com.wadm.rollout_reverted` event. */
 export interface RolloutRevertedData {
   name: string;
   from: string;
   to: string;
   reason: string;
-}
-
-/**
- * `wadm.evt.{lattice}.{manifest_published|manifest_unpublished|rollout_reverted}`; with an account,
- * `{account}.wadm.evt.…` (as statuses are announced in multitenant mode).
- */
-export function wadmEventSubject(lattice: string, kind: 'manifest_published' | 'manifest_unpublished' | 'rollout_reverted', account?: string): string {
-  return `${account ? `${account}.` : ''}wadm.evt.${lattice}.${kind}`;
-}
-
-/**
- * `wadm.status.{lattice}.{name}`; in multitenant mode `{account}.wadm.status.{lattice}.{name}` (a
- * departure from the Rust wadm, which drops the account there, so tenants with the same lattice id and
- * app name would share one status).
- */
-export function statusSubject(lattice: string, name: string, account?: string): string {
-  return `${account ? `${account}.` : ''}wadm.status.${lattice}.${name}`;
 }
 
 /** Parse an untrusted payload into a CloudEvent envelope, or undefined when it is not one. */

@@ -1,14 +1,9 @@
 /**
- * The control interface as wadm reads it (docs/wire/control-interface.md §1–§3): subjects, the reply envelope, and
- * the query answers wadm merges into lattice state (host inventory, links, config values).
+ * The control interface as wadm reads it (docs/wire/control-interface.md §1–§3): the reply envelope and
+ * the query answers wadm merges into lattice state (host inventory, links, config values). Its subjects: names/subjects.ts.
  */
 import { createHash } from 'node:crypto';
 import { decodeLatticeEvent, LATTICE_EVENT_PREFIX, type LatticeEvent, type LinkDef } from './lattice-events.js';
-
-/** `{account.}wasmbus.ctl.v1.{lattice}.{suffix}` */
-export function ctlSubject(lattice: string, suffix: string, account?: string): string {
-  return `${account ? `${account}.` : ''}wasmbus.ctl.v1.${lattice}.${suffix}`;
-}
 
 /** What `component.update.{host_id}` takes: replace a running component's image in place. */
 export interface UpdateComponentRequest {

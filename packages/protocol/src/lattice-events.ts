@@ -245,14 +245,6 @@ export function decodeLatticeEvent(ev: CloudEvent): Decoded {
   }
 }
 
-/** `wasmbus.evt.{lattice}.{type}` or, multitenant, `{account}.wasmbus.evt.{lattice}.{type}`. */
-export function parseEventSubject(subject: string): { account?: string; lattice: string; type: string } | undefined {
-  const t = subject.split('.');
-  if (t.length === 4 && t[0] === 'wasmbus' && t[1] === 'evt') return { lattice: t[2]!, type: t[3]! };
-  if (t.length === 5 && t[1] === 'wasmbus' && t[2] === 'evt') return { account: t[0]!, lattice: t[3]!, type: t[4]! };
-  return undefined;
-}
-
 /**
  * Every field of a link matches (docs/wire/README.md rule 3): the identity (source, target, namespace, package, name),
  * interfaces as a set, config lists in order.

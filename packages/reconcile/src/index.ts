@@ -6,13 +6,11 @@ export {
   referencedConfigs,
 } from './plan/index.js';
 export {
-  COMMAND_CONSUMER,
   CommandWorker,
   ensureCommandResources,
   publishCommand,
 } from './runtime/commands.js';
 export {
-  LEASE_BUCKET,
   leaseKey,
   Leases,
   type LeaseValue,
@@ -27,6 +25,11 @@ export {
   ensureWorkConsumer,
   LatticeWork,
 } from './runtime/work.js';
+export {
+  ensureReconcileStream,
+  ReconcileSignaler,
+  type ReconcileSignal,
+} from './runtime/signals.js';
 export { diffApp, planApp, summarizeCommand, linkLabel, type AppPlan, type AppPlanInput, type DiffContext } from './plan/diff.js';
 export { PlanPreviewer, latticeReadOf, type PlanPreviewerOptions, type PreviewRequest, type LatticeRead } from './runtime/preview.js';
 export { RolloutWriter, type RolloutWriterOptions } from './runtime/rollouts.js';

@@ -4,14 +4,12 @@
  */
 import assert from 'node:assert/strict';
 import { parseManifest, type Manifest } from '@wadm-ts/model';
+import { APPSPEC_KEY as APPSPEC, MANAGED_BY_KEY as MANAGED_BY, SCALER_KEY as SCALER, SPREAD_KEY as SPREAD } from '@wadm-ts/protocol';
 import { stateKeys, type ComponentState, type ConfigState, type FailureState, type HostState, type LinkState, type ProviderState } from '@wadm-ts/store';
 import { planLattice } from '../src/plan/index.js';
 import type { AppliedRecord, Command, DeployedApp, InFlight, ObservedLattice, PlanOutput } from '../src/types.js';
 
-export const SCALER = 'wasmcloud.dev/scaler';
-export const SPREAD = 'wasmcloud.dev/spread_name';
-export const APPSPEC = 'wasmcloud.dev/appspec';
-export const MANAGED_BY = 'wasmcloud.dev/managed-by';
+export { APPSPEC, MANAGED_BY, SCALER, SPREAD };
 export const LINK_CONFLICT = 'link already exists with different target, consider deleting the existing link or using a different link name';
 
 export function host(id: string, labels: Record<string, string> = {}): HostState {

@@ -1,6 +1,6 @@
 /**
  * A supervised pull-consumer work loop that survives server restarts, leader changes and deleted
- * consumers: `ConsumerLoop`. And `watchConnection`, for everything else that must react to a reconnect.
+ * consumers: `ConsumerLoop`, with the bounded work loop behind it (`runWorkLoop`). And `watchConnection`, for everything else that must react to a reconnect.
  *
  * What `@nats-io/jetstream` 3.4 `consume()` does by itself (lib/consumer.js, PullConsumerMessagesImpl):
  * - On `disconnect` it pauses its heartbeat monitor; on `reconnect` it calls `consumer.info()` and, when
@@ -30,7 +30,6 @@ import type { NatsConnection, Status } from '@nats-io/transport-node';
 import type { Consumer, ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import type PQueue from 'p-queue';
 import type { Logger } from '@wadm-ts/obs';
-import { runWorkLoop } from './work-loop.js';
 import { backoffDelay, describeError, isMissingResource, isTransientJetStreamError, retryTransient, sleep } from './retry.js';
 
 export interface ConnectionWatch {
@@ -237,5 +236,21 @@ export class ConsumerLoop {
     } catch {
       // the status iterator ends with the session
     }
+  }
+}
+
+/**
+ * Hand every delivered message to `handle` on `queue`, never holding more than `max` waiting. Once
+ * `stopping()` is true, messages the iterator still yields (already received) are handed back with a
+ * nak at once, so another replica gets them without waiting for ack_wait.
+ */
+async function runWorkLoop(messages: ConsumerMessages, queue: PQueue, max: number, stopping: () => boolean, handle: (m: JsMsg) => Promise<void>): Promise<void> {
+  for await (const m of messages) {
+    if (stopping()) {
+      m.nak();
+      continue;
+    }
+    void queue.add(() => handle(m));
+    if (queue.size > max) await queue.onSizeLessThan(max);
   }
 }

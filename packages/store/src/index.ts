@@ -26,10 +26,8 @@ export {
   ensureBucket,
   ensureStream,
   jetStreamContext,
-  STATUS_STREAM,
   StreamConflictError,
   streamName,
-  TENANT_STATUS_STREAM,
   workQueueConsumerConflict,
   type JetStreamContext,
   type JetStreamSettings,
@@ -49,7 +47,6 @@ export {
   type Scope,
 } from './manifest-keys.js';
 export {
-  DEFAULT_MANIFEST_BUCKET,
   ManifestStore,
   type Decision,
   type LoadedApp,
@@ -58,8 +55,6 @@ export {
   StatusStore,
 } from './status-store.js';
 export {
-  fromKeyToken,
-  keyToken,
   latticePrefix,
   LatticeStateStore,
   readLatticeSnapshot,
@@ -74,19 +69,12 @@ export {
   type InFlightValue,
   type KeyDecision,
   type LatticeMeta,
-  type LatticeRef,
   type LatticeSnapshot,
   type LinkState,
   type ProviderHealth,
   type ProviderState,
   type StoredValue,
 } from './lattice-state.js';
-export {
-  ensureReconcileStream,
-  RECONCILE_STREAM,
-  ReconcileSignaler,
-  reconcileSubject,
-} from './reconcile-signals.js';
 export {
   KvMirror,
 } from './kv-mirror.js';

@@ -23,16 +23,10 @@
  */
 import type { KV, KvEntry } from '@nats-io/kv';
 import type { JetStreamManager } from '@nats-io/jetstream';
-import type { LinkDef } from '@wadm-ts/protocol';
+import { keyToken, refOfTokens, refTokens, type LatticeRef, type LinkDef } from '@wadm-ts/protocol';
 import { StorageError, casBackoff } from './errors.js';
 import { isCasConflict } from './js-errors.js';
 
-export const DEFAULT_STATE_BUCKET = 'wadm_state';
-
-export interface LatticeRef {
-  lattice: string;
-  account?: string;
-}
 
 interface Versioned {
   /** Stream sequence of the last event that set this entity (0 when set without an event). */
@@ -155,19 +149,8 @@ export function semanticallyChanged(prev: StoredValue | undefined, next: StoredV
   return view(prev) !== view(next);
 }
 
-const PLAIN = /^[-_a-zA-Z0-9][-_=a-zA-Z0-9]*$/;
-
-/** A KV-key-safe token for an arbitrary string (readable when already safe). */
-export function keyToken(s: string): string {
-  return PLAIN.test(s) ? s : `=${Buffer.from(s, 'utf8').toString('base64url')}`;
-}
-
-export function fromKeyToken(t: string): string {
-  return t.startsWith('=') ? Buffer.from(t.slice(1), 'base64url').toString('utf8') : t;
-}
-
 export function latticePrefix(l: LatticeRef): string {
-  return `lat.${l.account ? keyToken(l.account) : '_'}.${keyToken(l.lattice)}`;
+  return `lat.${refTokens(l)}`;
 }
 
 export const stateKeys = {
@@ -205,8 +188,7 @@ export const stateKeys = {
 export function latticeOfKey(key: string): LatticeRef | undefined {
   const t = key.split('.');
   if (t.length < 4 || t[0] !== 'lat') return undefined;
-  const lattice = fromKeyToken(t[2]!);
-  return t[1] === '_' ? { lattice } : { lattice, account: fromKeyToken(t[1]!) };
+  return refOfTokens(t[1]!, t[2]!);
 }
 
 /** Outcome of a decision on one key: write `value`, or leave the key as it is. */

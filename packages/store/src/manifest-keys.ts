@@ -12,19 +12,17 @@
  * the record belongs to. A write that would replace something that belongs to another lattice or app is
  * refused with `ManifestKeyCollisionError` (see manifest-store.ts for how that stays race-free).
  */
+import type { LatticeRef } from '@wadm-ts/protocol';
 import type { StoredApp } from './stored-app.js';
 
-/** The lattice (and, in multitenant mode, account) an app belongs to. */
-export interface Scope {
-  lattice: string;
-  account?: string;
-}
+/** Old name of LatticeRef, kept only for packages/api/src/server.ts until its split lands; use LatticeRef. */
+export type Scope = LatticeRef;
 
-export function scopeKey(scope: Scope): string {
+export function scopeKey(scope: LatticeRef): string {
   return scope.account ? `${scope.account}-${scope.lattice}` : scope.lattice;
 }
 
-export function appKey(scope: Scope, name: string): string {
+export function appKey(scope: LatticeRef, name: string): string {
   return `${scopeKey(scope)}-${name}`;
 }
 

@@ -39,6 +39,7 @@
  * lattice first, and the view asks for a sync of one that stays un-indexed for a moment.
  */
 import type { KV, KvEntry } from '@nats-io/kv';
+import type { LatticeRef } from '@wadm-ts/protocol';
 import { StorageError, casBackoff } from './errors.js';
 import { isCasConflict } from './js-errors.js';
 import { decodeStoredApp, encodeStoredApp, type StoredApp } from './stored-app.js';
@@ -53,10 +54,7 @@ import {
   recordOwner,
   scopeKey,
   type RecordOwner,
-  type Scope,
 } from './manifest-keys.js';
-
-export const DEFAULT_MANIFEST_BUCKET = 'wadm_manifests';
 
 /** What a mutation decided: write a new record, delete the app, or leave it. */
 export type Decision<T> =
@@ -81,13 +79,13 @@ const MAX_CAS_ATTEMPTS = 200;
 /** What an in-memory view of the manifest bucket offers the store (see `ManifestStore.useView`). */
 export interface ManifestHint {
   /** True when the view shows the scope's index listing the app (false: unknown or not listed). */
-  listed(scope: Scope, name: string): boolean;
+  listed(scope: LatticeRef, name: string): boolean;
   /** The view's copy of the app's record with its revision, or undefined when it has none. */
-  peek(scope: Scope, name: string): LoadedApp | undefined;
+  peek(scope: LatticeRef, name: string): LoadedApp | undefined;
   /** True when the view shows the scope's index key holding an index (false: unknown or not). */
-  hasIndex?(scope: Scope): boolean;
+  hasIndex?(scope: LatticeRef): boolean;
   /** Names of the scope's app records the view sees missing from the scope's index. */
-  unindexed?(scope: Scope): readonly string[];
+  unindexed?(scope: LatticeRef): readonly string[];
   /** Register the healer the view calls for an app record (scope key, name) that stays missing from its index. */
   onUnindexed?(heal: (scopeKey: string, name: string) => Promise<void>): void;
 }
@@ -105,7 +103,7 @@ export class ManifestStore {
   }
 
   /** The app's record, or null when its key is absent or holds something else (an index, another app's record). */
-  async load(scope: Scope, name: string): Promise<LoadedApp | null> {
+  async load(scope: LatticeRef, name: string): Promise<LoadedApp | null> {
     const slot = await this.read(scopeKey(scope), name);
     return slot.kind === 'app' ? { app: slot.app, revision: slot.revision } : null;
   }
@@ -135,7 +133,7 @@ export class ManifestStore {
    * several times, against fresher records each time. A write whose key belongs to another lattice's
    * index or app throws `ManifestKeyCollisionError`.
    */
-  async mutate<T>(scope: Scope, name: string, decide: (current: StoredApp | null) => Decision<T>): Promise<T> {
+  async mutate<T>(scope: LatticeRef, name: string, decide: (current: StoredApp | null) => Decision<T>): Promise<T> {
     const sk = scopeKey(scope);
     const key = appKey(scope, name);
     const mt = scope.account !== undefined;
@@ -208,7 +206,7 @@ export class ManifestStore {
    * undefined when the record changed since (whoever changed it wins; the caller decides again on what is
    * there now). `revision` must be one at which the key held this app's record (e.g. from the view's `peek`).
    */
-  async replaceAt(scope: Scope, name: string, app: StoredApp, revision: number): Promise<number | undefined> {
+  async replaceAt(scope: LatticeRef, name: string, app: StoredApp, revision: number): Promise<number | undefined> {
     const key = appKey(scope, name);
     try {
       return await this.kv.update(key, encodeStoredApp(app), revision);
@@ -237,7 +235,7 @@ export class ManifestStore {
    * Make sure the scope's index key holds an index before a record of the scope is created: create it
    * empty when absent (compare-and-set); refuse when it holds an app record.
    */
-  private async claimIndex(scope: Scope, name: string): Promise<void> {
+  private async claimIndex(scope: LatticeRef, name: string): Promise<void> {
     if (this.hint?.hasIndex?.(scope)) return;
     const sk = scopeKey(scope);
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
@@ -274,13 +272,13 @@ export class ManifestStore {
   }
 
   /** Sync the index when it does not list an app whose record exists (one read when it does, none when the view knows). */
-  async ensureIndexed(scope: Scope, name: string): Promise<void> {
+  async ensureIndexed(scope: LatticeRef, name: string): Promise<void> {
     if (this.hint?.listed(scope, name)) return;
     if (!(await this.indexedNames(scope)).includes(name)) await this.syncIndex(scope, name);
   }
 
   /** Make the lattice index agree with whether `name`'s record exists (see the module comment). */
-  async syncIndex(scope: Scope, name: string): Promise<void> {
+  async syncIndex(scope: LatticeRef, name: string): Promise<void> {
     await this.syncIndexKey(scopeKey(scope), name, scope.account !== undefined);
   }
 
@@ -328,7 +326,7 @@ export class ManifestStore {
    * The scope's app names, sorted. App records the view sees missing from the index are indexed first
    * (those that cannot be, because the index key holds another lattice's app, stay unlisted).
    */
-  async listNames(scope: Scope): Promise<string[]> {
+  async listNames(scope: LatticeRef): Promise<string[]> {
     for (const name of this.hint?.unindexed?.(scope) ?? []) {
       try {
         await this.syncIndex(scope, name);
@@ -340,7 +338,7 @@ export class ManifestStore {
   }
 
   /** The index's names, in stored order. */
-  private async indexedNames(scope: Scope): Promise<string[]> {
+  private async indexedNames(scope: LatticeRef): Promise<string[]> {
     const indexKey = scopeKey(scope);
     try {
       const idx = this.live(await this.kv.get(indexKey));
@@ -351,7 +349,7 @@ export class ManifestStore {
   }
 
   /** Every app of the scope, sorted by name; names in the index whose record is gone are skipped. */
-  async listApps(scope: Scope): Promise<StoredApp[]> {
+  async listApps(scope: LatticeRef): Promise<StoredApp[]> {
     const names = await this.listNames(scope);
     const out: StoredApp[] = [];
     // Bounded: many concurrent requests each listing a large lattice must not flood the server.

@@ -1,8 +1,7 @@
 /** Reading and publishing app status on stream `wadm_status` (subject `wadm.status.{lattice}.{name}`; multitenant: `wadm_status_tenants`, `{account}.wadm.status.…`). */
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { statusFromWire, statusToWire, type Status } from '@wadm-ts/model';
-import { statusSubject } from '@wadm-ts/protocol';
-import { STATUS_STREAM, TENANT_STATUS_STREAM } from './streams.js';
+import { STATUS_STREAM, statusSubject, TENANT_STATUS_STREAM } from '@wadm-ts/protocol';
 import { StorageError } from './errors.js';
 import { isNoMessage } from './js-errors.js';
 

@@ -17,19 +17,23 @@ import { jetstream, jetstreamManager, RetentionPolicy, StorageType, type JetStre
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '@wadm-ts/obs';
+import {
+  bucketStream,
+  STATUS_STREAM,
+  STATUS_STREAM_BESIDE,
+  STATUS_SUBJECTS,
+  TENANT_STATUS_STREAM,
+  TENANT_STATUS_SUBJECTS,
+  WADM_EVENT_SUBJECTS,
+  WADM_EVENTS_STREAM,
+  WADM_EVENTS_STREAM_BESIDE,
+} from '@wadm-ts/protocol';
 import { describeError, isTransientJetStreamError } from './retry.js';
 import { isStreamNameExists, isStreamNotFound, isSubjectsOverlap, jetStreamErrCode, JsErrCode } from './js-errors.js';
 import { StreamConflictError, describeDifferences, incompatibilities, subjectListsCollide, toleratedDifferences, type StreamDifference } from './stream-compat.js';
 
 export * from './stream-compat.js';
 
-export const STATUS_STREAM = 'wadm_status';
-/** Multitenant statuses, `{account}.wadm.status.{lattice}.{name}` (wadm-ts only). */
-export const TENANT_STATUS_STREAM = 'wadm_status_tenants';
-export const EVENTS_STREAM = 'wadm_events';
-/** The names wadm-ts uses beside an incompatible `wadm_status` / `wadm_events` (see ensureStream). */
-export const STATUS_STREAM_BESIDE = 'wadm_ts_status';
-export const EVENTS_STREAM_BESIDE = 'wadm_ts_events';
 const SEVENTY_SECONDS_NS = 70 * 1_000_000_000;
 
 /** err_code: "no suitable peers for placement" (more replicas than JetStream servers). */
@@ -334,7 +338,7 @@ export async function ensureApiStreams(ctx: JetStreamContext, opts: { multitenan
   if (opts.multitenant) {
     await ensureStream(ctx, {
       name: TENANT_STATUS_STREAM,
-      subjects: ['*.wadm.status.*.*'],
+      subjects: [TENANT_STATUS_SUBJECTS],
       retention: RetentionPolicy.Limits,
       max_msgs_per_subject: 10,
       allow_direct: true,
@@ -344,7 +348,7 @@ export async function ensureApiStreams(ctx: JetStreamContext, opts: { multitenan
     ctx,
     {
       name: STATUS_STREAM,
-      subjects: ['wadm.status.*.*'],
+      subjects: [STATUS_SUBJECTS],
       retention: RetentionPolicy.Limits,
       max_msgs_per_subject: 10,
       allow_direct: true,
@@ -354,12 +358,12 @@ export async function ensureApiStreams(ctx: JetStreamContext, opts: { multitenan
   await ensureStream(
     ctx,
     {
-      name: EVENTS_STREAM,
-      subjects: ['wadm.evt.*.>'],
+      name: WADM_EVENTS_STREAM,
+      subjects: [WADM_EVENT_SUBJECTS],
       retention: RetentionPolicy.Limits,
       max_age: SEVENTY_SECONDS_NS,
     },
-    { fallback: EVENTS_STREAM_BESIDE },
+    { fallback: WADM_EVENTS_STREAM_BESIDE },
   );
 }
 
@@ -380,10 +384,6 @@ export async function workQueueConsumerConflict(ctx: JetStreamContext, canonical
   return new StreamConflictError(msg, canonical, [{ field: 'consumers', found: others, wanted: [consumer] }]);
 }
 
-/** The stream behind KV bucket `name`. */
-export function bucketStream(name: string): string {
-  return `KV_${name}`;
-}
 
 /**
  * Open (creating when missing) a KV bucket with history 1, the configured storage and replicas; an

@@ -6,8 +6,8 @@ import type { KV } from '@nats-io/kv';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { Logger } from '@wadm-ts/obs';
 import { KvMirror, type MirrorEntry } from './kv-mirror.js';
+import { refOfTokens, type LatticeRef } from '@wadm-ts/protocol';
 import {
-  fromKeyToken,
   latticePrefix,
   type AppliedValue,
   type ComponentState,
@@ -16,21 +16,19 @@ import {
   type HostState,
   type InFlightValue,
   type LatticeMeta,
-  type LatticeRef,
   type LatticeSnapshot,
   type LinkState,
   type ProviderState,
   type StoredValue,
 } from './lattice-state.js';
 import { decodeStoredApp, type StoredApp } from './stored-app.js';
-import { isIndexValue, recordBelongs, recordOwner, scopeKey, type RecordOwner, type Scope } from './manifest-keys.js';
+import { isIndexValue, recordBelongs, recordOwner, scopeKey, type RecordOwner } from './manifest-keys.js';
 
 const decoder = new TextDecoder();
 
 function refOfPrefix(prefix: string): LatticeRef {
   const t = prefix.split('.');
-  const lattice = fromKeyToken(t[2]!);
-  return t[1] === '_' ? { lattice } : { lattice, account: fromKeyToken(t[1]!) };
+  return refOfTokens(t[1]!, t[2]!);
 }
 
 /** `lat.{acct}.{lattice}` of a state key, or undefined for keys that are not lattice state. */
@@ -316,17 +314,17 @@ export class ManifestView {
   }
 
   /** Whether the scope's index lists the app, as this view sees it now (false before the view is ready). */
-  listed(scope: Scope, name: string): boolean {
+  listed(scope: LatticeRef, name: string): boolean {
     return this.ready && (this.index(scopeKey(scope))?.set.has(name) ?? false);
   }
 
   /** Whether the scope's index key holds an index, as this view sees it now (false before the view is ready). */
-  hasIndex(scope: Scope): boolean {
+  hasIndex(scope: LatticeRef): boolean {
     return this.ready && this.index(scopeKey(scope)) !== undefined;
   }
 
   /** Names of the scope's app records that its index does not list, as this view sees it now. */
-  unindexed(scope: Scope): string[] {
+  unindexed(scope: LatticeRef): string[] {
     if (!this.ready) return [];
     return [...(this.unlistedByScope.get(scopeKey(scope)) ?? [])].sort();
   }
@@ -444,7 +442,7 @@ export class ManifestView {
   }
 
   /** Every stored app of a scope (names in the index whose record is gone or unreadable are skipped). */
-  apps(scope: Scope): StoredApp[] {
+  apps(scope: LatticeRef): StoredApp[] {
     const sk = scopeKey(scope);
     const out: StoredApp[] = [];
     for (const name of this.indexNames(sk) ?? []) {
@@ -477,7 +475,7 @@ export class ManifestView {
   }
 
   /** The view's copy of a stored app with its KV revision (undefined before the view is ready or when it has none). */
-  peek(scope: Scope, name: string): { app: StoredApp; revision: number } | undefined {
+  peek(scope: LatticeRef, name: string): { app: StoredApp; revision: number } | undefined {
     if (!this.ready) return undefined;
     const sk = scopeKey(scope);
     const e = this.mirror.get(`${sk}-${name}`);
@@ -486,7 +484,7 @@ export class ManifestView {
   }
 
   /** Whether the app is stored and has a deployed version (as this view sees it now). */
-  isDeployed(scope: Scope, name: string): boolean {
+  isDeployed(scope: LatticeRef, name: string): boolean {
     const a = this.app(scopeKey(scope), name);
     return a !== null && a.deployedVersion !== null;
   }

@@ -1,8 +1,9 @@
 /** Command constructors. Components and providers share one `WorkloadOps` interface. */
+import { APPSPEC_KEY } from '@wadm-ts/protocol';
 import type { LinkDef } from '@wadm-ts/protocol';
 import type { Command } from '../types.js';
 import type { Workload, WorkloadSpec } from './desired.js';
-import { APPSPEC_KEY, managedAnnotations, scalerAnnotations } from './ids.js';
+import { managedAnnotations, scalerAnnotations } from './ids.js';
 import type { Instance } from './observed.js';
 
 export interface WorkloadOps {

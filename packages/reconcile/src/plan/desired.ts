@@ -23,7 +23,7 @@ import { configRefs, type ConfigRef } from './configs.js';
 import {
   DAEMON_SCALER_KIND,
   LINK_SCALER_KIND,
-  linkKey,
+  linkIdentity,
   linkScalerId,
   SPREAD_SCALER_KIND,
   statusScalerId,
@@ -219,7 +219,7 @@ export function mergeLinks(scalers: readonly ScalerSpec[]): ScalerSpec[] {
   const groups = new Map<string, LinkSpec[]>();
   for (const s of scalers) {
     if (s.type !== 'link') continue;
-    const k = linkKey(s.link.source_id, s.link.wit_namespace, s.link.wit_package, s.link.name, s.link.target);
+    const k = linkIdentity(s.link.source_id, s.link.wit_namespace, s.link.wit_package, s.link.name, s.link.target);
     const g = groups.get(k);
     if (g) g.push(s);
     else groups.set(k, [s]);
@@ -240,7 +240,7 @@ export function mergeLinks(scalers: readonly ScalerSpec[]): ScalerSpec[] {
   if (merged.size === 0) return [...scalers];
   return scalers.map((s) => {
     if (s.type !== 'link') return s;
-    const m = merged.get(linkKey(s.link.source_id, s.link.wit_namespace, s.link.wit_package, s.link.name, s.link.target));
+    const m = merged.get(linkIdentity(s.link.source_id, s.link.wit_namespace, s.link.wit_package, s.link.name, s.link.target));
     return m ? { ...s, link: { ...m.link, interfaces: [...m.link.interfaces], source_config: [...m.link.source_config], target_config: [...m.link.target_config] }, configs: [...m.configs] } : s;
   });
 }

@@ -10,11 +10,12 @@
  * commands, with the candidate in place of the app's deployed version; the commands of that app are
  * kept. Nothing is written and nothing is sent.
  */
+import { APPSPEC_KEY, MANAGED_BY_KEY, MANAGED_BY_VALUE, SPREAD_KEY } from '@wadm-ts/protocol';
 import { componentId, type Component, type Manifest } from '@wadm-ts/model';
 import type { LinkDef, PlanChange, PlanCommand, PlanFieldChange } from '@wadm-ts/protocol';
 import type { Command, DeployedApp, ObservedLattice, PlanInput } from '../types.js';
 import { desiredOf, type LinkSpec, type WorkloadSpec } from './desired.js';
-import { APPSPEC_KEY, canonicalJson, linkKey, MANAGED_BY_KEY, MANAGED_BY_VALUE, SPREAD_KEY } from './ids.js';
+import { canonicalJson, linkIdentity } from './ids.js';
 import { planLattice } from './index.js';
 import { settleInflight } from './inflight.js';
 import { indexObserved, type ObservedIndex } from './observed.js';
@@ -126,7 +127,7 @@ function desiredLinks(specs: ReturnType<typeof desiredOf> | undefined): Map<stri
   for (const s of specs?.scalers ?? []) {
     if (s.type !== 'link') continue;
     const l = (s as LinkSpec).link;
-    const k = linkKey(l.source_id, l.wit_namespace, l.wit_package, l.name, l.target);
+    const k = linkIdentity(l.source_id, l.wit_namespace, l.wit_package, l.name, l.target);
     if (!out.has(k)) out.set(k, l);
   }
   return out;

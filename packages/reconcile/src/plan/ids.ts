@@ -3,14 +3,9 @@
  * lower-case hex), ownership annotations, and the identity of a command's target.
  */
 import * as crypto from 'node:crypto';
-import type { LinkDef } from '@wadm-ts/protocol';
+import { APPSPEC_KEY, MANAGED_BY_KEY, MANAGED_BY_VALUE, SCALER_KEY, SPREAD_KEY, type LinkDef } from '@wadm-ts/protocol';
 import type { Command } from '../types.js';
 
-export const MANAGED_BY_KEY = 'wasmcloud.dev/managed-by';
-export const MANAGED_BY_VALUE = 'wadm';
-export const APPSPEC_KEY = 'wasmcloud.dev/appspec';
-export const SCALER_KEY = 'wasmcloud.dev/scaler';
-export const SPREAD_KEY = 'wasmcloud.dev/spread_name';
 export const DEFAULT_SPREAD_NAME = 'default';
 
 export const SPREAD_SCALER_KIND = 'SpreadScaler';
@@ -74,7 +69,7 @@ export function scalerAnnotations(app: string, scalerId: string, spread: string)
 }
 
 /** A link's identity on a host: a `link.put` replaces the link with the same five fields, or appends. */
-export function linkKey(sourceId: string, ns: string, pkg: string, name: string, target: string): string {
+export function linkIdentity(sourceId: string, ns: string, pkg: string, name: string, target: string): string {
   return `${sourceId}:${ns}:${pkg}:${name}:${target}`;
 }
 
@@ -96,10 +91,10 @@ export function commandKey(c: Command): string {
     case 'StopProvider':
       return `provider:${c.host_id}:${c.provider_id}`;
     case 'PutLink':
-      return `link:${linkKey(c.source_id, c.wit_namespace, c.wit_package, c.name, c.target)}`;
+      return `link:${linkIdentity(c.source_id, c.wit_namespace, c.wit_package, c.name, c.target)}`;
     case 'DeleteLink':
       // A deletion recorded without its target (older wadm-ts) keys as the name it removes.
-      return `link:${c.target === undefined ? linkNameKey(c.source_id, c.wit_namespace, c.wit_package, c.link_name) : linkKey(c.source_id, c.wit_namespace, c.wit_package, c.link_name, c.target)}`;
+      return `link:${c.target === undefined ? linkNameKey(c.source_id, c.wit_namespace, c.wit_package, c.link_name) : linkIdentity(c.source_id, c.wit_namespace, c.wit_package, c.link_name, c.target)}`;
     case 'PutConfig':
     case 'DeleteConfig':
       return `config:${c.config_name}`;

@@ -21,7 +21,7 @@ import { desiredOf, type AppDesired, type ScalerSpec } from './desired.js';
 import type { ScalerEval } from './evaluation.js';
 import { CommandFilter, DEFAULT_BACKOFF_MS, settleInflight } from './inflight.js';
 import { appliedLinkKey, appliedLinkOf, evalLink, linkCleanup, type AppliedLink } from './links.js';
-import { linkKey, linkNameKey } from './ids.js';
+import { linkIdentity, linkNameKey } from './ids.js';
 import { LatticeLoad } from './placement.js';
 import { indexObserved, isStale, type Instance, type ObservedIndex } from './observed.js';
 import { appStatus, cleanupInfo, scalerStatus, toScalerStatus } from './status.js';
@@ -30,11 +30,6 @@ import { releasedInstance } from './released.js';
 
 export { commandKey, sameCommand, sha256Hex, workloadScalerId, linkScalerId, scalerAnnotations, managedAnnotations } from './ids.js';
 export {
-  MANAGED_BY_KEY,
-  MANAGED_BY_VALUE,
-  APPSPEC_KEY,
-  SCALER_KEY,
-  SPREAD_KEY,
   SPREAD_SCALER_KIND,
   DAEMON_SCALER_KIND,
   LINK_SCALER_KIND,
@@ -180,7 +175,7 @@ export function planLattice(input: PlanInput): PlanOutput {
         if (err === undefined) pending++;
         else backoff.push(err);
         // A link put again although it was applied before: it went missing or changed (drift).
-        if (c.kind === 'PutLink' && issuer.emitted(c, bucket) && (prevApplied.get(d.app)?.links ?? []).some((l) => appliedLinkKey(l) === linkKey(c.source_id, c.wit_namespace, c.wit_package, c.name, c.target))) {
+        if (c.kind === 'PutLink' && issuer.emitted(c, bucket) && (prevApplied.get(d.app)?.links ?? []).some((l) => appliedLinkKey(l) === linkIdentity(c.source_id, c.wit_namespace, c.wit_package, c.name, c.target))) {
           drift.push({ kind: 'link', app: d.app, name: `${c.source_id} ${c.wit_namespace}:${c.wit_package} ${c.name}` });
         }
       }
@@ -221,7 +216,7 @@ export function planLattice(input: PlanInput): PlanOutput {
     if (f.expiresAt <= input.now) continue;
     const c = f.command;
     if (c.kind === 'PutLink') {
-      addTo(linksInFlight, c.model_name, linkKey(c.source_id, c.wit_namespace, c.wit_package, c.name, c.target));
+      addTo(linksInFlight, c.model_name, linkIdentity(c.source_id, c.wit_namespace, c.wit_package, c.name, c.target));
       addTo(linkNamesInFlight, c.model_name, linkNameKey(c.source_id, c.wit_namespace, c.wit_package, c.name));
     } else if (c.kind === 'PutConfig') addTo(configsInFlight, c.model_name, c.config_name);
   }

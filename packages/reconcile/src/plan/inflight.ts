@@ -3,10 +3,10 @@
  * and BackoffWrapper, docs/wire/behaviour.md §5.6), and for the runtime which in-flight entries are done
  * (`isSatisfied`, `settleInflight`).
  */
-import type { LinkDef } from '@wadm-ts/protocol';
-import { keyToken, type ComponentState, type FailureState, type LatticeSnapshot } from '@wadm-ts/store';
+import { keyToken, SCALER_KEY, type LinkDef } from '@wadm-ts/protocol';
+import type { ComponentState, FailureState, LatticeSnapshot } from '@wadm-ts/store';
 import type { Command, InFlight, ObservedLattice } from '../types.js';
-import { commandKey, linkNameKey, SCALER_KEY, sameCommand } from './ids.js';
+import { commandKey, linkNameKey, sameCommand } from './ids.js';
 import { sameLink } from './observed.js';
 import { linkOf } from './commands.js';
 

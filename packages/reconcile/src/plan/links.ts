@@ -10,7 +10,7 @@ import { deleteLink, putLink } from './commands.js';
 import { configGate } from './configs.js';
 import type { LinkSpec } from './desired.js';
 import type { ScalerEval } from './evaluation.js';
-import { linkKey, linkNameKey } from './ids.js';
+import { linkIdentity, linkNameKey } from './ids.js';
 import { sameLink, type ObservedIndex } from './observed.js';
 
 export type AppliedLink = AppliedRecord['links'][number];
@@ -23,15 +23,15 @@ export function appliedLinkOf(spec: LinkSpec): AppliedLink {
 /** Stands for "any target" in the key of an applied entry recorded without one (older wadm-ts). */
 const ANY_TARGET = '\u0000any';
 
-/** The identity of an applied entry: `linkKey`, or for an entry without target its name with "any target". */
+/** The identity of an applied entry: `linkIdentity`, or for an entry without target its name with "any target". */
 export function appliedLinkKey(l: AppliedLink): string {
-  return linkKey(l.source_id, l.wit_namespace, l.wit_package, l.name, l.target ?? ANY_TARGET);
+  return linkIdentity(l.source_id, l.wit_namespace, l.wit_package, l.name, l.target ?? ANY_TARGET);
 }
 
 export function evalLink(spec: LinkSpec, observed: ObservedIndex, beingPut: ReadonlySet<string>): ScalerEval {
   const l = spec.link;
   const gate = configGate(spec.configs, observed.configs, beingPut);
-  const cur = observed.links.get(linkKey(l.source_id, l.wit_namespace, l.wit_package, l.name, l.target));
+  const cur = observed.links.get(linkIdentity(l.source_id, l.wit_namespace, l.wit_package, l.name, l.target));
   const commands: Command[] = [];
   // The link's configs must exist before the link is put.
   if (!(cur && sameLink(cur, l)) && gate.ready) commands.push(putLink(spec.app, l));
@@ -52,7 +52,7 @@ export function evalLink(spec: LinkSpec, observed: ObservedIndex, beingPut: Read
 export interface CleanupContext {
   now: number;
   graceMs: number;
-  /** Link keys (links: `linkKey`) or config names (configs) whose put is in flight for this app. */
+  /** Link keys (links: `linkIdentity`) or config names (configs) whose put is in flight for this app. */
   beingPut: ReadonlySet<string>;
 }
 
@@ -101,7 +101,7 @@ export function linkCleanup(
   };
   for (const l of rec.links) {
     if (l.target !== undefined) {
-      const k = linkKey(l.source_id, l.wit_namespace, l.wit_package, l.name, l.target);
+      const k = linkIdentity(l.source_id, l.wit_namespace, l.wit_package, l.name, l.target);
       if (!unwanted(k)) continue;
       if (!observed.links.has(k)) {
         unobserved(l, ctx.beingPut.has(k));
@@ -117,7 +117,7 @@ export function linkCleanup(
       unobserved(l, ctx.beingPutNamed.has(n));
       continue;
     }
-    const stale = present.filter((x) => unwanted(linkKey(x.source_id, x.wit_namespace, x.wit_package, x.name, x.target)));
+    const stale = present.filter((x) => unwanted(linkIdentity(x.source_id, x.wit_namespace, x.wit_package, x.name, x.target)));
     if (stale.length === 0) continue;
     for (const x of stale) commands.push(deleteLink(rec.app, { ...l, target: x.target }));
     keep.push(l);

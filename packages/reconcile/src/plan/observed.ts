@@ -1,7 +1,7 @@
 /** Indexes over the observed lattice, and who owns what (docs/wire/behaviour.md §4 annotations). */
-import { sameLinkDef, type LinkDef } from '@wadm-ts/protocol';
+import { APPSPEC_KEY, type LinkDef, MANAGED_BY_KEY, MANAGED_BY_VALUE, sameLinkDef, SCALER_KEY } from '@wadm-ts/protocol';
 import type { HostState, LatticeSnapshot, ProviderHealth } from '@wadm-ts/store';
-import { APPSPEC_KEY, linkKey, linkNameKey, MANAGED_BY_KEY, MANAGED_BY_VALUE, SCALER_KEY } from './ids.js';
+import { linkIdentity, linkNameKey } from './ids.js';
 import type { Workload } from './desired.js';
 
 /** A component or provider running on one host. */
@@ -24,7 +24,7 @@ export interface ObservedIndex {
   instances: Record<Workload, Map<string, Map<string, Instance>>>;
   /** Every instance, sorted by host, workload, id. */
   all: Instance[];
-  /** Live links by their host identity (`linkKey`: source, namespace, package, name, target). */
+  /** Live links by their host identity (`linkIdentity`: source, namespace, package, name, target). */
   links: Map<string, LinkDef>;
   /** The same links by what a `link.del` names (`linkNameKey`), in state order. */
   linksNamed: Map<string, LinkDef[]>;
@@ -60,7 +60,7 @@ export function indexObserved(o: LatticeSnapshot): ObservedIndex {
   const newest = new Map<string, { link: LinkDef; seq: number }>();
   for (const l of o.links) {
     if (l.deleted) continue;
-    const k = linkKey(l.link.source_id, l.link.wit_namespace, l.link.wit_package, l.link.name, l.link.target);
+    const k = linkIdentity(l.link.source_id, l.link.wit_namespace, l.link.wit_package, l.link.name, l.link.target);
     const cur = newest.get(k);
     if (!cur || l.seq > cur.seq) newest.set(k, { link: l.link, seq: l.seq });
   }

@@ -4,10 +4,11 @@
  * scalers), which placements of which scaler are in flight, the eligible hosts per requirement set
  * (computed once per pass), and a per-scaler tie-break between equally loaded hosts.
  */
+import { SCALER_KEY, SPREAD_KEY } from '@wadm-ts/protocol';
 import type { HostState } from '@wadm-ts/store';
 import type { InFlight } from '../types.js';
 import type { Workload } from './desired.js';
-import { SCALER_KEY, SPREAD_KEY } from './ids.js';
+
 import type { Instance } from './observed.js';
 import { isEligible } from './spread.js';
 

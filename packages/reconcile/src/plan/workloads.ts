@@ -2,6 +2,7 @@
  * Component and provider spread/daemon scalers (docs/wire/behaviour.md §5.1–5.4 with docs/wire/README.md rule 3): one
  * generic evaluation; `WorkloadOps` supplies what differs (ScaleComponent vs Start/StopProvider).
  */
+import { SCALER_KEY, SPREAD_KEY } from '@wadm-ts/protocol';
 import { minAvailable } from '@wadm-ts/model';
 import type { HostState } from '@wadm-ts/store';
 import type { Command, InFlight } from '../types.js';
@@ -9,7 +10,7 @@ import { opsFor, updateComponent } from './commands.js';
 import { configGate } from './configs.js';
 import type { WorkloadSpec } from './desired.js';
 import type { ScalerEval } from './evaluation.js';
-import { commandKey, sameCommand, SCALER_KEY, SPREAD_KEY, workloadScalerId } from './ids.js';
+import { commandKey, sameCommand, workloadScalerId } from './ids.js';
 import { managedApp, type Instance, type ObservedIndex } from './observed.js';
 import { chooseMoves, rolloutMessage, type RolloutCandidate } from './rollout.js';
 import type { LatticeLoad, PendingPlacement } from './placement.js';

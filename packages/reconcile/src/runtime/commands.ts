@@ -11,18 +11,12 @@
 import { headers, type NatsConnection } from '@nats-io/transport-node';
 import { AckPolicy, RetentionPolicy, type JsMsg } from '@nats-io/jetstream';
 import PQueue from 'p-queue';
-import { ConsumerLoop, ensureStream, isConsumerExists, isWorkQueueConsumerConflict, keyToken, streamName, workQueueConsumerConflict, type JetStreamContext, type LatticeRef } from '@wadm-ts/store';
+import { COMMAND_CONSUMER, COMMAND_STREAM, COMMAND_STREAM_BESIDE, COMMAND_SUBJECTS, commandSubject, type LatticeRef } from '@wadm-ts/protocol';
+import { ConsumerLoop, ensureStream, isConsumerExists, isWorkQueueConsumerConflict, streamName, workQueueConsumerConflict, type JetStreamContext } from '@wadm-ts/store';
 import type { Logger, Metrics, Tracing } from '@wadm-ts/obs';
 import type { Command } from '../types.js';
 import { toCtlRequest } from './ctl.js';
 
-export const COMMAND_STREAM = 'wadm_commands';
-/**
- * The command stream's name beside an incompatible `wadm_commands` — the Rust wadm's, which captures
- * `wadm.cmd.*` (work queue, with its per-lattice consumers): wadm-ts leaves that one alone.
- */
-export const COMMAND_STREAM_BESIDE = 'wadm_ts_commands';
-export const COMMAND_CONSUMER = 'wadm_command_workers';
 const COMMAND_ACK_WAIT_MS = 1500;
 const NS = 1_000_000;
 
@@ -75,17 +69,13 @@ export function isConstructive(c: Command): boolean {
   return (c.kind === 'ScaleComponent' && c.count > 0) || c.kind === 'UpdateComponent' || c.kind === 'StartProvider' || c.kind === 'PutLink' || c.kind === 'PutConfig';
 }
 
-export function commandSubject(ref: LatticeRef): string {
-  return `wadm.cmd.${ref.account ? keyToken(ref.account) : '_'}.${keyToken(ref.lattice)}`;
-}
-
 /** The command stream and the workers' consumer; resolves to the name of the stream in use (see ensureStream). */
 export async function ensureCommandResources(ctx: JetStreamContext): Promise<string> {
   const { name: stream } = await ensureStream(
     ctx,
     {
       name: COMMAND_STREAM,
-      subjects: ['wadm.cmd.*.*'],
+      subjects: [COMMAND_SUBJECTS],
       retention: RetentionPolicy.Workqueue,
       max_age: 3_600_000 * NS,
       duplicate_window: 120_000 * NS,

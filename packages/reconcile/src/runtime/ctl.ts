@@ -1,17 +1,12 @@
 /** Commands → control-interface requests (docs/wire/control-interface.md §6), as pure data. */
 import type { Command } from '../types.js';
-import { ctlSubject, updateComponentBody } from '@wadm-ts/protocol';
+import { APPSPEC_KEY, ctlSubject, MANAGED_BY_KEY, MANAGED_BY_VALUE, updateComponentBody } from '@wadm-ts/protocol';
 import { linkOf } from '../plan/commands.js';
-
-export const MANAGED_BY = 'wasmcloud.dev/managed-by';
-export const APPSPEC = 'wasmcloud.dev/appspec';
 
 export interface CtlRequest {
   subject: string;
   body: string;
 }
-
-export { ctlSubject };
 
 export function toCtlRequest(c: Command, lattice: string, account?: string): CtlRequest {
   const subj = (s: string): string => ctlSubject(lattice, s, account);
@@ -22,7 +17,7 @@ export function toCtlRequest(c: Command, lattice: string, account?: string): Ctl
         body: JSON.stringify({
           component_ref: c.reference,
           component_id: c.component_id,
-          annotations: { ...c.annotations, [MANAGED_BY]: 'wadm', [APPSPEC]: c.model_name },
+          annotations: { ...c.annotations, [MANAGED_BY_KEY]: MANAGED_BY_VALUE, [APPSPEC_KEY]: c.model_name },
           count: c.count,
           host_id: c.host_id,
           config: c.config,
@@ -34,7 +29,7 @@ export function toCtlRequest(c: Command, lattice: string, account?: string): Ctl
         subject: subj(`component.update.${c.host_id}`),
         body: updateComponentBody({
           component_id: c.component_id,
-          annotations: { ...c.annotations, [MANAGED_BY]: 'wadm', [APPSPEC]: c.model_name },
+          annotations: { ...c.annotations, [MANAGED_BY_KEY]: MANAGED_BY_VALUE, [APPSPEC_KEY]: c.model_name },
           host_id: c.host_id,
           new_component_ref: c.new_component_ref,
         }),
@@ -47,7 +42,7 @@ export function toCtlRequest(c: Command, lattice: string, account?: string): Ctl
           provider_ref: c.reference,
           host_id: c.host_id,
           config: c.config,
-          annotations: { ...c.annotations, [MANAGED_BY]: 'wadm', [APPSPEC]: c.model_name },
+          annotations: { ...c.annotations, [MANAGED_BY_KEY]: MANAGED_BY_VALUE, [APPSPEC_KEY]: c.model_name },
         }),
       };
     case 'StopProvider':

@@ -6,9 +6,10 @@
  * (bounded by sequence, so nothing written after the collection is touched). Manifests are never
  * removed. A later event or deploy brings the lattice back as new.
  */
-import { RECONCILE_STREAM, isCasConflict, latticePrefix, reconcileSubject, type JetStreamContext, type StateView } from '@wadm-ts/store';
+import { bucketKeySubject, bucketStream, LEASE_BUCKET, RECONCILE_STREAM, reconcileSubject } from '@wadm-ts/protocol';
+import { isCasConflict, latticePrefix, type JetStreamContext, type StateView } from '@wadm-ts/store';
 import type { Logger, Metrics } from '@wadm-ts/obs';
-import { LEASE_BUCKET, leaseKey, type Held, type Leases } from './leases.js';
+import { leaseKey, type Held, type Leases } from './leases.js';
 
 export interface CollectOptions {
   ctx: JetStreamContext;
@@ -53,11 +54,11 @@ export async function collectLattice(o: CollectOptions): Promise<boolean> {
   o.metrics.counter('wadm_lattices_collected_total', 'idle lattices garbage-collected by this replica').inc();
   log.info('idle lattice garbage-collected (state, signal and lease removed; manifests kept)');
   const stateStream = `KV_${o.state.mirror.bucket}`;
-  const [stateLast, leaseLast] = await Promise.all([o.ctx.jsm.streams.info(stateStream), o.ctx.jsm.streams.info(`KV_${LEASE_BUCKET}`)]);
+  const [stateLast, leaseLast] = await Promise.all([o.ctx.jsm.streams.info(stateStream), o.ctx.jsm.streams.info(bucketStream(LEASE_BUCKET))]);
   const t = setTimeout(() => {
     void Promise.all([
       o.ctx.jsm.streams.purge(stateStream, { filter: `$KV.${o.state.mirror.bucket}.${latticePrefix(ref)}.>`, seq: stateLast.state.last_seq + 1 }),
-      o.ctx.jsm.streams.purge(`KV_${LEASE_BUCKET}`, { filter: `$KV.${LEASE_BUCKET}.${leaseKey(ref)}`, seq: leaseLast.state.last_seq + 1 }),
+      o.ctx.jsm.streams.purge(bucketStream(LEASE_BUCKET), { filter: bucketKeySubject(LEASE_BUCKET, leaseKey(ref)), seq: leaseLast.state.last_seq + 1 }),
     ]).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'dropping purge markers of a collected lattice failed'));
   }, o.markerDelayMs ?? 2000);
   t.unref();

@@ -21,10 +21,10 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { KV } from '@nats-io/kv';
-import { KvMirror, ensureBucket, fromKeyToken, isCasConflict, keyToken, type JetStreamContext, type LatticeRef } from '@wadm-ts/store';
+import { keyToken, LEASE_BUCKET, refOfTokens, refTokens, type LatticeRef } from '@wadm-ts/protocol';
+import { KvMirror, ensureBucket, isCasConflict, type JetStreamContext } from '@wadm-ts/store';
 import type { Logger, Metrics } from '@wadm-ts/obs';
 
-export const LEASE_BUCKET = 'wadm_leases';
 
 export interface LeaseValue {
   kind: 'lease';
@@ -50,14 +50,13 @@ export interface PresenceValue {
 type LeaseRecord = LeaseValue | PresenceValue;
 
 export function leaseKey(ref: LatticeRef): string {
-  return `l.${ref.account ? keyToken(ref.account) : '_'}.${keyToken(ref.lattice)}`;
+  return `l.${refTokens(ref)}`;
 }
 
 export function refOfLeaseKey(key: string): LatticeRef | undefined {
   const t = key.split('.');
   if (t.length !== 3 || t[0] !== 'l') return undefined;
-  const lattice = fromKeyToken(t[2]!);
-  return t[1] === '_' ? { lattice } : { lattice, account: fromKeyToken(t[1]!) };
+  return refOfTokens(t[1]!, t[2]!);
 }
 
 export class LeaseLostError extends Error {

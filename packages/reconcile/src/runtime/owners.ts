@@ -5,9 +5,10 @@
  * expiry or a backoff ending). At most one pass per lattice runs at a time, and at most
  * `maxConcurrent` per replica (p-queue). A trigger during a pass runs the lattice once more after it.
  */
+import type { LatticeRef } from '@wadm-ts/protocol';
 import PQueue from 'p-queue';
 import { performance } from 'node:perf_hooks';
-import { scopeKey, semanticallyChanged, type JetStreamContext, type LatticeRef, type ManifestView, type StateView } from '@wadm-ts/store';
+import { scopeKey, semanticallyChanged, type JetStreamContext, type ManifestView, type StateView } from '@wadm-ts/store';
 import type { Logger, Metrics } from '@wadm-ts/obs';
 import { LeaseLostError, leaseKey, type Held, type Leases } from './leases.js';
 import { OwnedLattice, type Reconciler } from './reconciler.js';
@@ -128,7 +129,7 @@ export class Owners {
     const previous = old?.running ? new Promise<void>((r) => old.idleWaiters.push(r)) : Promise.resolve();
     const slot: Slot = {
       owned: new OwnedLattice(h, this.o.ctx, this.o.fenced),
-      scope: scopeKey(h.ref.account ? { lattice: h.ref.lattice, account: h.ref.account } : { lattice: h.ref.lattice }),
+      scope: scopeKey(h.ref),
       queued: false,
       running: false,
       again: false,

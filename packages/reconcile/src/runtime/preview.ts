@@ -7,7 +7,8 @@
  * from the state bucket: listed from the stream's per-subject state, then fetched with bounded
  * concurrency; a lattice with more than `maxKeys` keys is refused with an error rather than read.
  */
-import { stateKeys, StorageError, type AppliedValue, type Entity, type FailureState, type InFlightValue, type LatticeRef, type LatticeSnapshot, type LatticeStateStore, type StateView, type StoredValue } from '@wadm-ts/store';
+import type { LatticeRef } from '@wadm-ts/protocol';
+import { stateKeys, StorageError, type AppliedValue, type Entity, type FailureState, type InFlightValue, type LatticeSnapshot, type LatticeStateStore, type StateView, type StoredValue } from '@wadm-ts/store';
 import { DEFAULT_BACKOFF_MS } from '../plan/inflight.js';
 import { planApp, type AppPlan } from '../plan/diff.js';
 import type { AppliedRecord, Command, DeployedApp, InFlight, ObservedLattice } from '../types.js';

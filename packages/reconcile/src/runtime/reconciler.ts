@@ -10,10 +10,11 @@
  * The lease is checked before the pass writes anything and before every write; a lost lease stops the
  * pass (LeaseLostError).
  */
+import type { LatticeRef } from '@wadm-ts/protocol';
 import { createHash, randomUUID } from 'node:crypto';
 import type { KV } from '@nats-io/kv';
 import { undeployedStatus, waitingStatus, type Status } from '@wadm-ts/model';
-import { isCasConflict, releasedOf, type AppliedValue, type InFlightValue, type JetStreamContext, type LatticeRef, type ManifestStore, type ManifestView, type StateView } from '@wadm-ts/store';
+import { isCasConflict, releasedOf, type AppliedValue, type InFlightValue, type JetStreamContext, type ManifestStore, type ManifestView, type StateView } from '@wadm-ts/store';
 import type { Logger, Metrics, Tracing } from '@wadm-ts/obs';
 import { DEFAULT_BACKOFF_MS, commandKey, earliestRequeue, planLattice, releasedStatus, settleInflight } from '../plan/index.js';
 import type { AppliedRecord, Command, DeployedApp, InFlight, PlanOutput } from '../types.js';

@@ -9,8 +9,8 @@
  * status), and only one of them can win the compare-and-set.
  */
 import type { Status } from '@wadm-ts/model';
-import { cloudEvent, ROLLOUT_REVERTED, wadmEventSubject, type RolloutRevertedData } from '@wadm-ts/protocol';
-import type { JetStreamContext, LatticeRef, ManifestStore, ManifestView, Scope } from '@wadm-ts/store';
+import { cloudEvent, ROLLOUT_REVERTED, wadmEventSubject, type LatticeRef, type RolloutRevertedData } from '@wadm-ts/protocol';
+import type { JetStreamContext, ManifestStore, ManifestView } from '@wadm-ts/store';
 import type { Logger, Metrics } from '@wadm-ts/obs';
 import { decideRollout, withRevertNote } from '../plan/revert.js';
 import type { Held } from './leases.js';
@@ -44,10 +44,9 @@ export class RolloutWriter {
     log: Logger,
   ): Promise<number | undefined> {
     const ref = h.ref;
-    const scope: Scope = ref.account ? { lattice: ref.lattice, account: ref.account } : { lattice: ref.lattice };
     let earliest: number | undefined;
     const one = async (name: string, version: string): Promise<void> => {
-      const cur = this.o.manifests.peek(scope, name);
+      const cur = this.o.manifests.peek(ref, name);
       // The record moved on since the plan (a deploy, a revert): the next pass decides on it.
       if (!cur || cur.app.deployedVersion !== version) return;
       const status = statuses[name];
@@ -56,11 +55,11 @@ export class RolloutWriter {
         if (d.deadlineAt !== undefined) earliest = earliest === undefined ? d.deadlineAt : Math.min(earliest, d.deadlineAt);
       } else if (d.kind === 'mark') {
         check();
-        await this.o.store.replaceAt(scope, name, { ...cur.app, rollout: d.rollout }, cur.revision);
+        await this.o.store.replaceAt(ref, name, { ...cur.app, rollout: d.rollout }, cur.revision);
       } else {
         check();
         const next = { ...cur.app, deployedVersion: d.to, rollout: d.rollout };
-        const rev = await this.o.store.replaceAt(scope, name, next, cur.revision);
+        const rev = await this.o.store.replaceAt(ref, name, next, cur.revision);
         if (rev === undefined) {
           log.info({ app: name, from: d.from, to: d.to }, 'revert skipped: the app record changed meanwhile');
           return;

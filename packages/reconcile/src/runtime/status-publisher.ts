@@ -8,8 +8,8 @@
 import { headers } from '@nats-io/transport-node';
 import { DeliverPolicy, type JsMsg } from '@nats-io/jetstream';
 import { statusFromWire, statusToWire, type Status } from '@wadm-ts/model';
-import { cloudEvent, statusSubject } from '@wadm-ts/protocol';
-import { STATUS_STREAM, TENANT_STATUS_STREAM, isCasConflict, isNoMessage, streamName, type JetStreamContext, type LatticeRef } from '@wadm-ts/store';
+import { APPLICATION_STATUS, appOfStatusSubject, cloudEvent, STATUS_STREAM, statusSubject, TENANT_STATUS_STREAM, wadmEventSubject, type LatticeRef } from '@wadm-ts/protocol';
+import { isCasConflict, isNoMessage, streamName, type JetStreamContext } from '@wadm-ts/store';
 import { LeaseLostError } from './leases.js';
 
 export const EPOCH_HEADER = 'Wadm-Epoch';
@@ -64,7 +64,7 @@ export class StatusPublisher {
         const iter = await c.consume({ max_messages: 512 });
         const timer = setTimeout(() => iter.stop(), timeoutMs);
         for await (const m of iter as AsyncIterable<JsMsg>) {
-          const name = m.subject.slice(m.subject.lastIndexOf('.') + 1);
+          const name = appOfStatusSubject(m.subject);
           seen.set(name, this.parse(m));
           if (m.info.pending === 0) break;
         }
@@ -117,8 +117,8 @@ export class StatusPublisher {
         continue;
       }
       // A notification: published without waiting for the stream's ack (the stream still captures it).
-      const ev = cloudEvent('wadm', 'com.wadm.application_status', { name, status: statusToWire(status) });
-      this.ctx.nc.publish(`${this.ref.account ? `${this.ref.account}.` : ''}wadm.evt.${this.ref.lattice}.application_status`, JSON.stringify(ev));
+      const ev = cloudEvent('wadm', APPLICATION_STATUS, { name, status: statusToWire(status) });
+      this.ctx.nc.publish(wadmEventSubject(this.ref.lattice, 'application_status', this.ref.account), JSON.stringify(ev));
       return true;
     }
     throw new LeaseLostError(this.ref, this.epoch, `status of ${name} keeps changing under this owner`);

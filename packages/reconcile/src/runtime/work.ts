@@ -9,20 +9,13 @@
  */
 import { AckPolicy, DeliverPolicy, type JsMsg } from '@nats-io/jetstream';
 import PQueue from 'p-queue';
-import { ConsumerLoop, RECONCILE_STREAM, fromKeyToken, isConsumerExists, type JetStreamContext, type LatticeRef } from '@wadm-ts/store';
+import { LEGACY_WORK_CONSUMER_PREFIX, parseReconcileSubject, RECONCILE_STREAM, WORK_CONSUMER } from '@wadm-ts/protocol';
+import { ConsumerLoop, isConsumerExists, type JetStreamContext } from '@wadm-ts/store';
 import type { Logger, Metrics } from '@wadm-ts/obs';
 import type { Leases } from './leases.js';
 import type { Owners } from './owners.js';
 
-export const WORK_CONSUMER = 'wadm_lattice_work';
 const NS = 1_000_000;
-
-export function refOfSignalSubject(subject: string): LatticeRef | undefined {
-  const t = subject.split('.');
-  if (t.length !== 4 || t[0] !== 'wadm' || t[1] !== 'reconcile') return undefined;
-  const lattice = fromKeyToken(t[3]!);
-  return t[2] === '_' ? { lattice } : { lattice, account: fromKeyToken(t[2]!) };
-}
 
 export async function ensureWorkConsumer(ctx: JetStreamContext, ackWaitMs: number, logger: Logger): Promise<void> {
   try {
@@ -40,7 +33,7 @@ export async function ensureWorkConsumer(ctx: JetStreamContext, ackWaitMs: numbe
   // The previous design's per-lattice consumers (`wadm_rc_*`) are gone: remove any left by an older version.
   try {
     for await (const c of ctx.jsm.consumers.list(RECONCILE_STREAM)) {
-      if (c.name.startsWith('wadm_rc_')) {
+      if (c.name.startsWith(LEGACY_WORK_CONSUMER_PREFIX)) {
         await ctx.jsm.consumers.delete(RECONCILE_STREAM, c.name).catch(() => undefined);
         logger.info({ consumer: c.name }, 'removed a per-lattice consumer of the previous runtime');
       }
@@ -93,7 +86,7 @@ export class LatticeWork {
   }
 
   private async handle(m: JsMsg): Promise<void> {
-    const ref = refOfSignalSubject(m.subject);
+    const ref = parseReconcileSubject(m.subject);
     if (!ref) {
       this.handled.inc({ outcome: 'invalid' });
       m.term();

@@ -3,19 +3,17 @@
  * lattices dirty; a flush loop publishes at most one signal per dirty lattice per interval to
  * `wadm.reconcile.{account|_}.{lattice}` on stream `wadm_reconcile` — so a storm of heartbeats becomes a
  * handful of signals. The reconciler coalesces further: of a burst of pending signals it acts on the last.
+ *
+ * It lives here, beside its one consumer (work.ts), because this package owns the work channel end to
+ * end: the stream's shape (one signal kept per lattice) is what `wadm_lattice_work` relies on. Its
+ * publishers do not import it: the replica hands it to ingest as a `LatticeMarker` (ingest's own
+ * interface) and its `mark` to the API as the `signal` callback.
  */
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { RetentionPolicy } from '@nats-io/jetstream';
-import { ensureStream, type JetStreamContext } from './streams.js';
-import { keyToken, type LatticeRef } from './lattice-state.js';
+import { RECONCILE_STREAM, RECONCILE_SUBJECTS, reconcileSubject, type LatticeRef } from '@wadm-ts/protocol';
+import { ensureStream, type JetStreamContext } from '@wadm-ts/store';
 import type { Logger, Metrics } from '@wadm-ts/obs';
-
-export const RECONCILE_STREAM = 'wadm_reconcile';
-export const RECONCILE_SUBJECTS = 'wadm.reconcile.*.*';
-
-export function reconcileSubject(l: LatticeRef): string {
-  return `wadm.reconcile.${l.account ? keyToken(l.account) : '_'}.${keyToken(l.lattice)}`;
-}
 
 export interface ReconcileSignal {
   lattice: string;
