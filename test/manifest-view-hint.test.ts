@@ -7,7 +7,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { parseManifest, type Manifest } from '@wadm-ts/model';
-import { ManifestStore, ensureBucket, jetStreamContext, type LoadedApp, type Scope, type StoredApp } from '@wadm-ts/store';
+import { ManifestStore, ensureBucket, jetStreamContext, type LoadedApp, type StoredApp } from '@wadm-ts/store';
+import type { LatticeRef } from '@wadm-ts/protocol';
 import { startNats, type TestNats } from './harness/nats.js';
 import { appManifest } from './harness/runtime.js';
 
@@ -29,7 +30,7 @@ function manifest(name: string, version: string): Manifest {
   return r.manifest;
 }
 
-const scope: Scope = { lattice: 'hint' };
+const scope: LatticeRef = { lattice: 'hint' };
 
 test('a stale view copy loses the compare-and-set and the write is decided again on KV', async () => {
   const ctx = await jetStreamContext(nc);

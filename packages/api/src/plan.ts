@@ -6,7 +6,8 @@
  */
 import { VERSION_ANNOTATION, type Manifest } from '@wadm-ts/model';
 import type { PlanChange, PlanCommand, PlanModelResponse } from '@wadm-ts/protocol';
-import { deployedManifest, releasedOf, type Scope, type StoredApp } from '@wadm-ts/store';
+import type { LatticeRef } from '@wadm-ts/protocol';
+import { deployedManifest, releasedOf, type StoredApp } from '@wadm-ts/store';
 import { stagedVersion, withVersion } from './decisions.js';
 
 /** One app version as the planner takes it. */
@@ -17,7 +18,7 @@ export interface PlanApp {
 }
 
 export interface PlanRequest {
-  scope: Scope;
+  scope: LatticeRef;
   name: string;
   /** The version deployed now, or null. */
   deployed: PlanApp | null;

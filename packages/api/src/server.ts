@@ -9,7 +9,8 @@ import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node'
 import type { JetStreamClient } from '@nats-io/jetstream';
 import PQueue from 'p-queue';
 import { API_QUEUE_GROUP, HISTORY_UNSUPPORTED, apiSubscription, parseApiSubject, type ParsedApiSubject } from '@wadm-ts/protocol';
-import { ManifestKeyCollisionError, ManifestStore, StatusStore, StorageError, type Scope } from '@wadm-ts/store';
+import type { LatticeRef } from '@wadm-ts/protocol';
+import { ManifestKeyCollisionError, ManifestStore, StatusStore, StorageError } from '@wadm-ts/store';
 import type { Logger, Metrics, Tracing } from '@wadm-ts/obs';
 import type { Planner } from './plan.js';
 import { ApiError, KV_SAFE_TOKEN, checkedName, errorBody } from './request.js';
@@ -35,7 +36,7 @@ export interface ApiServerOptions {
   /** Spans per request (OTLP traces); none when absent. */
   tracing?: Tracing;
   /** Ask for the lattice to be reconciled (deploy, undeploy, delete of a deployed version). */
-  signal?: (scope: Scope, reason: string) => void;
+  signal?: (scope: LatticeRef, reason: string) => void;
   /** Previews a deploy for `model.plan` (changes and the commands it would issue); `model.plan` answers an error without it. */
   planner?: Planner;
 }
@@ -151,7 +152,7 @@ export class ApiServer {
     return errorBody(`Internal error: ${(err as Error)?.message ?? String(err)}`, extra);
   }
 
-  private scopeOf(s: ParsedApiSubject): Scope {
+  private scopeOf(s: ParsedApiSubject): LatticeRef {
     if (!KV_SAFE_TOKEN.test(s.lattice)) {
       throw new ApiError(`Invalid lattice id '${s.lattice}': lattice ids may contain only ASCII letters, digits, '-', '_', '=' and '/'`);
     }

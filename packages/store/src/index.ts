@@ -44,7 +44,6 @@ export { decodeRollout, encodeRollout, rolloutOnDeploy, rolloutOnHealthy, previo
 export {
   ManifestKeyCollisionError,
   scopeKey,
-  type Scope,
 } from './manifest-keys.js';
 export {
   ManifestStore,

@@ -16,7 +16,6 @@ import type { LatticeRef } from '@wadm-ts/protocol';
 import type { StoredApp } from './stored-app.js';
 
 /** Old name of LatticeRef, kept only for packages/api/src/server.ts until its split lands; use LatticeRef. */
-export type Scope = LatticeRef;
 
 export function scopeKey(scope: LatticeRef): string {
   return scope.account ? `${scope.account}-${scope.lattice}` : scope.lattice;

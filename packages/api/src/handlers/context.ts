@@ -6,7 +6,8 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { manifestToJson, type Manifest } from '@wadm-ts/model';
 import { MANIFEST_PUBLISHED, MANIFEST_UNPUBLISHED, cloudEvent, wadmEventSubject } from '@wadm-ts/protocol';
-import type { ManifestStore, Scope, StatusStore, StoredApp } from '@wadm-ts/store';
+import type { LatticeRef } from '@wadm-ts/protocol';
+import type { ManifestStore, StatusStore, StoredApp } from '@wadm-ts/store';
 import type { Logger } from '@wadm-ts/obs';
 import { dependentsBlock } from '../decisions.js';
 import { ApiError, type RequestBody } from '../request.js';
@@ -18,14 +19,14 @@ export interface HandlerContext {
   manifests: ManifestStore;
   statuses: StatusStore;
   /** Ask for the lattice to be reconciled (deploy, undeploy, delete of a deployed version). */
-  signal?: ((scope: Scope, reason: string) => void) | undefined;
+  signal?: ((scope: LatticeRef, reason: string) => void) | undefined;
   planner?: Planner | undefined;
 }
 
 /** A routed request: its body, its lattice (and account), and a logger bound to both. */
 export interface ApiRequest {
   msg: RequestBody;
-  scope: Scope;
+  scope: LatticeRef;
   log: Logger;
 }
 
@@ -33,7 +34,7 @@ export interface ApiRequest {
 export type Reply = object;
 
 /** Shared apps in use may not lose their deployment (the lattice's apps are read only for shared ones). */
-export async function guardDependents(ctx: HandlerContext, scope: Scope, app: StoredApp, action: 'undeploy' | 'delete'): Promise<void> {
+export async function guardDependents(ctx: HandlerContext, scope: LatticeRef, app: StoredApp, action: 'undeploy' | 'delete'): Promise<void> {
   if (!isShared(app)) return;
   const blocked = dependentsBlock(action, app, await ctx.manifests.listApps(scope));
   if (blocked !== undefined) throw new ApiError(blocked);

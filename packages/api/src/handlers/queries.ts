@@ -3,7 +3,7 @@
  * `model.status.{name}` (docs/wire/api.md §2.2–2.6, §2.10).
  */
 import type { GetModelResponse, ListModelsResponse, ModelSummary, StatusResponse, VersionResponse } from '@wadm-ts/protocol';
-import type { Scope } from '@wadm-ts/store';
+import type { LatticeRef } from '@wadm-ts/protocol';
 import { getReply, listReply, statusReply, summarize, versionsReply } from '../decisions.js';
 import { parseRequestBody, versionField } from '../request.js';
 import type { ApiRequest, HandlerContext } from './context.js';
@@ -15,20 +15,20 @@ export async function getModel(ctx: HandlerContext, req: ApiRequest, name: strin
 }
 
 /** The summaries of every app of the lattice (`model.list` answers them as a bare array). */
-export async function summaries(ctx: HandlerContext, scope: Scope): Promise<ModelSummary[]> {
+export async function summaries(ctx: HandlerContext, scope: LatticeRef): Promise<ModelSummary[]> {
   const apps = await ctx.manifests.listApps(scope);
   const statuses = await Promise.all(apps.map((a) => ctx.statuses.latest(scope.lattice, a.name, scope.account)));
   return apps.map((a, i) => summarize(a, statuses[i]));
 }
 
-export async function listModels(ctx: HandlerContext, scope: Scope): Promise<ListModelsResponse> {
+export async function listModels(ctx: HandlerContext, scope: LatticeRef): Promise<ListModelsResponse> {
   return listReply(await summaries(ctx, scope));
 }
 
-export async function modelVersions(ctx: HandlerContext, scope: Scope, name: string): Promise<VersionResponse> {
+export async function modelVersions(ctx: HandlerContext, scope: LatticeRef, name: string): Promise<VersionResponse> {
   return versionsReply((await ctx.manifests.load(scope, name))?.app ?? null, name);
 }
 
-export async function modelStatus(ctx: HandlerContext, scope: Scope, name: string): Promise<StatusResponse> {
+export async function modelStatus(ctx: HandlerContext, scope: LatticeRef, name: string): Promise<StatusResponse> {
   return statusReply(name, await ctx.statuses.latest(scope.lattice, name, scope.account));
 }
