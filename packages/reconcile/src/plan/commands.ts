@@ -91,9 +91,9 @@ export function linkOf(c: Extract<Command, { kind: 'PutLink' }>): LinkDef {
   };
 }
 
-export function putLink(app: string, l: LinkDef): Command {
+/** A copy of a link definition (its lists copied too), in the wire `Link`'s field order. */
+export function copyLink(l: LinkDef): LinkDef {
   return {
-    kind: 'PutLink',
     source_id: l.source_id,
     target: l.target,
     name: l.name,
@@ -102,8 +102,11 @@ export function putLink(app: string, l: LinkDef): Command {
     interfaces: [...l.interfaces],
     source_config: [...l.source_config],
     target_config: [...l.target_config],
-    model_name: app,
   };
+}
+
+export function putLink(app: string, l: LinkDef): Command {
+  return { kind: 'PutLink', ...copyLink(l), model_name: app };
 }
 
 /** Delete the link `l` names (its target only says which link is meant: `link.del` sends none). */

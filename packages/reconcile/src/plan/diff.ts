@@ -14,6 +14,7 @@ import { APPSPEC_KEY, MANAGED_BY_KEY, MANAGED_BY_VALUE, SPREAD_KEY } from '@wadm
 import { componentId, type Component, type Manifest } from '@wadm-ts/model';
 import type { LinkDef, PlanChange, PlanCommand, PlanFieldChange } from '@wadm-ts/protocol';
 import type { Command, DeployedApp, ObservedLattice, PlanInput } from '../types.js';
+import { copyLink } from './commands.js';
 import { desiredOf, type LinkSpec, type WorkloadSpec } from './desired.js';
 import { canonicalJson, linkIdentity } from './ids.js';
 import { planLattice } from './index.js';
@@ -108,16 +109,7 @@ function componentChanges(app: string, before: Manifest | undefined, after: Mani
 // ---- links and configs (from the planner's desired state) ----
 
 function linkView(l: LinkDef): Record<string, unknown> {
-  return {
-    source_id: l.source_id,
-    target: l.target,
-    name: l.name,
-    wit_namespace: l.wit_namespace,
-    wit_package: l.wit_package,
-    interfaces: [...l.interfaces],
-    source_config: [...l.source_config],
-    target_config: [...l.target_config],
-  };
+  return { ...copyLink(l) };
 }
 
 const LINK_FIELDS = ['interfaces', 'source_config', 'target_config'] as const;
