@@ -7,7 +7,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { jetstream } from '@nats-io/jetstream';
-import { fromKeyToken, keyToken } from '@wadm-ts/store';
+import { fromKeyToken, keyToken } from '@wadm-ts/entities';
 import type { LatticeSnapshot } from '@wadm-ts/simulator';
 import { waitFor } from './nats.js';
 

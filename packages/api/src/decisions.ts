@@ -19,7 +19,8 @@ import type {
   PutModelResponse,
   VersionResponse,
 } from '@wadm-ts/protocol';
-import { deployedManifest, findVersion, latestVersion, previousVersion, releasedOf, rolloutOnDeploy, type Decision, type StoredApp } from '@wadm-ts/store';
+import { deployedManifest, findVersion, latestVersion, previousVersion, releasedOf, type Decision, type StoredApp } from '@wadm-ts/store';
+import { rolloutOnDeploy } from '@wadm-ts/entities';
 
 // ---------- put ----------
 

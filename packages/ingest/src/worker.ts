@@ -18,11 +18,12 @@ import { headers } from '@nats-io/transport-node';
 import { AckPolicy, DeliverPolicy, RetentionPolicy, type JsMsg } from '@nats-io/jetstream';
 import PQueue from 'p-queue';
 import { decodeCloudEvent, decodeLatticeEvent, parseEventSubject, type LatticeEvent } from '@wadm-ts/protocol';
-import { ConsumerLoop, ensureStream, isConsumerExists, isTransientJetStreamError, keyToken, stateKeys, streamName, type JetStreamContext, type LatticeMeta, type LatticeRef, type LatticeStateStore, type HostState } from '@wadm-ts/store';
+import { ConsumerLoop, ensureStream, isConsumerExists, isTransientJetStreamError, stateKeys, streamName, type JetStreamContext, type LatticeMeta, type LatticeRef, type LatticeStateStore } from '@wadm-ts/store';
 import type { Logger, Metrics } from '@wadm-ts/obs';
 import { applyOps } from './apply.js';
 import { planEvent } from './plan.js';
 import type { ReconcileSignaler } from '@wadm-ts/store';
+import { type HostEntity, keyToken } from '@wadm-ts/entities';
 
 export const EVENTS_STREAM = 'wasmbus_events';
 /** The event stream's name beside an incompatible `wasmbus_events` (e.g. a multitenant Rust wadm's, on `*.wasmbus.evt.*.>`). */
@@ -210,7 +211,7 @@ export class IngestWorker {
     const every = this.o.touchIntervalMs ?? 1000;
     if ((this.touched.get(key) ?? 0) > timeMs - every) return;
     this.touched.set(key, timeMs);
-    await this.o.store.update<HostState>(key, (cur) =>
+    await this.o.store.update<HostEntity>(key, (cur) =>
       cur && !cur.deleted && cur.lastSeen < timeMs - every ? { write: { ...cur, lastSeen: timeMs } } : { skip: true },
     );
   }

@@ -42,7 +42,6 @@ export {
   releasedOf,
   type StoredApp,
 } from './stored-app.js';
-export { decodeRollout, encodeRollout, rolloutOnDeploy, rolloutOnHealthy, previousHealthyVersion, MAX_HEALTHY_VERSIONS, type RolloutRecord, type DeployedMark, type RevertMark } from './rollout-record.js';
 export {
   ManifestKeyCollisionError,
   scopeKey,
@@ -58,27 +57,14 @@ export {
   StatusStore,
 } from './status-store.js';
 export {
-  fromKeyToken,
-  keyToken,
   latticePrefix,
   LatticeStateStore,
   readLatticeSnapshot,
   semanticallyChanged,
   stateKeys,
-  type AppliedValue,
-  type ComponentState,
-  type ConfigState,
-  type Entity,
-  type FailureState,
-  type HostState,
-  type InFlightValue,
   type KeyDecision,
   type LatticeMeta,
   type LatticeRef,
-  type LatticeSnapshot,
-  type LinkState,
-  type ProviderHealth,
-  type ProviderState,
   type StoredValue,
 } from './lattice-state.js';
 export {

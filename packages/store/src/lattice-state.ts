@@ -23,7 +23,7 @@
  */
 import type { KV, KvEntry } from '@nats-io/kv';
 import type { JetStreamManager } from '@nats-io/jetstream';
-import type { LinkDef } from '@wadm-ts/protocol';
+import { keyToken, fromKeyToken, type AppliedEntity, type Entity, type FailureEntity, type InFlightEntity, type LatticeEntities, type Versioned, type HostEntity, type ComponentEntity, type ProviderEntity, type LinkEntity, type ConfigEntity } from '@wadm-ts/entities';
 import { StorageError, casBackoff } from './errors.js';
 import { isCasConflict } from './js-errors.js';
 
@@ -32,14 +32,6 @@ export const DEFAULT_STATE_BUCKET = 'wadm_state';
 export interface LatticeRef {
   lattice: string;
   account?: string;
-}
-
-interface Versioned {
-  /** Stream sequence of the last event that set this entity (0 when set without an event). */
-  seq: number;
-  deleted?: boolean;
-  /** Server time (ms) of the deletion, for tombstone garbage collection. */
-  deletedAt?: number;
 }
 
 export interface LatticeMeta {
@@ -52,97 +44,8 @@ export interface LatticeMeta {
   queriedAt?: number;
 }
 
-export interface HostState extends Versioned {
-  kind: 'host';
-  id: string;
-  friendlyName: string;
-  labels: Record<string, string>;
-  version: string;
-  uptimeSeconds: number;
-  /** Server time (ms) of the last event from this host. */
-  lastSeen: number;
-  /** Set on the tombstone when the host was expired for silence (not stopped cleanly). */
-  expired?: boolean;
-  /** Sequence of the event the labels come from (a heartbeat or a `labels_changed`: labels have their own order). */
-  labelsSeq?: number;
-}
-
-export interface ComponentState extends Versioned {
-  kind: 'component';
-  hostId: string;
-  componentId: string;
-  imageRef: string;
-  maxInstances: number;
-  annotations: Record<string, string>;
-}
-
-export type ProviderHealth = 'unknown' | 'healthy' | 'unhealthy';
-
-export interface ProviderState extends Versioned {
-  kind: 'provider';
-  hostId: string;
-  providerId: string;
-  imageRef: string;
-  annotations: Record<string, string>;
-  health: ProviderHealth;
-  /** Sequence of the health event `health` comes from (health has its own order). */
-  healthSeq?: number;
-  /** Sequence of the `provider_started` of this run of the provider (health events before it are stale). */
-  startSeq?: number;
-}
-
-export interface LinkState extends Versioned {
-  kind: 'link';
-  link: LinkDef;
-}
-
-export interface ConfigState extends Versioned {
-  kind: 'config';
-  name: string;
-  /** Digest of the values (`configDigest`) when a `config.get` read them; unknown after a bare `config_set`. */
-  digest?: string;
-}
-
-export interface FailureState extends Versioned {
-  kind: 'failure';
-  /** What failed: a component scale, a provider start, a link put. */
-  what: 'component' | 'provider' | 'link';
-  /** component id, provider id, or link key. */
-  subject: string;
-  hostId?: string;
-  imageRef?: string;
-  annotations?: Record<string, string>;
-  error: string;
-  /** Server time (ms). */
-  at: number;
-}
-
-export type Entity = HostState | ComponentState | ProviderState | LinkState | ConfigState | FailureState;
-
-/**
- * A reconciler's record of commands issued and not yet observed done (opaque to the store): one command
- * (`key`, `command`), or a batch of them (`entries`, one record per chunk of a pass; `key` names the batch).
- */
-export interface InFlightValue {
-  kind: 'inflight';
-  key: string;
-  command?: unknown;
-  entries?: Array<{ key: string; command: unknown; issuedAt: number; expiresAt: number }>;
-  issuedAt: number;
-  expiresAt: number;
-  /** Lease epoch of the owner that wrote it (fencing: an older owner never overwrites it). */
-  epoch?: number;
-}
-
-/** A reconciler's record of what it applied for an app (opaque to the store). */
-export interface AppliedValue {
-  kind: 'applied';
-  record: unknown;
-  /** Lease epoch of the owner that wrote it. */
-  epoch?: number;
-}
-
-export type StoredValue = Entity | LatticeMeta | InFlightValue | AppliedValue;
+/** What the state bucket holds: observed entities, the lattice's meta, and its owner's records (shapes in `@wadm-ts/entities`). */
+export type StoredValue = Entity | LatticeMeta | InFlightEntity | AppliedEntity;
 
 const BOOKKEEPING = new Set(['seq', 'lastSeen', 'uptimeSeconds', 'deletedAt', 'expired', 'labelsSeq', 'healthSeq', 'startSeq', 'queriedAt']);
 
@@ -153,17 +56,6 @@ export function semanticallyChanged(prev: StoredValue | undefined, next: StoredV
     return JSON.stringify(v, (k, val: unknown) => (BOOKKEEPING.has(k) ? undefined : val));
   };
   return view(prev) !== view(next);
-}
-
-const PLAIN = /^[-_a-zA-Z0-9][-_=a-zA-Z0-9]*$/;
-
-/** A KV-key-safe token for an arbitrary string (readable when already safe). */
-export function keyToken(s: string): string {
-  return PLAIN.test(s) ? s : `=${Buffer.from(s, 'utf8').toString('base64url')}`;
-}
-
-export function fromKeyToken(t: string): string {
-  return t.startsWith('=') ? Buffer.from(t.slice(1), 'base64url').toString('utf8') : t;
 }
 
 export function latticePrefix(l: LatticeRef): string {
@@ -192,7 +84,7 @@ export const stateKeys = {
   links: (l: LatticeRef) => `${latticePrefix(l)}.link.>`,
   config: (l: LatticeRef, name: string) => `${latticePrefix(l)}.config.${keyToken(name)}`,
   configs: (l: LatticeRef) => `${latticePrefix(l)}.config.*`,
-  failure: (l: LatticeRef, what: FailureState['what'], subject: string, hostId = '_') => `${latticePrefix(l)}.fail.${what}.${keyToken(hostId)}.${keyToken(subject)}`,
+  failure: (l: LatticeRef, what: FailureEntity['what'], subject: string, hostId = '_') => `${latticePrefix(l)}.fail.${what}.${keyToken(hostId)}.${keyToken(subject)}`,
   failures: (l: LatticeRef) => `${latticePrefix(l)}.fail.>`,
   inflight: (l: LatticeRef, key: string) => `${latticePrefix(l)}.inflight.${keyToken(key)}`,
   inflights: (l: LatticeRef) => `${latticePrefix(l)}.inflight.*`,
@@ -333,22 +225,13 @@ export class LatticeStateStore {
   }
 }
 
-/** A plain-data view of one lattice (live entities only), e.g. for the reconciler or tests. */
-export interface LatticeSnapshot {
-  hosts: HostState[];
-  components: ComponentState[];
-  providers: ProviderState[];
-  links: LinkState[];
-  configs: ConfigState[];
-}
-
-export async function readLatticeSnapshot(store: LatticeStateStore, l: LatticeRef): Promise<LatticeSnapshot> {
+export async function readLatticeSnapshot(store: LatticeStateStore, l: LatticeRef): Promise<LatticeEntities> {
   const [hosts, components, providers, links, configs] = await Promise.all([
-    store.list<HostState>(stateKeys.hosts(l)),
-    store.list<ComponentState>(stateKeys.components(l)),
-    store.list<ProviderState>(stateKeys.providers(l)),
-    store.list<LinkState>(stateKeys.links(l)),
-    store.list<ConfigState>(stateKeys.configs(l)),
+    store.list<HostEntity>(stateKeys.hosts(l)),
+    store.list<ComponentEntity>(stateKeys.components(l)),
+    store.list<ProviderEntity>(stateKeys.providers(l)),
+    store.list<LinkEntity>(stateKeys.links(l)),
+    store.list<ConfigEntity>(stateKeys.configs(l)),
   ]);
   return {
     hosts: hosts.map((h) => h.value),

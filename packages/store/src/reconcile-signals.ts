@@ -7,7 +7,8 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { RetentionPolicy } from '@nats-io/jetstream';
 import { ensureStream, type JetStreamContext } from './streams.js';
-import { keyToken, type LatticeRef } from './lattice-state.js';
+import { keyToken } from '@wadm-ts/entities';
+import type { LatticeRef } from './lattice-state.js';
 import type { Logger, Metrics } from '@wadm-ts/obs';
 
 export const RECONCILE_STREAM = 'wadm_reconcile';

@@ -11,10 +11,11 @@
 import { headers, type NatsConnection } from '@nats-io/transport-node';
 import { AckPolicy, RetentionPolicy, type JsMsg } from '@nats-io/jetstream';
 import PQueue from 'p-queue';
-import { ConsumerLoop, ensureStream, isConsumerExists, isWorkQueueConsumerConflict, keyToken, streamName, workQueueConsumerConflict, type JetStreamContext, type LatticeRef } from '@wadm-ts/store';
+import { ConsumerLoop, ensureStream, isConsumerExists, isWorkQueueConsumerConflict, streamName, workQueueConsumerConflict, type JetStreamContext, type LatticeRef } from '@wadm-ts/store';
 import type { Logger, Metrics, Tracing } from '@wadm-ts/obs';
 import type { Command } from '../types.js';
 import { toCtlRequest } from './ctl.js';
+import { keyToken } from '@wadm-ts/entities';
 
 export const COMMAND_STREAM = 'wadm_commands';
 /**

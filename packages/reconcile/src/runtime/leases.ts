@@ -21,8 +21,9 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { KV } from '@nats-io/kv';
-import { KvMirror, ensureBucket, fromKeyToken, isCasConflict, keyToken, type JetStreamContext, type LatticeRef } from '@wadm-ts/store';
+import { KvMirror, ensureBucket, isCasConflict, type JetStreamContext, type LatticeRef } from '@wadm-ts/store';
 import type { Logger, Metrics } from '@wadm-ts/obs';
+import { fromKeyToken, keyToken } from '@wadm-ts/entities';
 
 export const LEASE_BUCKET = 'wadm_leases';
 

@@ -7,10 +7,11 @@
  * from the state bucket: listed from the stream's per-subject state, then fetched with bounded
  * concurrency; a lattice with more than `maxKeys` keys is refused with an error rather than read.
  */
-import { stateKeys, StorageError, type AppliedValue, type Entity, type FailureState, type InFlightValue, type LatticeRef, type LatticeSnapshot, type LatticeStateStore, type StateView, type StoredValue } from '@wadm-ts/store';
+import { stateKeys, StorageError, type LatticeRef, type LatticeStateStore, type StateView, type StoredValue } from '@wadm-ts/store';
 import { DEFAULT_BACKOFF_MS } from '../plan/inflight.js';
 import { planApp, type AppPlan } from '../plan/diff.js';
 import type { AppliedRecord, Command, DeployedApp, InFlight, ObservedLattice } from '../types.js';
+import type { AppliedEntity, Entity, FailureEntity, InFlightEntity, LatticeEntities } from '@wadm-ts/entities';
 
 export interface PlanPreviewerOptions {
   /** The replica's state view, when it has one (read when ready). */
@@ -46,8 +47,8 @@ export interface LatticeRead {
 
 /** Lattice state values (live entities, failures, in-flight and applied records) as a planner input. */
 export function latticeReadOf(values: Iterable<StoredValue>, source: LatticeRead['source']): LatticeRead {
-  const snapshot: LatticeSnapshot = { hosts: [], components: [], providers: [], links: [], configs: [] };
-  const failures: FailureState[] = [];
+  const snapshot: LatticeEntities = { hosts: [], components: [], providers: [], links: [], configs: [] };
+  const failures: FailureEntity[] = [];
   const applied: AppliedRecord[] = [];
   const inflight: InFlight[] = [];
   for (const v of values) {
@@ -72,10 +73,10 @@ export function latticeReadOf(values: Iterable<StoredValue>, source: LatticeRead
         failures.push(v);
         break;
       case 'applied':
-        applied.push((v as AppliedValue).record as AppliedRecord);
+        applied.push((v as AppliedEntity).record as AppliedRecord);
         break;
       case 'inflight': {
-        const f = v as InFlightValue;
+        const f = v as InFlightEntity;
         const entries = f.entries ?? (f.command !== undefined ? [{ key: f.key, command: f.command, issuedAt: f.issuedAt, expiresAt: f.expiresAt }] : []);
         for (const e of entries) inflight.push({ key: e.key, command: e.command as Command, issuedAt: e.issuedAt, expiresAt: e.expiresAt });
         break;

@@ -13,7 +13,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { KV } from '@nats-io/kv';
 import { undeployedStatus, waitingStatus, type Status } from '@wadm-ts/model';
-import { isCasConflict, releasedOf, type AppliedValue, type InFlightValue, type JetStreamContext, type LatticeRef, type ManifestStore, type ManifestView, type StateView } from '@wadm-ts/store';
+import { isCasConflict, releasedOf, type JetStreamContext, type LatticeRef, type ManifestStore, type ManifestView, type StateView } from '@wadm-ts/store';
 import type { Logger, Metrics, Tracing } from '@wadm-ts/obs';
 import { DEFAULT_BACKOFF_MS, commandKey, earliestRequeue, planLattice, releasedStatus, settleInflight } from '../plan/index.js';
 import type { AppliedRecord, Command, DeployedApp, InFlight, PlanOutput } from '../types.js';
@@ -22,6 +22,7 @@ import { LeaseLostError, type Held } from './leases.js';
 import { StatusPublisher } from './status-publisher.js';
 import { RolloutWriter } from './rollouts.js';
 import { stateKeys } from '@wadm-ts/store';
+import type { AppliedEntity, InFlightEntity } from '@wadm-ts/entities';
 
 export interface LeaseCheck {
   holds(ref: LatticeRef, epoch: number): boolean;
@@ -317,7 +318,7 @@ export class Reconciler {
    * epoch means another owner took over: the lease is lost. Returns the new revision, or undefined when
    * the record changed under us and should be decided again by the next pass.
    */
-  private async writeRecord(h: Held, key: string, value: InFlightValue | AppliedValue, cur: { revision: number; value: InFlightValue | AppliedValue } | undefined): Promise<number | undefined> {
+  private async writeRecord(h: Held, key: string, value: InFlightEntity | AppliedEntity, cur: { revision: number; value: InFlightEntity | AppliedEntity } | undefined): Promise<number | undefined> {
     this.check(h);
     if (cur && (cur.value.epoch ?? 0) > h.epoch && !this.o.unsafeDisableFencing) {
       this.fenced.inc({ kind: value.kind });
@@ -335,7 +336,7 @@ export class Reconciler {
       if (!fresh || fresh.operation !== 'PUT') this.o.state.mirror.applyLocal(key, undefined, fresh?.revision ?? (cur?.revision ?? 0) + 1);
       if (fresh && fresh.operation === 'PUT') {
         try {
-          const v = fresh.json<InFlightValue | AppliedValue>();
+          const v = fresh.json<InFlightEntity | AppliedEntity>();
           this.o.state.mirror.applyLocal(key, v, fresh.revision);
           if ((v.epoch ?? 0) > h.epoch && !this.o.unsafeDisableFencing) {
             this.fenced.inc({ kind: value.kind });

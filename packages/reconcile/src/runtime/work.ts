@@ -9,10 +9,11 @@
  */
 import { AckPolicy, DeliverPolicy, type JsMsg } from '@nats-io/jetstream';
 import PQueue from 'p-queue';
-import { ConsumerLoop, RECONCILE_STREAM, fromKeyToken, isConsumerExists, type JetStreamContext, type LatticeRef } from '@wadm-ts/store';
+import { ConsumerLoop, RECONCILE_STREAM, isConsumerExists, type JetStreamContext, type LatticeRef } from '@wadm-ts/store';
 import type { Logger, Metrics } from '@wadm-ts/obs';
 import type { Leases } from './leases.js';
 import type { Owners } from './owners.js';
+import { fromKeyToken } from '@wadm-ts/entities';
 
 export const WORK_CONSUMER = 'wadm_lattice_work';
 const NS = 1_000_000;
