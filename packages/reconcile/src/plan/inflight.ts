@@ -4,13 +4,19 @@
  * (`isSatisfied`, `settleInflight`).
  */
 import type { LinkDef } from '@wadm-ts/protocol';
+import { keyToken, type ComponentEntity, type FailureEntity, type InFlightEntity, type LatticeEntities } from '@wadm-ts/entities';
 import type { Command, InFlight, ObservedLattice } from '../types.js';
 import { commandKey, linkNameKey, SCALER_KEY, sameCommand } from './ids.js';
 import { sameLink } from './observed.js';
 import { linkOf } from './commands.js';
-import { type ComponentEntity, type FailureEntity, keyToken, type LatticeEntities } from '@wadm-ts/entities';
 
 export const DEFAULT_BACKOFF_MS = 5000;
+
+/** The entries of an in-flight record: a batch, or the one command an older writer recorded. */
+export function inflightOf(v: InFlightEntity): InFlight[] {
+  const list = v.entries ?? (v.command !== undefined ? [{ key: v.key, command: v.command, issuedAt: v.issuedAt, expiresAt: v.expiresAt }] : []);
+  return list.map((e) => ({ key: e.key, command: e.command as Command, issuedAt: e.issuedAt, expiresAt: e.expiresAt }));
+}
 
 /** What `satisfiedBy` asks of the observed lattice (tombstones never count). */
 interface EffectLookup {

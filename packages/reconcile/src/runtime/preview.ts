@@ -8,9 +8,9 @@
  * concurrency; a lattice with more than `maxKeys` keys is refused with an error rather than read.
  */
 import { stateKeys, StorageError, type LatticeRef, type LatticeStateStore, type StateView, type StoredValue } from '@wadm-ts/store';
-import { DEFAULT_BACKOFF_MS } from '../plan/inflight.js';
+import { DEFAULT_BACKOFF_MS, inflightOf } from '../plan/inflight.js';
 import { planApp, type AppPlan } from '../plan/diff.js';
-import type { AppliedRecord, Command, DeployedApp, InFlight, ObservedLattice } from '../types.js';
+import type { AppliedRecord, DeployedApp, InFlight, ObservedLattice } from '../types.js';
 import type { AppliedEntity, Entity, FailureEntity, InFlightEntity, LatticeEntities } from '@wadm-ts/entities';
 
 export interface PlanPreviewerOptions {
@@ -76,9 +76,7 @@ export function latticeReadOf(values: Iterable<StoredValue>, source: LatticeRead
         applied.push((v as AppliedEntity).record as AppliedRecord);
         break;
       case 'inflight': {
-        const f = v as InFlightEntity;
-        const entries = f.entries ?? (f.command !== undefined ? [{ key: f.key, command: f.command, issuedAt: f.issuedAt, expiresAt: f.expiresAt }] : []);
-        for (const e of entries) inflight.push({ key: e.key, command: e.command as Command, issuedAt: e.issuedAt, expiresAt: e.expiresAt });
+        inflight.push(...inflightOf(v as InFlightEntity));
         break;
       }
       default:
