@@ -14,7 +14,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { KV } from '@nats-io/kv';
 import type { Status } from '@wadm-ts/model';
-import { isCasConflict, releasedOf, type JetStreamContext, type LatticeRef, type ManifestStore, type ManifestView, type StateView } from '@wadm-ts/store';
+import { releasedOf, type JetStreamContext, type LatticeRef, type ManifestStore, type ManifestView, type StateView } from '@wadm-ts/store';
 import type { Logger, Metrics, Tracing } from '@wadm-ts/obs';
 import { commandKey } from '../plan/index.js';
 import { reconcile } from '../plan/reconcile.js';
@@ -23,8 +23,8 @@ import { publishCommand } from './commands.js';
 import { LeaseLostError, type Held } from './leases.js';
 import { StatusPublisher } from './status-publisher.js';
 import { RolloutWriter } from './rollouts.js';
+import { FencedRecords } from './fenced-records.js';
 import { stateKeys } from '@wadm-ts/store';
-import type { AppliedEntity, InFlightEntity } from '@wadm-ts/entities';
 
 export interface LeaseCheck {
   holds(ref: LatticeRef, epoch: number): boolean;
@@ -108,6 +108,7 @@ export class Reconciler {
   private readonly fenced;
   private readonly drift;
   private readonly rollouts: RolloutWriter | undefined;
+  private readonly records: FencedRecords;
 
   constructor(private readonly o: ReconcilerOptions) {
     this.rollouts = o.manifestStore ? new RolloutWriter({ ctx: o.ctx, store: o.manifestStore, manifests: o.manifests, metrics: o.metrics }) : undefined;
@@ -117,6 +118,7 @@ export class Reconciler {
     this.appsByStatus = o.metrics.gauge('wadm_apps_by_status', 'deployed apps by aggregate status (lattices this replica owns)', ['lattice', 'status']);
     this.fenced = o.metrics.counter('wadm_fenced_writes_total', 'writes refused or abandoned because a newer lease epoch exists, by kind', ['kind']);
     this.drift = o.metrics.counter('wadm_drift_corrections_total', 'configs and links put again because the hosts lost or changed what was applied, by kind', ['kind']);
+    this.records = new FencedRecords({ kv: o.stateKv, view: o.state, check: (h) => this.check(h), fenced: this.fenced, ...(o.unsafeDisableFencing ? { unsafeDisableFencing: true } : {}) });
   }
 
   /** Forget a lattice's per-lattice series (lease lost or lattice collected). */
@@ -186,13 +188,13 @@ export class Reconciler {
 
     // In-flight records whose every entry is done go (CAS on the revision seen).
     const limit = this.o.writeConcurrency ?? 64;
-    await mapLimit(r.records.purge, limit, (rec) => this.purge(rec));
+    await mapLimit(r.records.purge, limit, (rec) => this.records.purge(rec));
 
     // Applied records first: the links and managed configs this pass puts are on record before their
     // commands exist, so whoever owns the lattice next (after a crash right after the commands went out)
     // knows whose they are and cleans them up after an undeploy. A record that changed under us holds
     // this pass's commands back until the next pass has decided again.
-    const recorded = await mapLimit(r.records.write, limit, async (w) => (await this.writeRecord(h, stateKeys.applied(ref, w.record.app), { kind: 'applied', record: w.record, epoch: h.epoch }, w.current)) !== undefined);
+    const recorded = await mapLimit(r.records.write, limit, async (w) => (await this.records.write(h, stateKeys.applied(ref, w.record.app), { kind: 'applied', record: w.record, epoch: h.epoch }, w.current)) !== undefined);
     // Held back: a record changed under this pass and there are commands to wait for the next pass.
     const held = !recorded.every(Boolean) && r.commands.length > 0;
     const commands = held ? [] : r.commands;
@@ -212,7 +214,7 @@ export class Reconciler {
     await mapLimit(r.records.remove, limit, async (a) => {
       this.check(h);
       if ((a.value.epoch ?? 0) > h.epoch) throw new LeaseLostError(ref, h.epoch, 'applied record written at a newer epoch');
-      await this.purge(a);
+      await this.records.purge(a);
     });
 
     const statuses = r.statuses;
@@ -247,66 +249,6 @@ export class Reconciler {
     };
   }
 
-  /** Remove a record at the revision the view holds (compare-and-set); after a lost race, refresh the view's copy. */
-  private async purge(rec: { key: string; revision: number }): Promise<void> {
-    try {
-      await this.o.stateKv.purge(rec.key, { previousSeq: rec.revision });
-      this.o.state.mirror.applyLocal(rec.key, undefined, rec.revision + 1);
-    } catch (err) {
-      if (!isCasConflict(err)) throw err;
-      await this.refresh(rec.key);
-    }
-  }
-
-  /** After a lost compare-and-set: bring the view's copy of one key up to what KV holds. */
-  private async refresh(key: string): Promise<void> {
-    const fresh = await this.o.stateKv.get(key).catch(() => null);
-    if (fresh && fresh.operation === 'PUT') {
-      try {
-        this.o.state.mirror.applyLocal(key, fresh.json(), fresh.revision);
-      } catch {
-        // not JSON: leave it
-      }
-    } else this.o.state.mirror.applyLocal(key, undefined, fresh?.revision ?? (this.o.state.mirror.get(key)?.revision ?? 0) + 1);
-  }
-
-  /**
-   * Write a record with compare-and-set on the revision the view holds. A record written at a newer
-   * epoch means another owner took over: the lease is lost. Returns the new revision, or undefined when
-   * the record changed under us and should be decided again by the next pass.
-   */
-  private async writeRecord(h: Held, key: string, value: InFlightEntity | AppliedEntity, cur: { revision: number; value: InFlightEntity | AppliedEntity } | undefined): Promise<number | undefined> {
-    this.check(h);
-    if (cur && (cur.value.epoch ?? 0) > h.epoch && !this.o.unsafeDisableFencing) {
-      this.fenced.inc({ kind: value.kind });
-      throw new LeaseLostError(h.ref, h.epoch, `${value.kind} record ${key} was written at epoch ${cur.value.epoch}`);
-    }
-    try {
-      const data = JSON.stringify(value);
-      const rev = cur ? await this.o.stateKv.update(key, data, cur.revision) : await this.o.stateKv.create(key, data);
-      this.o.state.mirror.applyLocal(key, value, rev);
-      return rev;
-    } catch (err) {
-      if (!isCasConflict(err)) throw err;
-      // Changed under us: look at what is there now.
-      const fresh = await this.o.stateKv.get(key);
-      if (!fresh || fresh.operation !== 'PUT') this.o.state.mirror.applyLocal(key, undefined, fresh?.revision ?? (cur?.revision ?? 0) + 1);
-      if (fresh && fresh.operation === 'PUT') {
-        try {
-          const v = fresh.json<InFlightEntity | AppliedEntity>();
-          this.o.state.mirror.applyLocal(key, v, fresh.revision);
-          if ((v.epoch ?? 0) > h.epoch && !this.o.unsafeDisableFencing) {
-            this.fenced.inc({ kind: value.kind });
-            throw new LeaseLostError(h.ref, h.epoch, `${value.kind} record ${key} was written at epoch ${v.epoch}`);
-          }
-        } catch (e) {
-          if (e instanceof LeaseLostError) throw e;
-        }
-      }
-      return undefined;
-    }
-  }
-
   /**
    * Record a chunk of commands in flight (one new record, carrying the epoch), then publish them as one
    * message with the epoch and a message id unique to this issuance.
@@ -316,7 +258,7 @@ export class Reconciler {
     const entries = chunk.map((c) => ({ key: commandKey(c), command: c, issuedAt: now, expiresAt: now + ttl(c) }));
     const id = `b-${h.epoch}-${randomUUID()}`;
     const expiresAt = Math.max(...entries.map((e) => e.expiresAt));
-    const rev = await this.writeRecord(h, stateKeys.inflight(h.ref, id), { kind: 'inflight', key: id, entries, issuedAt: now, expiresAt, epoch: h.epoch }, undefined);
+    const rev = await this.records.write(h, stateKeys.inflight(h.ref, id), { kind: 'inflight', key: id, entries, issuedAt: now, expiresAt, epoch: h.epoch }, undefined);
     if (rev === undefined) return [];
     this.check(h);
     const msgId = createHash('sha256').update(`${h.ref.account ?? ''}|${h.ref.lattice}|${id}`).digest('hex');
