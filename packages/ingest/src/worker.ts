@@ -23,7 +23,7 @@ import type { Logger, Metrics } from '@wadm-ts/obs';
 import { applyOps } from './apply.js';
 import { planEvent } from './plan.js';
 import type { ReconcileSignaler } from '@wadm-ts/store';
-import { type HostEntity, keyToken } from '@wadm-ts/entities';
+import { keyToken, type HostEntity } from '@wadm-ts/entities';
 
 export const EVENTS_STREAM = 'wasmbus_events';
 /** The event stream's name beside an incompatible `wasmbus_events` (e.g. a multitenant Rust wadm's, on `*.wasmbus.evt.*.>`). */

@@ -2,7 +2,8 @@
  * Lattice state in KV bucket `WADM_STATE_BUCKET_NAME` (default `wadm_state`): one key per entity, never
  * one blob per lattice. Every entity carries `seq`, the stream sequence of the last lattice event that
  * set it, and deletions are kept as tombstones (`deleted: true`) so that an older event can never
- * overwrite newer state or bring a removed entity back. Writes are compare-and-set.
+ * overwrite newer state or bring a removed entity back. Writes are compare-and-set. The values' types
+ * (`HostEntity`, …, the owner's in-flight and applied records) are `@wadm-ts/entities`'s.
  *
  * Key layout (tokens that are not plain `[-_=a-zA-Z0-9]` are encoded as `=` + base64url):
  *   lat.{account|_}.{lattice}.meta
@@ -23,7 +24,21 @@
  */
 import type { KV, KvEntry } from '@nats-io/kv';
 import type { JetStreamManager } from '@nats-io/jetstream';
-import { keyToken, fromKeyToken, type AppliedEntity, type Entity, type FailureEntity, type InFlightEntity, type LatticeEntities, type Versioned, type HostEntity, type ComponentEntity, type ProviderEntity, type LinkEntity, type ConfigEntity } from '@wadm-ts/entities';
+import {
+  fromKeyToken,
+  keyToken,
+  type AppliedEntity,
+  type ComponentEntity,
+  type ConfigEntity,
+  type Entity,
+  type FailureEntity,
+  type HostEntity,
+  type InFlightEntity,
+  type LatticeEntities,
+  type LinkEntity,
+  type ProviderEntity,
+  type Versioned,
+} from '@wadm-ts/entities';
 import { StorageError, casBackoff } from './errors.js';
 import { isCasConflict } from './js-errors.js';
 

@@ -6,8 +6,19 @@ import type { KV } from '@nats-io/kv';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { Logger } from '@wadm-ts/obs';
 import { KvMirror, type MirrorEntry } from './kv-mirror.js';
-import type { AppliedEntity, ComponentEntity, ConfigEntity, FailureEntity, HostEntity, InFlightEntity, Keyed, LatticeEntities, LinkEntity, ProviderEntity } from '@wadm-ts/entities';
-import { fromKeyToken } from '@wadm-ts/entities';
+import {
+  fromKeyToken,
+  type AppliedEntity,
+  type ComponentEntity,
+  type ConfigEntity,
+  type FailureEntity,
+  type HostEntity,
+  type InFlightEntity,
+  type Keyed,
+  type LatticeEntities,
+  type LinkEntity,
+  type ProviderEntity,
+} from '@wadm-ts/entities';
 import { latticePrefix, type LatticeMeta, type LatticeRef, type StoredValue } from './lattice-state.js';
 import { decodeStoredApp, type StoredApp } from './stored-app.js';
 import { isIndexValue, recordBelongs, recordOwner, scopeKey, type RecordOwner, type Scope } from './manifest-keys.js';
