@@ -11,13 +11,14 @@ import { Kvm } from '@nats-io/kv';
 import type { SimulatedLattice } from '@wadm-ts/simulator';
 import { createLogger, Metrics } from '@wadm-ts/obs';
 import { RECONCILE_STREAM, reconcileSubject } from '@wadm-ts/protocol';
-import { LatticeStateStore, jetStreamContext, stateKeys, type HostState, type KeyDecision, type StoredValue } from '@wadm-ts/store';
+import { LatticeStateStore, jetStreamContext, stateKeys, type KeyDecision, type StoredValue } from '@wadm-ts/store';
 import { ReconcileSignaler } from '@wadm-ts/reconcile';
 import { IngestWorker } from '@wadm-ts/ingest';
 import { waitFor } from './harness/nats.js';
 import { silent, withReplicas } from './harness/replicas.js';
 import { Storm, countEvents, ctl, waitConverged } from './harness/lattice.js';
 import { metricSum as metricSumOf } from './harness/cluster.js';
+import type { HostEntity } from '@wadm-ts/entities';
 
 const fx = withReplicas(3, { cleanupIntervalS: 1.5, signalIntervalMs: 50 });
 
@@ -43,7 +44,7 @@ describe('ingest', () => {
     await ok(`label.put.${h2}`, { key: 'tier', value: 'gold' });
     await converged(sim, 'basic');
     const state = fx.replicas[1]!.state;
-    const host = await state.read<HostState>(stateKeys.host({ lattice: 'basic' }, h2));
+    const host = await state.read<HostEntity>(stateKeys.host({ lattice: 'basic' }, h2));
     assert.equal(host?.value.labels['tier'], 'gold');
     assert.ok((await state.keys('lat._.basic.>')).length >= 7, 'one key per entity');
 
@@ -193,9 +194,9 @@ describe('ingest', () => {
     await waitFor(async () => (await fx.replicas[2]!.reaper.sweep()).length === 0, 5000, 'a quiet reaper pass');
     await fx.replicas[0]!.reaper.sweep();
     assert.equal((await metricSum('wadm_hosts_expired_total', { lattice: 'expiry' })) - before, 1);
-    const tomb = await fx.replicas[0]!.state.read<HostState>(stateKeys.host({ lattice: 'expiry' }, dead));
+    const tomb = await fx.replicas[0]!.state.read<HostEntity>(stateKeys.host({ lattice: 'expiry' }, dead));
     assert.equal(tomb?.value.expired, true);
-    assert.equal((await fx.replicas[0]!.state.read<HostState>(stateKeys.host({ lattice: 'expiry' }, alive)))?.value.deleted, undefined);
+    assert.equal((await fx.replicas[0]!.state.read<HostEntity>(stateKeys.host({ lattice: 'expiry' }, alive)))?.value.deleted, undefined);
     await waitFor(() => signals.some((s) => (JSON.parse(s) as { reasons: string[] }).reasons.includes('host_expired')), 5000, 'host_expired signal');
     sub.unsubscribe();
 

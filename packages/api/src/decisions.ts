@@ -14,9 +14,10 @@ import type {
   StatusResponse,
   VersionResponse,
 } from '@wadm-ts/protocol';
-import { deployedManifest, findVersion, latestVersion, previousVersion, releasedOf, rolloutOnDeploy, type Decision, type StoredApp } from '@wadm-ts/store';
+import { deployedManifest, findVersion, latestVersion, previousVersion, releasedOf, type Decision, type StoredApp } from '@wadm-ts/store';
 import { errorBody } from './request.js';
 import { debugList, missingSharedComponents, needsLatticeView, sharedDependents } from './shared-apps.js';
+import { rolloutOnDeploy } from '@wadm-ts/entities';
 
 // ---------- put ----------
 

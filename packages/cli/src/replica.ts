@@ -22,7 +22,6 @@ import {
   jetStreamContext,
   stateKeys,
   releasedOf,
-  type HostState,
   retryTransient,
   watchConnection,
   type RetryOptions,
@@ -32,6 +31,7 @@ import { CommandWorker, LatticeWork, Leases, Owners, PlanPreviewer, ReconcileSig
 import type { DestinationStream } from 'pino';
 import { startAdmin, type AdminHandle } from './admin-http.js';
 import type { ReplicaConfig } from './config.js';
+import type { HostEntity } from '@wadm-ts/entities';
 
 export interface Replica {
   readonly id: string;
@@ -222,7 +222,7 @@ export async function startReplica(cfg: ReplicaConfig, opts: StartOptions = {}):
       epochOf: (ref) => leases.epochOf(ref),
       caughtUp: () => leases.whenCurrent(1000),
       hostGone: (ref, hostId) => {
-        const h = stateView.get<HostState>(stateKeys.host(ref, hostId))?.value;
+        const h = stateView.get<HostEntity>(stateKeys.host(ref, hostId))?.value;
         return h?.kind === 'host' && h.deleted === true;
       },
       appDeployed: async (ref, app) => {

@@ -7,17 +7,10 @@
 import { configDigest, sameLinkDef, type LatticeEvent, type LatticeRef, type LinkDef } from '@wadm-ts/protocol';
 import {
   stateKeys,
-  type ComponentState,
-  type ConfigState,
-  type Entity,
-  type FailureState,
-  type HostState,
   type KeyDecision,
-  type LinkState,
-  type ProviderHealth,
-  type ProviderState,
   type StoredValue,
 } from '@wadm-ts/store';
+import type { ComponentEntity, ConfigEntity, Entity, FailureEntity, HostEntity, LinkEntity, ProviderEntity, ProviderHealth } from '@wadm-ts/entities';
 
 export interface EventContext {
   lattice: LatticeRef;
@@ -83,18 +76,18 @@ function remove(key: string, seq: number, timeMs: number, placeholder: () => Ent
   };
 }
 
-function failure(key: string, seq: number, f: Omit<FailureState, 'kind' | 'seq'>): Op {
-  return upsert<FailureState>(key, seq, () => ({ kind: 'failure', seq, ...f }));
+function failure(key: string, seq: number, f: Omit<FailureEntity, 'kind' | 'seq'>): Op {
+  return upsert<FailureEntity>(key, seq, () => ({ kind: 'failure', seq, ...f }));
 }
 
 /** Labels for a host written at `seq`: a `labels_changed` newer than that event wins. */
-function labelsAt(cur: HostState | undefined, labels: Record<string, string>, seq: number): Pick<HostState, 'labels' | 'labelsSeq'> {
+function labelsAt(cur: HostEntity | undefined, labels: Record<string, string>, seq: number): Pick<HostEntity, 'labels' | 'labelsSeq'> {
   if (cur && cur.labelsSeq !== undefined && cur.labelsSeq > seq) return { labels: cur.labels, labelsSeq: cur.labelsSeq };
   return { labels, labelsSeq: seq };
 }
 
 /** Health of a provider written for the run started at `startSeq`: a health event of that run carries over. */
-function healthAt(cur: ProviderState | undefined, startSeq: number): Pick<ProviderState, 'health'> & { healthSeq?: number; startSeq: number } {
+function healthAt(cur: ProviderEntity | undefined, startSeq: number): Pick<ProviderEntity, 'health'> & { healthSeq?: number; startSeq: number } {
   const h = cur?.healthSeq;
   // From the live entity, or from a placeholder (seq 0: the health event came before anything else).
   if (cur && h !== undefined && h > startSeq && (!cur.deleted || cur.seq === 0)) return { health: cur.health, healthSeq: h, startSeq };
@@ -115,7 +108,7 @@ function overlaps(a: readonly string[], b: readonly string[]): boolean {
  * package, name), when the event is newer and shows it stale (`stale` sees the link it holds). Absent or
  * already deleted: nothing is written, so lattices without legacy entries never get such keys.
  */
-function retireLegacyLink(l: LatticeRef, sourceId: string, ns: string, pkg: string, name: string, seq: number, timeMs: number, stale: (old: LinkState['link']) => boolean): Op {
+function retireLegacyLink(l: LatticeRef, sourceId: string, ns: string, pkg: string, name: string, seq: number, timeMs: number, stale: (old: LinkEntity['link']) => boolean): Op {
   return {
     kind: 'update',
     key: stateKeys.legacyLink(l, sourceId, ns, pkg, name),
@@ -151,7 +144,7 @@ export function planEvent(ev: LatticeEvent, ctx: EventContext): Op[] {
             if (h) return { write: { ...h, labels: ev.labels, labelsSeq: seq } };
             if (cur !== undefined) return { skip: true };
             // Before the host is known: a placeholder that only remembers the labels.
-            const placeholder: HostState = { kind: 'host', id: ev.hostId, friendlyName: '', labels: ev.labels, labelsSeq: seq, version: '', uptimeSeconds: 0, lastSeen: 0, seq: 0, deleted: true, deletedAt: timeMs };
+            const placeholder: HostEntity = { kind: 'host', id: ev.hostId, friendlyName: '', labels: ev.labels, labelsSeq: seq, version: '', uptimeSeconds: 0, lastSeen: 0, seq: 0, deleted: true, deletedAt: timeMs };
             return { write: placeholder };
           },
         },
@@ -164,7 +157,7 @@ export function planEvent(ev: LatticeEvent, ctx: EventContext): Op[] {
         ];
       }
       return [
-        upsert<ComponentState>(key, seq, () => ({
+        upsert<ComponentEntity>(key, seq, () => ({
           kind: 'component',
           hostId: ev.hostId,
           componentId: ev.componentId,
@@ -189,7 +182,7 @@ export function planEvent(ev: LatticeEvent, ctx: EventContext): Op[] {
       ];
     case 'provider_started':
       return [
-        upsert<ProviderState>(stateKeys.provider(l, ev.hostId, ev.providerId), seq, (cur) => ({
+        upsert<ProviderEntity>(stateKeys.provider(l, ev.hostId, ev.providerId), seq, (cur) => ({
           kind: 'provider',
           hostId: ev.hostId,
           providerId: ev.providerId,
@@ -238,7 +231,7 @@ export function planEvent(ev: LatticeEvent, ctx: EventContext): Op[] {
             if (p) return { write: { ...p, health, healthSeq: seq } };
             if (cur !== undefined) return { skip: true };
             // Before the provider is known: a placeholder that only remembers the health.
-            const placeholder: ProviderState = { kind: 'provider', hostId: ev.hostId, providerId: ev.providerId, imageRef: '', annotations: {}, health, healthSeq: seq, seq: 0, deleted: true, deletedAt: timeMs };
+            const placeholder: ProviderEntity = { kind: 'provider', hostId: ev.hostId, providerId: ev.providerId, imageRef: '', annotations: {}, health, healthSeq: seq, seq: 0, deleted: true, deletedAt: timeMs };
             return { write: placeholder };
           },
         },
@@ -250,7 +243,7 @@ export function planEvent(ev: LatticeEvent, ctx: EventContext): Op[] {
     case 'linkdef_set': {
       const x = ev.link;
       return [
-        upsert<LinkState>(linkStateKey(l, x.source_id, x.wit_namespace, x.wit_package, x.name, x.target), seq, () => ({ kind: 'link', link: x, seq })),
+        upsert<LinkEntity>(linkStateKey(l, x.source_id, x.wit_namespace, x.wit_package, x.name, x.target), seq, () => ({ kind: 'link', link: x, seq })),
         // The host now holds this link and no other with these interfaces under this name (a put to an
         // overlapping other target fails): a legacy entry for either is stale.
         retireLegacyLink(l, x.source_id, x.wit_namespace, x.wit_package, x.name, seq, timeMs, (old) => old.target === x.target || overlaps(old.interfaces, x.interfaces)),
@@ -282,7 +275,7 @@ export function planEvent(ev: LatticeEvent, ctx: EventContext): Op[] {
       ];
     }
     case 'config_set':
-      return [upsert<ConfigState>(stateKeys.config(l, ev.configName), seq, () => ({ kind: 'config', name: ev.configName, seq }))];
+      return [upsert<ConfigEntity>(stateKeys.config(l, ev.configName), seq, () => ({ kind: 'config', name: ev.configName, seq }))];
     case 'config_deleted':
       return [remove(stateKeys.config(l, ev.configName), seq, timeMs, () => ({ kind: 'config', name: ev.configName, seq }))];
   }
@@ -321,7 +314,7 @@ function hostSnapshot(ev: Extract<LatticeEvent, { type: 'host_started' | 'host_h
   const put = <T extends Entity>(key: string, same: (cur: T) => boolean, build: (cur: T | undefined) => T): Op =>
     onlyChanges ? upsertIfDifferent<T>(key, seq, (cur) => (cur && !cur.deleted && same(cur) ? undefined : build(cur))) : upsert<T>(key, seq, build);
   const ops: Op[] = [
-    put<HostState>(
+    put<HostEntity>(
       stateKeys.host(l, ev.hostId),
       (cur) => sameRecord(cur.labels, ev.labels) && cur.friendlyName === ev.friendlyName && cur.version === ev.version,
       (cur) => ({ kind: 'host', id: ev.hostId, friendlyName: ev.friendlyName, ...labelsAt(cur, ev.labels, seq), version: ev.version, uptimeSeconds: hb?.uptimeSeconds ?? 0, lastSeen: timeMs, seq }),
@@ -331,7 +324,7 @@ function hostSnapshot(ev: Extract<LatticeEvent, { type: 'host_started' | 'host_h
   const provs = hb?.providers ?? [];
   for (const c of comps) {
     ops.push(
-      put<ComponentState>(
+      put<ComponentEntity>(
         stateKeys.component(l, ev.hostId, c.id),
         (cur) => cur.imageRef === c.imageRef && cur.maxInstances === c.maxInstances && sameRecord(cur.annotations, c.annotations),
         () => ({ kind: 'component', hostId: ev.hostId, componentId: c.id, imageRef: c.imageRef, maxInstances: c.maxInstances, annotations: c.annotations, seq }),
@@ -340,7 +333,7 @@ function hostSnapshot(ev: Extract<LatticeEvent, { type: 'host_started' | 'host_h
   }
   for (const p of provs) {
     ops.push(
-      put<ProviderState>(
+      put<ProviderEntity>(
         stateKeys.provider(l, ev.hostId, p.id),
         (cur) => cur.imageRef === p.imageRef && sameRecord(cur.annotations, p.annotations),
         // Seen running: the run it belongs to and its health carry over.
@@ -368,7 +361,7 @@ export function planLinkSnapshot(links: readonly LinkDef[], ctx: EventContext): 
   for (const link of links) {
     const k = linkStateKey(l, link.source_id, link.wit_namespace, link.wit_package, link.name, link.target);
     keep.add(k);
-    ops.push(upsertIfDifferent<LinkState>(k, seq, (cur) => (cur && !cur.deleted && sameLinkDef(cur.link, link) ? undefined : { kind: 'link', link, seq })));
+    ops.push(upsertIfDifferent<LinkEntity>(k, seq, (cur) => (cur && !cur.deleted && sameLinkDef(cur.link, link) ? undefined : { kind: 'link', link, seq })));
   }
   ops.push({ kind: 'sweep', filter: stateKeys.links(l), keep, seq, timeMs, final: true });
   return ops;
@@ -380,7 +373,7 @@ export function planConfigSnapshot(name: string, values: Readonly<Record<string,
   const key = stateKeys.config(l, name);
   if (values === undefined) return [remove(key, seq, timeMs, () => ({ kind: 'config', name, seq }))];
   const digest = configDigest(values);
-  return [upsertIfDifferent<ConfigState>(key, seq, (cur) => (cur && !cur.deleted && cur.digest === digest ? undefined : { kind: 'config', name, digest, seq }))];
+  return [upsertIfDifferent<ConfigEntity>(key, seq, (cur) => (cur && !cur.deleted && cur.digest === digest ? undefined : { kind: 'config', name, digest, seq }))];
 }
 
 /** Like upsert, but `build` may answer undefined: already so, nothing to write (a query repeats what state holds). */

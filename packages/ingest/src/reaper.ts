@@ -12,11 +12,12 @@
  * host published after the one it was judged by (a heartbeat still queued) brings it back.
  */
 import { HOST_EVENTS_STREAM, INGEST_CONSUMER, type LatticeRef } from '@wadm-ts/protocol';
-import { stateKeys, streamName, type HostState, type JetStreamContext, type LatticeStateStore, type StateView } from '@wadm-ts/store';
+import { stateKeys, streamName, type JetStreamContext, type LatticeStateStore, type StateView } from '@wadm-ts/store';
 import type { Logger, Metrics } from '@wadm-ts/obs';
 import { applyOps } from './apply.js';
 import { performance } from 'node:perf_hooks';
 import type { LatticeMarker } from './worker.js';
+import type { HostEntity } from '@wadm-ts/entities';
 
 export interface ReaperOptions {
   ctx: JetStreamContext;
@@ -86,7 +87,7 @@ export class HostReaper {
     const out: Array<{ lattice: LatticeRef; hostId: string }> = [];
     const mono = (this.o.monotonic ?? (() => performance.now()))();
     const looked = new Set<string>();
-    const silent: Array<{ ref: LatticeRef; host: HostState }> = [];
+    const silent: Array<{ ref: LatticeRef; host: HostEntity }> = [];
     for (const ref of owned) {
       for (const h of this.o.view.read(ref).snapshot.hosts) {
         const key = stateKeys.host(ref, h.id);
@@ -142,14 +143,14 @@ export class HostReaper {
     }
   }
 
-  private async expire(ref: LatticeRef, judged: HostState, now: number): Promise<boolean> {
+  private async expire(ref: LatticeRef, judged: HostEntity, now: number): Promise<boolean> {
     const hostId = judged.id;
     // The tombstone keeps the sequence the host was judged by: an event the host published after that
     // one (a heartbeat still queued somewhere) is newer and brings the host back.
     const seq = judged.seq;
-    const r = await this.o.store.update<HostState>(stateKeys.host(ref, hostId), (cur) => {
+    const r = await this.o.store.update<HostEntity>(stateKeys.host(ref, hostId), (cur) => {
       if (!cur || cur.deleted || cur.seq !== judged.seq || cur.lastSeen !== judged.lastSeen) return { skip: true };
-      return { write: { ...cur, deleted: true, expired: true, deletedAt: now } as HostState };
+      return { write: { ...cur, deleted: true, expired: true, deletedAt: now } as HostEntity };
     });
     if (!r.written) return false;
     // Everything the host ran goes, each half a step past its own sequence: still below anything the

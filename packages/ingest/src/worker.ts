@@ -31,10 +31,11 @@ import {
   type LatticeEvent,
   type LatticeRef,
 } from '@wadm-ts/protocol';
-import { ConsumerLoop, ensureStream, isConsumerExists, isTransientJetStreamError, stateKeys, streamName, type JetStreamContext, type LatticeMeta, type LatticeStateStore, type HostState } from '@wadm-ts/store';
+import { ConsumerLoop, ensureStream, isConsumerExists, isTransientJetStreamError, stateKeys, streamName, type JetStreamContext, type LatticeMeta, type LatticeStateStore} from '@wadm-ts/store';
 import type { Logger, Metrics } from '@wadm-ts/obs';
 import { applyOps } from './apply.js';
 import { planEvent } from './plan.js';
+import { type HostEntity } from '@wadm-ts/entities';
 
 /**
  * Where ingest says a lattice changed: the reconcile signaler (`@wadm-ts/reconcile`, which owns the
@@ -224,7 +225,7 @@ export class IngestWorker {
     const every = this.o.touchIntervalMs ?? 1000;
     if ((this.touched.get(key) ?? 0) > timeMs - every) return;
     this.touched.set(key, timeMs);
-    await this.o.store.update<HostState>(key, (cur) =>
+    await this.o.store.update<HostEntity>(key, (cur) =>
       cur && !cur.deleted && cur.lastSeen < timeMs - every ? { write: { ...cur, lastSeen: timeMs } } : { skip: true },
     );
   }

@@ -2,8 +2,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cloudEvent, decodeLatticeEvent, type LatticeEvent, type LinkDef } from '@wadm-ts/protocol';
-import { stateKeys, type LinkState, type StoredValue } from '@wadm-ts/store';
+import { stateKeys, type StoredValue } from '@wadm-ts/store';
 import { planConfigSnapshot, planEvent, planInventory, planLinkSnapshot, semanticallyChanged, sweepDecision, type Op } from '../src/plan.js';
+import type { LinkEntity } from '@wadm-ts/entities';
 
 const L = { lattice: 'l1' };
 const H = 'NHOST';
@@ -201,9 +202,9 @@ const deleted = (removed?: LinkDef, name = 'default'): LatticeEvent => ({
 const keyOf = (target: string, name = 'default'): string => stateKeys.link(L, 'c', 'wasi', 'keyvalue', name, target);
 const LEGACY = stateKeys.legacyLink(L, 'c', 'wasi', 'keyvalue', 'default');
 /** A state with the entry an older wadm-ts wrote under the target-less key. */
-const withLegacy = (l: LinkDef, seq: number): Map<string, StoredValue> => new Map<string, StoredValue>([[LEGACY, { kind: 'link', link: l, seq } satisfies LinkState]]);
+const withLegacy = (l: LinkDef, seq: number): Map<string, StoredValue> => new Map<string, StoredValue>([[LEGACY, { kind: 'link', link: l, seq } satisfies LinkEntity]]);
 const linksOf = (kv: Map<string, StoredValue>): Record<string, string[]> =>
-  Object.fromEntries(Object.entries(live(kv)).map(([k, v]) => [k, (v as LinkState).link.interfaces]));
+  Object.fromEntries(Object.entries(live(kv)).map(([k, v]) => [k, (v as LinkEntity).link.interfaces]));
 
 describe('links keyed by their host identity (source, namespace, package, name, target)', () => {
   test('links that differ only in their target coexist; the same identity replaces', () => {

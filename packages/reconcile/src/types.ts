@@ -3,8 +3,8 @@
  * runtime that feeds it and executes its commands. Plain data only.
  */
 import type { Manifest, Status } from '@wadm-ts/model';
-import type { LatticeSnapshot, FailureState } from '@wadm-ts/store';
 import type { LinkDef } from '@wadm-ts/protocol';
+import type { ObservedLattice } from '@wadm-ts/entities';
 
 /** wadm's lattice commands (docs/wire/behaviour.md §4), one control-interface call each. */
 export type Command =
@@ -60,6 +60,8 @@ export type Command =
   | { kind: 'PutConfig'; config_name: string; config: Record<string, string>; model_name: string }
   | { kind: 'DeleteConfig'; config_name: string; model_name: string };
 
+export type { ObservedLattice };
+
 export interface DeployedApp {
   name: string;
   version: string;
@@ -94,11 +96,6 @@ export interface AppliedRecord {
    * host's instance is replaced by stop and start instead, whose failures the host does report.
    */
   stalled?: Record<string, string>;
-}
-
-export interface ObservedLattice extends LatticeSnapshot {
-  /** Recent failure events (component_scale_failed, provider_start_failed, linkdef_set_failed). */
-  failures: FailureState[];
 }
 
 /** A command issued and not yet confirmed by an observed event; not to be issued again before `expiresAt`. */

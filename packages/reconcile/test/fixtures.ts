@@ -3,15 +3,15 @@
  * (YAML text, concatenated: `appHeader(name) + component(...) + capability(...)`) and the input of a
  * single plan outside the simulator.
  */
-import type { HostState } from '@wadm-ts/store';
 import type { DeployedApp, PlanInput } from '../src/types.js';
 import { host, observedWith } from './plan-sim.js';
+import type { HostEntity } from '@wadm-ts/entities';
 
 export const HELLO = 'ghcr.io/wasmcloud/components/http-hello-world-rust:0.1.0';
 export const HTTP = 'ghcr.io/wasmcloud/http-server:0.23.0';
 
 /** Two hosts on each US coast and one on the moon (label `region`), as in the wadm e2e tests. */
-export const fiveHosts = (): HostState[] => [
+export const fiveHosts = (): HostEntity[] => [
   host('e1', { region: 'us-brooks-east' }),
   host('e2', { region: 'us-brooks-east' }),
   host('w1', { region: 'us-taylor-west' }),

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { FailureState } from '@wadm-ts/store';
 import { createHash } from 'node:crypto';
 import { failureMatches, sameCommand, sha256Hex } from '../src/plan/index.js';
 import { canonicalJson } from '../src/plan/ids.js';
 import { CommandFilter } from '../src/plan/inflight.js';
 import type { Command } from '../src/types.js';
 import { SCALER } from './plan-sim.js';
+import type { FailureEntity } from '@wadm-ts/entities';
 
 const scale = (host: string, count: number, scaler?: string): Command => ({
   kind: 'ScaleComponent',
@@ -67,8 +67,8 @@ describe('sameCommand', () => {
 });
 
 describe('CommandFilter', () => {
-  const failure = (f: Omit<FailureState, 'kind' | 'seq'>): FailureState => ({ kind: 'failure', seq: 0, ...f });
-  const failures: FailureState[] = [
+  const failure = (f: Omit<FailureEntity, 'kind' | 'seq'>): FailureEntity => ({ kind: 'failure', seq: 0, ...f });
+  const failures: FailureEntity[] = [
     failure({ what: 'component', subject: 'app-c', hostId: 'h1', error: 'old', at: 90 }),
     failure({ what: 'component', subject: 'app-c', hostId: 'h1', annotations: { [SCALER]: 'other' }, error: 'other scaler', at: 99 }),
     failure({ what: 'component', subject: 'app-c', hostId: 'h2', annotations: { [SCALER]: 's' }, error: 'h2 b', at: 95 }),

@@ -7,11 +7,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { LinkDef } from '@wadm-ts/protocol';
-import { stateKeys, type LinkState } from '@wadm-ts/store';
+import { stateKeys } from '@wadm-ts/store';
 import { commandKey, isSatisfied, planLattice } from '../src/plan/index.js';
 import type { AppliedRecord, Command } from '../src/types.js';
 import { appHeader, capability, component, HELLO } from './fixtures.js';
 import { configState, host, kinds, LINK_CONFLICT, observedWith, Sim } from './plan-sim.js';
+import type { LinkEntity } from '@wadm-ts/entities';
 
 const KV = 'ghcr.io/wasmcloud/keyvalue-redis:0.28.1';
 
@@ -45,7 +46,7 @@ const def = (target: string, interfaces: string[], name = 'default'): LinkDef =>
   source_config: [],
   target_config: [],
 });
-const linkState = (l: LinkDef, seq = 0): LinkState => ({ kind: 'link', link: l, seq });
+const linkState = (l: LinkDef, seq = 0): LinkEntity => ({ kind: 'link', link: l, seq });
 const linksOf = (sim: Sim): Array<[string, string[]]> => sim.observed.links.map((l) => [l.link.target, l.link.interfaces]);
 const puts = (cmds: readonly Command[]): Array<Extract<Command, { kind: 'PutLink' }>> => cmds.flatMap((c) => (c.kind === 'PutLink' ? [c] : []));
 

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { LatticeSnapshot } from '@wadm-ts/store';
 import { commandKey, earliestRequeue, isSatisfied, planLattice, settleInflight } from '../src/plan/index.js';
 import type { Command, InFlight, PlanInput } from '../src/types.js';
 import { appHeader, component, HELLO, HTTP, httpLink } from './fixtures.js';
 import { applyToObserved, componentState, configState, deployed, host, observedWith, providerState, SCALER } from './plan-sim.js';
+import type { LatticeEntities } from '@wadm-ts/entities';
 
 const entry = (command: Command, expiresAt: number, issuedAt = 0): InFlight => ({ key: commandKey(command), command, issuedAt, expiresAt });
 const scale = (host_id: string, count: number, scaler?: string): Extract<Command, { kind: 'ScaleComponent' }> => ({
@@ -36,7 +36,7 @@ const linkState = (over: Partial<Extract<Command, { kind: 'PutLink' }>> = {}, de
 };
 
 describe('settleInflight', () => {
-  const lattice: LatticeSnapshot = {
+  const lattice: LatticeEntities = {
     hosts: [host('h1'), host('h2')],
     components: [
       componentState('h1', 'c', HELLO, 2, { [SCALER]: 's' }),

@@ -5,18 +5,19 @@
 import assert from 'node:assert/strict';
 import { parseManifest, type Manifest } from '@wadm-ts/model';
 import { APPSPEC_KEY as APPSPEC, MANAGED_BY_KEY as MANAGED_BY, SCALER_KEY as SCALER, SPREAD_KEY as SPREAD } from '@wadm-ts/protocol';
-import { stateKeys, type ComponentState, type ConfigState, type FailureState, type HostState, type LinkState, type ProviderState } from '@wadm-ts/store';
+import { stateKeys} from '@wadm-ts/store';
 import { planLattice } from '../src/plan/index.js';
 import type { AppliedRecord, Command, DeployedApp, InFlight, ObservedLattice, PlanOutput } from '../src/types.js';
+import type { ComponentEntity, ConfigEntity, FailureEntity, HostEntity, LinkEntity, ProviderEntity } from '@wadm-ts/entities';
 
 export { APPSPEC, MANAGED_BY, SCALER, SPREAD };
 export const LINK_CONFLICT = 'link already exists with different target, consider deleting the existing link or using a different link name';
 
-export function host(id: string, labels: Record<string, string> = {}): HostState {
+export function host(id: string, labels: Record<string, string> = {}): HostEntity {
   return { kind: 'host', id, friendlyName: id, labels, version: '1.9.0', uptimeSeconds: 1, lastSeen: 0, seq: 0 };
 }
 
-export function observedWith(hosts: HostState[], extra: Partial<ObservedLattice> = {}): ObservedLattice {
+export function observedWith(hosts: HostEntity[], extra: Partial<ObservedLattice> = {}): ObservedLattice {
   return { hosts, components: [], providers: [], links: [], configs: [], failures: [], ...extra };
 }
 
@@ -31,15 +32,15 @@ export function deployed(yaml: string, version = 'v1'): DeployedApp {
   return { name: m.metadata.name, version, manifest: m };
 }
 
-export function componentState(hostId: string, componentId: string, imageRef: string, maxInstances: number, annotations: Record<string, string>): ComponentState {
+export function componentState(hostId: string, componentId: string, imageRef: string, maxInstances: number, annotations: Record<string, string>): ComponentEntity {
   return { kind: 'component', hostId, componentId, imageRef, maxInstances, annotations, seq: 0 };
 }
 
-export function providerState(hostId: string, providerId: string, imageRef: string, annotations: Record<string, string>, health: ProviderState['health'] = 'unknown'): ProviderState {
+export function providerState(hostId: string, providerId: string, imageRef: string, annotations: Record<string, string>, health: ProviderEntity['health'] = 'unknown'): ProviderEntity {
   return { kind: 'provider', hostId, providerId, imageRef, annotations, health, seq: 0 };
 }
 
-export function configState(name: string): ConfigState {
+export function configState(name: string): ConfigEntity {
   return { kind: 'config', name, seq: 0 };
 }
 
@@ -111,7 +112,7 @@ export function applyToObserved(o: ObservedLattice, commands: readonly Command[]
         }
         const i = next.links.findIndex((x) => sameKey(x, c.source_id, c.wit_namespace, c.wit_package, c.name) && x.link.target === c.target);
         if (i >= 0) next.links[i] = { kind: 'link', link, seq: 0 };
-        else next.links.push({ kind: 'link', link, seq: 0 } satisfies LinkState);
+        else next.links.push({ kind: 'link', link, seq: 0 } satisfies LinkEntity);
         break;
       }
       case 'DeleteLink': {
@@ -136,7 +137,7 @@ export function applyToObserved(o: ObservedLattice, commands: readonly Command[]
   return next;
 }
 
-function sameKey(l: LinkState, source: string, ns: string, pkg: string, name: string): boolean {
+function sameKey(l: LinkEntity, source: string, ns: string, pkg: string, name: string): boolean {
   return l.link.source_id === source && l.link.wit_namespace === ns && l.link.wit_package === pkg && l.link.name === name;
 }
 
@@ -151,7 +152,7 @@ export class Sim {
   /** 0 here: what these scenarios observe is never behind the hosts (the runtime uses a grace; see AppliedRecord.unseen). */
   unseenGraceMs = 0;
 
-  constructor(hosts: HostState[]) {
+  constructor(hosts: HostEntity[]) {
     this.observed = observedWith(hosts);
   }
 
@@ -204,11 +205,11 @@ export class Sim {
     return this.observed.providers.filter((p) => p.imageRef === image && p.annotations[MANAGED_BY] === 'wadm').length;
   }
 
-  link(source: string, target: string): LinkState['link'] | undefined {
+  link(source: string, target: string): LinkEntity['link'] | undefined {
     return this.observed.links.find((l) => l.link.source_id === source && l.link.target === target)?.link;
   }
 
-  failure(f: Omit<FailureState, 'kind' | 'seq'>): void {
+  failure(f: Omit<FailureEntity, 'kind' | 'seq'>): void {
     this.observed = { ...this.observed, failures: [...this.observed.failures, { kind: 'failure', seq: 0, ...f }] };
   }
 }

@@ -40,7 +40,6 @@ export {
   releasedOf,
   type StoredApp,
 } from './stored-app.js';
-export { decodeRollout, encodeRollout, rolloutOnDeploy, rolloutOnHealthy, previousHealthyVersion, MAX_HEALTHY_VERSIONS, type RolloutRecord, type DeployedMark, type RevertMark } from './rollout-record.js';
 export {
   ManifestKeyCollisionError,
   scopeKey,
@@ -59,19 +58,8 @@ export {
   readLatticeSnapshot,
   semanticallyChanged,
   stateKeys,
-  type AppliedValue,
-  type ComponentState,
-  type ConfigState,
-  type Entity,
-  type FailureState,
-  type HostState,
-  type InFlightValue,
   type KeyDecision,
   type LatticeMeta,
-  type LatticeSnapshot,
-  type LinkState,
-  type ProviderHealth,
-  type ProviderState,
   type StoredValue,
 } from './lattice-state.js';
 export {

@@ -2,7 +2,8 @@
  * Lattice state in KV bucket `WADM_STATE_BUCKET_NAME` (default `wadm_state`): one key per entity, never
  * one blob per lattice. Every entity carries `seq`, the stream sequence of the last lattice event that
  * set it, and deletions are kept as tombstones (`deleted: true`) so that an older event can never
- * overwrite newer state or bring a removed entity back. Writes are compare-and-set.
+ * overwrite newer state or bring a removed entity back. Writes are compare-and-set. The values' types
+ * (`HostEntity`, …, the owner's in-flight and applied records) are `@wadm-ts/entities`'s.
  *
  * Key layout (tokens that are not plain `[-_=a-zA-Z0-9]` are encoded as `=` + base64url):
  *   lat.{account|_}.{lattice}.meta
@@ -23,18 +24,11 @@
  */
 import type { KV, KvEntry } from '@nats-io/kv';
 import type { JetStreamManager } from '@nats-io/jetstream';
-import { keyToken, refOfTokens, refTokens, type LatticeRef, type LinkDef } from '@wadm-ts/protocol';
+import { keyToken, refOfTokens, refTokens, type LatticeRef } from '@wadm-ts/protocol';
+import { type AppliedEntity, type ComponentEntity, type ConfigEntity, type Entity, type FailureEntity, type HostEntity, type InFlightEntity, type LatticeEntities, type LinkEntity, type ProviderEntity, type Versioned } from '@wadm-ts/entities';
 import { StorageError, casBackoff } from './errors.js';
 import { isCasConflict } from './js-errors.js';
 
-
-interface Versioned {
-  /** Stream sequence of the last event that set this entity (0 when set without an event). */
-  seq: number;
-  deleted?: boolean;
-  /** Server time (ms) of the deletion, for tombstone garbage collection. */
-  deletedAt?: number;
-}
 
 export interface LatticeMeta {
   kind: 'lattice';
@@ -46,97 +40,8 @@ export interface LatticeMeta {
   queriedAt?: number;
 }
 
-export interface HostState extends Versioned {
-  kind: 'host';
-  id: string;
-  friendlyName: string;
-  labels: Record<string, string>;
-  version: string;
-  uptimeSeconds: number;
-  /** Server time (ms) of the last event from this host. */
-  lastSeen: number;
-  /** Set on the tombstone when the host was expired for silence (not stopped cleanly). */
-  expired?: boolean;
-  /** Sequence of the event the labels come from (a heartbeat or a `labels_changed`: labels have their own order). */
-  labelsSeq?: number;
-}
-
-export interface ComponentState extends Versioned {
-  kind: 'component';
-  hostId: string;
-  componentId: string;
-  imageRef: string;
-  maxInstances: number;
-  annotations: Record<string, string>;
-}
-
-export type ProviderHealth = 'unknown' | 'healthy' | 'unhealthy';
-
-export interface ProviderState extends Versioned {
-  kind: 'provider';
-  hostId: string;
-  providerId: string;
-  imageRef: string;
-  annotations: Record<string, string>;
-  health: ProviderHealth;
-  /** Sequence of the health event `health` comes from (health has its own order). */
-  healthSeq?: number;
-  /** Sequence of the `provider_started` of this run of the provider (health events before it are stale). */
-  startSeq?: number;
-}
-
-export interface LinkState extends Versioned {
-  kind: 'link';
-  link: LinkDef;
-}
-
-export interface ConfigState extends Versioned {
-  kind: 'config';
-  name: string;
-  /** Digest of the values (`configDigest`) when a `config.get` read them; unknown after a bare `config_set`. */
-  digest?: string;
-}
-
-export interface FailureState extends Versioned {
-  kind: 'failure';
-  /** What failed: a component scale, a provider start, a link put. */
-  what: 'component' | 'provider' | 'link';
-  /** component id, provider id, or link key. */
-  subject: string;
-  hostId?: string;
-  imageRef?: string;
-  annotations?: Record<string, string>;
-  error: string;
-  /** Server time (ms). */
-  at: number;
-}
-
-export type Entity = HostState | ComponentState | ProviderState | LinkState | ConfigState | FailureState;
-
-/**
- * A reconciler's record of commands issued and not yet observed done (opaque to the store): one command
- * (`key`, `command`), or a batch of them (`entries`, one record per chunk of a pass; `key` names the batch).
- */
-export interface InFlightValue {
-  kind: 'inflight';
-  key: string;
-  command?: unknown;
-  entries?: Array<{ key: string; command: unknown; issuedAt: number; expiresAt: number }>;
-  issuedAt: number;
-  expiresAt: number;
-  /** Lease epoch of the owner that wrote it (fencing: an older owner never overwrites it). */
-  epoch?: number;
-}
-
-/** A reconciler's record of what it applied for an app (opaque to the store). */
-export interface AppliedValue {
-  kind: 'applied';
-  record: unknown;
-  /** Lease epoch of the owner that wrote it. */
-  epoch?: number;
-}
-
-export type StoredValue = Entity | LatticeMeta | InFlightValue | AppliedValue;
+/** What the state bucket holds: observed entities, the lattice's meta, and its owner's records (shapes in `@wadm-ts/entities`). */
+export type StoredValue = Entity | LatticeMeta | InFlightEntity | AppliedEntity;
 
 const BOOKKEEPING = new Set(['seq', 'lastSeen', 'uptimeSeconds', 'deletedAt', 'expired', 'labelsSeq', 'healthSeq', 'startSeq', 'queriedAt']);
 
@@ -175,7 +80,7 @@ export const stateKeys = {
   links: (l: LatticeRef) => `${latticePrefix(l)}.link.>`,
   config: (l: LatticeRef, name: string) => `${latticePrefix(l)}.config.${keyToken(name)}`,
   configs: (l: LatticeRef) => `${latticePrefix(l)}.config.*`,
-  failure: (l: LatticeRef, what: FailureState['what'], subject: string, hostId = '_') => `${latticePrefix(l)}.fail.${what}.${keyToken(hostId)}.${keyToken(subject)}`,
+  failure: (l: LatticeRef, what: FailureEntity['what'], subject: string, hostId = '_') => `${latticePrefix(l)}.fail.${what}.${keyToken(hostId)}.${keyToken(subject)}`,
   failures: (l: LatticeRef) => `${latticePrefix(l)}.fail.>`,
   inflight: (l: LatticeRef, key: string) => `${latticePrefix(l)}.inflight.${keyToken(key)}`,
   inflights: (l: LatticeRef) => `${latticePrefix(l)}.inflight.*`,
@@ -315,22 +220,13 @@ export class LatticeStateStore {
   }
 }
 
-/** A plain-data view of one lattice (live entities only), e.g. for the reconciler or tests. */
-export interface LatticeSnapshot {
-  hosts: HostState[];
-  components: ComponentState[];
-  providers: ProviderState[];
-  links: LinkState[];
-  configs: ConfigState[];
-}
-
-export async function readLatticeSnapshot(store: LatticeStateStore, l: LatticeRef): Promise<LatticeSnapshot> {
+export async function readLatticeSnapshot(store: LatticeStateStore, l: LatticeRef): Promise<LatticeEntities> {
   const [hosts, components, providers, links, configs] = await Promise.all([
-    store.list<HostState>(stateKeys.hosts(l)),
-    store.list<ComponentState>(stateKeys.components(l)),
-    store.list<ProviderState>(stateKeys.providers(l)),
-    store.list<LinkState>(stateKeys.links(l)),
-    store.list<ConfigState>(stateKeys.configs(l)),
+    store.list<HostEntity>(stateKeys.hosts(l)),
+    store.list<ComponentEntity>(stateKeys.components(l)),
+    store.list<ProviderEntity>(stateKeys.providers(l)),
+    store.list<LinkEntity>(stateKeys.links(l)),
+    store.list<ConfigEntity>(stateKeys.configs(l)),
   ]);
   return {
     hosts: hosts.map((h) => h.value),

@@ -6,7 +6,7 @@
  */
 import { parse as parseYaml } from 'yaml';
 import { serializeManifest, type Manifest } from '@wadm-ts/model';
-import { decodeRollout, encodeRollout, previousHealthyVersion, type RolloutRecord } from './rollout-record.js';
+import { decodeRollout, encodeRollout, previousHealthyVersion, type RolloutRecord } from '@wadm-ts/entities';
 
 export interface StoredVersion {
   version: string;
@@ -24,7 +24,7 @@ export interface StoredApp {
    * deployed: it is not written for a deployed app (a deploy clears it), see `releasedOf`.
    */
   released?: ReleasedMarker;
-  /** wadm-ts's rollout history (an extra key the Rust wadm ignores and drops; see rollout-record.ts). */
+  /** wadm-ts's rollout history (an extra key the Rust wadm ignores and drops; see `@wadm-ts/entities` rollout-record.ts). */
   rollout?: RolloutRecord;
 }
 

@@ -7,20 +7,19 @@ import type { JetStreamManager } from '@nats-io/jetstream';
 import type { Logger } from '@wadm-ts/obs';
 import { KvMirror, type MirrorEntry } from './kv-mirror.js';
 import { refOfTokens, type LatticeRef } from '@wadm-ts/protocol';
-import {
-  latticePrefix,
-  type AppliedValue,
-  type ComponentState,
-  type ConfigState,
-  type FailureState,
-  type HostState,
-  type InFlightValue,
-  type LatticeMeta,
-  type LatticeSnapshot,
-  type LinkState,
-  type ProviderState,
-  type StoredValue,
-} from './lattice-state.js';
+import type {
+  AppliedEntity,
+  ComponentEntity,
+  ConfigEntity,
+  FailureEntity,
+  HostEntity,
+  InFlightEntity,
+  Keyed,
+  LatticeEntities,
+  LinkEntity,
+  ProviderEntity,
+} from '@wadm-ts/entities';
+import { latticePrefix, type LatticeMeta, type StoredValue } from './lattice-state.js';
 import { decodeStoredApp, type StoredApp } from './stored-app.js';
 import { isIndexValue, recordBelongs, recordOwner, scopeKey, type RecordOwner } from './manifest-keys.js';
 
@@ -48,10 +47,6 @@ function subjectMatches(pat: string[], toks: string[]): boolean {
     if (p !== '*' && p !== toks[i]) return false;
   }
   return pat.length === toks.length;
-}
-
-export interface Keyed<T> extends MirrorEntry<T> {
-  key: string;
 }
 
 /** Lattice state (bucket `wadm_state`), indexed per lattice. */
@@ -148,18 +143,18 @@ export class StateView {
 
   /** Live entities of one lattice as plain data, plus failures, in-flight and applied records. */
   read(ref: LatticeRef): {
-    snapshot: LatticeSnapshot;
-    failures: FailureState[];
-    inflight: Array<Keyed<InFlightValue>>;
-    applied: Array<Keyed<AppliedValue>>;
+    snapshot: LatticeEntities;
+    failures: FailureEntity[];
+    inflight: Array<Keyed<InFlightEntity>>;
+    applied: Array<Keyed<AppliedEntity>>;
     /** Hosts including tombstones (stopped or expired), by id. */
-    allHosts: Map<string, HostState>;
+    allHosts: Map<string, HostEntity>;
   } {
-    const snapshot: LatticeSnapshot = { hosts: [], components: [], providers: [], links: [], configs: [] };
-    const failures: FailureState[] = [];
-    const inflight: Array<Keyed<InFlightValue>> = [];
-    const applied: Array<Keyed<AppliedValue>> = [];
-    const allHosts = new Map<string, HostState>();
+    const snapshot: LatticeEntities = { hosts: [], components: [], providers: [], links: [], configs: [] };
+    const failures: FailureEntity[] = [];
+    const inflight: Array<Keyed<InFlightEntity>> = [];
+    const applied: Array<Keyed<AppliedEntity>> = [];
+    const allHosts = new Map<string, HostEntity>();
     const m = this.byLattice.get(latticePrefix(ref));
     if (m) {
       for (const [key, e] of m) {
@@ -170,16 +165,16 @@ export class StateView {
             if (!v.deleted) snapshot.hosts.push(v);
             break;
           case 'component':
-            if (!v.deleted) snapshot.components.push(v as ComponentState);
+            if (!v.deleted) snapshot.components.push(v as ComponentEntity);
             break;
           case 'provider':
-            if (!v.deleted) snapshot.providers.push(v as ProviderState);
+            if (!v.deleted) snapshot.providers.push(v as ProviderEntity);
             break;
           case 'link':
-            if (!v.deleted) snapshot.links.push(v as LinkState);
+            if (!v.deleted) snapshot.links.push(v as LinkEntity);
             break;
           case 'config':
-            if (!v.deleted) snapshot.configs.push(v as ConfigState);
+            if (!v.deleted) snapshot.configs.push(v as ConfigEntity);
             break;
           case 'failure':
             if (!v.deleted) failures.push(v);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseManifest, type Manifest } from '@wadm-ts/model';
 import { decodeStoredApp, encodeStoredApp, previousVersion, type StoredApp } from '../src/stored-app.js';
-import { rolloutOnDeploy, rolloutOnHealthy } from '../src/rollout-record.js';
+import { rolloutOnDeploy, rolloutOnHealthy } from '@wadm-ts/entities';
 
 function manifest(version: string): Manifest {
   const r = parseManifest(`

@@ -9,8 +9,9 @@
  * Apps are planned in name order; new instances go to the least-loaded eligible hosts, counting every
  * instance on a host and what earlier apps of the same pass placed (see placement.ts).
  *
- * A runtime pass: `settleInflight` (drop the entries that are done) → `planLattice` → issue the commands
- * → requeue the lattice at `earliestRequeue` (if defined) so in-flight expiry and backoff ends are seen.
+ * A pass (`reconcile.ts`): `settleInflight` (drop the entries that are done) → `planLattice` → the runtime
+ * issues the commands → requeue the lattice at `earliestRequeue` (if defined) so in-flight expiry and
+ * backoff ends are seen.
  */
 import type { ScalerStatus, StatusInfo } from '@wadm-ts/model';
 import type { AppliedRecord, Command, DeployedApp, InFlight, PlanInput, PlanOutput } from '../types.js';

@@ -4,7 +4,8 @@
  * (`isSatisfied`, `settleInflight`).
  */
 import { keyToken, SCALER_KEY, type LinkDef } from '@wadm-ts/protocol';
-import type { ComponentState, FailureState, LatticeSnapshot } from '@wadm-ts/store';
+
+import { type ComponentEntity, type FailureEntity, type InFlightEntity, type LatticeEntities } from '@wadm-ts/entities';
 import type { Command, InFlight, ObservedLattice } from '../types.js';
 import { commandKey, linkNameKey, sameCommand } from './ids.js';
 import { sameLink } from './observed.js';
@@ -12,10 +13,16 @@ import { linkOf } from './commands.js';
 
 export const DEFAULT_BACKOFF_MS = 5000;
 
+/** The entries of an in-flight record: a batch, or the one command an older writer recorded. */
+export function inflightOf(v: InFlightEntity): InFlight[] {
+  const list = v.entries ?? (v.command !== undefined ? [{ key: v.key, command: v.command, issuedAt: v.issuedAt, expiresAt: v.expiresAt }] : []);
+  return list.map((e) => ({ key: e.key, command: e.command as Command, issuedAt: e.issuedAt, expiresAt: e.expiresAt }));
+}
+
 /** What `satisfiedBy` asks of the observed lattice (tombstones never count). */
 interface EffectLookup {
   /** The first live component entry on the host with max_instances > 0. */
-  component(hostId: string, componentId: string): ComponentState | undefined;
+  component(hostId: string, componentId: string): ComponentEntity | undefined;
   hasProvider(hostId: string, providerId: string): boolean;
   /** Live links with this source, namespace, package and name (any target). */
   links(sourceId: string, ns: string, pkg: string, name: string): readonly LinkDef[];
@@ -56,7 +63,7 @@ function satisfiedBy(c: Command, q: EffectLookup): boolean {
 }
 
 /** One question, one scan: for a single command. */
-function scanLookup(o: LatticeSnapshot): EffectLookup {
+function scanLookup(o: LatticeEntities): EffectLookup {
   return {
     component: (h, id) => o.components.find((x) => !x.deleted && x.hostId === h && x.componentId === id && x.maxInstances > 0),
     hasProvider: (h, id) => o.providers.some((x) => !x.deleted && x.hostId === h && x.providerId === id),
@@ -69,8 +76,8 @@ function scanLookup(o: LatticeSnapshot): EffectLookup {
 const hostKey = (h: string, id: string): string => `${h}\u0000${id}`;
 
 /** Indexes built once over the lattice, for many commands. */
-function indexedLookup(o: LatticeSnapshot): EffectLookup {
-  const components = new Map<string, ComponentState>();
+function indexedLookup(o: LatticeEntities): EffectLookup {
+  const components = new Map<string, ComponentEntity>();
   for (const x of o.components) {
     if (x.deleted || x.maxInstances <= 0) continue;
     const k = hostKey(x.hostId, x.componentId);
@@ -97,7 +104,7 @@ function indexedLookup(o: LatticeSnapshot): EffectLookup {
 }
 
 /** Whether the observed lattice already shows the command's effect (its in-flight entry can go). */
-export function isSatisfied(c: Command, observed: LatticeSnapshot): boolean {
+export function isSatisfied(c: Command, observed: LatticeEntities): boolean {
   return satisfiedBy(c, scanLookup(observed));
 }
 
@@ -108,7 +115,7 @@ export function isSatisfied(c: Command, observed: LatticeSnapshot): boolean {
  */
 export function settleInflight(
   inflight: readonly InFlight[],
-  observed: LatticeSnapshot | ObservedLattice,
+  observed: LatticeEntities | ObservedLattice,
   now: number,
 ): { live: InFlight[]; done: InFlight[]; expired: InFlight[] } {
   const live: InFlight[] = [];
@@ -138,7 +145,7 @@ function linkFailureSuffix(source: string, ns: string, pkg: string, name: string
 const LINK_SUFFIX_PARTS = 6;
 
 /** Whether a failure event is about the target of this command. */
-export function failureMatches(f: FailureState, c: Command): boolean {
+export function failureMatches(f: FailureEntity, c: Command): boolean {
   switch (c.kind) {
     case 'ScaleComponent': {
       if (f.what !== 'component' || f.subject !== c.component_id || f.hostId !== c.host_id) return false;
@@ -158,7 +165,7 @@ export function failureMatches(f: FailureState, c: Command): boolean {
 export type FilterOutcome = { outcome: 'emit' } | { outcome: 'inflight' } | { outcome: 'backoff'; error: string };
 
 /** Where a failure is filed in `FailureIndex`: the only bucket whose commands it can match. */
-function failureBucket(f: FailureState): string | undefined {
+function failureBucket(f: FailureEntity): string | undefined {
   switch (f.what) {
     case 'component':
     case 'provider':
@@ -192,9 +199,9 @@ function commandBucket(c: Command): string | undefined {
 
 /** Failures in backoff, filed by target, most recent first within a target. */
 class FailureIndex {
-  private readonly byBucket = new Map<string, FailureState[]>();
+  private readonly byBucket = new Map<string, FailureEntity[]>();
 
-  constructor(active: readonly FailureState[]) {
+  constructor(active: readonly FailureEntity[]) {
     for (const f of active) {
       const b = failureBucket(f);
       if (b === undefined) continue;
@@ -205,7 +212,7 @@ class FailureIndex {
   }
 
   /** The most recent failure about the command's target, as `failures.find(f => failureMatches(f, c))`. */
-  match(c: Command): FailureState | undefined {
+  match(c: Command): FailureEntity | undefined {
     const b = commandBucket(c);
     if (b === undefined) return undefined;
     const l = this.byBucket.get(b);
@@ -221,7 +228,7 @@ export class CommandFilter {
   /** The earliest end of a backoff that suppressed a command so far (failure.at + backoffMs). */
   private backoffEnd: number | undefined;
 
-  constructor(inflight: readonly InFlight[], failures: readonly FailureState[], now: number, backoffMs: number) {
+  constructor(inflight: readonly InFlight[], failures: readonly FailureEntity[], now: number, backoffMs: number) {
     this.inflight = new Map();
     for (const f of inflight) {
       if (f.expiresAt <= now) continue;

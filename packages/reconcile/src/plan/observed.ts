@@ -1,8 +1,9 @@
 /** Indexes over the observed lattice, and who owns what (docs/wire/behaviour.md §4 annotations). */
 import { APPSPEC_KEY, type LinkDef, MANAGED_BY_KEY, MANAGED_BY_VALUE, sameLinkDef, SCALER_KEY } from '@wadm-ts/protocol';
-import type { HostState, LatticeSnapshot, ProviderHealth } from '@wadm-ts/store';
+
 import { linkIdentity, linkNameKey } from './ids.js';
 import type { Workload } from './desired.js';
+import type { HostEntity, LatticeEntities, ProviderHealth } from '@wadm-ts/entities';
 
 /** A component or provider running on one host. */
 export interface Instance {
@@ -18,8 +19,8 @@ export interface Instance {
 
 export interface ObservedIndex {
   /** Live hosts, sorted by id. */
-  hosts: HostState[];
-  hostById: Map<string, HostState>;
+  hosts: HostEntity[];
+  hostById: Map<string, HostEntity>;
   /** workload → entity id → host id → instance (instances on unknown hosts are left out). */
   instances: Record<Workload, Map<string, Map<string, Instance>>>;
   /** Every instance, sorted by host, workload, id. */
@@ -35,7 +36,7 @@ export interface ObservedIndex {
 
 const byId = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
-export function indexObserved(o: LatticeSnapshot): ObservedIndex {
+export function indexObserved(o: LatticeEntities): ObservedIndex {
   const hosts = o.hosts.filter((h) => !h.deleted).sort((a, b) => byId(a.id, b.id));
   const hostById = new Map(hosts.map((h) => [h.id, h]));
   const known = hostById;

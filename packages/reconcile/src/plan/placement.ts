@@ -5,12 +5,13 @@
  * (computed once per pass), and a per-scaler tie-break between equally loaded hosts.
  */
 import { SCALER_KEY, SPREAD_KEY } from '@wadm-ts/protocol';
-import type { HostState } from '@wadm-ts/store';
+
 import type { InFlight } from '../types.js';
 import type { Workload } from './desired.js';
 
 import type { Instance } from './observed.js';
 import { isEligible } from './spread.js';
+import type { HostEntity } from '@wadm-ts/entities';
 
 /** A placement (ScaleComponent with a count, or StartProvider) in flight to a host that does not show it yet. */
 export interface PendingPlacement {
@@ -55,7 +56,7 @@ function later(a: PendingPlacement, b: PendingPlacement): PendingPlacement {
 export class LatticeLoad {
   private readonly load = new Map<string, number>();
   private readonly hostHash = new Map<string, number>();
-  private readonly eligibleCache = new Map<string, readonly HostState[]>();
+  private readonly eligibleCache = new Map<string, readonly HostEntity[]>();
   /** entity → host → the in-flight placement there. */
   private readonly pending = new Map<string, Map<string, PendingPlacement>>();
 
@@ -65,7 +66,7 @@ export class LatticeLoad {
    * @param inflight in-flight entries not expired
    */
   constructor(
-    private readonly hosts: readonly HostState[],
+    private readonly hosts: readonly HostEntity[],
     instances: readonly Instance[],
     inflight: readonly InFlight[],
   ) {
@@ -110,7 +111,7 @@ export class LatticeLoad {
   }
 
   /** Live hosts eligible for the requirements, sorted by id; computed once per requirement set. */
-  readonly eligible = (requirements: Record<string, string>): readonly HostState[] => {
+  readonly eligible = (requirements: Record<string, string>): readonly HostEntity[] => {
     const keys = Object.keys(requirements);
     if (keys.length === 0) return this.hosts;
     keys.sort();

@@ -9,7 +9,7 @@ import type { AppliedRecord } from '../types.js';
 import { linkNameKey } from './ids.js';
 import { appliedLinkKey } from './links.js';
 import { indexObserved, managedApp, type Instance, type ObservedIndex } from './observed.js';
-import type { LatticeSnapshot } from '@wadm-ts/store';
+import type { LatticeEntities } from '@wadm-ts/entities';
 
 /** What a released app still has running, as observed. */
 export interface ReleasedCounts {
@@ -64,7 +64,7 @@ export function releasedMessage(c: ReleasedCounts): string {
 }
 
 /** The status of a released app: `undeployed`, saying what was left running. */
-export function releasedStatus(app: string, record: AppliedRecord | undefined, observed: LatticeSnapshot | ObservedIndex): Status {
+export function releasedStatus(app: string, record: AppliedRecord | undefined, observed: LatticeEntities | ObservedIndex): Status {
   const index = 'all' in observed ? observed : indexObserved(observed);
   return { status: { type: 'undeployed', message: releasedMessage(releasedCounts(app, record, index)) }, version: '', components: [] };
 }

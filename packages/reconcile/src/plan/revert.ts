@@ -15,7 +15,7 @@
  *   the record has none (written by the Rust wadm or an older wadm-ts), the owner stamps "now" first.
  */
 import { rolloutPolicyOf, type Manifest, type Status } from '@wadm-ts/model';
-import { previousHealthyVersion, rolloutOnHealthy, type RolloutRecord } from '@wadm-ts/store';
+import { previousHealthyVersion, rolloutOnHealthy, type RolloutRecord } from '@wadm-ts/entities';
 
 export interface RolloutApp {
   name: string;

@@ -4,7 +4,6 @@
  */
 import { SCALER_KEY, SPREAD_KEY } from '@wadm-ts/protocol';
 import { minAvailable } from '@wadm-ts/model';
-import type { HostState } from '@wadm-ts/store';
 import type { Command, InFlight } from '../types.js';
 import { opsFor, updateComponent } from './commands.js';
 import { configGate } from './configs.js';
@@ -15,6 +14,7 @@ import { managedApp, type Instance, type ObservedIndex } from './observed.js';
 import { chooseMoves, rolloutMessage, type RolloutCandidate } from './rollout.js';
 import type { LatticeLoad, PendingPlacement } from './placement.js';
 import { place, type HostSlot, type Placement } from './spread.js';
+import type { HostEntity } from '@wadm-ts/entities';
 
 export interface WorkloadContext {
   observed: ObservedIndex;
@@ -96,7 +96,7 @@ export function evalWorkload(spec: WorkloadSpec, ctx: WorkloadContext): ScalerEv
     return slotOf(spec, i, ctx.isStale, pending?.get(h));
   };
   // Only hosts holding the entity (or with a placement of it in flight) can be anything but free.
-  const marked: HostState[] = [];
+  const marked: HostEntity[] = [];
   for (const h of byHost.keys()) marked.push(ctx.observed.hostById.get(h)!); // instances are on known hosts only
   if (pending) {
     for (const h of pending.keys()) {

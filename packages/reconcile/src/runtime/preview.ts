@@ -8,10 +8,11 @@
  * concurrency; a lattice with more than `maxKeys` keys is refused with an error rather than read.
  */
 import type { LatticeRef } from '@wadm-ts/protocol';
-import { stateKeys, StorageError, type AppliedValue, type Entity, type FailureState, type InFlightValue, type LatticeSnapshot, type LatticeStateStore, type StateView, type StoredValue } from '@wadm-ts/store';
-import { DEFAULT_BACKOFF_MS } from '../plan/inflight.js';
+import { stateKeys, StorageError, type LatticeStateStore, type StateView, type StoredValue } from '@wadm-ts/store';
+import { DEFAULT_BACKOFF_MS, inflightOf } from '../plan/inflight.js';
 import { planApp, type AppPlan } from '../plan/diff.js';
-import type { AppliedRecord, Command, DeployedApp, InFlight, ObservedLattice } from '../types.js';
+import type { AppliedRecord, DeployedApp, InFlight, ObservedLattice } from '../types.js';
+import type { AppliedEntity, Entity, FailureEntity, InFlightEntity, LatticeEntities } from '@wadm-ts/entities';
 
 export interface PlanPreviewerOptions {
   /** The replica's state view, when it has one (read when ready). */
@@ -47,8 +48,8 @@ export interface LatticeRead {
 
 /** Lattice state values (live entities, failures, in-flight and applied records) as a planner input. */
 export function latticeReadOf(values: Iterable<StoredValue>, source: LatticeRead['source']): LatticeRead {
-  const snapshot: LatticeSnapshot = { hosts: [], components: [], providers: [], links: [], configs: [] };
-  const failures: FailureState[] = [];
+  const snapshot: LatticeEntities = { hosts: [], components: [], providers: [], links: [], configs: [] };
+  const failures: FailureEntity[] = [];
   const applied: AppliedRecord[] = [];
   const inflight: InFlight[] = [];
   for (const v of values) {
@@ -73,12 +74,10 @@ export function latticeReadOf(values: Iterable<StoredValue>, source: LatticeRead
         failures.push(v);
         break;
       case 'applied':
-        applied.push((v as AppliedValue).record as AppliedRecord);
+        applied.push((v as AppliedEntity).record as AppliedRecord);
         break;
       case 'inflight': {
-        const f = v as InFlightValue;
-        const entries = f.entries ?? (f.command !== undefined ? [{ key: f.key, command: f.command, issuedAt: f.issuedAt, expiresAt: f.expiresAt }] : []);
-        for (const e of entries) inflight.push({ key: e.key, command: e.command as Command, issuedAt: e.issuedAt, expiresAt: e.expiresAt });
+        inflight.push(...inflightOf(v as InFlightEntity));
         break;
       }
       default:

@@ -1,8 +1,9 @@
 /**
  * `reconcile(lattice)`: level-triggered and idempotent, in the controller-runtime mould, run only by the
  * lattice's lease holder. It reads desired state (deployed manifests) and observed state from the
- * replica's in-memory views (no KV reads), runs the pure planner, and writes what it decided — every
- * write fenced by the lease epoch:
+ * replica's in-memory views (no KV reads), hands them to the pure pass `plan/reconcile.ts` (the planner,
+ * and which records to write or remove, which statuses to publish, when to come back), and executes
+ * what it decided — every write fenced by the lease epoch:
  *   - in-flight records (compare-and-set on the revision the view holds; a record written at a newer
  *     epoch means the lease is lost), then the command on `wadm.cmd.*` carrying the epoch;
  *   - applied records (compare-and-set, epoch-checked);
@@ -13,15 +14,17 @@
 import type { LatticeRef } from '@wadm-ts/protocol';
 import { createHash, randomUUID } from 'node:crypto';
 import type { KV } from '@nats-io/kv';
-import { undeployedStatus, waitingStatus, type Status } from '@wadm-ts/model';
-import { isCasConflict, releasedOf, type AppliedValue, type InFlightValue, type JetStreamContext, type ManifestStore, type ManifestView, type StateView } from '@wadm-ts/store';
+import type { Status } from '@wadm-ts/model';
+import { releasedOf, type JetStreamContext, type ManifestStore, type ManifestView, type StateView } from '@wadm-ts/store';
 import type { Logger, Metrics, Tracing } from '@wadm-ts/obs';
-import { DEFAULT_BACKOFF_MS, commandKey, earliestRequeue, planLattice, releasedStatus, settleInflight } from '../plan/index.js';
-import type { AppliedRecord, Command, DeployedApp, InFlight, PlanOutput } from '../types.js';
+import { commandKey } from '../plan/index.js';
+import { reconcile } from '../plan/reconcile.js';
+import type { Command, InFlight } from '../types.js';
 import { publishCommand } from './commands.js';
 import { LeaseLostError, type Held } from './leases.js';
 import { StatusPublisher } from './status-publisher.js';
 import { RolloutWriter } from './rollouts.js';
+import { FencedRecords } from './fenced-records.js';
 import { stateKeys } from '@wadm-ts/store';
 
 export interface LeaseCheck {
@@ -58,8 +61,6 @@ export interface ReconcilerOptions {
 
 /** Like the Rust wadm's expected-event expiry: components, links and configs 5 s; providers and in-place component updates 30 s (a start or update fetches an image first). */
 const defaultTtl = (c: Command): number => (c.kind === 'StartProvider' || c.kind === 'UpdateComponent' ? 30_000 : 5_000);
-
-export const UNDEPLOYED_STATUS: Status = undeployedStatus();
 
 export interface PassResult {
   commands: Command[];
@@ -108,6 +109,7 @@ export class Reconciler {
   private readonly fenced;
   private readonly drift;
   private readonly rollouts: RolloutWriter | undefined;
+  private readonly records: FencedRecords;
 
   constructor(private readonly o: ReconcilerOptions) {
     this.rollouts = o.manifestStore ? new RolloutWriter({ ctx: o.ctx, store: o.manifestStore, manifests: o.manifests, metrics: o.metrics }) : undefined;
@@ -117,6 +119,7 @@ export class Reconciler {
     this.appsByStatus = o.metrics.gauge('wadm_apps_by_status', 'deployed apps by aggregate status (lattices this replica owns)', ['lattice', 'status']);
     this.fenced = o.metrics.counter('wadm_fenced_writes_total', 'writes refused or abandoned because a newer lease epoch exists, by kind', ['kind']);
     this.drift = o.metrics.counter('wadm_drift_corrections_total', 'configs and links put again because the hosts lost or changed what was applied, by kind', ['kind']);
+    this.records = new FencedRecords({ kv: o.stateKv, view: o.state, check: (h) => this.check(h), fenced: this.fenced, ...(o.unsafeDisableFencing ? { unsafeDisableFencing: true } : {}) });
   }
 
   /** Forget a lattice's per-lattice series (lease lost or lattice collected). */
@@ -164,190 +167,87 @@ export class Reconciler {
     if (owned.stored) for (const n of owned.stored) if (!storedNames.has(n)) owned.gone.add(n);
     for (const n of storedNames) owned.gone.delete(n);
     owned.stored = storedNames;
-    const apps: DeployedApp[] = [];
-    // Undeployed non-destructively: left running, never cleaned up (the marker is on the stored record).
-    const released = stored.filter((a) => releasedOf(a) !== undefined).map((a) => a.name);
-    for (const a of stored) {
-      const v = a.deployedVersion === null ? undefined : a.versions.find((x) => x.version === a.deployedVersion);
-      if (v) apps.push({ name: a.name, version: v.version, manifest: v.manifest });
-    }
     const view = this.o.state.read(ref);
-    const observed = { ...view.snapshot, failures: view.failures };
-    // In-flight records: single commands (older writers) or batches; every entry remembers its record.
-    const recordOf = new Map<InFlight, string>();
-    const inflightAll: InFlight[] = [];
     for (const f of view.inflight) {
       if (!this.o.unsafeDisableFencing && (f.value.epoch ?? 0) > h.epoch) {
         this.fenced.inc({ kind: 'inflight' });
         throw new LeaseLostError(ref, h.epoch, `in-flight record ${f.key} was written at epoch ${f.value.epoch}`);
       }
-      const entries = f.value.entries ?? (f.value.command !== undefined ? [{ key: f.value.key, command: f.value.command, issuedAt: f.value.issuedAt, expiresAt: f.value.expiresAt }] : []);
-      for (const e of entries) {
-        const entry: InFlight = { key: e.key, command: e.command as Command, issuedAt: e.issuedAt, expiresAt: e.expiresAt };
-        recordOf.set(entry, f.key);
-        inflightAll.push(entry);
-      }
     }
-    const { live, expired } = settleInflight(inflightAll, observed, now);
-    const applied = view.applied.map((a) => a.value.record as AppliedRecord);
-    const input = {
+    const r = reconcile({
       lattice: ref.lattice,
       now,
-      apps,
-      applied,
-      observed,
-      inflight: live,
-      ...(expired.length > 0 ? { expired } : {}),
-      ...(released.length > 0 ? { released } : {}),
-      backoffMs: this.o.backoffMs ?? DEFAULT_BACKOFF_MS,
+      stored: stored.map((a) => ({ name: a.name, deployedVersion: a.deployedVersion, versions: a.versions, released: releasedOf(a) !== undefined })),
+      gone: [...owned.gone],
+      observed: { ...view.snapshot, failures: view.failures },
+      inflight: view.inflight,
+      applied: view.applied,
+      ...(this.o.backoffMs !== undefined ? { backoffMs: this.o.backoffMs } : {}),
       ...(this.o.unseenGraceMs !== undefined ? { unseenGraceMs: this.o.unseenGraceMs } : {}),
-    };
-    const noHosts = view.snapshot.hosts.length === 0;
-    // A lattice without hosts: nothing can run and nothing can be sent; every deployed app waits (the
-    // status the Rust wadm shows for a lattice it has not observed), and deploys as soon as hosts appear.
-    const plan: PlanOutput = noHosts ? { commands: [], applied, statuses: Object.fromEntries(apps.map((a) => [a.name, waitingStatus()])) } : planLattice(input);
+    });
     this.check(h);
 
-    // In-flight records whose every entry is done go (CAS on the revision seen) once the lattice is quiet:
-    // a done entry blocks nothing, and a burst is faster without the extra writes.
+    // In-flight records whose every entry is done go (CAS on the revision seen).
     const limit = this.o.writeConcurrency ?? 64;
-    const liveRecords = new Set(live.map((e) => recordOf.get(e)));
-    const finished = view.inflight.filter((f) => !liveRecords.has(f.key));
-    await mapLimit(plan.commands.length === 0 || finished.length > 256 ? finished : [], limit, async (rec) => {
-      try {
-        await this.o.stateKv.purge(rec.key, { previousSeq: rec.revision });
-        this.o.state.mirror.applyLocal(rec.key, undefined, rec.revision + 1);
-      } catch (err) {
-        if (!isCasConflict(err)) throw err;
-        await this.refresh(rec.key);
-      }
-    });
+    await mapLimit(r.records.purge, limit, (rec) => this.records.purge(rec));
 
     // Applied records first: the links and managed configs this pass puts are on record before their
     // commands exist, so whoever owns the lattice next (after a crash right after the commands went out)
     // knows whose they are and cleans them up after an undeploy. A record that changed under us holds
     // this pass's commands back until the next pass has decided again.
-    const keep = new Set(plan.applied.map((a) => a.app));
-    const currentApplied = new Map(view.applied.map((a) => [(a.value.record as AppliedRecord).app, a]));
-    const recorded = await mapLimit(plan.applied, limit, async (rec) => {
-      const cur = currentApplied.get(rec.app);
-      if (cur && JSON.stringify(cur.value.record) === JSON.stringify(rec)) return true;
-      return (await this.writeRecord(h, stateKeys.applied(ref, rec.app), { kind: 'applied', record: rec, epoch: h.epoch }, cur)) !== undefined;
-    });
-    const commands = recorded.every(Boolean) ? plan.commands : [];
+    const recorded = await mapLimit(r.records.write, limit, async (w) => (await this.records.write(h, stateKeys.applied(ref, w.record.app), { kind: 'applied', record: w.record, epoch: h.epoch }, w.current)) !== undefined);
+    // Held back: a record changed under this pass and there are commands to wait for the next pass.
+    const held = !recorded.every(Boolean) && r.commands.length > 0;
+    const commands = held ? [] : r.commands;
 
     const chunks: Command[][] = [];
     for (let i = 0; i < commands.length; i += COMMANDS_PER_MESSAGE) chunks.push(commands.slice(i, i + COMMANDS_PER_MESSAGE));
     const sent = (await mapLimit(chunks, limit, (c) => this.issue(h, c, now))).flat();
     if (sent.length > 0) log.info({ commands: sent.length, kinds: [...new Set(sent.map((c) => c.kind))] }, 'commands issued');
     if (sent.length > 0) {
-      for (const d of plan.drift ?? []) {
+      for (const d of r.drift) {
         this.drift.inc({ kind: d.kind });
         log.warn({ app: d.app, kind: d.kind, name: d.name }, 'drift: the hosts lost or changed what was applied; putting it again');
       }
     }
-    if (commands.length < plan.commands.length) log.info({ held: plan.commands.length }, 'an applied record changed under this pass: its commands wait for the next pass');
+    if (held) log.info({ held: r.commands.length }, 'an applied record changed under this pass: its commands wait for the next pass');
 
-    // Applied records of apps that own nothing any more go.
-    await mapLimit(view.applied.filter((a) => !keep.has((a.value.record as AppliedRecord).app)), limit, async (a) => {
+    await mapLimit(r.records.remove, limit, async (a) => {
       this.check(h);
       if ((a.value.epoch ?? 0) > h.epoch) throw new LeaseLostError(ref, h.epoch, 'applied record written at a newer epoch');
-      try {
-        await this.o.stateKv.purge(a.key, { previousSeq: a.revision });
-        this.o.state.mirror.applyLocal(a.key, undefined, a.revision + 1);
-      } catch (err) {
-        if (!isCasConflict(err)) throw err;
-        await this.refresh(a.key);
-      }
+      await this.records.purge(a);
     });
 
-    // Statuses: deployed apps from the plan; apps that are stored but not deployed are undeployed, and
-    // so are apps deleted since the last pass (the API publishes that too, but a pass that read the app
-    // before its delete may have published over it).
-    const statuses: Record<string, Status> = { ...plan.statuses };
-    for (const a of stored) if (a.deployedVersion === null) statuses[a.name] = UNDEPLOYED_STATUS;
-    if (released.length > 0) {
-      const records = new Map(plan.applied.map((r) => [r.app, r]));
-      for (const name of released) statuses[name] = releasedStatus(name, records.get(name), view.snapshot);
-    }
-    const gone = [...owned.gone].filter((n) => !(n in statuses));
+    const statuses = r.statuses;
+    const gone = Object.keys(r.gone);
     // Rollout history and automatic reverts (may turn a status into `reconciling` with a revert note).
-    const deadlineAt = this.rollouts ? await this.rollouts.apply(h, new Map(apps.map((a) => [a.name, a.version])), statuses, now, () => this.check(h), log) : undefined;
+    const deadlineAt = this.rollouts ? await this.rollouts.apply(h, new Map(r.apps.map((a) => [a.name, a.version])), statuses, now, () => this.check(h), log) : undefined;
     this.check(h);
     await owned.statuses.preload([...Object.keys(statuses), ...gone]);
     await mapLimit(Object.entries(statuses), limit, async ([name, st]) => {
       if (!this.o.unsafeDisableFencing) this.check(h);
       if (await owned.statuses.publish(name, st)) log.info({ app: name, status: st.status.type, message: st.status.message }, 'status changed');
     });
-    await mapLimit(gone, limit, async (name) => {
+    await mapLimit(Object.entries(r.gone), limit, async ([name, st]) => {
       if (!this.o.unsafeDisableFencing) this.check(h);
-      if (await owned.statuses.publish(name, UNDEPLOYED_STATUS)) log.info({ app: name, status: 'undeployed' }, 'status of a deleted app set to undeployed');
+      if (await owned.statuses.publish(name, st)) log.info({ app: name, status: 'undeployed' }, 'status of a deleted app set to undeployed');
       owned.gone.delete(name);
     });
     const counts = new Map<string, number>();
-    for (const a of apps) {
+    for (const a of r.apps) {
       const t = statuses[a.name]?.status.type ?? 'undeployed';
       counts.set(t, (counts.get(t) ?? 0) + 1);
     }
     for (const t of STATUS_TYPES) this.appsByStatus.set({ lattice: ref.lattice, status: t }, counts.get(t) ?? 0);
-    const held = commands.length < plan.commands.length;
-    const planAt = held ? now : noHosts ? undefined : earliestRequeue(input, plan);
+    // Held commands: come back at once; otherwise when the plan can change by time alone.
+    const planAt = held ? now : r.requeueAfterMs === undefined ? undefined : now + r.requeueAfterMs;
     const requeueAt = planAt === undefined ? deadlineAt : deadlineAt === undefined ? planAt : Math.min(planAt, deadlineAt);
     return {
       commands: sent,
       statuses,
       ...(requeueAt !== undefined ? { requeueAt } : {}),
-      idle: apps.length === 0 && view.snapshot.hosts.length === 0,
+      idle: r.idle,
     };
-  }
-
-  /** After a lost compare-and-set: bring the view's copy of one key up to what KV holds. */
-  private async refresh(key: string): Promise<void> {
-    const fresh = await this.o.stateKv.get(key).catch(() => null);
-    if (fresh && fresh.operation === 'PUT') {
-      try {
-        this.o.state.mirror.applyLocal(key, fresh.json(), fresh.revision);
-      } catch {
-        // not JSON: leave it
-      }
-    } else this.o.state.mirror.applyLocal(key, undefined, fresh?.revision ?? (this.o.state.mirror.get(key)?.revision ?? 0) + 1);
-  }
-
-  /**
-   * Write a record with compare-and-set on the revision the view holds. A record written at a newer
-   * epoch means another owner took over: the lease is lost. Returns the new revision, or undefined when
-   * the record changed under us and should be decided again by the next pass.
-   */
-  private async writeRecord(h: Held, key: string, value: InFlightValue | AppliedValue, cur: { revision: number; value: InFlightValue | AppliedValue } | undefined): Promise<number | undefined> {
-    this.check(h);
-    if (cur && (cur.value.epoch ?? 0) > h.epoch && !this.o.unsafeDisableFencing) {
-      this.fenced.inc({ kind: value.kind });
-      throw new LeaseLostError(h.ref, h.epoch, `${value.kind} record ${key} was written at epoch ${cur.value.epoch}`);
-    }
-    try {
-      const data = JSON.stringify(value);
-      const rev = cur ? await this.o.stateKv.update(key, data, cur.revision) : await this.o.stateKv.create(key, data);
-      this.o.state.mirror.applyLocal(key, value, rev);
-      return rev;
-    } catch (err) {
-      if (!isCasConflict(err)) throw err;
-      // Changed under us: look at what is there now.
-      const fresh = await this.o.stateKv.get(key);
-      if (!fresh || fresh.operation !== 'PUT') this.o.state.mirror.applyLocal(key, undefined, fresh?.revision ?? (cur?.revision ?? 0) + 1);
-      if (fresh && fresh.operation === 'PUT') {
-        try {
-          const v = fresh.json<InFlightValue | AppliedValue>();
-          this.o.state.mirror.applyLocal(key, v, fresh.revision);
-          if ((v.epoch ?? 0) > h.epoch && !this.o.unsafeDisableFencing) {
-            this.fenced.inc({ kind: value.kind });
-            throw new LeaseLostError(h.ref, h.epoch, `${value.kind} record ${key} was written at epoch ${v.epoch}`);
-          }
-        } catch (e) {
-          if (e instanceof LeaseLostError) throw e;
-        }
-      }
-      return undefined;
-    }
   }
 
   /**
@@ -359,7 +259,7 @@ export class Reconciler {
     const entries = chunk.map((c) => ({ key: commandKey(c), command: c, issuedAt: now, expiresAt: now + ttl(c) }));
     const id = `b-${h.epoch}-${randomUUID()}`;
     const expiresAt = Math.max(...entries.map((e) => e.expiresAt));
-    const rev = await this.writeRecord(h, stateKeys.inflight(h.ref, id), { kind: 'inflight', key: id, entries, issuedAt: now, expiresAt, epoch: h.epoch }, undefined);
+    const rev = await this.records.write(h, stateKeys.inflight(h.ref, id), { kind: 'inflight', key: id, entries, issuedAt: now, expiresAt, epoch: h.epoch }, undefined);
     if (rev === undefined) return [];
     this.check(h);
     const msgId = createHash('sha256').update(`${h.ref.account ?? ''}|${h.ref.lattice}|${id}`).digest('hex');
