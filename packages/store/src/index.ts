@@ -22,16 +22,26 @@ export {
   type NatsSettings,
 } from './connect.js';
 export {
-  ensureApiStreams,
-  ensureBucket,
-  ensureStream,
   jetStreamContext,
-  StreamConflictError,
-  streamName,
-  workQueueConsumerConflict,
   type JetStreamContext,
   type JetStreamSettings,
-} from './streams.js';
+} from './jetstream-context.js';
+export {
+  ensureStream,
+  streamName,
+} from './ensure-stream.js';
+export {
+  StreamConflictError,
+} from './stream-compat.js';
+export {
+  ensureApiStreams,
+} from './api-streams.js';
+export {
+  ensureBucket,
+} from './buckets.js';
+export {
+  workQueueConsumerConflict,
+} from './work-queue-conflict.js';
 export {
   deployedManifest,
   findVersion,
@@ -47,8 +57,10 @@ export {
 export {
   ManifestStore,
   type Decision,
-  type LoadedApp,
 } from './manifest-store.js';
+export {
+  type LoadedApp,
+} from './manifest-slot.js';
 export {
   StatusStore,
 } from './status-store.js';
@@ -67,8 +79,10 @@ export {
 } from './kv-mirror.js';
 export {
   ManifestView,
+} from './manifest-view.js';
+export {
   StateView,
-} from './views.js';
+} from './state-view.js';
 export {
   isMissingResource,
   isTransientJetStreamError,

@@ -34,6 +34,19 @@ export function isIndexValue(bytes: Uint8Array): boolean {
   return false;
 }
 
+const decoder = new TextDecoder();
+
+/** The names a lattice index lists (its string entries), or undefined when the value is no index or unreadable. */
+export function decodeIndexNames(bytes: Uint8Array): string[] | undefined {
+  if (!isIndexValue(bytes)) return undefined;
+  try {
+    const v: unknown = JSON.parse(decoder.decode(bytes));
+    return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Which `{scope}-{name}` split of `key` an app record belongs to. */
 export interface RecordOwner {
   scopeKey: string;

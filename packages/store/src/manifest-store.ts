@@ -2,6 +2,9 @@
  * The manifest store over KV bucket `wadm_manifests` (layout of docs/wire/api.md §4, so a bucket written by
  * the Rust wadm is served as-is).
  *
+ * This file holds the compare-and-set mutate loop; what a record key holds and the collision refusals are
+ * manifest-slot.ts, the index maintenance manifest-index.ts.
+ *
  * Concurrency design:
  * - Every write of an app record is compare-and-set on the revision that was read (`create` when the
  *   key is absent, `update(rev)` otherwise, `purge` with `previousSeq`); a lost race re-reads and
@@ -38,23 +41,14 @@
  * view (`ManifestHint.unindexed`, `onUnindexed`): listings sync the index of every such app of the
  * lattice first, and the view asks for a sync of one that stays un-indexed for a moment.
  */
-import type { KV, KvEntry } from '@nats-io/kv';
+import type { KV } from '@nats-io/kv';
 import type { LatticeRef } from '@wadm-ts/protocol';
 import { StorageError, casBackoff } from './errors.js';
 import { isCasConflict } from './js-errors.js';
-import { decodeStoredApp, encodeStoredApp, type StoredApp } from './stored-app.js';
-import {
-  ManifestKeyCollisionError,
-  appKey,
-  foreignRecordMessage,
-  indexAtRecordKeyMessage,
-  isIndexValue,
-  recordAtIndexKeyMessage,
-  recordBelongs,
-  recordOwner,
-  scopeKey,
-  type RecordOwner,
-} from './manifest-keys.js';
+import { encodeStoredApp, type StoredApp } from './stored-app.js';
+import { ManifestKeyCollisionError, appKey, scopeKey } from './manifest-keys.js';
+import { readSlot, writeCollision, type LoadedApp, type Slot } from './manifest-slot.js';
+import { MAX_CAS_ATTEMPTS, ManifestIndex, type ManifestHint } from './manifest-index.js';
 
 /** What a mutation decided: write a new record, delete the app, or leave it. */
 export type Decision<T> =
@@ -62,44 +56,16 @@ export type Decision<T> =
   | { kind: 'delete'; result: T }
   | { kind: 'keep'; result: T };
 
-export interface LoadedApp {
-  app: StoredApp;
-  revision: number;
-}
-
-/** What an app's record key holds: nothing, the app's record, a lattice index, or another app's record. */
-type Slot =
-  | { kind: 'absent' }
-  | { kind: 'app'; app: StoredApp; revision: number }
-  | { kind: 'index'; revision: number }
-  | { kind: 'foreign'; owner: RecordOwner; revision: number };
-
-const MAX_CAS_ATTEMPTS = 200;
-
-/** What an in-memory view of the manifest bucket offers the store (see `ManifestStore.useView`). */
-export interface ManifestHint {
-  /** True when the view shows the scope's index listing the app (false: unknown or not listed). */
-  listed(scope: LatticeRef, name: string): boolean;
-  /** The view's copy of the app's record with its revision, or undefined when it has none. */
-  peek(scope: LatticeRef, name: string): LoadedApp | undefined;
-  /** True when the view shows the scope's index key holding an index (false: unknown or not). */
-  hasIndex?(scope: LatticeRef): boolean;
-  /** Names of the scope's app records the view sees missing from the scope's index. */
-  unindexed?(scope: LatticeRef): readonly string[];
-  /** Register the healer the view calls for an app record (scope key, name) that stays missing from its index. */
-  onUnindexed?(heal: (scopeKey: string, name: string) => Promise<void>): void;
-}
-
 export class ManifestStore {
+  private readonly index: ManifestIndex;
+
   constructor(
     readonly kv: KV,
     readonly bucket: string,
     /** Called on every lost compare-and-set (for metrics). */
     private readonly onConflict: () => void = () => undefined,
-  ) {}
-
-  private live(e: KvEntry | null): KvEntry | null {
-    return e && e.operation === 'PUT' ? e : null;
+  ) {
+    this.index = new ManifestIndex(kv, bucket, () => this.onConflict());
   }
 
   /** The app's record, or null when its key is absent or holds something else (an index, another app's record). */
@@ -108,24 +74,8 @@ export class ManifestStore {
     return slot.kind === 'app' ? { app: slot.app, revision: slot.revision } : null;
   }
 
-  private async read(sk: string, name: string): Promise<Slot> {
-    const key = `${sk}-${name}`;
-    let e: KvEntry | null;
-    try {
-      e = this.live(await this.kv.get(key));
-    } catch (err) {
-      throw new StorageError('reading an app record failed', { bucket: this.bucket, key, op: 'get' }, { cause: err });
-    }
-    if (!e) return { kind: 'absent' };
-    if (isIndexValue(e.value)) return { kind: 'index', revision: e.revision };
-    let app: StoredApp;
-    try {
-      app = decodeStoredApp(name, e.value);
-    } catch (err) {
-      throw new StorageError(`decoding the app record failed: ${(err as Error).message}`, { bucket: this.bucket, key, op: 'decode' }, { cause: err });
-    }
-    if (!recordBelongs(key, name, app)) return { kind: 'foreign', owner: recordOwner(key, app)!, revision: e.revision };
-    return { kind: 'app', app, revision: e.revision };
+  private read(sk: string, name: string): Promise<Slot> {
+    return readSlot(this.kv, this.bucket, sk, name);
   }
 
   /**
@@ -139,7 +89,7 @@ export class ManifestStore {
     const mt = scope.account !== undefined;
     // The first attempt decides on the view's copy when it has one: a write then needs no read (a stale
     // copy loses the compare-and-set). Answers that write nothing are always decided on KV's copy.
-    let viewCopy = this.hint?.peek(scope, name) ?? undefined;
+    let viewCopy = this.index.hint?.peek(scope, name) ?? undefined;
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
       const fromView = viewCopy !== undefined;
       const slot: Slot = viewCopy ? { kind: 'app', ...viewCopy } : await this.read(sk, name);
@@ -157,13 +107,9 @@ export class ManifestStore {
       }
       if (d.kind === 'delete' && slot.kind !== 'app') return d.result;
       if (d.kind === 'write') {
-        if (slot.kind === 'index') {
-          throw new ManifestKeyCollisionError(indexAtRecordKeyMessage(this.bucket, sk, name, mt), { bucket: this.bucket, key, holds: 'index', op: 'put' });
-        }
-        if (slot.kind === 'foreign') {
-          throw new ManifestKeyCollisionError(foreignRecordMessage(this.bucket, sk, name, slot.owner, mt), { bucket: this.bucket, key, holds: 'app', op: 'put' });
-        }
-        if (slot.kind === 'absent') await this.claimIndex(scope, name);
+        const collision = writeCollision(this.bucket, sk, name, slot, mt);
+        if (collision) throw collision;
+        if (slot.kind === 'absent') await this.index.claim(scope, name);
       }
       let created: number | undefined;
       try {
@@ -225,127 +171,26 @@ export class ManifestStore {
    * view sees missing from their index are synced (by listings, and when the view asks).
    */
   useView(hint: ManifestHint): void {
-    this.hint = hint;
-    hint.onUnindexed?.((sk, name) => this.syncIndexKey(sk, name, false));
-  }
-
-  private hint: ManifestHint | undefined;
-
-  /**
-   * Make sure the scope's index key holds an index before a record of the scope is created: create it
-   * empty when absent (compare-and-set); refuse when it holds an app record.
-   */
-  private async claimIndex(scope: LatticeRef, name: string): Promise<void> {
-    if (this.hint?.hasIndex?.(scope)) return;
-    const sk = scopeKey(scope);
-    for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
-      let e: KvEntry | null;
-      try {
-        e = this.live(await this.kv.get(sk));
-      } catch (err) {
-        throw new StorageError('reading the lattice index failed', { bucket: this.bucket, key: sk, op: 'get' }, { cause: err });
-      }
-      if (e) {
-        if (isIndexValue(e.value)) return;
-        throw this.recordAtIndexKey(sk, name, e, scope.account !== undefined);
-      }
-      try {
-        await this.kv.create(sk, '[]');
-        return;
-      } catch (err) {
-        if (!isCasConflict(err)) throw new StorageError(`creating the lattice index failed: ${(err as Error).message}`, { bucket: this.bucket, key: sk, op: 'index' }, { cause: err });
-        this.onConflict();
-        await casBackoff(attempt);
-      }
-    }
-    throw new StorageError(`gave up after ${MAX_CAS_ATTEMPTS} compare-and-set conflicts`, { bucket: this.bucket, key: sk, op: 'index' });
-  }
-
-  private recordAtIndexKey(sk: string, name: string, e: KvEntry, mt: boolean): ManifestKeyCollisionError {
-    let owner: RecordOwner | undefined;
-    try {
-      owner = recordOwner(sk, decodeStoredApp(sk, e.value));
-    } catch {
-      owner = undefined;
-    }
-    return new ManifestKeyCollisionError(recordAtIndexKeyMessage(this.bucket, sk, name, owner, mt), { bucket: this.bucket, key: sk, holds: 'app', op: 'index' });
+    this.index.hint = hint;
+    hint.onUnindexed?.((sk, name) => this.index.syncKey(sk, name, false));
   }
 
   /** Sync the index when it does not list an app whose record exists (one read when it does, none when the view knows). */
-  async ensureIndexed(scope: LatticeRef, name: string): Promise<void> {
-    if (this.hint?.listed(scope, name)) return;
-    if (!(await this.indexedNames(scope)).includes(name)) await this.syncIndex(scope, name);
+  ensureIndexed(scope: LatticeRef, name: string): Promise<void> {
+    return this.index.ensureIndexed(scope, name);
   }
 
   /** Make the lattice index agree with whether `name`'s record exists (see the module comment). */
-  async syncIndex(scope: LatticeRef, name: string): Promise<void> {
-    await this.syncIndexKey(scopeKey(scope), name, scope.account !== undefined);
-  }
-
-  private async syncIndexKey(sk: string, name: string, mt: boolean): Promise<void> {
-    for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
-      try {
-        const idx = this.live(await this.kv.get(sk));
-        const exists = (await this.read(sk, name)).kind === 'app';
-        if (idx && !isIndexValue(idx.value)) {
-          // The index key holds an app record (of another lattice): never overwritten.
-          if (!exists) return;
-          throw this.recordAtIndexKey(sk, name, idx, mt);
-        }
-        const names = new Set(idx ? this.decodeIndex(idx) : []);
-        if (exists) names.add(name);
-        else names.delete(name);
-        const data = JSON.stringify([...names].sort(byteOrder));
-        if (idx) await this.kv.update(sk, data, idx.revision);
-        else await this.kv.create(sk, data);
-        return;
-      } catch (err) {
-        if (isCasConflict(err)) {
-          this.onConflict();
-          await casBackoff(attempt);
-          continue;
-        }
-        if (err instanceof StorageError || err instanceof ManifestKeyCollisionError) throw err;
-        throw new StorageError(`updating the lattice index failed: ${(err as Error).message}`, { bucket: this.bucket, key: sk, op: 'index' }, { cause: err });
-      }
-    }
-    throw new StorageError(`gave up after ${MAX_CAS_ATTEMPTS} compare-and-set conflicts`, { bucket: this.bucket, key: sk, op: 'index' });
-  }
-
-  private decodeIndex(e: KvEntry): string[] {
-    if (!isIndexValue(e.value)) return [];
-    try {
-      const v: unknown = JSON.parse(e.string());
-      return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
-    } catch {
-      return [];
-    }
+  syncIndex(scope: LatticeRef, name: string): Promise<void> {
+    return this.index.sync(scope, name);
   }
 
   /**
    * The scope's app names, sorted. App records the view sees missing from the index are indexed first
    * (those that cannot be, because the index key holds another lattice's app, stay unlisted).
    */
-  async listNames(scope: LatticeRef): Promise<string[]> {
-    for (const name of this.hint?.unindexed?.(scope) ?? []) {
-      try {
-        await this.syncIndex(scope, name);
-      } catch (err) {
-        if (!(err instanceof ManifestKeyCollisionError)) throw err;
-      }
-    }
-    return (await this.indexedNames(scope)).sort(byteOrder);
-  }
-
-  /** The index's names, in stored order. */
-  private async indexedNames(scope: LatticeRef): Promise<string[]> {
-    const indexKey = scopeKey(scope);
-    try {
-      const idx = this.live(await this.kv.get(indexKey));
-      return idx ? this.decodeIndex(idx) : [];
-    } catch (err) {
-      throw new StorageError('reading the lattice index failed', { bucket: this.bucket, key: indexKey, op: 'get' }, { cause: err });
-    }
+  listNames(scope: LatticeRef): Promise<string[]> {
+    return this.index.listNames(scope);
   }
 
   /** Every app of the scope, sorted by name; names in the index whose record is gone are skipped. */
@@ -359,18 +204,4 @@ export class ManifestStore {
     }
     return out;
   }
-}
-
-/** Byte-wise ascending order of UTF-8 strings (the Rust BTreeSet order). */
-export function byteOrder(a: string, b: string): number {
-  // UTF-8 orders as code points do; UTF-16 units order the same except around surrogates.
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    const x = a.charCodeAt(i);
-    const y = b.charCodeAt(i);
-    if (x === y) continue;
-    if ((x >= 0xd800 && x <= 0xdfff) || (y >= 0xd800 && y <= 0xdfff)) return a.codePointAt(i)! < b.codePointAt(i)! ? -1 : 1;
-    return x < y ? -1 : 1;
-  }
-  return a.length === b.length ? 0 : a.length < b.length ? -1 : 1;
 }

@@ -1,198 +1,14 @@
 /**
- * The replica's in-memory views of lattice state and manifests, fed by one KV watch per bucket
- * (`KvMirror`). Reconcile passes, host expiry, command workers and listings read these, never KV.
+ * The replica's in-memory view of manifests (bucket `wadm_manifests`), fed by one KV watch (`KvMirror`).
+ * Listings and the manifest store's write hints read it, never KV.
  */
 import type { KV } from '@nats-io/kv';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { Logger } from '@wadm-ts/obs';
-import { KvMirror, type MirrorEntry } from './kv-mirror.js';
-import { refOfTokens, type LatticeRef } from '@wadm-ts/protocol';
-import type {
-  AppliedEntity,
-  ComponentEntity,
-  ConfigEntity,
-  FailureEntity,
-  HostEntity,
-  InFlightEntity,
-  Keyed,
-  LatticeEntities,
-  LinkEntity,
-  ProviderEntity,
-} from '@wadm-ts/entities';
-import { latticePrefix, type LatticeMeta, type StoredValue } from './lattice-state.js';
+import type { LatticeRef } from '@wadm-ts/protocol';
+import { KvMirror } from './kv-mirror.js';
 import { decodeStoredApp, type StoredApp } from './stored-app.js';
-import { isIndexValue, recordBelongs, recordOwner, scopeKey, type RecordOwner } from './manifest-keys.js';
-
-const decoder = new TextDecoder();
-
-function refOfPrefix(prefix: string): LatticeRef {
-  const t = prefix.split('.');
-  return refOfTokens(t[1]!, t[2]!);
-}
-
-/** `lat.{acct}.{lattice}` of a state key, or undefined for keys that are not lattice state. */
-function prefixOf(key: string): string | undefined {
-  if (!key.startsWith('lat.')) return undefined;
-  const a = key.indexOf('.', 4);
-  if (a < 0) return undefined;
-  const b = key.indexOf('.', a + 1);
-  return b < 0 ? undefined : key.slice(0, b);
-}
-
-function subjectMatches(pat: string[], toks: string[]): boolean {
-  for (let i = 0; i < pat.length; i++) {
-    const p = pat[i]!;
-    if (p === '>') return toks.length > i;
-    if (i >= toks.length) return false;
-    if (p !== '*' && p !== toks[i]) return false;
-  }
-  return pat.length === toks.length;
-}
-
-/** Lattice state (bucket `wadm_state`), indexed per lattice. */
-export class StateView {
-  readonly mirror: KvMirror<StoredValue>;
-  private readonly byLattice = new Map<string, Map<string, MirrorEntry<StoredValue>>>();
-  /** key without its last token → keys (e.g. `lat._.l.comp.{host}` → that host's component keys). */
-  private readonly children = new Map<string, Set<string>>();
-  private readonly listeners: Array<(ref: LatticeRef, key: string, previous: StoredValue | undefined, next: StoredValue | undefined) => void> = [];
-
-  constructor(o: { name: string; open: () => Promise<KV>; jsm: JetStreamManager; logger: Logger }) {
-    this.mirror = new KvMirror<StoredValue>({ ...o, decode: (_k, d) => JSON.parse(decoder.decode(d)) as StoredValue });
-    this.mirror.onChange((key, previous, next) => {
-      const p = prefixOf(key);
-      if (!p) return;
-      const e = this.mirror.get(key);
-      let m = this.byLattice.get(p);
-      const parent = key.slice(0, key.lastIndexOf('.'));
-      if (e) {
-        if (!m) this.byLattice.set(p, (m = new Map()));
-        m.set(key, e);
-        let c = this.children.get(parent);
-        if (!c) this.children.set(parent, (c = new Set()));
-        c.add(key);
-      } else if (m) {
-        m.delete(key);
-        if (m.size === 0) this.byLattice.delete(p);
-        const c = this.children.get(parent);
-        if (c) {
-          c.delete(key);
-          if (c.size === 0) this.children.delete(parent);
-        }
-      }
-      const ref = refOfPrefix(p);
-      for (const l of this.listeners) l(ref, key, previous, next);
-    });
-  }
-
-  start(): Promise<void> {
-    return this.mirror.start();
-  }
-
-  stop(): Promise<void> {
-    return this.mirror.stop();
-  }
-
-  get ready(): boolean {
-    return this.mirror.ready;
-  }
-
-  /** Called for every change of a lattice's state key (after the view applied it). */
-  onChange(l: (ref: LatticeRef, key: string, previous: StoredValue | undefined, next: StoredValue | undefined) => void): void {
-    this.listeners.push(l);
-  }
-
-  /** Every lattice with at least one state key. */
-  lattices(): LatticeRef[] {
-    return [...this.byLattice.keys()].map(refOfPrefix);
-  }
-
-  entries(ref: LatticeRef): Array<Keyed<StoredValue>> {
-    const m = this.byLattice.get(latticePrefix(ref));
-    return m ? [...m].map(([key, e]) => ({ key, ...e })) : [];
-  }
-
-  get<T extends StoredValue>(key: string): MirrorEntry<T> | undefined {
-    return this.mirror.get(key) as MirrorEntry<T> | undefined;
-  }
-
-  applyLocal(key: string, value: StoredValue | undefined, revision: number): void {
-    this.mirror.applyLocal(key, value, revision);
-  }
-
-  /** Keys of one lattice matching a subject filter (`*` one token, `>` the rest); undefined for other filters. */
-  keysMatching(filter: string): string[] | undefined {
-    const p = prefixOf(filter);
-    if (!p || p.includes('*') || p.includes('>')) return undefined;
-    if (filter.endsWith('.*')) {
-      const parent = filter.slice(0, -2);
-      if (!parent.includes('*') && !parent.includes('>')) return [...(this.children.get(parent) ?? [])];
-    }
-    const m = this.byLattice.get(p);
-    if (!m) return [];
-    const pat = filter.split('.');
-    const out: string[] = [];
-    for (const key of m.keys()) if (subjectMatches(pat, key.split('.'))) out.push(key);
-    return out;
-  }
-
-  meta(ref: LatticeRef): LatticeMeta | undefined {
-    const v = this.mirror.get(`${latticePrefix(ref)}.meta`)?.value;
-    return v?.kind === 'lattice' ? v : undefined;
-  }
-
-  /** Live entities of one lattice as plain data, plus failures, in-flight and applied records. */
-  read(ref: LatticeRef): {
-    snapshot: LatticeEntities;
-    failures: FailureEntity[];
-    inflight: Array<Keyed<InFlightEntity>>;
-    applied: Array<Keyed<AppliedEntity>>;
-    /** Hosts including tombstones (stopped or expired), by id. */
-    allHosts: Map<string, HostEntity>;
-  } {
-    const snapshot: LatticeEntities = { hosts: [], components: [], providers: [], links: [], configs: [] };
-    const failures: FailureEntity[] = [];
-    const inflight: Array<Keyed<InFlightEntity>> = [];
-    const applied: Array<Keyed<AppliedEntity>> = [];
-    const allHosts = new Map<string, HostEntity>();
-    const m = this.byLattice.get(latticePrefix(ref));
-    if (m) {
-      for (const [key, e] of m) {
-        const v = e.value;
-        switch (v.kind) {
-          case 'host':
-            allHosts.set(v.id, v);
-            if (!v.deleted) snapshot.hosts.push(v);
-            break;
-          case 'component':
-            if (!v.deleted) snapshot.components.push(v as ComponentEntity);
-            break;
-          case 'provider':
-            if (!v.deleted) snapshot.providers.push(v as ProviderEntity);
-            break;
-          case 'link':
-            if (!v.deleted) snapshot.links.push(v as LinkEntity);
-            break;
-          case 'config':
-            if (!v.deleted) snapshot.configs.push(v as ConfigEntity);
-            break;
-          case 'failure':
-            if (!v.deleted) failures.push(v);
-            break;
-          case 'inflight':
-            inflight.push({ key, value: v, revision: e.revision });
-            break;
-          case 'applied':
-            applied.push({ key, value: v, revision: e.revision });
-            break;
-          default:
-            break;
-        }
-      }
-    }
-    return { snapshot, failures, inflight, applied, allHosts };
-  }
-}
+import { decodeIndexNames, isIndexValue, recordBelongs, recordOwner, scopeKey, type RecordOwner } from './manifest-keys.js';
 
 /** How long an app record may be missing from its index before the view asks for a sync (a put syncs right after its record write). */
 const HEAL_AFTER_MS = 1500;
@@ -289,19 +105,14 @@ export class ManifestView {
   /** The names of an index record (decoded once per revision), or undefined when the key holds something else. */
   private index(key: string): { names: string[]; set: Set<string> } | undefined {
     const e = this.mirror.get(key);
-    if (!e || !isIndexValue(e.value)) return undefined;
+    if (!e) return undefined;
     const cached = this.indexes.get(key);
     if (cached && cached.revision === e.revision) return cached;
-    try {
-      const v: unknown = JSON.parse(decoder.decode(e.value));
-      if (!Array.isArray(v)) return undefined;
-      const names = v.filter((x): x is string => typeof x === 'string');
-      const d = { revision: e.revision, names, set: new Set(names) };
-      this.indexes.set(key, d);
-      return d;
-    } catch {
-      return undefined;
-    }
+    const names = decodeIndexNames(e.value);
+    if (!names) return undefined;
+    const d = { revision: e.revision, names, set: new Set(names) };
+    this.indexes.set(key, d);
+    return d;
   }
 
   private indexNames(key: string): string[] | undefined {
