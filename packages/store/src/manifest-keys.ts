@@ -10,7 +10,7 @@
  * ours); what a key holds is told from its bytes instead: an index is a JSON array (first byte `[`), an
  * app record a JSON object whose manifests carry the app's name, which says which `{scope}-{name}` split
  * the record belongs to. A write that would replace something that belongs to another lattice or app is
- * refused with `ManifestKeyCollisionError` (see manifest-store.ts for how that stays race-free).
+ * refused with `ManifestKeyCollisionError` (see manifest-store.ts and manifest-index.ts for how that stays race-free).
  */
 import type { LatticeRef } from '@wadm-ts/protocol';
 import type { StoredApp } from './stored-app.js';

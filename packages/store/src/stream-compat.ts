@@ -1,7 +1,7 @@
 /**
  * Whether an existing stream can serve as one of wadm-ts's streams: a stream with the same name may have
  * been created by someone else — typically the Rust wadm, whose `wadm_commands` captures `wadm.cmd.*` and
- * not wadm-ts's `wadm.cmd.*.*`. Pure helpers; ensureStream (streams.ts) decides what to do with them.
+ * not wadm-ts's `wadm.cmd.*.*`. Pure helpers; ensureStream (ensure-stream.ts) decides what to do with them.
  *
  * Incompatible (wadm-ts would stall or lose work on such a stream): other subjects, another retention, a
  * mirror (takes no publishes), a sealed stream. Anything else that differs (max_age, duplicate_window,
