@@ -1,14 +1,9 @@
+export { startLocalNats, type LocalNatsOptions } from './nats-server.js';
 export {
-  startLocalNats,
   startLocalNatsCluster,
-  freePort,
-  hostPortOf,
-  isTcpReachable,
-  natsHealthy,
-  NatsServerMissingError,
-  type LocalNats,
-  type LocalNatsOptions,
   type LocalNatsCluster,
   type LocalNatsClusterNode,
   type LocalNatsClusterOptions,
-} from './nats-server.js';
+} from './cluster.js';
+export { freePort, hostPortOf, isTcpReachable, natsHealthy } from './probes.js';
+export { NatsServerMissingError, type LocalNats } from './process.js';

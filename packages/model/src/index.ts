@@ -28,16 +28,10 @@ export {
   type StatusInfo,
 } from './status.js';
 export { parseManifest, JSON_CONTENT_TYPE, YAML_CONTENT_TYPE, type ParseOptions, type ParseResult } from './parse.js';
-export {
-  validateManifest,
-  isValidOamKey,
-  isValidManifestName,
-  isUnrecognizedInterface,
-  hasErrors,
-  firstError,
-  rustDebugString,
-  rustDebugList,
-} from './validate.js';
+export { validateManifest, hasErrors, firstError } from './validate.js';
+export { isValidOamKey, isValidManifestName } from './validate-metadata.js';
+export { isUnrecognizedInterface } from './validate-links.js';
+export { rustDebugString, rustDebugList } from './validate-format.js';
 export {
   classifyTrait,
   linkName,
