@@ -9,7 +9,8 @@
 import { bucketKeySubject, bucketStream, LEASE_BUCKET, RECONCILE_STREAM, reconcileSubject } from '@wadm-ts/protocol';
 import { isCasConflict, latticePrefix, type JetStreamContext, type StateView } from '@wadm-ts/store';
 import type { Logger, Metrics } from '@wadm-ts/obs';
-import { leaseKey, type Held, type Leases } from './leases.js';
+import { leaseKey, type Held } from './lease-records.js';
+import type { Leases } from './leases.js';
 
 export interface CollectOptions {
   ctx: JetStreamContext;

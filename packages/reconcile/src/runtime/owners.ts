@@ -10,7 +10,8 @@ import PQueue from 'p-queue';
 import { performance } from 'node:perf_hooks';
 import { scopeKey, semanticallyChanged, type JetStreamContext, type ManifestView, type StateView } from '@wadm-ts/store';
 import type { Logger, Metrics } from '@wadm-ts/obs';
-import { LeaseLostError, leaseKey, type Held, type Leases } from './leases.js';
+import { LeaseLostError, leaseKey, type Held } from './lease-records.js';
+import type { Leases } from './leases.js';
 import { OwnedLattice, type Reconciler } from './reconciler.js';
 import { collectLattice } from './gc.js';
 
