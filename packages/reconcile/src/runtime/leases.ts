@@ -181,7 +181,7 @@ export class Leases extends LeaseTable {
   /** Compare-and-set the lease to this replica with a higher epoch. */
   async acquire(ref: LatticeRef): Promise<boolean> {
     const key = leaseKey(ref);
-    await this.bucket();
+    await this.bucket(); // opened before the lease is judged: no bucket open comes between the judgement and the write
     this.presence.stallCheck();
     const e = this.mirror.get(key);
     const cur = e?.value.kind === 'lease' ? e.value : undefined;
