@@ -12,8 +12,10 @@ export {
 } from './runtime/commands.js';
 export {
   leaseKey,
-  Leases,
   type LeaseValue,
+} from './runtime/lease-records.js';
+export {
+  Leases,
 } from './runtime/leases.js';
 export {
   Reconciler,

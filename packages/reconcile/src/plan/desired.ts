@@ -264,3 +264,15 @@ export function desiredOf(a: DeployedApp, apps: ReadonlyMap<string, DeployedApp>
   }
   return { app: a.name, scalers, managedConfigs };
 }
+
+/** Every config name the deployed apps use (managed, external, secrets): what an owner asks the hosts about. */
+export function referencedConfigs(apps: readonly DeployedApp[]): string[] {
+  const byName = new Map(apps.map((a) => [a.name, a]));
+  const names = new Set<string>();
+  for (const a of apps) {
+    const d = desiredOf(a, byName);
+    for (const n of d.managedConfigs.keys()) names.add(n);
+    for (const s of d.scalers) if ('configs' in s) for (const r of s.configs) if (r.error === undefined) names.add(r.name);
+  }
+  return [...names].sort();
+}

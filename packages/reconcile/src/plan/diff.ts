@@ -17,7 +17,7 @@ import type { Command, DeployedApp, ObservedLattice, PlanInput } from '../types.
 import { copyLink } from './commands.js';
 import { desiredOf, type LinkSpec, type WorkloadSpec } from './desired.js';
 import { canonicalJson, linkIdentity } from './ids.js';
-import { planLattice } from './index.js';
+import { planLattice } from './lattice.js';
 import { settleInflight } from './inflight.js';
 import { indexObserved, type ObservedIndex } from './observed.js';
 import { isEligible } from './spread.js';

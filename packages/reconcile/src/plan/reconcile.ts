@@ -13,7 +13,7 @@ import type { AppliedEntity, InFlightEntity, Keyed, ObservedLattice } from '@wad
 import type { AppliedRecord, Command, DeployedApp, InFlight, PlanInput, PlanOutput } from '../types.js';
 import { sameJson } from './ids.js';
 import { DEFAULT_BACKOFF_MS, inflightOf, settleInflight } from './inflight.js';
-import { earliestRequeue, planLattice } from './index.js';
+import { earliestRequeue, planLattice } from './lattice.js';
 import { releasedStatus } from './released.js';
 
 /** One stored app as the manifest view holds it. */

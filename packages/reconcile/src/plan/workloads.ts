@@ -13,7 +13,7 @@ import { commandKey, sameCommand, workloadScalerId } from './ids.js';
 import { managedApp, type Instance, type ObservedIndex } from './observed.js';
 import { chooseMoves, rolloutMessage, type RolloutCandidate } from './rollout.js';
 import type { LatticeLoad, PendingPlacement } from './placement.js';
-import { place, type HostSlot, type Placement } from './spread.js';
+import { place, type HostSlot, type Placement } from './place.js';
 import type { HostEntity } from '@wadm-ts/entities';
 
 export interface WorkloadContext {

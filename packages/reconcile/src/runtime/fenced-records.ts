@@ -6,7 +6,7 @@
 import type { KV } from '@nats-io/kv';
 import type { AppliedEntity, InFlightEntity } from '@wadm-ts/entities';
 import { isCasConflict, type StateView } from '@wadm-ts/store';
-import { LeaseLostError, type Held } from './leases.js';
+import { LeaseLostError, type Held } from './lease-records.js';
 
 export interface FencedRecordsOptions {
   kv: KV;

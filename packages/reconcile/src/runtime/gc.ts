@@ -4,12 +4,14 @@
  * the revision the view holds: anything written meanwhile stops the collection), its reconcile signal
  * and its lease are removed; a moment later the purge markers themselves are dropped from the streams
  * (bounded by sequence, so nothing written after the collection is touched). Manifests are never
- * removed. A later event or deploy brings the lattice back as new.
+ * removed. A later event or deploy brings the lattice back as new. The owner's pass loop (`owners.ts`)
+ * reports after every pass whether the lattice is idle (`idleLattice`).
  */
 import { bucketKeySubject, bucketStream, LEASE_BUCKET, RECONCILE_STREAM, reconcileSubject } from '@wadm-ts/protocol';
 import { isCasConflict, latticePrefix, type JetStreamContext, type StateView } from '@wadm-ts/store';
 import type { Logger, Metrics } from '@wadm-ts/obs';
-import { leaseKey, type Held, type Leases } from './leases.js';
+import { leaseKey, type Held } from './lease-records.js';
+import type { Leases } from './leases.js';
 
 export interface CollectOptions {
   ctx: JetStreamContext;
@@ -63,4 +65,25 @@ export async function collectLattice(o: CollectOptions): Promise<boolean> {
   }, o.markerDelayMs ?? 2000);
   t.unref();
   return true;
+}
+
+/**
+ * After a pass: track idleness on the lease; collect the lattice once idle for `gcAfterMs`. Returns ms
+ * until the lattice should be looked at again for collection (undefined: not idle, or collected).
+ */
+export async function idleLattice(o: CollectOptions & { gcAfterMs: number }, idle: boolean): Promise<number | undefined> {
+  const h = o.held;
+  const lease = o.leases.lease(h.ref);
+  if (!lease) return undefined;
+  if (!idle) {
+    if (lease.idleSince !== undefined) await o.leases.setIdleSince(h, undefined);
+    return undefined;
+  }
+  const since = lease.idleSince ?? Date.now();
+  if (lease.idleSince === undefined) await o.leases.setIdleSince(h, since);
+  const due = since + o.gcAfterMs - Date.now();
+  if (due > 0) return due + 10;
+  const collected = await collectLattice({ ctx: o.ctx, state: o.state, leases: o.leases, logger: o.logger, metrics: o.metrics, held: h });
+  // Something changed meanwhile (a late event, a record written): try again shortly if still idle.
+  return collected ? undefined : 1000;
 }

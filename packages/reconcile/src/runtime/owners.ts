@@ -10,9 +10,10 @@ import PQueue from 'p-queue';
 import { performance } from 'node:perf_hooks';
 import { scopeKey, semanticallyChanged, type JetStreamContext, type ManifestView, type StateView } from '@wadm-ts/store';
 import type { Logger, Metrics } from '@wadm-ts/obs';
-import { LeaseLostError, leaseKey, type Held, type Leases } from './leases.js';
+import { LeaseLostError, leaseKey, type Held } from './lease-records.js';
+import type { Leases } from './leases.js';
 import { OwnedLattice, type Reconciler } from './reconciler.js';
-import { collectLattice } from './gc.js';
+import { idleLattice } from './gc.js';
 
 export interface OwnersOptions {
   ctx: JetStreamContext;
@@ -270,7 +271,7 @@ export class Owners {
       const r = await this.o.reconciler.reconcile(s.owned);
       s.failures = 0;
       if (r.requeueAt !== undefined) next = Math.max(0, r.requeueAt - Date.now()) + 5;
-      const gcIn = await this.idle(s, r.idle);
+      const gcIn = await idleLattice({ ctx: this.o.ctx, state: this.o.state, leases: this.o.leases, logger: this.o.logger, metrics: this.o.metrics, held: h, gcAfterMs: this.o.gcAfterMs }, r.idle);
       if (gcIn !== undefined) next = next === undefined ? gcIn : Math.min(next, gcIn);
     } catch (err) {
       if (err instanceof LeaseLostError) {
@@ -288,23 +289,5 @@ export class Owners {
     if (s.lost) return;
     if (s.again) this.wake(s, this.o.debounceMs, 'changed during pass');
     else if (next !== undefined) this.wake(s, next, 'requeue');
-  }
-
-  /** Track idleness on the lease; collect the lattice once idle long enough. Returns ms until GC is due. */
-  private async idle(s: Slot, idle: boolean): Promise<number | undefined> {
-    const h = s.owned.held;
-    const lease = this.o.leases.lease(h.ref);
-    if (!lease) return undefined;
-    if (!idle) {
-      if (lease.idleSince !== undefined) await this.o.leases.setIdleSince(h, undefined);
-      return undefined;
-    }
-    const since = lease.idleSince ?? Date.now();
-    if (lease.idleSince === undefined) await this.o.leases.setIdleSince(h, since);
-    const due = since + this.o.gcAfterMs - Date.now();
-    if (due > 0) return due + 10;
-    const collected = await collectLattice({ ctx: this.o.ctx, state: this.o.state, leases: this.o.leases, logger: this.o.logger, metrics: this.o.metrics, held: h });
-    // Something changed meanwhile (a late event, a record written): try again shortly if still idle.
-    return collected ? undefined : 1000;
   }
 }

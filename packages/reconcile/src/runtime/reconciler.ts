@@ -21,7 +21,7 @@ import { commandKey } from '../plan/index.js';
 import { reconcile } from '../plan/reconcile.js';
 import type { Command, InFlight } from '../types.js';
 import { publishCommand } from './commands.js';
-import { LeaseLostError, type Held } from './leases.js';
+import { LeaseLostError, type Held } from './lease-records.js';
 import { StatusPublisher } from './status-publisher.js';
 import { RolloutWriter } from './rollouts.js';
 import { FencedRecords } from './fenced-records.js';

@@ -13,7 +13,7 @@ import { cloudEvent, ROLLOUT_REVERTED, wadmEventSubject, type LatticeRef, type R
 import type { JetStreamContext, ManifestStore, ManifestView } from '@wadm-ts/store';
 import type { Logger, Metrics } from '@wadm-ts/obs';
 import { decideRollout, withRevertNote } from '../plan/revert.js';
-import type { Held } from './leases.js';
+import type { Held } from './lease-records.js';
 
 export interface RolloutWriterOptions {
   ctx: JetStreamContext;

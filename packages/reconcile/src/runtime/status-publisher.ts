@@ -10,7 +10,7 @@ import { DeliverPolicy, type JsMsg } from '@nats-io/jetstream';
 import { statusFromWire, statusToWire, type Status } from '@wadm-ts/model';
 import { APPLICATION_STATUS, appOfStatusSubject, cloudEvent, STATUS_STREAM, statusSubject, TENANT_STATUS_STREAM, wadmEventSubject, type LatticeRef } from '@wadm-ts/protocol';
 import { isCasConflict, isNoMessage, streamName, type JetStreamContext } from '@wadm-ts/store';
-import { LeaseLostError } from './leases.js';
+import { LeaseLostError } from './lease-records.js';
 
 export const EPOCH_HEADER = 'Wadm-Epoch';
 
