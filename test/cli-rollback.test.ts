@@ -5,9 +5,6 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Replica } from '@wadm-ts/cli';
 import type { SimulatedLattice } from '@wadm-ts/simulator';
@@ -15,17 +12,16 @@ import { startNats, type TestNats } from './harness/nats.js';
 import { startReplicas } from './harness/replicas.js';
 import { simLattice } from './harness/lattice.js';
 import { RawApi } from './harness/api.js';
+import { runWadm } from './harness/cli.js';
 import { eventually } from './harness/cluster.js';
 import { appManifest } from './harness/runtime.js';
 
-const BIN = fileURLToPath(new URL('../../packages/cli/bin/wadm.js', import.meta.url));
 const LATTICE = 'rollback';
 let nats: TestNats;
 let nc: NatsConnection;
 let replicas: Replica[] = [];
 let sim: SimulatedLattice;
 let api: RawApi;
-const children: ChildProcess[] = [];
 
 before(async () => {
   nats = await startNats();
@@ -36,24 +32,14 @@ before(async () => {
 });
 
 after(async () => {
-  for (const c of children) c.kill('SIGKILL');
   await sim?.close({ graceful: false });
   await Promise.all(replicas.map((r) => r.stop()));
   await nats?.stop();
 });
 
-async function wadm(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  const child = spawn(process.execPath, [BIN, ...args, '--lattice', LATTICE, '-s', nats.url], { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const kill = setTimeout(() => child.kill('SIGKILL'), 30_000);
-  const [code] = (await once(child, 'exit')) as [number | null];
-  clearTimeout(kill);
-  return { code, out, err };
-}
+
+/** `wadm` against this file's lattice and server. */
+const wadm = (args: string[]): ReturnType<typeof runWadm> => runWadm([...args, '--lattice', LATTICE, '-s', nats.url]);
 
 function images(app: string): Record<string, number> {
   const out: Record<string, number> = {};
@@ -74,13 +60,13 @@ test('rollback deploys the previous deployed version, or the given one; no previ
 
   // Nothing has been deployed yet: no previous version.
   let r = await wadm(['app', 'rollback', 'cart', '--no-wait']);
-  assert.equal(r.code, 1, r.out + r.err);
-  assert.match(r.err, /Application cart has no previous deployed version to roll back to .*rollback cart <version>/);
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+  assert.match(r.stderr, /Application cart has no previous deployed version to roll back to .*rollback cart <version>/);
 
   await deployAndWait('cart', 'v1', 'reg/cart:v1');
   r = await wadm(['app', 'rollback', 'cart', '--no-wait']);
   assert.equal(r.code, 1, 'v1 is the only version that ever ran');
-  assert.match(r.err, /no previous deployed version/);
+  assert.match(r.stderr, /no previous deployed version/);
 
   // v1 → v2 → v3, each reaching deployed.
   await deployAndWait('cart', 'v2', 'reg/cart:v2');
@@ -89,9 +75,9 @@ test('rollback deploys the previous deployed version, or the given one; no previ
   await eventually('v3 on record', async () => assert.equal((await api.versions('cart'))['previous_version'], 'v2'));
 
   r = await wadm(['app', 'rollback', 'cart', '--wait', '--wait-timeout-ms', '20000']);
-  assert.equal(r.code, 0, r.out + r.err);
-  assert.match(r.out, /Deployed application "cart", version "v2"/);
-  assert.match(r.out, /cart - deployed/);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /Deployed application "cart", version "v2"/);
+  assert.match(r.stdout, /cart - deployed/);
   assert.deepEqual(images('cart'), { 'reg/cart:v2': 3 });
 
   // Rolling back again goes to the version before v2 that ran most recently: v3.
@@ -99,15 +85,15 @@ test('rollback deploys the previous deployed version, or the given one; no previ
 
   // An explicit version, JSON output for scripts.
   r = await wadm(['app', 'rollback', 'cart', 'v1', '--no-wait', '-o', 'json']);
-  assert.equal(r.code, 0, r.out + r.err);
-  assert.deepEqual(JSON.parse(r.out.trim()), { result: 'acknowledged', message: 'Successfully deployed application cart v1', name: 'cart', version: 'v1' });
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout.trim()), { result: 'acknowledged', message: 'Successfully deployed application cart v1', name: 'cart', version: 'v1' });
   await eventually('v1 runs again', () => assert.deepEqual(images('cart'), { 'reg/cart:v1': 3 }), 20_000);
 
   // Unknown apps and versions are errors from the deploy API.
   r = await wadm(['app', 'rollback', 'nosuch', '--no-wait']);
   assert.equal(r.code, 1);
-  assert.match(r.err, /not found/);
+  assert.match(r.stderr, /not found/);
   r = await wadm(['app', 'rollback', 'cart', 'v9', '--no-wait']);
   assert.equal(r.code, 1);
-  assert.match(r.err, /does not have a version 'v9'/);
+  assert.match(r.stderr, /does not have a version 'v9'/);
 });

@@ -8,34 +8,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { freePort, isTcpReachable } from '@wadm-ts/dev';
 import { startNats, waitFor, type TestNats } from './harness/nats.js';
 import { FIXTURES_DIR } from './harness/api.js';
+import { WADM_BIN as BIN, runWadm as wadm } from './harness/cli.js';
 
-const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const BIN = join(REPO, 'packages', 'cli', 'bin', 'wadm.js');
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
-async function wadm(args: string[], input?: string): Promise<Run> {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, WADM_NATS_SERVER: '' } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  child.stdin.end(input ?? '');
-  // A command that never exits is a failure with its output, not a test that hangs until the file times out.
-  const kill = setTimeout(() => child.kill('SIGKILL'), 30_000);
-  const [code] = (await once(child, 'exit')) as [number | null];
-  clearTimeout(kill);
-  return { code, stdout, stderr: child.signalCode === 'SIGKILL' ? `${stderr}\n(killed after 30 s)` : stderr };
-}
 
 function daemon(args: string[]): { child: ChildProcess; output: () => string } {
   const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WADM_STRUCTURED_LOGGING: 'true' } });

@@ -9,8 +9,7 @@ import assert from 'node:assert/strict';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { AckPolicy, jetstreamManager, StorageType, type JsMsg } from '@nats-io/jetstream';
 import PQueue from 'p-queue';
-import { Writable } from 'node:stream';
-import { createLogger, type Logger } from '@wadm-ts/obs';
+import { capturingLogger } from './harness/replicas.js';
 import {
   ConsumerLoop,
   JetStreamOperationError,
@@ -26,17 +25,6 @@ import {
 import { startLocalNats, type LocalNats, type LocalNatsCluster } from '@wadm-ts/dev';
 import { startNatsCluster, waitFor } from './harness/nats.js';
 
-/** A pino logger whose lines are kept for assertions. */
-function capturingLogger(): { logger: Logger; lines: Array<Record<string, unknown>> } {
-  const lines: Array<Record<string, unknown>> = [];
-  const dest = new Writable({
-    write(chunk: Buffer, _e, cb) {
-      for (const l of chunk.toString().split('\n')) if (l.trim()) lines.push(JSON.parse(l) as Record<string, unknown>);
-      cb();
-    },
-  });
-  return { logger: createLogger({ replica: 'test', level: 'debug', destination: dest }), lines };
-}
 
 const conns: NatsConnection[] = [];
 async function open(url: string | string[]): Promise<NatsConnection> {

@@ -6,26 +6,22 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Replica } from '@wadm-ts/cli';
 import type { SimulatedLattice } from '@wadm-ts/simulator';
 import { createServer } from 'node:net';
 import { startNats, waitFor, type TestNats } from './harness/nats.js';
 import { startReplicas } from './harness/replicas.js';
+import { runWadm as wadm } from './harness/cli.js';
 import { RawApi } from './harness/api.js';
 import { simLattice } from './harness/lattice.js';
 import { recordCtl } from './harness/runtime.js';
 import { PlanPreviewer } from '@wadm-ts/reconcile';
 import { parseManifest } from '@wadm-ts/model';
 
-const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const BIN = join(REPO, 'packages', 'cli', 'bin', 'wadm.js');
 const LATTICE = 'plandiff';
 const APP = 'planapp';
 const HELLO = 'ghcr.io/wasmcloud/components/http-hello-world-rust:0.1.0';
@@ -102,24 +98,7 @@ let dir: string;
 
 type Json = Record<string, any>;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
-async function wadm(args: string[], input = ''): Promise<Run> {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, WADM_NATS_SERVER: '' } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  child.stdin.end(input);
-  const kill = setTimeout(() => child.kill('SIGKILL'), 30_000);
-  const [code] = (await once(child, 'exit')) as [number | null];
-  clearTimeout(kill);
-  return { code, stdout, stderr };
-}
 
 const common = (): string[] => ['--lattice', LATTICE, '-s', nats.url];
 

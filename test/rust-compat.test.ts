@@ -12,12 +12,11 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
 import { AckPolicy, jetstream, jetstreamManager, RetentionPolicy, type ConsumerConfig, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
 import type { SimulatedLattice } from '@wadm-ts/simulator';
-import { createLogger, type Logger } from '@wadm-ts/obs';
+import { capturingLogger } from './harness/replicas.js';
 import { StreamConflictError, jetStreamContext, streamName } from '@wadm-ts/store';
 import { ensureIngestResources } from '@wadm-ts/ingest';
 import { COMMAND_CONSUMER } from '@wadm-ts/protocol';
@@ -250,17 +249,6 @@ describe('a NATS that ran the Rust wadm 0.21', () => {
   });
 });
 
-/** A pino logger whose JSON lines are kept for assertions. */
-function capturingLogger(): { logger: Logger; lines: Array<Record<string, unknown>> } {
-  const lines: Array<Record<string, unknown>> = [];
-  const dest = new Writable({
-    write(chunk: Buffer, _e, cb) {
-      for (const l of chunk.toString().split('\n')) if (l.trim()) lines.push(JSON.parse(l) as Record<string, unknown>);
-      cb();
-    },
-  });
-  return { logger: createLogger({ replica: 'test', level: 'debug', destination: dest }), lines };
-}
 
 describe('streams wadm-ts can neither use nor create beside', () => {
   let nats: TestNats;

@@ -8,13 +8,10 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Replica } from '@wadm-ts/cli';
 import type { LatticeSnapshot, SimulatedLattice } from '@wadm-ts/simulator';
+import { runWadm as wadm } from './harness/cli.js';
 import { publishCommand } from '@wadm-ts/reconcile';
 import { jetStreamContext } from '@wadm-ts/store';
 import { startNats, waitFor, type TestNats } from './harness/nats.js';
@@ -59,8 +56,6 @@ spec:
                 - name: addr
                   properties: { address: '0.0.0.0:8080' }
 `;
-const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const BIN = join(REPO, 'packages', 'cli', 'bin', 'wadm.js');
 const OPTS = { resyncIntervalMs: 500, signalIntervalMs: 50, takeoverMs: 1500, cleanupIntervalS: 30 };
 
 let nats: TestNats;
@@ -117,17 +112,6 @@ function actions(): Record<string, number> {
   return { actions: c.actions, 'component.scale': c['component.scale'], 'provider.stop': c['provider.stop'], 'link.del': c['link.del'], 'config.del': c['config.del'], 'host.stop': c['host.stop'] };
 }
 
-async function wadm(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WADM_NATS_SERVER: '' } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const kill = setTimeout(() => child.kill('SIGKILL'), 30_000);
-  const [code] = (await once(child, 'exit')) as [number | null];
-  clearTimeout(kill);
-  return { code, stdout, stderr };
-}
 
 test('non-destructive undeploy leaves everything running across a new owner; redeploy adopts with 0 actions; a plain undeploy cleans up', async () => {
   const put = await api.put(MANIFEST);

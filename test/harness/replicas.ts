@@ -1,10 +1,22 @@
 /** Start wadm-ts replicas in this process, each with its own NATS connection. */
 import * as nodeTest from 'node:test';
 import { Writable } from 'node:stream';
-import { createLogger } from '@wadm-ts/obs';
+import { createLogger, type Logger } from '@wadm-ts/obs';
 import { replicaConfigFrom, startReplica, type Replica, type ReplicaConfig } from '@wadm-ts/cli';
 
 export const silent = new Writable({ write: (_c, _e, cb) => cb() });
+
+/** A pino logger at debug whose JSON lines are kept for assertions. */
+export function capturingLogger(): { logger: Logger; lines: Array<Record<string, unknown>> } {
+  const lines: Array<Record<string, unknown>> = [];
+  const dest = new Writable({
+    write(chunk: Buffer, _e, cb) {
+      for (const l of chunk.toString().split('\n')) if (l.trim()) lines.push(JSON.parse(l) as Record<string, unknown>);
+      cb();
+    },
+  });
+  return { logger: createLogger({ replica: 'test', level: 'debug', destination: dest }), lines };
+}
 
 export function testConfig(natsUrl: string, overrides: Partial<ReplicaConfig> = {}): ReplicaConfig {
   return { ...replicaConfigFrom({ natsServer: natsUrl, streamPersistence: 'memory' }, {}), ...overrides };
