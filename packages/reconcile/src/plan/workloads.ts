@@ -115,26 +115,28 @@ export function evalWorkload(spec: WorkloadSpec, ctx: WorkloadContext): ScalerEv
     load: ctx.load.get,
     tiebreak: ctx.load.tiebreak(spec.id),
   });
-  // An update that did not show in time (the host reports a failed update only in its own log) is
-  // replaced by stop and start on that host, whose failure the host does report, when the rollout budget
-  // allows one host down; without room it is updated again (nothing is stopped) and the scaler says it failed.
-  const target0 = [...placement.assignments.values()].reduce((n, a) => n + a.count, 0);
-  // Instances of the scaler running now (own and previous, moving or not): the floor protects the smaller
-  // of this and the target (see RolloutInput.running).
-  // Instances about to start on free hosts count as coming (start before stop): the floor waits for them.
+  // The rollout budget. `running`: instances of the scaler running now (own and previous, moving or not)
+  // plus those about to start on free hosts (start before stop); the floor protects the smaller of it and
+  // the target (see RolloutInput.running). No room: even with every instance running one move (each
+  // previous instance is one candidate move, costing its count) breaks the floor, and (providers) no host is
+  // spare to start on first; components are updated in place, never started on a spare host.
+  const target = [...placement.assignments.values()].reduce((n, a) => n + a.count, 0);
   let running = 0;
   for (const [h, i] of byHost) if (i.annotations[SCALER_KEY] === spec.id || previous.has(h)) running += i.count;
   for (const h of new Set([...marked.map((x) => x.id), ...placement.assignments.keys()])) {
     const want = placement.assignments.get(h);
     if (want && slot(h).kind === 'free' && !byHost.has(h)) running += want.count;
   }
-  const base0 = Math.min(target0, running);
-  const prevCosts = [...previous.values()].map((i) => i.count);
-  const eligible0 = placement.outcomes.reduce((n, o) => n + o.available, 0);
-  const noRoom0 = prevCosts.length > 0 && base0 - Math.min(...prevCosts) < minAvailable(base0, spec.maxUnavailable) && (ops.counted || eligible0 <= target0);
+  const base = Math.min(target, running);
+  const costs = [...previous.values()].map((i) => i.count);
+  const eligibleHosts = placement.outcomes.reduce((n, o) => n + o.available, 0);
+  const noRoom = costs.length > 0 && base - Math.min(...costs) < minAvailable(base, spec.maxUnavailable) && (ops.counted || eligibleHosts <= target);
+  // An update that did not show in time (the host reports a failed update only in its own log) is
+  // replaced by stop and start on that host, whose failure the host does report, when the budget has
+  // room for it; without room it is updated again (nothing is stopped) and the scaler says it failed.
   const stalledFailures: string[] = [];
   if (stalled.length > 0) {
-    if (noRoom0) {
+    if (noRoom) {
       stalledFailures.push(
         `component.update of ${spec.name} to ${spec.image} did not take effect in time on ${stalled.join(', ')} (a host reports a failed update only in its own log); updating again`,
       );
@@ -188,7 +190,6 @@ export function evalWorkload(spec: WorkloadSpec, ctx: WorkloadContext): ScalerEv
   if (deferred > 0) waiting.push(`Waiting for previous instances to stop on ${deferred} host(s)`);
   let busy = (n: number): string => `Scaling ${ops.noun} on ${n} host(s)`;
   if (previous.size > 0) {
-    const target = [...placement.assignments.values()].reduce((n, a) => n + a.count, 0);
     const movingHosts = new Set(candidates.filter((c) => c.moving).map((c) => c.host));
     let available = 0;
     let updated = 0;
@@ -198,16 +199,10 @@ export function evalWorkload(spec: WorkloadSpec, ctx: WorkloadContext): ScalerEv
       available += i.count;
       if (own) updated += i.count;
     }
-    const eligibleHosts = placement.outcomes.reduce((n, o) => n + o.available, 0);
-    // Structural: even with every instance running, one move would break the floor, and (providers) no
-    // host is spare to start on first. Components are updated in place, never started on a spare host.
-    const costs = candidates.map((c) => c.cost);
-    const base = Math.min(target, running);
-    const noRoom = costs.length > 0 && base - Math.min(...costs) < minAvailable(base, spec.maxUnavailable) && (ops.counted || eligibleHosts <= target);
     const d = chooseMoves({ candidates, available, target, running, maxUnavailable: spec.maxUnavailable, starting, noRoom });
     // Moves in flight are wanted again (the filter holds them back), so the scaler counts them as pending.
     for (const c of candidates) if (c.moving || d.chosen.includes(c)) commands.push(c.command);
-    const message = rolloutMessage(spec.name, updated, target, d.oneAtATime, spec.maxUnavailable, noRoom0 ? 0 : stalled.length);
+    const message = rolloutMessage(spec.name, updated, target, d.oneAtATime, spec.maxUnavailable, noRoom ? 0 : stalled.length);
     busy = () => message;
     waiting.splice(0, waiting.length, ...gate.waiting, message);
   }
