@@ -11,8 +11,7 @@ import { registerSimCommand } from './sim.js';
  * socket) must not keep a stopped replica alive, which would leave an orchestrator waiting for its kill timeout.
  */
 function exitDrained(): void {
-  process.exitCode = 0;
-  process.exit();
+  process.exit(0);
 }
 
 export function buildProgram(): Command {

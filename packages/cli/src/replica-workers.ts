@@ -8,7 +8,7 @@ import type { LatticeRef } from '@wadm-ts/protocol';
 import type { Logger, Metrics, Tracing } from '@wadm-ts/obs';
 import { stateKeys, releasedOf, retryTransient, type ManifestView, type StateView } from '@wadm-ts/store';
 import { HostReaper, IngestWorker, LatticeQuerier, ensureIngestResources } from '@wadm-ts/ingest';
-import { CommandWorker, LatticeWork, Leases, Owners, Reconciler, ensureCommandResources, ensureReconcileStream, ensureWorkConsumer, referencedConfigs, type Command, type DeployedApp, type ReconcileSignaler } from '@wadm-ts/reconcile';
+import { CommandWorker, LatticeWork, Leases, Owners, Reconciler, ensureCommandResources, ensureReconcileStream, ensureWorkConsumer, referencedConfigs, type DeployedApp, type ReconcileSignaler } from '@wadm-ts/reconcile';
 import type { HostEntity } from '@wadm-ts/entities';
 import type { ReplicaConfig } from './config.js';
 import { connectWithRetry, type ReplicaStores } from './replica-resources.js';
@@ -38,10 +38,6 @@ export interface ReplicaWorkers {
   ctlNc: NatsConnection;
 }
 
-/** In-flight lifetimes: starts and in-place updates wait for an image fetch (`--update-timeout-ms`), the rest 5 s. */
-function inflightTtl(updateTimeoutMs: number): (c: Command) => number {
-  return (c) => (c.kind === 'StartProvider' || c.kind === 'UpdateComponent' ? updateTimeoutMs : 5_000);
-}
 
 /** The deployed version of every app of a lattice, as the manifest view holds it. */
 function deployedAppsOf(manifestView: ManifestView, ref: LatticeRef): DeployedApp[] {
@@ -78,7 +74,7 @@ export async function startWorkers(d: WorkerDeps): Promise<ReplicaWorkers> {
   // An applied link/config that is not observed stays on record past the longest observation lag: an
   // ingest worker that died holding its event (redelivered after the ingest ack wait).
   const unseenGraceMs = Math.max(10_000, 2 * cfg.ingestAckWaitMs);
-  const reconciler = new Reconciler({ ctx, stateKv, state: stateView, manifests: manifestView, manifestStore: manifests, leases, logger, metrics, unseenGraceMs, inflightTtlMs: inflightTtl(cfg.updateTimeoutMs), ...(tracing.enabled ? { tracing } : {}), ...(fenced ? {} : { unsafeDisableFencing: true }) });
+  const reconciler = new Reconciler({ ctx, stateKv, state: stateView, manifests: manifestView, manifestStore: manifests, leases, logger, metrics, unseenGraceMs, updateTimeoutMs: cfg.updateTimeoutMs, ...(tracing.enabled ? { tracing } : {}), ...(fenced ? {} : { unsafeDisableFencing: true }) });
   // Control requests to hosts (commands and queries) go out on a connection of their own (see CommandWorkerOptions.ctl).
   const ctlNc = await connectWithRetry({ ...cfg, nats: { ...cfg.nats, name: `${cfg.nats.name ?? 'wadm-ts'} control` } }, logger, d.connectTimeoutMs);
   const querier = new LatticeQuerier({ nc: ctlNc, ctx, store: state, view: stateView, logger, metrics, pingWindowMs: cfg.hostPingWindowMs });

@@ -40,8 +40,11 @@ export interface ReconcilerOptions {
   leases: LeaseCheck;
   logger: Logger;
   metrics: Metrics;
-  /** How long an issued command blocks re-issue while its event is awaited (ms). */
-  inflightTtlMs?: (c: Command) => number;
+  /**
+   * How long a provider start or an in-place component update (an image fetch) blocks re-issue while its
+   * effect is awaited, ms (default 30 000; `--update-timeout-ms`); every other command waits 5 s.
+   */
+  updateTimeoutMs?: number;
   backoffMs?: number;
   /** How long an applied link/config no longer wanted stays on record while unseen (see `AppliedRecord.unseen`). */
   unseenGraceMs?: number;
@@ -60,7 +63,7 @@ export interface ReconcilerOptions {
 }
 
 /** Like the Rust wadm's expected-event expiry: components, links and configs 5 s; providers and in-place component updates 30 s (a start or update fetches an image first). */
-const defaultTtl = (c: Command): number => (c.kind === 'StartProvider' || c.kind === 'UpdateComponent' ? 30_000 : 5_000);
+const DEFAULT_UPDATE_TIMEOUT_MS = 30_000;
 
 export interface PassResult {
   commands: Command[];
@@ -255,7 +258,8 @@ export class Reconciler {
    * message with the epoch and a message id unique to this issuance.
    */
   private async issue(h: Held, chunk: Command[], now: number): Promise<Command[]> {
-    const ttl = this.o.inflightTtlMs ?? defaultTtl;
+    const fetchMs = this.o.updateTimeoutMs ?? DEFAULT_UPDATE_TIMEOUT_MS;
+    const ttl = (c: Command): number => (c.kind === 'StartProvider' || c.kind === 'UpdateComponent' ? fetchMs : 5_000);
     const entries = chunk.map((c) => ({ key: commandKey(c), command: c, issuedAt: now, expiresAt: now + ttl(c) }));
     const id = `b-${h.epoch}-${randomUUID()}`;
     const expiresAt = Math.max(...entries.map((e) => e.expiresAt));
