@@ -125,7 +125,7 @@ export class HostReaper {
       // Failure records (kept for backoff and status) age out the same way.
       const deadSince = value.kind === 'failure' ? value.at : value.deleted ? (value.deletedAt ?? 0) : Infinity;
       if (deadSince > cutoff) continue;
-      if (await this.o.store.purgeIfUnchanged(key, revision)) n++;
+      if (await this.o.store.removeIfUnchanged(key, revision)) n++;
     }
     this.collected.inc(n);
     return n;

@@ -2,6 +2,11 @@ export {
   StorageError,
 } from './errors.js';
 export {
+  dropMarkers,
+  removeKey,
+  subjectsOf,
+} from './kv-remove.js';
+export {
   JsErrCode,
   jetStreamErrCode,
   errorCauses,

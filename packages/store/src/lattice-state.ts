@@ -28,6 +28,7 @@ import { keyToken, refOfTokens, refTokens, type LatticeRef } from '@wadm-ts/prot
 import { type AppliedEntity, type ComponentEntity, type ConfigEntity, type Entity, type FailureEntity, type HostEntity, type InFlightEntity, type LatticeEntities, type LinkEntity, type ProviderEntity, type Versioned } from '@wadm-ts/entities';
 import { StorageError, casBackoff } from './errors.js';
 import { isCasConflict } from './js-errors.js';
+import { removeKey } from './kv-remove.js';
 
 
 export interface LatticeMeta {
@@ -208,14 +209,14 @@ export class LatticeStateStore {
   }
 
   /** Remove a key if it is still at `revision` (compare-and-set); false when it changed meanwhile. */
-  async purgeIfUnchanged(key: string, revision: number): Promise<boolean> {
+  async removeIfUnchanged(key: string, revision: number): Promise<boolean> {
     try {
-      await this.kv.purge(key, { previousSeq: revision });
+      await removeKey(this.kv, key, revision);
       this.cache?.applyLocal(key, undefined, revision + 1);
       return true;
     } catch (err) {
       if (isCasConflict(err)) return false;
-      throw new StorageError(`purging lattice state failed: ${(err as Error).message}`, { bucket: this.bucket, key, op: 'purge' }, { cause: err });
+      throw new StorageError(`removing lattice state failed: ${(err as Error).message}`, { bucket: this.bucket, key, op: 'delete' }, { cause: err });
     }
   }
 }

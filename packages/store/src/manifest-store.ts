@@ -7,9 +7,9 @@
  *
  * Concurrency design:
  * - Every write of an app record is compare-and-set on the revision that was read (`create` when the
- *   key is absent, `update(rev)` otherwise, `purge` with `previousSeq`); a lost race re-reads and
+ *   key is absent, `update(rev)` otherwise, a delete marker with `previousSeq`, kv-remove.ts); a lost race re-reads and
  *   re-decides, so concurrent puts of different versions all land and a put racing a delete is
- *   linearised (either the put lands after the purge as a fresh app with only its version, or the
+ *   linearised (either the put lands after the delete as a fresh app with only its version, or the
  *   delete sees and removes it) — never a resurrected or half-deleted app.
  * - The per-lattice index (`{scope}` → sorted JSON array of names) is derived data. Every change of an
  *   app's *existence* is followed by an index sync that reads the index, then the app key, and always
@@ -45,6 +45,7 @@ import type { KV } from '@nats-io/kv';
 import type { LatticeRef } from '@wadm-ts/protocol';
 import { StorageError, casBackoff } from './errors.js';
 import { isCasConflict } from './js-errors.js';
+import { removeKey } from './kv-remove.js';
 import { encodeStoredApp, type StoredApp } from './stored-app.js';
 import { ManifestKeyCollisionError, appKey, scopeKey } from './manifest-keys.js';
 import { readSlot, writeCollision, type LoadedApp, type Slot } from './manifest-slot.js';
@@ -118,7 +119,7 @@ export class ManifestStore {
           if (slot.kind === 'app') await this.kv.update(key, data, slot.revision);
           else created = await this.kv.create(key, data);
         } else if (slot.kind === 'app') {
-          await this.kv.purge(key, { previousSeq: slot.revision });
+          await removeKey(this.kv, key, slot.revision);
         }
       } catch (err) {
         if (isCasConflict(err)) {
@@ -139,7 +140,7 @@ export class ManifestStore {
       } catch (err) {
         // The index key was taken by an app record after the claim (only if an index was removed by
         // hand): the record just created would be listed nowhere, so it goes again.
-        if (err instanceof ManifestKeyCollisionError && created !== undefined) await this.kv.purge(key, { previousSeq: created }).catch(() => undefined);
+        if (err instanceof ManifestKeyCollisionError && created !== undefined) await removeKey(this.kv, key, created).catch(() => undefined);
         throw err;
       }
       return d.result;

@@ -5,7 +5,7 @@
  */
 import type { KV } from '@nats-io/kv';
 import type { AppliedEntity, InFlightEntity } from '@wadm-ts/entities';
-import { isCasConflict, type StateView } from '@wadm-ts/store';
+import { isCasConflict, removeKey, type StateView } from '@wadm-ts/store';
 import { LeaseLostError, type Held } from './lease-records.js';
 
 export interface FencedRecordsOptions {
@@ -23,9 +23,9 @@ export class FencedRecords {
   constructor(private readonly o: FencedRecordsOptions) {}
 
   /** Remove a record at the revision the view holds (compare-and-set); after a lost race, refresh the view's copy. */
-  async purge(rec: { key: string; revision: number }): Promise<void> {
+  async remove(rec: { key: string; revision: number }): Promise<void> {
     try {
-      await this.o.kv.purge(rec.key, { previousSeq: rec.revision });
+      await removeKey(this.o.kv, rec.key, rec.revision);
       this.o.view.mirror.applyLocal(rec.key, undefined, rec.revision + 1);
     } catch (err) {
       if (!isCasConflict(err)) throw err;

@@ -1,14 +1,15 @@
 /**
  * Lattice garbage collection. A lattice with no live host and no deployed app for
- * `WADM_LATTICE_GC_AFTER` seconds is forgotten by its owner: every state key (compare-and-set purge on
+ * `WADM_LATTICE_GC_AFTER` seconds is forgotten by its owner: every state key (compare-and-set delete on
  * the revision the view holds: anything written meanwhile stops the collection), its reconcile signal
- * and its lease are removed; a moment later the purge markers themselves are dropped from the streams
- * (bounded by sequence, so nothing written after the collection is touched). Manifests are never
+ * and its lease are removed (delete markers, never purges: store/src/kv-remove.ts); a moment later the
+ * markers themselves are dropped from the streams one message at a time (bounded by sequence, so
+ * nothing written after the collection is touched). Manifests are never
  * removed. A later event or deploy brings the lattice back as new. The owner's pass loop (`owners.ts`)
  * reports after every pass whether the lattice is idle (`idleLattice`).
  */
 import { bucketKeySubject, bucketStream, LEASE_BUCKET, RECONCILE_STREAM, reconcileSubject } from '@wadm-ts/protocol';
-import { isCasConflict, latticePrefix, type JetStreamContext, type StateView } from '@wadm-ts/store';
+import { dropMarkers, isCasConflict, latticePrefix, removeKey, subjectsOf, type JetStreamContext, type StateView } from '@wadm-ts/store';
 import type { Logger, Metrics } from '@wadm-ts/obs';
 import { leaseKey, type Held } from './lease-records.js';
 import type { Leases } from './leases.js';
@@ -20,7 +21,7 @@ export interface CollectOptions {
   logger: Logger;
   metrics: Metrics;
   held: Held;
-  /** Delay before purge markers are dropped (ms, default 2000). */
+  /** Delay before the removed keys' markers are dropped (ms, default 2000). */
   markerDelayMs?: number;
 }
 
@@ -32,7 +33,7 @@ export async function collectLattice(o: CollectOptions): Promise<boolean> {
   for (const e of o.state.entries(ref)) {
     if (!o.leases.holds(ref, o.held.epoch)) return false;
     try {
-      await kv.purge(e.key, { previousSeq: e.revision });
+      await removeKey(kv, e.key, e.revision);
       o.state.applyLocal(e.key, undefined, e.revision + 1);
     } catch (err) {
       if (isCasConflict(err)) {
@@ -51,7 +52,8 @@ export async function collectLattice(o: CollectOptions): Promise<boolean> {
       throw err;
     }
   }
-  await o.ctx.jsm.streams.purge(RECONCILE_STREAM, { filter: reconcileSubject(ref) });
+  const signals = await o.ctx.jsm.streams.info(RECONCILE_STREAM);
+  await dropMarkers(o.ctx.jsm, RECONCILE_STREAM, [reconcileSubject(ref)], signals.state.last_seq, { anyMessage: true });
   if (!(await o.leases.forget(o.held))) return false;
   o.metrics.counter('wadm_lattices_collected_total', 'idle lattices garbage-collected by this replica').inc();
   log.info('idle lattice garbage-collected (state, signal and lease removed; manifests kept)');
@@ -59,9 +61,10 @@ export async function collectLattice(o: CollectOptions): Promise<boolean> {
   const [stateLast, leaseLast] = await Promise.all([o.ctx.jsm.streams.info(stateStream), o.ctx.jsm.streams.info(bucketStream(LEASE_BUCKET))]);
   const t = setTimeout(() => {
     void Promise.all([
-      o.ctx.jsm.streams.purge(stateStream, { filter: `$KV.${o.state.mirror.bucket}.${latticePrefix(ref)}.>`, seq: stateLast.state.last_seq + 1 }),
-      o.ctx.jsm.streams.purge(bucketStream(LEASE_BUCKET), { filter: bucketKeySubject(LEASE_BUCKET, leaseKey(ref)), seq: leaseLast.state.last_seq + 1 }),
-    ]).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'dropping purge markers of a collected lattice failed'));
+      // Every marker of the lattice: of the keys just removed and of those removed before (in-flight records).
+      subjectsOf(o.ctx.jsm, stateStream, `$KV.${o.state.mirror.bucket}.${latticePrefix(ref)}.>`).then((subjects) => dropMarkers(o.ctx.jsm, stateStream, subjects, stateLast.state.last_seq)),
+      dropMarkers(o.ctx.jsm, bucketStream(LEASE_BUCKET), [bucketKeySubject(LEASE_BUCKET, leaseKey(ref))], leaseLast.state.last_seq),
+    ]).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'dropping the markers of a collected lattice failed'));
   }, o.markerDelayMs ?? 2000);
   t.unref();
   return true;

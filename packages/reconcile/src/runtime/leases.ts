@@ -19,7 +19,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { LatticeRef } from '@wadm-ts/protocol';
-import { isCasConflict } from '@wadm-ts/store';
+import { isCasConflict, removeKey } from '@wadm-ts/store';
 import { claimedLease, encodeLeaseRecord, isLeaseOf, isPresenceKey, leaseKey, refOfLease, releasedLease, unownedLease, withIdleSince, type Held, type LeaseRecord, type LeaseValue } from './lease-records.js';
 import { balanceStep, offerShare, releaseVictim, shuffle } from './lease-share.js';
 import { LeaseTable, type LeaseTableOptions } from './lease-table.js';
@@ -236,7 +236,7 @@ export class Leases extends LeaseTable {
     if (!e || !this.holds(h.ref, h.epoch)) return false;
     const kv = await this.bucket();
     try {
-      await kv.purge(h.key, { previousSeq: e.revision });
+      await removeKey(kv, h.key, e.revision);
     } catch (err) {
       if (isCasConflict(err)) return false;
       throw err;

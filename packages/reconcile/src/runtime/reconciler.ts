@@ -192,7 +192,7 @@ export class Reconciler {
 
     // In-flight records whose every entry is done go (CAS on the revision seen).
     const limit = this.o.writeConcurrency ?? 64;
-    await mapLimit(r.records.purge, limit, (rec) => this.records.purge(rec));
+    await mapLimit(r.records.purge, limit, (rec) => this.records.remove(rec));
 
     // Applied records first: the links and managed configs this pass puts are on record before their
     // commands exist, so whoever owns the lattice next (after a crash right after the commands went out)
@@ -218,7 +218,7 @@ export class Reconciler {
     await mapLimit(r.records.remove, limit, async (a) => {
       this.check(h);
       if ((a.value.epoch ?? 0) > h.epoch) throw new LeaseLostError(ref, h.epoch, 'applied record written at a newer epoch');
-      await this.records.purge(a);
+      await this.records.remove(a);
     });
 
     const statuses = r.statuses;
