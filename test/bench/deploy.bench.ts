@@ -245,6 +245,11 @@ async function hostStops(nc: NatsConnection, sim: SimulatedLattice, statuses: St
   return out;
 }
 
+/** NATS messages the replicas received and sent so far (every connection). */
+async function natsTraffic(serves: readonly Serve[]): Promise<[number, number]> {
+  return [await metricSum(serves, 'wadm_nats_messages_total', { direction: 'in' }), await metricSum(serves, 'wadm_nats_messages_total', { direction: 'out' })];
+}
+
 async function deployRun(replicas: number): Promise<DeployResult> {
   return onFreshServer(log, async ({ nats, nc, serves, lattice }) => {
     for (let i = 0; i < replicas; i++) serves.push(await startServe(nats.url, `bench-${i}`));
@@ -265,6 +270,9 @@ async function deployRun(replicas: number): Promise<DeployResult> {
     sim.resetCommandCounts();
     log(`${replicas} replica(s): ${APPS} apps stored, deploying`);
     const peak = instancePeak([sim]);
+    const natsBefore = await natsTraffic(serves);
+    const tap = new Map<string, number>();
+    const tapSub = process.env['BENCH_WIRETAP'] ? nc.subscribe('>', { callback: (_e, m) => { const t = m.subject.split('.'); const k = t[0]!.startsWith('_INBOX') ? '_INBOX' : t[1] === 'wadm_manifests' ? '$KV.wadm_manifests' : t[0] === '$KV' ? t.slice(0, 5).join('.') : t[0] === 'wasmbus' ? `${t[0]}.${t[1]}.${t[3]}` : t.slice(0, t[0] === '$JS' ? 5 : 2).join('.'); tap.set(k, (tap.get(k) ?? 0) + 1); } }) : undefined;
     const t0 = now();
     await pool(APPS, IN_FLIGHT, async (i) => ok(await call(api, 'deploy', `app${i}`), 'acknowledged', `deploy app${i}`));
     const deployCalls = secondsSince(t0);
@@ -285,7 +293,12 @@ async function deployRun(replicas: number): Promise<DeployResult> {
     }
     const passesDuring = await metricSum(serves, 'wadm_reconcile_duration_seconds_count');
     const passSeconds = await metricSum(serves, 'wadm_reconcile_duration_seconds_sum');
-    log(`${replicas} replica(s): ${APPS} deployed in ${seconds.toFixed(2)} s (deploy calls took ${deployCalls.toFixed(2)} s; ${passesDuring} passes so far, ${passSeconds.toFixed(2)} s in passes)`);
+    const traffic = (await natsTraffic(serves)).map((v, i) => v - natsBefore[i]!);
+    if (tapSub) {
+      tapSub.unsubscribe();
+      log(`wiretap per app: ${[...tap].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${(v / APPS).toFixed(2)}`).join(', ')}`);
+    }
+    log(`${replicas} replica(s): ${APPS} deployed in ${seconds.toFixed(2)} s (deploy calls took ${deployCalls.toFixed(2)} s; ${passesDuring} passes so far, ${passSeconds.toFixed(2)} s in passes; NATS messages per app: ${(traffic[0]! / APPS).toFixed(1)} in, ${(traffic[1]! / APPS).toFixed(1)} out)`);
     const atDeployed = total(instancesByHost(sim));
     await waitFor(() => total(instancesByHost(sim)) === APPS * 2, 60_000, 'exactly the declared instances running');
     await quiet([sim], 2000);

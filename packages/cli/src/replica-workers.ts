@@ -77,6 +77,7 @@ export async function startWorkers(d: WorkerDeps): Promise<ReplicaWorkers> {
   const reconciler = new Reconciler({ ctx, stateKv, state: stateView, manifests: manifestView, manifestStore: manifests, leases, logger, metrics, unseenGraceMs, updateTimeoutMs: cfg.updateTimeoutMs, ...(tracing.enabled ? { tracing } : {}), ...(fenced ? {} : { unsafeDisableFencing: true }) });
   // Control requests to hosts (commands and queries) go out on a connection of their own (see CommandWorkerOptions.ctl).
   const ctlNc = await connectWithRetry({ ...cfg, nats: { ...cfg.nats, name: `${cfg.nats.name ?? 'wadm-ts'} control` } }, logger, d.connectTimeoutMs);
+  metrics.natsConnection('control', () => ctlNc.stats());
   const querier = new LatticeQuerier({ nc: ctlNc, ctx, store: state, view: stateView, logger, metrics, pingWindowMs: cfg.hostPingWindowMs });
   owners = new Owners({
     ctx,

@@ -57,6 +57,7 @@ export async function startReplica(cfg: ReplicaConfig, opts: StartOptions = {}):
 
   const nc = await connectWithRetry(cfg, logger, opts.connectTimeoutMs);
   logger.info({ server: nc.getServer() }, 'connected to NATS');
+  metrics.natsConnection('data', () => nc.stats());
   const stores = await openStores(cfg, nc, logger, metrics);
   const { ctx, retry, manifests, statuses, state } = stores;
   await retryTransient('ensuring the reconcile stream', () => ensureReconcileStream(ctx), retry);

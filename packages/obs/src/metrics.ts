@@ -45,6 +45,37 @@ export class Metrics {
     return new Histogram<L>({ name, help, labelNames, buckets, registers: [this.registry] });
   }
 
+  /**
+   * Messages and bytes a NATS connection has sent and received (`wadm_nats_messages_total`,
+   * `wadm_nats_bytes_total`, by `connection` and `direction`), read from the client's own counters when
+   * scraped. `stats` is the connection's `stats()`.
+   */
+  natsConnection(connection: string, stats: () => { inMsgs: number; outMsgs: number; inBytes: number; outBytes: number }): void {
+    this.natsStats.set(connection, stats);
+    if (this.registry.getSingleMetric('wadm_nats_messages_total')) return;
+    const sources = this.natsStats;
+    const counter = (name: string, help: string, pick: (s: ReturnType<typeof stats>, dir: 'in' | 'out') => number): void => {
+      new Counter({
+        name,
+        help,
+        labelNames: ['connection', 'direction'],
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          for (const [c, read] of sources) {
+            const s = read();
+            this.inc({ connection: c, direction: 'in' }, pick(s, 'in'));
+            this.inc({ connection: c, direction: 'out' }, pick(s, 'out'));
+          }
+        },
+      });
+    };
+    counter('wadm_nats_messages_total', 'NATS messages this replica received (in) and sent (out), by connection', (s, d) => (d === 'in' ? s.inMsgs : s.outMsgs));
+    counter('wadm_nats_bytes_total', 'NATS payload bytes this replica received (in) and sent (out), by connection', (s, d) => (d === 'in' ? s.inBytes : s.outBytes));
+  }
+
+  private readonly natsStats = new Map<string, () => { inMsgs: number; outMsgs: number; inBytes: number; outBytes: number }>();
+
   text(): Promise<string> {
     return this.registry.metrics();
   }

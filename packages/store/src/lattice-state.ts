@@ -107,6 +107,8 @@ export interface Loaded<T> {
 
 const MAX_ATTEMPTS = 500;
 
+const noop = (): void => undefined;
+
 /** An in-memory copy of the bucket that the store may read instead of KV (see `useView`). */
 export interface StateCache {
   readonly ready: boolean;
@@ -154,6 +156,22 @@ export class LatticeStateStore {
    * on a lost race it runs again on the fresh value. Returns what was written, or undefined.
    */
   async update<T extends StoredValue>(key: string, decide: (current: T | undefined) => KeyDecision<T>): Promise<{ written?: T; previous?: T }> {
+    // Updates of one key from this process run one after the other: each starts from the revision the
+    // previous one wrote (the view has it at once), instead of losing a compare-and-set to it.
+    const prev = this.updating.get(key);
+    const run = (prev ? prev.then(noop, noop) : Promise.resolve()).then(() => this.updateNow(key, decide));
+    const tail = run.then(noop, noop);
+    this.updating.set(key, tail);
+    void tail.then(() => {
+      if (this.updating.get(key) === tail) this.updating.delete(key);
+    });
+    return run;
+  }
+
+  /** Updates of a key under way in this process (the last one's settlement), see `update`. */
+  private readonly updating = new Map<string, Promise<void>>();
+
+  private async updateNow<T extends StoredValue>(key: string, decide: (current: T | undefined) => KeyDecision<T>): Promise<{ written?: T; previous?: T }> {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const cached = attempt === 0 && this.cache?.ready ? this.cache.get(key) : undefined;
       const cur = attempt === 0 && this.cache?.ready ? ((cached as Loaded<T> | undefined) ?? null) : await this.read<T>(key);

@@ -224,7 +224,8 @@ export class Reconciler {
     const statuses = r.statuses;
     const gone = Object.keys(r.gone);
     // Rollout history and automatic reverts (may turn a status into `reconciling` with a revert note).
-    const deadlineAt = this.rollouts ? await this.rollouts.apply(h, new Map(r.apps.map((a) => [a.name, a.version])), statuses, now, () => this.check(h), log) : undefined;
+    const rollouts = this.rollouts ? await this.rollouts.apply(h, new Map(r.apps.map((a) => [a.name, a.version])), statuses, now, () => this.check(h), log) : undefined;
+    const deadlineAt = rollouts?.earliest;
     this.check(h);
     await owned.statuses.preload([...Object.keys(statuses), ...gone]);
     await mapLimit(Object.entries(statuses), limit, async ([name, st]) => {
@@ -236,6 +237,8 @@ export class Reconciler {
       if (await owned.statuses.publish(name, st)) log.info({ app: name, status: 'undeployed' }, 'status of a deleted app set to undeployed');
       owned.gone.delete(name);
     });
+    // History only (versions that became healthy): after the statuses, which do not wait for it.
+    await rollouts?.marks();
     const counts = new Map<string, number>();
     for (const a of r.apps) {
       const t = statuses[a.name]?.status.type ?? 'undeployed';

@@ -33,7 +33,9 @@ export class RolloutWriter {
   /**
    * Apply the rollout decisions of one pass. `statuses` (app → status of its deployed version as planned,
    * for the version in `planned`) is updated in place: revert notes added, reverted apps `reconciling`.
-   * Returns the earliest deadline still running (ms, wall clock), if any.
+   * Returns the earliest deadline still running (ms, wall clock), if any, and `marks`: the writes that
+   * only record history (a version that became healthy, a deploy's start), for the caller to run once the
+   * statuses are published — they change no status, so nobody waits for them.
    */
   async apply(
     h: Held,
@@ -42,9 +44,10 @@ export class RolloutWriter {
     now: number,
     check: () => void,
     log: Logger,
-  ): Promise<number | undefined> {
+  ): Promise<{ earliest: number | undefined; marks: () => Promise<void> }> {
     const ref = h.ref;
     let earliest: number | undefined;
+    const marks: Array<() => Promise<unknown>> = [];
     const one = async (name: string, version: string): Promise<void> => {
       const cur = this.o.manifests.peek(ref, name);
       // The record moved on since the plan (a deploy, a revert): the next pass decides on it.
@@ -54,8 +57,10 @@ export class RolloutWriter {
       if (d.kind === 'none') {
         if (d.deadlineAt !== undefined) earliest = earliest === undefined ? d.deadlineAt : Math.min(earliest, d.deadlineAt);
       } else if (d.kind === 'mark') {
-        check();
-        await this.o.store.replaceAt(ref, name, { ...cur.app, rollout: d.rollout }, cur.revision);
+        marks.push(() => {
+          check();
+          return this.o.store.replaceAt(ref, name, { ...cur.app, rollout: d.rollout }, cur.revision);
+        });
       } else {
         check();
         const next = { ...cur.app, deployedVersion: d.to, rollout: d.rollout };
@@ -75,7 +80,10 @@ export class RolloutWriter {
     // Bounded: many apps of a lattice reaching `deployed` in one pass are marked concurrently.
     const todo = [...planned];
     for (let i = 0; i < todo.length; i += WRITES_AT_ONCE) await Promise.all(todo.slice(i, i + WRITES_AT_ONCE).map(([n, v]) => one(n, v)));
-    return earliest;
+    const writeMarks = async (): Promise<void> => {
+      for (let i = 0; i < marks.length; i += WRITES_AT_ONCE) await Promise.all(marks.slice(i, i + WRITES_AT_ONCE).map((m) => m()));
+    };
+    return { earliest, marks: writeMarks };
   }
 
   /** `com.wadm.rollout_reverted` on `wadm.evt.{lattice}.rollout_reverted` (stream `wadm_events`; message id per revert). */
