@@ -245,8 +245,36 @@ export function mergeLinks(scalers: readonly ScalerSpec[]): ScalerSpec[] {
   });
 }
 
+/**
+ * Desired state of apps whose manifest references no other app, by manifest object: a stored version never
+ * changes, and the views hand every pass the same objects, so a pass builds only what is new. Results
+ * are shared between passes, and frozen.
+ */
+const desiredMemo = new WeakMap<Manifest, { app: string; desired: AppDesired }>();
+
 /** Build the desired scalers of one deployed app; `apps` (every deployed app by name) resolves shared references. */
 export function desiredOf(a: DeployedApp, apps: ReadonlyMap<string, DeployedApp>): AppDesired {
+  const standalone = !a.manifest.spec.components.some((c) => c.properties.application !== undefined);
+  if (standalone) {
+    const m = desiredMemo.get(a.manifest);
+    if (m && m.app === a.name) return m.desired;
+  }
+  const desired = buildDesired(a, apps);
+  // Frozen: shared between passes, so nothing may change it (a mutation throws instead of leaking).
+  if (standalone) desiredMemo.set(a.manifest, { app: a.name, desired: deepFreeze(desired) });
+  return desired;
+}
+
+function deepFreeze<T>(x: T): T {
+  if (x && typeof x === 'object' && !Object.isFrozen(x)) {
+    if (x instanceof Map) for (const v of x.values()) deepFreeze(v);
+    else for (const v of Object.values(x)) deepFreeze(v);
+    Object.freeze(x);
+  }
+  return x;
+}
+
+function buildDesired(a: DeployedApp, apps: ReadonlyMap<string, DeployedApp>): AppDesired {
   const own: ScalerSpec[] = [];
   const seen = new Set<string>();
   for (const c of a.manifest.spec.components) {
