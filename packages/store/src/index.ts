@@ -23,6 +23,7 @@ export {
   connectNats,
   isAuthFailure,
   natsRequestPatched,
+  natsWritesCoalesced,
   redactServers,
   type NatsSettings,
 } from './connect.js';

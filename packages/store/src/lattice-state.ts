@@ -48,11 +48,27 @@ const BOOKKEEPING = new Set(['seq', 'lastSeen', 'uptimeSeconds', 'deletedAt', 'e
 
 /** Whether a change of a stored value matters to a reconciler (not just sequence numbers and liveness). */
 export function semanticallyChanged(prev: StoredValue | undefined, next: StoredValue | undefined): boolean {
-  const view = (v: StoredValue | undefined): string => {
-    if (!v || ('deleted' in v && v.deleted)) return 'absent';
-    return JSON.stringify(v, (k, val: unknown) => (BOOKKEEPING.has(k) ? undefined : val));
-  };
-  return view(prev) !== view(next);
+  const gone = (v: StoredValue | undefined): boolean => !v || ('deleted' in v && v.deleted === true);
+  if (gone(prev) || gone(next)) return gone(prev) !== gone(next);
+  return !sameIgnoringBookkeeping(prev, next);
+}
+
+/** Deep equality of JSON values, keys named in BOOKKEEPING (at any depth) and undefined members ignored. */
+function sameIgnoringBookkeeping(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a)) {
+    const bb = b as unknown[];
+    if (a.length !== bb.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameIgnoringBookkeeping(a[i], bb[i])) return false;
+    return true;
+  }
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  for (const k in x) if (!BOOKKEEPING.has(k) && x[k] !== undefined && !sameIgnoringBookkeeping(x[k], y[k])) return false;
+  for (const k in y) if (!BOOKKEEPING.has(k) && y[k] !== undefined && x[k] === undefined) return false;
+  return true;
 }
 
 export function latticePrefix(l: LatticeRef): string {
