@@ -1,13 +1,11 @@
 /**
- * The client patches (packages/store/src/nats-patches.ts) change nothing a caller can see: replies,
- * timeouts, no-responders and requests cut short by a closing connection behave as before, and with
- * writes coalesced per event-loop turn every message still arrives, in order, including large ones and
- * those published just before a drain.
+ * The request patch (packages/store/src/nats-patches.ts) changes nothing a caller can see: replies,
+ * timeouts, no-responders and requests cut short by a closing connection behave as before.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { natsRequestPatched, natsWritesCoalesced } from '@wadm-ts/store';
+import { natsRequestPatched } from '@wadm-ts/store';
 import { startNats, type TestNats } from './harness/nats.js';
 
 let nats: TestNats;
@@ -36,39 +34,4 @@ test('requests behave as before with the patch in place', async () => {
   const settled = pending.then(() => 'resolved', () => 'rejected');
   await other.close();
   assert.equal(await settled, 'rejected');
-});
-
-test('coalesced writes: messages from many promise chains arrive in order, large ones too, and a drain sends what was published', async () => {
-  assert.equal(natsWritesCoalesced, true, 'the installed client has the protocol handler the patch expects');
-  const sender = await nats.connect();
-  const got: string[] = [];
-  const done = new Promise<void>((resolve) => {
-    nc.subscribe('order', {
-      callback: (_e, m) => {
-        got.push(m.string());
-        if (got.length === 1002) resolve();
-      },
-    });
-  });
-  await nc.flush();
-  // Interleaved async chains, as a busy replica publishes.
-  await Promise.all(
-    Array.from({ length: 10 }, async (_, chain) => {
-      for (let i = 0; i < 100; i++) {
-        await Promise.resolve();
-        sender.publish('order', `${chain}:${i}`);
-      }
-    }),
-  );
-  const big = 'x'.repeat(2 * 1024 * 1024);
-  sender.publish('order', big);
-  sender.publish('order', 'last');
-  await sender.drain();
-  await done;
-  for (let chain = 0; chain < 10; chain++) {
-    const mine = got.filter((g) => g.startsWith(`${chain}:`)).map((g) => Number(g.split(':')[1]));
-    assert.deepEqual(mine, Array.from({ length: 100 }, (_, i) => i), `chain ${chain} in order`);
-  }
-  assert.equal(got[1000]!.length, big.length);
-  assert.equal(got[1001], 'last');
 });

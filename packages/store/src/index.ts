@@ -23,7 +23,6 @@ export {
   connectNats,
   isAuthFailure,
   natsRequestPatched,
-  natsWritesCoalesced,
   redactServers,
   type NatsSettings,
 } from './connect.js';
