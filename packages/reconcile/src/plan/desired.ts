@@ -19,6 +19,7 @@ import {
 } from '@wadm-ts/model';
 import type { LinkDef } from '@wadm-ts/protocol';
 import type { DeployedApp } from '../types.js';
+import { deepFreeze } from './freeze.js';
 import { configRefs, type ConfigRef } from './configs.js';
 import {
   DAEMON_SCALER_KIND,
@@ -263,15 +264,6 @@ export function desiredOf(a: DeployedApp, apps: ReadonlyMap<string, DeployedApp>
   // Frozen: shared between passes, so nothing may change it (a mutation throws instead of leaking).
   if (standalone) desiredMemo.set(a.manifest, { app: a.name, desired: deepFreeze(desired) });
   return desired;
-}
-
-function deepFreeze<T>(x: T): T {
-  if (x && typeof x === 'object' && !Object.isFrozen(x)) {
-    if (x instanceof Map) for (const v of x.values()) deepFreeze(v);
-    else for (const v of Object.values(x)) deepFreeze(v);
-    Object.freeze(x);
-  }
-  return x;
 }
 
 function buildDesired(a: DeployedApp, apps: ReadonlyMap<string, DeployedApp>): AppDesired {
