@@ -37,7 +37,10 @@ export function renderDeploy(reply: DeployModelResponse, mode: OutputMode): Comm
 }
 
 export function undeployText(reply: DeployModelResponse): string[] {
-  return [`Undeployed application: ${reply.name}`];
+  // A non-destructive undeploy (or the undeploy that later cleans up after one) says what happened to
+  // the resources in the reply's message; a plain one keeps the Rust wash wording.
+  const detail = /non-destructively|left running/.test(reply.message) ? [reply.message] : [];
+  return [`Undeployed application: ${reply.name}`, ...detail];
 }
 
 export function renderUndeploy(reply: DeployModelResponse, mode: OutputMode): CommandOutput {
