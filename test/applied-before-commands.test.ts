@@ -9,48 +9,35 @@
  * takes over must delete the link. Repeated over several apps, since the old order lost this race only
  * some of the time.
  */
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { NatsConnection } from '@nats-io/transport-node';
 import type { SimulatedLattice } from '@wadm-ts/simulator';
-import { simLattice } from './harness/lattice.js';
-import { startNats, type TestNats } from './harness/nats.js';
 import { eventually } from './harness/cluster.js';
-import { ReplicaFleet, type ReplicaProc } from './harness/procs.js';
+import { withFleet, type ReplicaProc } from './harness/procs.js';
 import { PatientApi, appManifest, footprint, type AppSpec } from './harness/runtime.js';
 
 const LATTICE = 'applied1st';
 const ROUNDS = 4;
-let nats: TestNats;
-let nc: NatsConnection;
+const fx = withFleet({ args: ['--stream-persistence', 'memory', '--takeover-ms', '1500', '--resync-interval-ms', '1000', '--ingest-ack-wait-ms', '8000'] });
 let sim: SimulatedLattice;
-let fleet: ReplicaFleet;
 
 before(async () => {
-  nats = await startNats();
-  nc = await nats.connect();
-  fleet = new ReplicaFleet({ natsUrl: nats.url, args: ['--stream-persistence', 'memory', '--takeover-ms', '1500', '--resync-interval-ms', '1000', '--ingest-ack-wait-ms', '8000'] });
-  sim = await simLattice(await nats.connect(), LATTICE, 2, 1000);
-});
-
-after(async () => {
-  await sim?.close({ graceful: false });
-  fleet?.killAll();
-  await nats?.stop();
+  await fx.started;
+  sim = await fx.lattice(LATTICE, 2, 1000);
 });
 
 test('an owner killed as its link put reaches the host: the next owner still deletes the link after an undeploy', async () => {
-  const api = new PatientApi(nc, LATTICE, 2000, 60_000);
-  let current: ReplicaProc = fleet.spawn('first-0');
-  await fleet.ready([current]);
+  const api = new PatientApi(fx.nc, LATTICE, 2000, 60_000);
+  let current: ReplicaProc = fx.fleet.spawn('first-0');
+  await fx.fleet.ready([current]);
   for (let round = 0; round < ROUNDS; round++) {
     const spec: AppSpec = { name: `app${round}`, version: 'v1', image: `reg/app${round}-web:1`, instances: 1, provider: { image: `reg/app${round}-cap:1`, instances: 1 } };
     // The only replica owns the lattice and runs the command workers: kill it when the link put lands.
     const owner = current;
     let killed: Promise<void> | undefined;
-    const sub = nc.subscribe(`wasmbus.ctl.v1.${LATTICE}.link.put`, {
+    const sub = fx.nc.subscribe(`wasmbus.ctl.v1.${LATTICE}.link.put`, {
       callback: (_e, m) => {
-        if (!killed && m.string().includes(`"${spec.name}-cap"`)) killed = fleet.sigkill(owner);
+        if (!killed && m.string().includes(`"${spec.name}-cap"`)) killed = fx.fleet.sigkill(owner);
       },
     });
     await api.put(appManifest(spec));
@@ -60,8 +47,8 @@ test('an owner killed as its link put reaches the host: the next owner still del
     sub.unsubscribe();
     await eventually('the host holds the link', () => assert.equal(footprint(sim.snapshot(), spec.name).links, 1), 10_000);
     // The next replica answers the undeploy and takes the lattice over once the lease expires.
-    current = fleet.spawn(`next-${round}`);
-    await fleet.ready([current]);
+    current = fx.fleet.spawn(`next-${round}`);
+    await fx.fleet.ready([current]);
     await api.undeploy(spec.name);
     await eventually(
       `${spec.name}: everything removed, the link included`,

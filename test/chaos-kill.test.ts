@@ -10,17 +10,14 @@
  *  - no command at rest: consumer `wadm_command_workers` has nothing pending or unacknowledged.
  * The schedule (which replica, which app, which operation) comes from a seeded PRNG (WADM_TEST_SEED).
  */
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
-import { SimulatedLattice } from '@wadm-ts/simulator';
-import { createLogger } from '@wadm-ts/obs';
-import { silent } from './harness/replicas.js';
-import { startNats, type TestNats } from './harness/nats.js';
+import type { SimulatedLattice } from '@wadm-ts/simulator';
 import { eventually } from './harness/cluster.js';
-import { rng, pick } from './harness/lattice.js';
-import { ReplicaFleet, diagnose, fleetMetric, reconcilePasses, type ReplicaProc } from './harness/procs.js';
+import { rng, pick, simLattice } from './harness/lattice.js';
+import { diagnose, fleetMetric, reconcilePasses, withFleet, type ReplicaProc } from './harness/procs.js';
 import { PatientApi, manifestIndex, openLeases, readLease, explainApp, recordCtl, recordEvents, appManifest, expectedFootprint, footprint, type AppFootprint, type AppSpec } from './harness/runtime.js';
 
 const LATTICES = ['chaos0', 'chaos1', 'chaos2'];
@@ -31,28 +28,15 @@ const KILL_EVERY_MS = 2000;
 const OP_EVERY_MS = 60; // one API operation started every 60 ms: ~1000 operations over the minute
 const SEED = Number(process.env['WADM_TEST_SEED'] ?? 20261201);
 
-let nats: TestNats;
-let nc: NatsConnection;
+const fx = withFleet({ args: ['--stream-persistence', 'memory', '--takeover-ms', '2000', '--resync-interval-ms', '1000', '--cleanup-interval', '30', '--ingest-ack-wait-ms', '2000'] });
 let simNc: NatsConnection;
 let jsm: JetStreamManager;
 const sims = new Map<string, SimulatedLattice>();
-let fleet: ReplicaFleet;
 
 before(async () => {
-  nats = await startNats();
-  nc = await nats.connect();
-  simNc = await nats.connect();
-  jsm = await jetstreamManager(nc);
-  fleet = new ReplicaFleet({
-    natsUrl: nats.url,
-    args: ['--stream-persistence', 'memory', '--takeover-ms', '2000', '--resync-interval-ms', '1000', '--cleanup-interval', '30', '--ingest-ack-wait-ms', '2000'],
-  });
-});
-
-after(async () => {
-  for (const s of sims.values()) await s.close({ graceful: false });
-  fleet?.killAll();
-  await nats?.stop();
+  await fx.started;
+  simNc = await fx.nats.connect();
+  jsm = await jetstreamManager(fx.nc);
 });
 
 interface AppModel {
@@ -75,23 +59,12 @@ test('SIGKILL/restart of a random replica every 2 s for 60 s under deploys, upgr
   const r = rng(SEED); // the operators' choices
   const rk = rng(SEED + 1); // the killer's choices
   let nextId = 3;
-  const current: ReplicaProc[] = [0, 1, 2].map((i) => fleet.spawn(`chaos-${i}`));
-  await fleet.ready(current);
+  const current: ReplicaProc[] = [0, 1, 2].map((i) => fx.fleet.spawn(`chaos-${i}`));
+  await fx.fleet.ready(current);
   for (const lattice of LATTICES) {
-    const sim = new SimulatedLattice({
-      servers: simNc,
-      lattice,
-      heartbeatIntervalMs: 1000,
-      healthCheckDelayMs: 100,
-      healthCheckIntervalMs: 1000,
-      fetchDelayMs: 50,
-      logger: createLogger({ replica: 'simulator', level: 'silent', destination: silent }),
-    });
-    await sim.ready();
-    for (let i = 0; i < HOSTS_PER_LATTICE; i++) await sim.addHost();
-    sims.set(lattice, sim);
+    sims.set(lattice, fx.track(await simLattice(simNc, lattice, HOSTS_PER_LATTICE, 1000, () => ({}), { fetchDelayMs: 50 })));
   }
-  const apis = new Map(LATTICES.map((l) => [l, new PatientApi(nc, l, 2000, 120_000)]));
+  const apis = new Map(LATTICES.map((l) => [l, new PatientApi(fx.nc, l, 2000, 120_000)]));
   const apps: AppModel[] = LATTICES.flatMap((lattice, li) =>
     Array.from({ length: APPS_PER_LATTICE }, (_, i) => ({ lattice, name: `c${li}a${String(i).padStart(2, '0')}`, versions: [], specs: new Map(), deployed: null, busy: false, history: [] })),
   );
@@ -137,21 +110,21 @@ test('SIGKILL/restart of a random replica every 2 s for 60 s under deploys, upgr
 
   const t0 = Date.now();
   // For failure reports only: every control request and lattice event, to tell an app's story.
-  const ctl = recordCtl(nc);
-  const events = recordEvents(nc);
+  const ctl = recordCtl(fx.nc);
+  const events = recordEvents(fx.nc);
   // The killer: every 2 s one random replica dies (SIGKILL) and a replacement starts at once.
   const killer = (async () => {
     for (let k = 1; Date.now() - t0 < CHAOS_MS; k++) {
       await sleep(Math.max(0, t0 + k * KILL_EVERY_MS - Date.now()));
       if (Date.now() - t0 >= CHAOS_MS) break;
       const victim = pick(rk, current);
-      await fleet.sigkill(victim);
+      await fx.fleet.sigkill(victim);
       stats.kills++;
       const sameId = rk() < 0.5;
       const id = sameId ? victim.id : `chaos-${nextId++}`;
       if (sameId) stats.sameId++;
       else stats.newId++;
-      current[current.indexOf(victim)] = fleet.spawn(id);
+      current[current.indexOf(victim)] = fx.fleet.spawn(id);
     }
   })();
   // The operators: one operation started every OP_EVERY_MS on a random app that is not mid-operation.
@@ -173,7 +146,7 @@ test('SIGKILL/restart of a random replica every 2 s for 60 s under deploys, upgr
   await killer;
   await Promise.all([...inflight]);
   assert.deepEqual(stats.opErrors, [], 'every API operation was acknowledged eventually');
-  await fleet.ready(current, 60_000);
+  await fx.fleet.ready(current, 60_000);
   const chaosEnd = Date.now();
 
   const expected = (a: AppModel): AppFootprint => expectedFootprint(a.deployed === null ? undefined : a.specs.get(a.deployed));
@@ -190,13 +163,13 @@ test('SIGKILL/restart of a random replica every 2 s for 60 s under deploys, upgr
   try {
     await eventually('every app converged exactly', () => assert.deepEqual(deviations().slice(0, 10), []), 120_000);
   } catch (err) {
-    const leaseKv = await openLeases(nc);
+    const leaseKv = await openLeases(fx.nc);
     const leases = await Promise.all(LATTICES.map(async (l) => `${l}: ${JSON.stringify(await readLease(leaseKv, l))}`));
-    (err as Error).message += `\n${deviations().length} apps off; leases ${leases.join(' ')}; replicas:\n${await diagnose(fleet.all.filter((x) => x.alive()))}`;
+    (err as Error).message += `\n${deviations().length} apps off; leases ${leases.join(' ')}; replicas:\n${await diagnose(fx.fleet.all.filter((x) => x.alive()))}`;
     // Sort the apps that are off: missing from their lattice's index in wadm_manifests (so no replica
     // lists them), or fixed by replicas that build their in-memory views afresh from KV, or neither.
     const offIds = deviations().map((d) => d.split('@')[0]!);
-    const indexes = new Map(await Promise.all(LATTICES.map(async (l) => [l, await manifestIndex(nc, l)] as const)));
+    const indexes = new Map(await Promise.all(LATTICES.map(async (l) => [l, await manifestIndex(fx.nc, l)] as const)));
     const unlisted = offIds.filter((id) => !indexes.get(id.split('/')[0]!)!.has(id.split('/')[1]!));
     const believed: string[] = [];
     for (const l of LATTICES) {
@@ -215,14 +188,14 @@ test('SIGKILL/restart of a random replica every 2 s for 60 s under deploys, upgr
     const story = async (id: string): Promise<string> => {
       const [lat, name] = id.split('/') as [string, string];
       const hist = apps.find((a) => a.lattice === lat && a.name === name)?.history.join(', ');
-      return explainApp(nc, lat, name, { t0, ctl: ctl.records, events: events.records, api: apis.get(lat)!, extra: `operations: ${hist}` });
+      return explainApp(fx.nc, lat, name, { t0, ctl: ctl.records, events: events.records, api: apis.get(lat)!, extra: `operations: ${hist}` });
     };
     const before = await Promise.all(offIds.filter((id) => !unlisted.includes(id)).slice(0, 2).map(story));
     const stale = [...current];
-    await fleet.shutdown(25_000).catch(() => undefined);
-    const fresh = [0, 1, 2].map((i) => fleet.spawn(`chaos-fresh-${i}`));
+    await fx.fleet.shutdown(25_000).catch(() => undefined);
+    const fresh = [0, 1, 2].map((i) => fx.fleet.spawn(`chaos-fresh-${i}`));
     current.splice(0, current.length, ...fresh);
-    await fleet.ready(fresh, 60_000).catch(() => undefined);
+    await fx.fleet.ready(fresh, 60_000).catch(() => undefined);
     const stillOff = (): string[] => deviations().map((d) => d.split('@')[0]!).filter((id) => offIds.includes(id));
     await eventually('fresh replicas converge', () => assert.deepEqual(stillOff().filter((id) => !unlisted.includes(id)), []), 45_000).catch(() => undefined);
     const after = stillOff();
@@ -278,6 +251,6 @@ test('SIGKILL/restart of a random replica every 2 s for 60 s under deploys, upgr
     `# chaos (seed ${SEED}): ${stats.kills} kills (${stats.sameId} restarted under the same id, ${stats.newId} under a new one), ${stats.puts} puts, ${stats.deploys} deploys, ${stats.undeploys} undeploys; ` +
       `${deployed}/${apps.length} apps deployed at the end; converged ${convergedAfter} ms after the chaos; ${samples} samples at rest\n`,
   );
-  const codes = await fleet.shutdown();
+  const codes = await fx.fleet.shutdown();
   for (const [id, code] of Object.entries(codes)) assert.equal(code, 0, `${id} drains and exits 0`);
 });

@@ -3,24 +3,18 @@
  * rule unit tests (alerts.test.yml) show every alert firing, a live replica's /metrics passes
  * `promtool check metrics`, and every metric the rules use is one a replica exports.
  */
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { NatsConnection } from '@nats-io/transport-node';
-import type { SimulatedLattice } from '@wadm-ts/simulator';
-import { startNats, type TestNats } from './harness/nats.js';
 import { eventually } from './harness/cluster.js';
-import { ReplicaFleet, type ReplicaProc } from './harness/procs.js';
+import { withFleet, type ReplicaProc } from './harness/procs.js';
 import { simLattice } from './harness/lattice.js';
 import { PatientApi, appManifest } from './harness/runtime.js';
 
 const DIR = fileURLToPath(new URL('../../deploy/prometheus/', import.meta.url));
-let nats: TestNats;
-let nc: NatsConnection;
-let sim: SimulatedLattice;
-let fleet: ReplicaFleet;
+const fx = withFleet({ args: ['--stream-persistence', 'memory', '--resync-interval-ms', '1000'] });
 let replica: ReplicaProc;
 
 function promtool(args: string[], input?: string): { code: number | null; out: string } {
@@ -30,18 +24,10 @@ function promtool(args: string[], input?: string): { code: number | null; out: s
 }
 
 before(async () => {
-  nats = await startNats();
-  nc = await nats.connect();
-  fleet = new ReplicaFleet({ natsUrl: nats.url, args: ['--stream-persistence', 'memory', '--resync-interval-ms', '1000'] });
-  replica = fleet.spawn('prom-0');
-  await fleet.ready([replica]);
-  sim = await simLattice(nats.url, 'prom', 2);
-});
-
-after(async () => {
-  await sim?.close({ graceful: false });
-  fleet?.killAll();
-  await nats?.stop();
+  await fx.started;
+  replica = fx.fleet.spawn('prom-0');
+  await fx.fleet.ready([replica]);
+  fx.track(await simLattice(fx.nats.url, 'prom', 2));
 });
 
 test('promtool: the scrape config and the rules check, and every alert fires in its unit test', () => {
@@ -57,7 +43,7 @@ test('promtool: the scrape config and the rules check, and every alert fires in 
 });
 
 test("a replica's /metrics lints clean, and exports every metric the rules use", async () => {
-  const api = new PatientApi(nc, 'prom', 2000, 30_000);
+  const api = new PatientApi(fx.nc, 'prom', 2000, 30_000);
   await api.put(appManifest({ name: 'lint', version: 'v1', image: 'reg/lint:1', instances: 2 }));
   await api.deploy('lint');
   const url = `${replica.adminUrl()}/metrics`;

@@ -24,9 +24,8 @@
  * instead: the point of this test is that it fails when fencing is disabled. (If a run with fencing off
  * sees no violation, the stall missed the owner's pending work and the run says so.)
  */
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import { SimulatedLattice } from '@wadm-ts/simulator';
@@ -34,7 +33,7 @@ import { createLogger } from '@wadm-ts/obs';
 import { silent } from './harness/replicas.js';
 import { waitFor } from './harness/nats.js';
 import { eventually } from './harness/cluster.js';
-import { ReplicaFleet, diagnose, logged, reconcilePasses, startLoggedNats } from './harness/procs.js';
+import { diagnose, logged, reconcilePasses, withFleet } from './harness/procs.js';
 import {
   PatientApi,
   appManifest,
@@ -61,28 +60,20 @@ const UNDEPLOY = 20;
 const TAKEOVER_MS = 2000;
 const FENCING_OFF = process.env['WADM_TEST_FENCING_OFF'] === '1';
 
-let nats: Awaited<ReturnType<typeof startLoggedNats>>;
-let nc: NatsConnection;
+/** nats-server's own log lines (slow consumers, closed connections), for failure messages. */
+const serverLog: string[] = [];
+const fx = withFleet({
+  args: ['--stream-persistence', 'memory', '--takeover-ms', String(TAKEOVER_MS), '--resync-interval-ms', '1000', '--cleanup-interval', '30', '--ingest-ack-wait-ms', '2000', '--signal-interval-ms', '300'],
+  env: FENCING_OFF ? { WADM_UNSAFE_DISABLE_FENCING: '1' } : {},
+  nats: { log: serverLog },
+});
 let jsm: JetStreamManager;
 let leases: KV;
 let sim: SimulatedLattice | undefined;
-let fleet: ReplicaFleet;
 
 before(async () => {
-  nats = await startLoggedNats();
-  nc = await nats.connect();
-  jsm = await jetstreamManager(nc);
-  fleet = new ReplicaFleet({
-    natsUrl: nats.url,
-    args: ['--stream-persistence', 'memory', '--takeover-ms', String(TAKEOVER_MS), '--resync-interval-ms', '1000', '--cleanup-interval', '30', '--ingest-ack-wait-ms', '2000', '--signal-interval-ms', '300'],
-    env: FENCING_OFF ? { WADM_UNSAFE_DISABLE_FENCING: '1' } : {},
-  });
-});
-
-after(async () => {
-  await sim?.close({ graceful: false });
-  fleet?.killAll();
-  await nats?.stop();
+  await fx.started;
+  jsm = await jetstreamManager(fx.nc);
 });
 
 const names = Array.from({ length: APPS }, (_, i) => `fa${String(i).padStart(2, '0')}`);
@@ -101,40 +92,40 @@ function appOfCommand(data: string): string | undefined {
 }
 
 test('a SIGSTOPped owner that resumes after losing its lease changes nothing: no stale start or scale-up after an undeploy or upgrade, exact convergence', async () => {
-  const reps = ['fence-a', 'fence-b', 'fence-c'].map((id) => fleet.spawn(id));
-  await fleet.ready(reps);
-  leases = await openLeases(nc);
+  const reps = ['fence-a', 'fence-b', 'fence-c'].map((id) => fx.fleet.spawn(id));
+  await fx.fleet.ready(reps);
+  leases = await openLeases(fx.nc);
 
   // Hosts take 1.5 s to fetch an image, so the deploy keeps the owner and the workers busy.
-  sim = new SimulatedLattice({
-    servers: nats.url,
+  sim = fx.track(new SimulatedLattice({
+    servers: fx.nats.url,
     lattice: LATTICE,
     heartbeatIntervalMs: 1000,
     fetchDelayMs: 1500,
     healthCheckDelayMs: 100,
     healthCheckIntervalMs: 1000,
     logger: createLogger({ replica: 'simulator', level: 'silent', destination: silent }),
-  });
+  }));
   await sim.ready();
   for (let i = 0; i < HOSTS; i++) await sim.addHost({ labels: { zone: i % 2 ? 'east' : 'west' } });
 
-  const api = new PatientApi(nc, LATTICE, 2000);
+  const api = new PatientApi(fx.nc, LATTICE, 2000);
   // Every control request (with its arrival time) and lattice event, on the connection the API replies arrive on.
-  const ctl = recordCtl(nc, LATTICE);
-  const events = recordEvents(nc, LATTICE);
+  const ctl = recordCtl(fx.nc, LATTICE);
+  const events = recordEvents(fx.nc, LATTICE);
   const t0 = Date.now();
   const timeline: string[] = [];
   const mark = (what: string): void => void timeline.push(`+${Date.now() - t0} ${what}`);
   // Commands as the owner writes them (a core subscription sees the JetStream publishes), per app.
   const commanded = new Map<string, number>();
-  const cmdSub = nc.subscribe(`wadm.cmd.*.${LATTICE}`, {
+  const cmdSub = fx.nc.subscribe(`wadm.cmd.*.${LATTICE}`, {
     callback: (_e, m) => {
       const app = appOfCommand(m.string());
       if (app) commanded.set(app, (commanded.get(app) ?? 0) + 1);
     },
   });
   const statusOf = new Map<string, string>();
-  const statusSub = nc.subscribe(`wadm.status.${LATTICE}.*`, {
+  const statusSub = fx.nc.subscribe(`wadm.status.${LATTICE}.*`, {
     callback: (_e, m) => {
       try {
         statusOf.set(m.subject.split('.')[3]!, String((JSON.parse(m.string()) as { status: { type: string } }).status.type));
@@ -177,7 +168,7 @@ test('a SIGSTOPped owner that resumes after losing its lease changes nothing: no
     const lease1 = latest!;
     const owner = reps.find((r) => r.id === lease1.owner);
     assert.ok(owner, `the lease names one of the replicas: ${JSON.stringify(lease1)}`);
-    fleet.sigstop(owner);
+    fx.fleet.sigstop(owner);
     const stalledAt = Date.now();
     const stalledLines = owner.lines.length;
     polling = false;
@@ -227,7 +218,7 @@ test('a SIGSTOPped owner that resumes after losing its lease changes nothing: no
 
     // Resume the stalled replica and let it find out.
     const resumedAt = Date.now();
-    fleet.sigcont(owner);
+    fx.fleet.sigcont(owner);
     mark(`SIGCONT ${owner.id}`);
     const lost = (): boolean => logged(owner, (l) => (l.msg === 'lattice lost' || l.msg === 'lattice released') && l.lattice === LATTICE, stalledLines).length > 0;
     if (FENCING_OFF) {
@@ -260,7 +251,7 @@ test('a SIGSTOPped owner that resumes after losing its lease changes nothing: no
       const app = appOf(r, appOfGeneratedId)!;
       return `${r.op} ${app} (${gone.has(app) ? 'undeployed' : 'upgraded'}) ${String(r.body?.['component_ref'] ?? '')} count=${String(r.body?.['count'] ?? '-')} ${r.at - ackAt.get(app)!} ms after the ack (${r.at - resumedAt} ms after SIGCONT)`;
     };
-    const fencingLogs = fleet.all.flatMap((r) => r.lines.filter((l) => /fenc|stale|epoch|no longer deployed/i.test(String(l.msg))).map((l) => `${r.id}: ${String(l.msg)}`));
+    const fencingLogs = fx.fleet.all.flatMap((r) => r.lines.filter((l) => /fenc|stale|epoch|no longer deployed/i.test(String(l.msg))).map((l) => `${r.id}: ${String(l.msg)}`));
     process.stderr.write(
       `# fencing${FENCING_OFF ? ' (DISABLED)' : ''}: ${owner.id} stalled at epoch ${lease1.epoch}, ${lease2.owner} took over at epoch ${lease2.epoch} after ${takeoverMs} ms; ` +
         `commands per app at the stall ${JSON.stringify(progress)}; ${violations.length} violations ${JSON.stringify(violations.slice(0, 3).map(describe))}; ` +
@@ -287,8 +278,8 @@ test('a SIGSTOPped owner that resumes after losing its lease changes nothing: no
   } catch (err) {
     // The replicas, the server's warnings, and the story of the first apps the failure names.
     const e = err as Error;
-    e.message += `\ntimeline: ${timeline.join('; ')}\n${await diagnose(fleet.all)}\nnats-server: ${nats.serverLog.filter((l) => !/\[INF\]/.test(l)).slice(-8).join('\n  ')}`;
-    for (const a of names.filter((n) => e.message.includes(n)).slice(0, 2)) e.message += `\n${await explainApp(nc, LATTICE, a, { t0, ctl: ctl.records, events: events.records, api })}`;
+    e.message += `\ntimeline: ${timeline.join('; ')}\n${await diagnose(fx.fleet.all)}\nnats-server: ${serverLog.filter((l) => !/\[INF\]/.test(l)).slice(-8).join('\n  ')}`;
+    for (const a of names.filter((n) => e.message.includes(n)).slice(0, 2)) e.message += `\n${await explainApp(fx.nc, LATTICE, a, { t0, ctl: ctl.records, events: events.records, api })}`;
     throw e;
   } finally {
     ctl.stop();
@@ -296,6 +287,6 @@ test('a SIGSTOPped owner that resumes after losing its lease changes nothing: no
     cmdSub.unsubscribe();
     statusSub.unsubscribe();
   }
-  const codes = await fleet.shutdown();
+  const codes = await fx.fleet.shutdown();
   for (const [id, code] of Object.entries(codes)) assert.equal(code, 0, `${id} drains and exits 0`);
 });

@@ -10,19 +10,17 @@
  *     tombstone: the KV stream holds no subject of it), no lease, no subject on `wadm_reconcile` — and
  *     every manifest is still stored.
  */
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
-import { SimulatedLattice } from '@wadm-ts/simulator';
-import { createLogger } from '@wadm-ts/obs';
+import type { SimulatedLattice } from '@wadm-ts/simulator';
 import { reconcileSubject } from '@wadm-ts/protocol';
 import { stateKeys } from '@wadm-ts/store';
-import { silent } from './harness/replicas.js';
-import { startNats, type TestNats } from './harness/nats.js';
+import { simLattice } from './harness/lattice.js';
 import { eventually } from './harness/cluster.js';
-import { ReplicaFleet } from './harness/procs.js';
+import { withFleet } from './harness/procs.js';
 import { PatientApi, appManifest, countConsumers, expectedFootprint, footprint, leaseKey, openLeases, readLease, streamSubjects, type AppSpec, type ConsumerCount } from './harness/runtime.js';
 
 const FIRST = 20;
@@ -30,33 +28,20 @@ const TOTAL = 200;
 const LATTICES = Array.from({ length: TOTAL }, (_, i) => `ls${String(i).padStart(3, '0')}`);
 const SIM_CONNS = 4;
 
-let nats: TestNats;
-let nc: NatsConnection;
+const fx = withFleet({ args: ['--stream-persistence', 'memory', '--lattice-gc-after', '2', '--cleanup-interval', '4', '--resync-interval-ms', '5000', '--takeover-ms', '2000'] });
 let jsm: JetStreamManager;
 let leases: KV;
 const simNcs: NatsConnection[] = [];
 const sims = new Map<string, SimulatedLattice>();
-let fleet: ReplicaFleet;
 
 before(async () => {
-  nats = await startNats();
-  nc = await nats.connect();
-  jsm = await jetstreamManager(nc);
-  for (let i = 0; i < SIM_CONNS; i++) simNcs.push(await nats.connect());
-  fleet = new ReplicaFleet({
-    natsUrl: nats.url,
-    args: ['--stream-persistence', 'memory', '--lattice-gc-after', '2', '--cleanup-interval', '4', '--resync-interval-ms', '5000', '--takeover-ms', '2000'],
-  });
-});
-
-after(async () => {
-  for (const s of sims.values()) await s.close({ graceful: false });
-  fleet?.killAll();
-  await nats?.stop();
+  await fx.started;
+  jsm = await jetstreamManager(fx.nc);
+  for (let i = 0; i < SIM_CONNS; i++) simNcs.push(await fx.nats.connect());
 });
 
 const app = (lattice: string): AppSpec => ({ name: 'sapp', version: 'v1', image: `reg/${lattice}-web:1`, instances: 1 });
-const apiOf = (lattice: string): PatientApi => new PatientApi(nc, lattice, 5000, 120_000);
+const apiOf = (lattice: string): PatientApi => new PatientApi(fx.nc, lattice, 5000, 120_000);
 
 /** In batches, so 180 lattices do not all start at once. */
 async function inBatches<T>(xs: readonly T[], size: number, f: (x: T) => Promise<void>): Promise<void> {
@@ -64,18 +49,7 @@ async function inBatches<T>(xs: readonly T[], size: number, f: (x: T) => Promise
 }
 
 async function addLattice(lattice: string, i: number): Promise<void> {
-  const sim = new SimulatedLattice({
-    servers: simNcs[i % SIM_CONNS]!,
-    lattice,
-    heartbeatIntervalMs: 1000,
-    fetchDelayMs: 5,
-    healthCheckDelayMs: 100,
-    healthCheckIntervalMs: 5000,
-    logger: createLogger({ replica: 'simulator', level: 'silent', destination: silent }),
-  });
-  await sim.ready();
-  await sim.addHost();
-  sims.set(lattice, sim);
+  sims.set(lattice, fx.track(await simLattice(simNcs[i % SIM_CONNS]!, lattice, 1, 1000, () => ({}), { fetchDelayMs: 5, healthCheckIntervalMs: 5000 })));
   const api = apiOf(lattice);
   await api.put(appManifest(app(lattice)));
   await api.deploy('sapp');
@@ -100,9 +74,9 @@ const summary = (c: ConsumerCount): string => `${c.total} (${c.durable} durable:
 
 test('consumers are constant in the number of lattices (20 → 200), and 200 dead lattices are garbage-collected, manifests kept', async () => {
   const t0 = Date.now();
-  const reps = ['scale-a', 'scale-b'].map((id) => fleet.spawn(id));
-  await fleet.ready(reps);
-  leases = await openLeases(nc);
+  const reps = ['scale-a', 'scale-b'].map((id) => fx.fleet.spawn(id));
+  await fx.fleet.ready(reps);
+  leases = await openLeases(fx.nc);
 
   await inBatches(LATTICES.slice(0, FIRST), 20, (l) => addLattice(l, LATTICES.indexOf(l)));
   await allDeployed(LATTICES.slice(0, FIRST));
@@ -163,6 +137,6 @@ test('consumers are constant in the number of lattices (20 → 200), and 200 dea
   });
   process.stderr.write(`# lattice gc: ${TOTAL} lattices forgotten ${gcAfter} ms after their hosts stopped (gc after 2 s)\n`);
 
-  const codes = await fleet.shutdown();
+  const codes = await fx.fleet.shutdown();
   for (const [id, code] of Object.entries(codes)) assert.equal(code, 0, `${id} drains and exits 0`);
 });

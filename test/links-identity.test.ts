@@ -7,46 +7,36 @@
  * interfaces; links to different targets on disjoint interfaces coexist. At rest, with a pass every
  * second, no `link.put` goes out for 30 s.
  */
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { Subscription } from '@nats-io/transport-node';
 import { SimulatedLattice } from '@wadm-ts/simulator';
 import { createLogger } from '@wadm-ts/obs';
 import { silent } from './harness/replicas.js';
-import { startNats, waitFor, type TestNats } from './harness/nats.js';
+import { waitFor } from './harness/nats.js';
 import { eventually } from './harness/cluster.js';
 import { ctl } from './harness/lattice.js';
-import { ReplicaFleet, diagnose, fleetMetric } from './harness/procs.js';
+import { diagnose, fleetMetric, withFleet } from './harness/procs.js';
 import { PatientApi } from './harness/runtime.js';
 
 const LATTICE = 'linkident';
 const AT_REST_MS = 30_000;
 const MIN_PASSES_AT_REST = 20;
 
-let nats: TestNats;
-let nc: NatsConnection;
+const fx = withFleet({ args: ['--stream-persistence', 'memory', '--resync-interval-ms', '1000'] });
 let sim: SimulatedLattice;
-let fleet: ReplicaFleet;
 
 before(async () => {
-  nats = await startNats();
-  nc = await nats.connect();
-  fleet = new ReplicaFleet({ natsUrl: nats.url, args: ['--stream-persistence', 'memory', '--resync-interval-ms', '1000'] });
-  sim = new SimulatedLattice({
-    servers: await nats.connect(),
+  await fx.started;
+  sim = fx.track(new SimulatedLattice({
+    servers: await fx.nats.connect(),
     lattice: LATTICE,
     heartbeatIntervalMs: 1000,
     fetchDelayMs: 10,
     logger: createLogger({ replica: 'simulator', level: 'silent', destination: silent }),
-  });
+  }));
   await sim.ready();
   for (let i = 0; i < 2; i++) await sim.addHost();
-});
-
-after(async () => {
-  await sim?.close({ graceful: false });
-  fleet?.killAll();
-  await nats?.stop();
 });
 
 const kvLink = (target: string, interfaces: string[]) => ({
@@ -76,12 +66,12 @@ function heldFrom(links: ReadonlyArray<{ source_id: string; target: string; inte
 }
 
 test('links differing only in interfaces are one link on the host; links to other targets coexist; nothing is put again at rest', async () => {
-  const api = new PatientApi(nc, LATTICE, 2000, 60_000);
-  const replicas = [fleet.spawn('links-0'), fleet.spawn('links-1')];
-  await fleet.ready(replicas);
+  const api = new PatientApi(fx.nc, LATTICE, 2000, 60_000);
+  const replicas = [fx.fleet.spawn('links-0'), fx.fleet.spawn('links-1')];
+  await fx.fleet.ready(replicas);
 
   const puts: string[] = [];
-  const sub: Subscription = nc.subscribe(`wasmbus.ctl.v1.${LATTICE}.link.put`, { callback: (_e, m) => void puts.push(m.string()) });
+  const sub: Subscription = fx.nc.subscribe(`wasmbus.ctl.v1.${LATTICE}.link.put`, { callback: (_e, m) => void puts.push(m.string()) });
   try {
     // wadm's correct_unique_interface_links.yaml: same source, target, namespace, package and name.
     await api.put(manifest('diffifaces', [kvLink('kv', ['atomics']), kvLink('kv', ['store'])], ['kv']));
@@ -123,7 +113,7 @@ test('links differing only in interfaces are one link on the host; links to othe
 
     // What a real host would hold, asked on the wire too.
     assert.deepEqual(held(), expected);
-    const get = await ctl(nc, LATTICE, 'link.get');
+    const get = await ctl(fx.nc, LATTICE, 'link.get');
     assert.equal(get.success, true);
     const onWire = get.response as Array<{ source_id: string; target: string; interfaces: string[] }>;
     assert.deepEqual({ 'diffifaces-comp': heldFrom(onWire, 'diffifaces-comp'), 'twotargets-comp': heldFrom(onWire, 'twotargets-comp') }, expected);

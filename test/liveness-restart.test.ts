@@ -5,46 +5,33 @@
  * event stream; its wall clock is also 10 minutes ahead of the server's (liveness must not compare
  * clocks). It must expire no host, and send no scale/start/stop request: nothing changed on the lattice.
  */
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
-import type { NatsConnection } from '@nats-io/transport-node';
 import type { SimulatedLattice } from '@wadm-ts/simulator';
-import { simLattice } from './harness/lattice.js';
-import { startNats, type TestNats } from './harness/nats.js';
 import { eventually } from './harness/cluster.js';
-import { ReplicaFleet, fleetMetric } from './harness/procs.js';
+import { fleetMetric, withFleet } from './harness/procs.js';
 import { PatientApi, appManifest, expectedFootprint, footprint, recordCtl, type AppSpec } from './harness/runtime.js';
 
 const LATTICE = 'liveness';
 const HOSTS = 30;
 const CLEANUP_S = 3;
-let nats: TestNats;
-let nc: NatsConnection;
+const fx = withFleet({ args: ['--stream-persistence', 'memory', '--takeover-ms', '1500', '--resync-interval-ms', '1000', '--cleanup-interval', String(CLEANUP_S)] });
 let sim: SimulatedLattice;
-let fleet: ReplicaFleet;
 
 before(async () => {
-  nats = await startNats();
-  nc = await nats.connect();
-  fleet = new ReplicaFleet({ natsUrl: nats.url, args: ['--stream-persistence', 'memory', '--takeover-ms', '1500', '--resync-interval-ms', '1000', '--cleanup-interval', String(CLEANUP_S)] });
+  await fx.started;
   // Frequent heartbeats: the restarted replica finds a backlog of them (ingest lags behind).
-  sim = await simLattice(await nats.connect(), LATTICE, HOSTS, 100);
-});
-
-after(async () => {
-  await sim?.close({ graceful: false });
-  fleet?.killAll();
-  await nats?.stop();
+  sim = await fx.lattice(LATTICE, HOSTS, 100);
 });
 
 /** The scenario is defined by time passing (replicas down longer than the cleanup interval). */
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 test('all replicas down longer than the cleanup interval while hosts heartbeat: no host expired, no command after the restart', async () => {
-  const api = new PatientApi(nc, LATTICE, 2000, 60_000);
-  const first = [fleet.spawn('live-0'), fleet.spawn('live-1')];
-  await fleet.ready(first);
+  const api = new PatientApi(fx.nc, LATTICE, 2000, 60_000);
+  const first = [fx.fleet.spawn('live-0'), fx.fleet.spawn('live-1')];
+  await fx.fleet.ready(first);
   const specs: AppSpec[] = Array.from({ length: 10 }, (_, i) => ({ name: `app${i}`, version: 'v1', image: `reg/app${i}:1`, instances: 3 }));
   for (const s of specs) {
     await api.put(appManifest(s));
@@ -55,13 +42,13 @@ test('all replicas down longer than the cleanup interval while hosts heartbeat: 
     for (const s of specs) assert.deepEqual(footprint(snap, s.name), expectedFootprint(s), s.name);
   }, 30_000);
 
-  await fleet.shutdown();
+  await fx.fleet.shutdown();
   await sleep(3 * CLEANUP_S * 1000);
 
-  const ctl = recordCtl(nc, LATTICE);
+  const ctl = recordCtl(fx.nc, LATTICE);
   const skewed = fileURLToPath(new URL('../fixtures/clock-skew.cjs', import.meta.url));
-  const next = fleet.spawn('live-2', [], { NODE_OPTIONS: `--require ${skewed}`, WADM_TEST_CLOCK_SKEW_MS: String(10 * 60_000) });
-  await fleet.ready([next]);
+  const next = fx.fleet.spawn('live-2', [], { NODE_OPTIONS: `--require ${skewed}`, WADM_TEST_CLOCK_SKEW_MS: String(10 * 60_000) });
+  await fx.fleet.ready([next]);
   await sleep(30_000);
   ctl.stop();
   const acts = ctl.records.filter((r) => /^(component\.scale|provider\.(start|stop)|host\.stop)$/.test(r.op));

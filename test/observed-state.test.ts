@@ -9,26 +9,21 @@
  * Events are lost on purpose with the simulator's `dropEvents` fault (a host that is faithful on the
  * wire otherwise).
  */
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { SimulatedLattice } from '@wadm-ts/simulator';
-import { simLattice } from './harness/lattice.js';
-import { startNats, type TestNats } from './harness/nats.js';
 import { eventually } from './harness/cluster.js';
-import { ReplicaFleet, fleetMetric, type ReplicaProc } from './harness/procs.js';
+import { fleetMetric, withFleet, type ReplicaProc } from './harness/procs.js';
 import { PatientApi, recordCtl } from './harness/runtime.js';
 
 const LATTICE = 'observed';
-let nats: TestNats;
-let nc: NatsConnection;
+const fx = withFleet({ args: ['--stream-persistence', 'memory', '--takeover-ms', '1500', '--resync-interval-ms', '1000'] });
 let sim: SimulatedLattice;
-let fleet: ReplicaFleet;
 let replicas: ReplicaProc[] = [];
 
 async function ctl(suffix: string, body: unknown): Promise<Record<string, unknown>> {
-  const m = await nc.request(`wasmbus.ctl.v1.${LATTICE}.${suffix}`, body === undefined ? '' : JSON.stringify(body), { timeout: 5000 });
+  const m = await fx.nc.request(`wasmbus.ctl.v1.${LATTICE}.${suffix}`, body === undefined ? '' : JSON.stringify(body), { timeout: 5000 });
   return JSON.parse(m.string()) as Record<string, unknown>;
 }
 
@@ -63,34 +58,26 @@ const app = (name: string, configs: unknown[], link = false): string =>
   });
 
 before(async () => {
-  nats = await startNats();
-  nc = await nats.connect();
-  sim = await simLattice(await nats.connect(), LATTICE, 10, 1000);
+  await fx.started;
+  sim = await fx.lattice(LATTICE, 10, 1000);
   // Before wadm-ts ever ran (no stream yet to keep its config_set event): a config someone else put.
   assert.equal((await ctl('config.put.preexisting', { greeting: 'hello' }))['success'], true);
-  fleet = new ReplicaFleet({ natsUrl: nats.url, args: ['--stream-persistence', 'memory', '--takeover-ms', '1500', '--resync-interval-ms', '1000'] });
-  replicas = [fleet.spawn('obs-0'), fleet.spawn('obs-1')];
-  await fleet.ready(replicas);
-});
-
-after(async () => {
-  await sim?.close({ graceful: false });
-  fleet?.killAll();
-  await nats?.stop();
+  replicas = [fx.fleet.spawn('obs-0'), fx.fleet.spawn('obs-1')];
+  await fx.fleet.ready(replicas);
 });
 
 const statusOf = async (api: PatientApi, name: string): Promise<string | undefined> =>
   ((await api.call('status', name)).reply['status'] as { status?: { type?: string } } | undefined)?.status?.type;
 
 test('a config created before wadm-ts ever started: the app referencing it deploys', async () => {
-  const api = new PatientApi(nc, LATTICE, 2000, 60_000);
+  const api = new PatientApi(fx.nc, LATTICE, 2000, 60_000);
   await api.put(app('uses-old', [{ name: 'preexisting' }]));
   await api.deploy('uses-old');
   await eventually('uses-old deployed', async () => assert.equal(await statusOf(api, 'uses-old'), 'deployed'), 30_000);
 });
 
 test('a managed config changed behind wadm (its event lost) is put back; a link deleted without its event too', async () => {
-  const api = new PatientApi(nc, LATTICE, 2000, 60_000);
+  const api = new PatientApi(fx.nc, LATTICE, 2000, 60_000);
   await api.put(app('drifty', [{ name: 'settings', properties: { mode: 'safe' } }], true));
   await api.deploy('drifty');
   await eventually('drifty deployed', async () => assert.equal(await statusOf(api, 'drifty'), 'deployed'), 30_000);
@@ -116,7 +103,7 @@ test('a managed config changed behind wadm (its event lost) is put back; a link 
 });
 
 test('wadm_state deleted while 10 hosts run 30 apps: nothing started again, all deployed again, nothing at rest', async () => {
-  const api = new PatientApi(nc, LATTICE, 2000, 60_000);
+  const api = new PatientApi(fx.nc, LATTICE, 2000, 60_000);
   const names = Array.from({ length: 30 }, (_, i) => `cold${String(i).padStart(2, '0')}`);
   for (const n of names) {
     await api.put(app(n, [], n.endsWith('0')));
@@ -127,12 +114,12 @@ test('wadm_state deleted while 10 hosts run 30 apps: nothing started again, all 
   }, 60_000);
   const running = JSON.stringify(sim.snapshot().hosts.map((h) => [h.id, h.components.map((c) => [c.id, c.count]), h.providers.map((p) => p.id)]));
 
-  await fleet.shutdown();
-  const jsm = await jetstreamManager(nc);
+  await fx.fleet.shutdown();
+  const jsm = await jetstreamManager(fx.nc);
   await jsm.streams.delete('KV_wadm_state');
-  const ctlLog = recordCtl(nc, LATTICE);
-  replicas = [fleet.spawn('obs-2')];
-  await fleet.ready(replicas);
+  const ctlLog = recordCtl(fx.nc, LATTICE);
+  replicas = [fx.fleet.spawn('obs-2')];
+  await fx.fleet.ready(replicas);
   await eventually('every app deployed again', async () => {
     for (const n of names) assert.equal(await statusOf(api, n), 'deployed', n);
   }, 60_000);

@@ -23,7 +23,7 @@ import { COMMAND_CONSUMER } from '@wadm-ts/protocol';
 import { ensureCommandResources } from '@wadm-ts/reconcile';
 import { startNats, waitFor, type TestNats } from './harness/nats.js';
 import { simLattice } from './harness/lattice.js';
-import { ReplicaFleet, type LogLine, type ReplicaProc } from './harness/procs.js';
+import { withFleet, type LogLine, type ReplicaProc } from './harness/procs.js';
 import { PatientApi, appManifest, footprint, type AppSpec } from './harness/runtime.js';
 import { prepareRustWadm, rustConsumers, rustStreams, serverHasTransforms } from './harness/rust-wadm.js';
 
@@ -70,11 +70,9 @@ async function snapshotConsumers(nc: NatsConnection, jsm: JetStreamManager): Pro
 }
 
 describe('a NATS that ran the Rust wadm 0.21', () => {
-  let nats: TestNats;
-  let nc: NatsConnection;
+  const fx = withFleet({ args: ['--stream-persistence', 'file', '--resync-interval-ms', '1000'] });
   let jsm: JetStreamManager;
   let sim: SimulatedLattice;
-  let fleet: ReplicaFleet;
   let replicas: ReplicaProc[] = [];
   let streamsBefore: Map<string, Snapshot>;
   let consumersBefore: Map<string, ConsumerConfig>;
@@ -83,11 +81,10 @@ describe('a NATS that ran the Rust wadm 0.21', () => {
   const rustStateKeys = new Map<string, { revision: number; value: string }>();
 
   before(async () => {
-    nats = await startNats();
-    nc = await nats.connect();
-    jsm = await jetstreamManager(nc);
-    await prepareRustWadm(nc, [LATTICE]);
-    const js = jetstream(nc);
+    await fx.started;
+    jsm = await jetstreamManager(fx.nc);
+    await prepareRustWadm(fx.nc, [LATTICE]);
+    const js = jetstream(fx.nc);
     const kvm = new Kvm(js);
 
     // The Rust wadm's manifest records and lattice index.
@@ -124,22 +121,15 @@ describe('a NATS that ran the Rust wadm 0.21', () => {
       JSON.stringify({ specversion: '1.0', id: 'rust-1', type: 'com.wadm.manifest_published', source: 'wadm', datacontenttype: 'application/json', data: { manifest: JSON.parse(appManifest(DEPLOYED)) } }),
     );
     streamsBefore = await snapshotStreams(jsm);
-    consumersBefore = await snapshotConsumers(nc, jsm);
+    consumersBefore = await snapshotConsumers(fx.nc, jsm);
 
-    sim = await simLattice(nats.url, LATTICE, 2, 1000);
-    fleet = new ReplicaFleet({ natsUrl: nats.url, args: ['--stream-persistence', 'file', '--resync-interval-ms', '1000'] });
-  });
-
-  after(async () => {
-    await sim?.close({ graceful: false });
-    fleet?.killAll();
-    await nats?.stop();
+    sim = fx.track(await simLattice(fx.nats.url, LATTICE, 2, 1000));
   });
 
   test('two replicas are ready within 20 s and log the incompatible wadm_commands and the stream they use beside it', async () => {
     const t0 = Date.now();
-    replicas = [fleet.spawn('rc-0'), fleet.spawn('rc-1')];
-    await fleet.ready(replicas, 20_000);
+    replicas = [fx.fleet.spawn('rc-0'), fx.fleet.spawn('rc-1')];
+    await fx.fleet.ready(replicas, 20_000);
     assert.ok(Date.now() - t0 < 20_000);
     for (const r of replicas) {
       const dead = r.lines.filter((l) => (l['level'] as number) >= 50);
@@ -166,7 +156,7 @@ describe('a NATS that ran the Rust wadm 0.21', () => {
   });
 
   test('the stored manifests are listed, the Rust-deployed one comes up and another deploys through the API', async () => {
-    const api = new PatientApi(nc, LATTICE, 5000, 60_000);
+    const api = new PatientApi(fx.nc, LATTICE, 5000, 60_000);
     const list = await api.list();
     assert.equal(list['result'], 'success', JSON.stringify(list));
     const models = list['models'] as Array<{ name: string; deployed_version?: string | null; version: string }>;
@@ -204,7 +194,7 @@ describe('a NATS that ran the Rust wadm 0.21', () => {
 
     // The records stay in the Rust layout; wadm-ts's rollout history is one extra key after it, which the
     // Rust wadm's StoredManifest ignores on read (no deny_unknown_fields) and drops on its writes.
-    const kv = await new Kvm(nc).open('wadm_manifests');
+    const kv = await new Kvm(fx.nc).open('wadm_manifests');
     const rec = JSON.parse((await kv.get(`${LATTICE}-${IDLE.name}`))!.string()) as Record<string, unknown>;
     assert.deepEqual(Object.keys(rec).slice(0, 2), ['manifests', 'deployed_version']);
     assert.deepEqual(Object.keys(rec).slice(2), ['rollout']);
@@ -226,12 +216,12 @@ describe('a NATS that ran the Rust wadm 0.21', () => {
       const got = await jsm.streams.getMessage(m.stream, { seq: m.seq });
       assert.equal(got?.string(), m.data, `${m.stream} #${m.seq} unchanged`);
     }
-    const consumers = await snapshotConsumers(nc, jsm);
+    const consumers = await snapshotConsumers(fx.nc, jsm);
     for (const [k, before] of consumersBefore) assert.deepEqual(consumers.get(k), before, `${k}: unchanged`);
     const names: string[] = [];
     for await (const c of jsm.consumers.list('wadm_commands')) names.push(c.name);
     assert.deepEqual(names, [`wadm_commands-${LATTICE}`], 'no consumer of wadm-ts on the Rust command stream');
-    const state = await new Kvm(nc).open('wadm_state');
+    const state = await new Kvm(fx.nc).open('wadm_state');
     for (const [k, v] of rustStateKeys) {
       const e = await state.get(k);
       assert.deepEqual({ revision: e?.revision, value: e?.string() }, v, `${k} unchanged`);
@@ -239,12 +229,12 @@ describe('a NATS that ran the Rust wadm 0.21', () => {
   });
 
   test('a replica started later resolves the same streams', async () => {
-    const late = fleet.spawn('rc-late');
-    await fleet.ready([late], 20_000);
+    const late = fx.fleet.spawn('rc-late');
+    await fx.fleet.ready([late], 20_000);
     assert.ok(late.lines.some((l) => l['stream'] === 'wadm_commands' && l['using'] === 'wadm_ts_commands'));
     const deployedNow = footprint(sim.snapshot(), DEPLOYED.name).instances;
     assert.equal(deployedNow, DEPLOYED.instances);
-    const codes = await fleet.shutdown();
+    const codes = await fx.fleet.shutdown();
     assert.deepEqual(Object.values(codes), [0, 0, 0]);
   });
 });

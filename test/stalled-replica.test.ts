@@ -9,16 +9,14 @@
  * The frozen replica is still a member of the API queue group, so API requests that land on it time
  * out and are sent again (PatientApi); the deploy counts as acknowledged when its reply arrives.
  */
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { KV } from '@nats-io/kv';
-import { SimulatedLattice } from '@wadm-ts/simulator';
-import { createLogger } from '@wadm-ts/obs';
-import { silent } from './harness/replicas.js';
-import { startNats, type TestNats } from './harness/nats.js';
+import type { SimulatedLattice } from '@wadm-ts/simulator';
+import { simLattice } from './harness/lattice.js';
 import { eventually } from './harness/cluster.js';
-import { ReplicaFleet } from './harness/procs.js';
+import { withFleet } from './harness/procs.js';
 import { PatientApi, appManifest, appOf, appOfGeneratedId, expectedFootprint, footprint, isMutation, openLeases, readLease, recordCtl, type AppSpec } from './harness/runtime.js';
 
 const LATTICES = Array.from({ length: 12 }, (_, i) => `stall${String(i).padStart(2, '0')}`);
@@ -26,52 +24,28 @@ const HOSTS_PER_LATTICE = 2;
 const TAKEOVER_MS = 2000;
 const BOUND_MS = TAKEOVER_MS + 1000;
 
-let nats: TestNats;
-let nc: NatsConnection;
+const fx = withFleet({ args: ['--stream-persistence', 'memory', '--takeover-ms', String(TAKEOVER_MS), '--resync-interval-ms', '1000', '--cleanup-interval', '30', '--ingest-ack-wait-ms', '2000'] });
 let simNc: NatsConnection;
 let leases: KV;
 const sims: SimulatedLattice[] = [];
-let fleet: ReplicaFleet;
 
 before(async () => {
-  nats = await startNats();
-  nc = await nats.connect();
-  simNc = await nats.connect();
-  fleet = new ReplicaFleet({
-    natsUrl: nats.url,
-    args: ['--stream-persistence', 'memory', '--takeover-ms', String(TAKEOVER_MS), '--resync-interval-ms', '1000', '--cleanup-interval', '30', '--ingest-ack-wait-ms', '2000'],
-  });
-});
-
-after(async () => {
-  for (const s of sims) await s.close({ graceful: false });
-  fleet?.killAll();
-  await nats?.stop();
+  await fx.started;
+  simNc = await fx.nats.connect();
 });
 
 const seed = (lattice: string): AppSpec => ({ name: 'seed', version: 'v1', image: `reg/${lattice}-seed:1`, instances: 2 });
 const fresh = (lattice: string): AppSpec => ({ name: 'fresh', version: 'v1', image: `reg/${lattice}-fresh:1`, instances: 3, provider: { image: `reg/${lattice}-cap:1`, instances: 1 } });
 
 test('a SIGSTOPped replica delays none of its lattices beyond the takeover bound: first control request within WADM_TAKEOVER_MS + 1 s of each deploy, all converge', async () => {
-  const reps = ['stall-a', 'stall-b', 'stall-c'].map((id) => fleet.spawn(id));
-  await fleet.ready(reps);
-  leases = await openLeases(nc);
+  const reps = ['stall-a', 'stall-b', 'stall-c'].map((id) => fx.fleet.spawn(id));
+  await fx.fleet.ready(reps);
+  leases = await openLeases(fx.nc);
   for (const lattice of LATTICES) {
-    const sim = new SimulatedLattice({
-      servers: simNc,
-      lattice,
-      heartbeatIntervalMs: 1000,
-      healthCheckDelayMs: 100,
-      healthCheckIntervalMs: 1000,
-      fetchDelayMs: 5,
-      logger: createLogger({ replica: 'simulator', level: 'silent', destination: silent }),
-    });
-    await sim.ready();
-    for (let i = 0; i < HOSTS_PER_LATTICE; i++) await sim.addHost();
-    sims.push(sim);
+    sims.push(fx.track(await simLattice(simNc, lattice, HOSTS_PER_LATTICE, 1000, () => ({}), { fetchDelayMs: 5 })));
   }
-  const apis = new Map(LATTICES.map((l) => [l, new PatientApi(nc, l, 1000)]));
-  const ctl = recordCtl(nc);
+  const apis = new Map(LATTICES.map((l) => [l, new PatientApi(fx.nc, l, 1000)]));
+  const ctl = recordCtl(fx.nc);
   try {
     // Every lattice gets work (a seed app), so every lattice is leased; the fresh app is stored, not deployed.
     await Promise.all(LATTICES.map(async (l) => {
@@ -99,7 +73,7 @@ test('a SIGSTOPped replica delays none of its lattices beyond the takeover bound
     const victim = perReplica[0]!;
     assert.ok(victim.owns.length > 0, 'some replica owns lattices');
 
-    fleet.sigstop(victim.r);
+    fx.fleet.sigstop(victim.r);
     const stalledAt = Date.now();
 
     // A fresh deploy in each of the 12 lattices, all at once.

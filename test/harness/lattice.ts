@@ -145,7 +145,8 @@ export function countEvents(nc: NatsConnection, lattices: readonly string[]): { 
 
 /**
  * A simulated lattice for tests: quiet logs, fast fetches and health checks. `servers` is a URL or a
- * connection (e.g. one authenticated as a tenant); `hostLabels` gives each host its labels.
+ * connection (e.g. one authenticated as a tenant); `hostLabels` gives each host its labels (`() => ({})`:
+ * none); `timing` overrides the fetch delay and health-check timing.
  */
 export async function simLattice(
   servers: string | NatsConnection,
@@ -153,6 +154,7 @@ export async function simLattice(
   hosts: number,
   heartbeatIntervalMs = 500,
   hostLabels: (i: number) => Record<string, string> = (i) => ({ zone: i % 2 ? 'east' : 'west' }),
+  timing: Partial<Pick<import('@wadm-ts/simulator').SimulatedLatticeOptions, 'fetchDelayMs' | 'healthCheckDelayMs' | 'healthCheckIntervalMs'>> = {},
 ): Promise<import('@wadm-ts/simulator').SimulatedLattice> {
   const { SimulatedLattice } = await import('@wadm-ts/simulator');
   const { createLogger } = await import('@wadm-ts/obs');
@@ -164,6 +166,7 @@ export async function simLattice(
     healthCheckDelayMs: 100,
     healthCheckIntervalMs: 1000,
     fetchDelayMs: 1,
+    ...timing,
     logger: createLogger({ replica: 'simulator', level: 'silent', destination: silent }),
   });
   await sim.ready();

@@ -4,12 +4,15 @@
  * on an admin port of its own (`--http-admin 127.0.0.1:0`), so a test can wait for reconcile passes
  * instead of sleeping.
  */
+import * as nodeTest from 'node:test';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { waitFor } from './nats.js';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { SimulatedLattice } from '@wadm-ts/simulator';
+import { startNats, waitFor, type TestNats } from './nats.js';
 
 export const WADM_BIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'packages', 'cli', 'bin', 'wadm.js');
 
@@ -159,6 +162,84 @@ export class ReplicaFleet {
   }
 }
 
+/** One fresh nats-server, a client connection and a {@link ReplicaFleet} for a test file; see {@link withFleet}. */
+export interface FleetFixture {
+  readonly nats: TestNats;
+  readonly nc: NatsConnection;
+  readonly fleet: ReplicaFleet;
+  /**
+   * Settles when the fixture's before() hook has run. A file's own top-level before() hooks await it
+   * first: node:test (20) starts top-level before hooks as they are registered, so they run concurrently.
+   */
+  readonly started: Promise<void>;
+  /** A simulated lattice (see simLattice) on a connection of its own to the fixture's server, closed when the file's tests end. */
+  lattice(name: string, hosts: number, heartbeatIntervalMs?: number): Promise<SimulatedLattice>;
+  /** Close `sim` (a lattice the test built itself) when the file's tests end; returns it. */
+  track<S extends SimulatedLattice>(sim: S): S;
+}
+
+/**
+ * The set-up the process-replica files share, registered as the file's (or suite's) before/after hooks:
+ * a nats-server (`nats` is passed to startNats), one connection and a fleet whose replicas get `args` and
+ * `env` (none is spawned here). Afterwards the tracked simulated lattices are closed one by one, the
+ * fleet is SIGKILLed (killAll) and the server stopped. Read the fields inside tests, not at module load.
+ */
+export function withFleet(opts: { args?: string[]; env?: Record<string, string>; nats?: Parameters<typeof startNats>[0] } = {}): FleetFixture {
+  const { before, after } = nodeTest;
+  let nats: TestNats | undefined;
+  let nc: NatsConnection | undefined;
+  let fleet: ReplicaFleet | undefined;
+  const sims: SimulatedLattice[] = [];
+  const ready = <T>(v: T | undefined, what: string): T => {
+    if (v === undefined) throw new Error(`withFleet: ${what} is read before the fixture's before() hook ran (await fx.started in before hooks)`);
+    return v;
+  };
+  let settle!: (err?: unknown) => void;
+  const started = new Promise<void>((resolve, reject) => {
+    settle = (err) => (err === undefined ? resolve() : reject(err));
+  });
+  started.catch(() => undefined); // a failed set-up is reported by the hook itself
+  before(async () => {
+    try {
+      nats = await startNats(opts.nats);
+      nc = await nats.connect();
+      fleet = new ReplicaFleet({ natsUrl: nats.url, ...(opts.args ? { args: opts.args } : {}), ...(opts.env ? { env: opts.env } : {}) });
+      settle();
+    } catch (err) {
+      settle(err ?? new Error('withFleet: set-up failed'));
+      throw err;
+    }
+  });
+  after(async () => {
+    for (const s of sims) await s.close({ graceful: false });
+    fleet?.killAll();
+    await nats?.stop();
+  });
+  return {
+    get nats() {
+      return ready(nats, 'nats');
+    },
+    get nc() {
+      return ready(nc, 'nc');
+    },
+    get fleet() {
+      return ready(fleet, 'fleet');
+    },
+    started,
+    async lattice(name, hosts, heartbeatIntervalMs) {
+      await started;
+      const { simLattice } = await import('./lattice.js');
+      const sim = await simLattice(await ready(nats, 'nats').connect(), name, hosts, heartbeatIntervalMs);
+      sims.push(sim);
+      return sim;
+    },
+    track(sim) {
+      sims.push(sim);
+      return sim;
+    },
+  };
+}
+
 /** Lines a replica logged after index `from` that match. */
 export function logged(r: ReplicaProc, pred: (l: LogLine) => boolean, from = 0): LogLine[] {
   return r.lines.slice(from).filter(pred);
@@ -234,11 +315,4 @@ export async function diagnose(rs: readonly ReplicaProc[]): Promise<string> {
     out.push(`${r.id} [${state}] ${counters} last warnings: ${JSON.stringify(warns)}${series ? `\n    ${series}` : ''}`);
   }
   return out.join('\n');
-}
-
-/** Like startNats(), but nats-server's own log lines (slow consumers, closed connections) are kept. */
-export async function startLoggedNats(): Promise<import('./nats.js').TestNats & { serverLog: string[] }> {
-  const { startNats } = await import('./nats.js');
-  const serverLog: string[] = [];
-  return Object.assign(await startNats({ log: serverLog }), { serverLog });
 }
