@@ -298,7 +298,7 @@ async function deployRun(replicas: number): Promise<DeployResult> {
       tapSub.unsubscribe();
       log(`wiretap per app: ${[...tap].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${(v / APPS).toFixed(2)}`).join(', ')}`);
     }
-    log(`${replicas} replica(s): ${APPS} deployed in ${seconds.toFixed(2)} s (deploy calls took ${deployCalls.toFixed(2)} s; ${passesDuring} passes so far, ${passSeconds.toFixed(2)} s in passes; NATS messages per app: ${(traffic[0]! / APPS).toFixed(1)} in, ${(traffic[1]! / APPS).toFixed(1)} out)`);
+    log(`${replicas} replica(s): ${APPS} deployed in ${seconds.toFixed(2)} s (deploy calls took ${deployCalls.toFixed(2)} s; ${passesDuring} passes so far, ${passSeconds.toFixed(2)} s in passes; NATS messages per app: ${(traffic[0]! / APPS).toFixed(1)} in, ${(traffic[1]! / APPS).toFixed(1)} out; ${await metricSum(serves, 'wadm_state_cas_retries_total')} state compare-and-sets lost)`);
     const atDeployed = total(instancesByHost(sim));
     await waitFor(() => total(instancesByHost(sim)) === APPS * 2, 60_000, 'exactly the declared instances running');
     await quiet([sim], 2000);
