@@ -111,6 +111,26 @@ export class KvMirror<T> {
     this.apply(key, value, revision);
   }
 
+  /**
+   * Apply what KV holds for `key`, read after a lost compare-and-set: its value (decoded as watch
+   * deliveries are; left alone when it does not decode), or its absence at the entry's revision, else at
+   * `absentRevision`. Returns the decoded value, if any.
+   */
+  applyRead(key: string, entry: KvEntry | null, absentRevision: number): T | undefined {
+    if (entry && entry.operation === 'PUT') {
+      let v: T | undefined;
+      try {
+        v = this.o.decode(key, entry.value);
+      } catch {
+        return undefined;
+      }
+      if (v !== undefined) this.apply(key, v, entry.revision);
+      return v;
+    }
+    this.apply(key, undefined, entry?.revision ?? absentRevision);
+    return undefined;
+  }
+
   /** Resolve once every bucket message up to `seq` has been seen (or after `timeoutMs`: returns false). */
   caughtUp(seq: number, timeoutMs = 5000): Promise<boolean> {
     if (this.maxRevision >= seq) return Promise.resolve(true);

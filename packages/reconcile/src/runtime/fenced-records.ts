@@ -35,14 +35,8 @@ export class FencedRecords {
 
   /** After a lost compare-and-set: bring the view's copy of one key up to what KV holds. */
   private async refresh(key: string): Promise<void> {
-    const fresh = await this.o.kv.get(key).catch(() => null);
-    if (fresh && fresh.operation === 'PUT') {
-      try {
-        this.o.view.mirror.applyLocal(key, fresh.json(), fresh.revision);
-      } catch {
-        // not JSON: leave it
-      }
-    } else this.o.view.mirror.applyLocal(key, undefined, fresh?.revision ?? (this.o.view.mirror.get(key)?.revision ?? 0) + 1);
+    const mirror = this.o.view.mirror;
+    mirror.applyRead(key, await this.o.kv.get(key).catch(() => null), (mirror.get(key)?.revision ?? 0) + 1);
   }
 
   /**
@@ -64,19 +58,10 @@ export class FencedRecords {
     } catch (err) {
       if (!isCasConflict(err)) throw err;
       // Changed under us: look at what is there now.
-      const fresh = await this.o.kv.get(key);
-      if (!fresh || fresh.operation !== 'PUT') this.o.view.mirror.applyLocal(key, undefined, fresh?.revision ?? (cur?.revision ?? 0) + 1);
-      if (fresh && fresh.operation === 'PUT') {
-        try {
-          const v = fresh.json<InFlightEntity | AppliedEntity>();
-          this.o.view.mirror.applyLocal(key, v, fresh.revision);
-          if ((v.epoch ?? 0) > h.epoch && !this.o.unsafeDisableFencing) {
-            this.o.fenced.inc({ kind: value.kind });
-            throw new LeaseLostError(h.ref, h.epoch, `${value.kind} record ${key} was written at epoch ${v.epoch}`);
-          }
-        } catch (e) {
-          if (e instanceof LeaseLostError) throw e;
-        }
+      const epoch = (this.o.view.mirror.applyRead(key, await this.o.kv.get(key), (cur?.revision ?? 0) + 1) as { epoch?: number } | undefined)?.epoch;
+      if ((epoch ?? 0) > h.epoch && !this.o.unsafeDisableFencing) {
+        this.o.fenced.inc({ kind: value.kind });
+        throw new LeaseLostError(h.ref, h.epoch, `${value.kind} record ${key} was written at epoch ${epoch}`);
       }
       return undefined;
     }

@@ -38,22 +38,14 @@ export async function collectLattice(o: CollectOptions): Promise<boolean> {
     } catch (err) {
       if (isCasConflict(err)) {
         // Our view is behind: learn what is there now, and let the next attempt decide.
-        const fresh = await kv.get(e.key).catch(() => null);
-        if (fresh && fresh.operation === 'PUT') {
-          try {
-            o.state.applyLocal(e.key, fresh.json(), fresh.revision);
-          } catch {
-            // not ours
-          }
-        } else o.state.applyLocal(e.key, undefined, fresh?.revision ?? e.revision + 1);
+        o.state.mirror.applyRead(e.key, await kv.get(e.key).catch(() => null), e.revision + 1);
         log.info({ key: e.key }, 'lattice garbage collection stopped: its state changed meanwhile');
         return false;
       }
       throw err;
     }
   }
-  const signals = await o.ctx.jsm.streams.info(RECONCILE_STREAM);
-  await dropMarkers(o.ctx.jsm, RECONCILE_STREAM, [reconcileSubject(ref)], signals.state.last_seq, { anyMessage: true });
+  await dropMarkers(o.ctx.jsm, RECONCILE_STREAM, [reconcileSubject(ref)], undefined, { anyMessage: true });
   if (!(await o.leases.forget(o.held))) return false;
   o.metrics.counter('wadm_lattices_collected_total', 'idle lattices garbage-collected by this replica').inc();
   log.info('idle lattice garbage-collected (state, signal and lease removed; manifests kept)');
