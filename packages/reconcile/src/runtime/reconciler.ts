@@ -25,6 +25,7 @@ import { LeaseLostError, type Held } from './lease-records.js';
 import { StatusPublisher } from './status-publisher.js';
 import { RolloutWriter } from './rollouts.js';
 import { FencedRecords } from './fenced-records.js';
+import { mapLimit } from './map-limit.js';
 import { stateKeys } from '@wadm-ts/store';
 
 export interface LeaseCheck {
@@ -72,20 +73,6 @@ export interface PassResult {
   requeueAt?: number;
   /** No live host and no deployed app. */
   idle: boolean;
-}
-
-/** Run `f` over `xs` with at most `limit` in flight. */
-export async function mapLimit<T, R>(xs: readonly T[], limit: number, f: (x: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array<R>(xs.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < xs.length) {
-      const i = next++;
-      out[i] = await f(xs[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, xs.length) }, worker));
-  return out;
 }
 
 /** The per-lattice memory an owner keeps between passes (dropped when the lease is lost). */

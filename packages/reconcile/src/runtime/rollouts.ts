@@ -14,6 +14,7 @@ import type { JetStreamContext, ManifestStore, ManifestView } from '@wadm-ts/sto
 import type { Logger, Metrics } from '@wadm-ts/obs';
 import { decideRollout, withRevertNote } from '../plan/revert.js';
 import type { Held } from './lease-records.js';
+import { mapLimit } from './map-limit.js';
 
 export interface RolloutWriterOptions {
   ctx: JetStreamContext;
@@ -78,10 +79,9 @@ export class RolloutWriter {
       if (status) statuses[name] = withRevertNote(status, cur.app);
     };
     // Bounded: many apps of a lattice reaching `deployed` in one pass are marked concurrently.
-    const todo = [...planned];
-    for (let i = 0; i < todo.length; i += WRITES_AT_ONCE) await Promise.all(todo.slice(i, i + WRITES_AT_ONCE).map(([n, v]) => one(n, v)));
+    await mapLimit([...planned], WRITES_AT_ONCE, ([n, v]) => one(n, v));
     const writeMarks = async (): Promise<void> => {
-      for (let i = 0; i < marks.length; i += WRITES_AT_ONCE) await Promise.all(marks.slice(i, i + WRITES_AT_ONCE).map((m) => m()));
+      await mapLimit(marks, WRITES_AT_ONCE, (m) => m());
     };
     return { earliest, marks: writeMarks };
   }
