@@ -271,8 +271,6 @@ async function deployRun(replicas: number): Promise<DeployResult> {
     log(`${replicas} replica(s): ${APPS} apps stored, deploying`);
     const peak = instancePeak([sim]);
     const natsBefore = await natsTraffic(serves);
-    const tap = new Map<string, number>();
-    const tapSub = process.env['BENCH_WIRETAP'] ? nc.subscribe('>', { callback: (_e, m) => { const t = m.subject.split('.'); const k = t[0]!.startsWith('_INBOX') ? '_INBOX' : t[1] === 'wadm_manifests' ? '$KV.wadm_manifests' : t[0] === '$KV' ? t.slice(0, 5).join('.') : t[0] === 'wasmbus' ? `${t[0]}.${t[1]}.${t[3]}` : t.slice(0, t[0] === '$JS' ? 5 : 2).join('.'); tap.set(k, (tap.get(k) ?? 0) + 1); } }) : undefined;
     const t0 = now();
     await pool(APPS, IN_FLIGHT, async (i) => ok(await call(api, 'deploy', `app${i}`), 'acknowledged', `deploy app${i}`));
     const deployCalls = secondsSince(t0);
@@ -294,10 +292,6 @@ async function deployRun(replicas: number): Promise<DeployResult> {
     const passesDuring = await metricSum(serves, 'wadm_reconcile_duration_seconds_count');
     const passSeconds = await metricSum(serves, 'wadm_reconcile_duration_seconds_sum');
     const traffic = (await natsTraffic(serves)).map((v, i) => v - natsBefore[i]!);
-    if (tapSub) {
-      tapSub.unsubscribe();
-      log(`wiretap per app: ${[...tap].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${(v / APPS).toFixed(2)}`).join(', ')}`);
-    }
     log(`${replicas} replica(s): ${APPS} deployed in ${seconds.toFixed(2)} s (deploy calls took ${deployCalls.toFixed(2)} s; ${passesDuring} passes so far, ${passSeconds.toFixed(2)} s in passes; NATS messages per app: ${(traffic[0]! / APPS).toFixed(1)} in, ${(traffic[1]! / APPS).toFixed(1)} out; ${await metricSum(serves, 'wadm_state_cas_retries_total')} state compare-and-sets lost)`);
     const atDeployed = total(instancesByHost(sim));
     await waitFor(() => total(instancesByHost(sim)) === APPS * 2, 60_000, 'exactly the declared instances running');

@@ -2,6 +2,14 @@ import { Registry, Counter, Gauge, Histogram, collectDefaultMetrics } from 'prom
 
 export type MetricsRegistry = Registry;
 
+/** A NATS connection's own counters (`NatsConnection.stats()`). */
+export interface NatsStats {
+  inMsgs: number;
+  outMsgs: number;
+  inBytes: number;
+  outBytes: number;
+}
+
 /**
  * A per-process metrics registry. Every long-running loop registers its metrics here through
  * `counter` / `gauge` / `histogram`, which are idempotent by name so that two components asking for
@@ -50,11 +58,11 @@ export class Metrics {
    * `wadm_nats_bytes_total`, by `connection` and `direction`), read from the client's own counters when
    * scraped. `stats` is the connection's `stats()`.
    */
-  natsConnection(connection: string, stats: () => { inMsgs: number; outMsgs: number; inBytes: number; outBytes: number }): void {
+  natsConnection(connection: string, stats: () => NatsStats): void {
     this.natsStats.set(connection, stats);
     if (this.registry.getSingleMetric('wadm_nats_messages_total')) return;
     const sources = this.natsStats;
-    const counter = (name: string, help: string, pick: (s: ReturnType<typeof stats>, dir: 'in' | 'out') => number): void => {
+    const counter = (name: string, help: string, pick: (s: NatsStats, dir: 'in' | 'out') => number): void => {
       new Counter({
         name,
         help,
@@ -74,7 +82,7 @@ export class Metrics {
     counter('wadm_nats_bytes_total', 'NATS payload bytes this replica received (in) and sent (out), by connection', (s, d) => (d === 'in' ? s.inBytes : s.outBytes));
   }
 
-  private readonly natsStats = new Map<string, () => { inMsgs: number; outMsgs: number; inBytes: number; outBytes: number }>();
+  private readonly natsStats = new Map<string, () => NatsStats>();
 
   text(): Promise<string> {
     return this.registry.metrics();

@@ -19,11 +19,11 @@ export async function removeKey(kv: KV, key: string, revision: number): Promise<
 }
 
 /**
- * Delete the last message of each subject when it is at most `maxSeq` and (unless `anyMessage`) a KV
+ * Delete the last message of each subject when it is at most `maxSeq` (when given) and (unless `anyMessage`) a KV
  * delete or purge marker, one message at a time: consumers skip a deleted message and keep their place.
  * Returns how many were deleted.
  */
-export async function dropMarkers(jsm: JetStreamManager, stream: string, subjects: readonly string[], maxSeq: number, opts: { anyMessage?: boolean } = {}): Promise<number> {
+export async function dropMarkers(jsm: JetStreamManager, stream: string, subjects: readonly string[], maxSeq = Number.POSITIVE_INFINITY, opts: { anyMessage?: boolean } = {}): Promise<number> {
   let dropped = 0;
   for (const subject of subjects) {
     try {
