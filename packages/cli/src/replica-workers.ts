@@ -109,6 +109,7 @@ export async function startWorkers(d: WorkerDeps): Promise<ReplicaWorkers> {
     guards: {
       epochOf: (ref) => leases.epochOf(ref),
       caughtUp: () => leases.whenCurrent(1000),
+      currentNow: () => leases.current(),
       hostGone: (ref, hostId) => {
         const h = stateView.get<HostEntity>(stateKeys.host(ref, hostId))?.value;
         return h?.kind === 'host' && h.deleted === true;

@@ -8,14 +8,14 @@
  * epoch is older than the lattice's current lease epoch (read from the replica's watch of the lease
  * bucket, not from KV per command), and a command for a host that announced `host_stopped`.
  */
-import { headers, type NatsConnection } from '@nats-io/transport-node';
+import { headers, type Msg, type NatsConnection } from '@nats-io/transport-node';
 import { AckPolicy, RetentionPolicy, type JsMsg } from '@nats-io/jetstream';
 import PQueue from 'p-queue';
 import { COMMAND_CONSUMER, COMMAND_STREAM, COMMAND_STREAM_BESIDE, COMMAND_SUBJECTS, commandSubject, type LatticeRef } from '@wadm-ts/protocol';
 import { ConsumerLoop, ensureStream, isConsumerExists, isWorkQueueConsumerConflict, streamName, workQueueConsumerConflict, type JetStreamContext } from '@wadm-ts/store';
 import type { Logger, Metrics, Tracing } from '@wadm-ts/obs';
 import type { Command } from '../types.js';
-import { toCtlRequest } from './ctl.js';
+import { toCtlRequest, type CtlRequest } from './ctl.js';
 
 const COMMAND_ACK_WAIT_MS = 1500;
 const NS = 1_000_000;
@@ -56,6 +56,11 @@ export interface CommandGuards {
    * current): after a pause, the views the other guards read are stale until then.
    */
   caughtUp(): Promise<boolean>;
+  /**
+   * The same, synchronously and without waiting: checked again immediately before a request is written
+   * to the socket (see `CommandWorker.send`). Absent: only `caughtUp` is checked.
+   */
+  currentNow?(): boolean;
   /** True when the host announced host_stopped (or was expired): it must not be sent anything. */
   hostGone(ref: LatticeRef, hostId: string): boolean;
   /** Whether the app is still deployed: nothing is started, scaled up, linked or configured for an undeployed app. */
@@ -270,6 +275,30 @@ export class CommandWorker {
     });
   }
 
+  /**
+   * The control request, unless this replica stopped being current since `allowed` said yes. The check
+   * and the write to the socket happen in one synchronous run: `request` only queues the bytes (they are
+   * written at the end of the current job), and `flush` writes them now. Otherwise a pause (SIGSTOP, a
+   * frozen VM) that lands between the checks and the write holds a request decided before the pause and
+   * releases it on resume, after another owner has taken over and the app may be gone.
+   */
+  private send(ref: LatticeRef, env: CommandEnvelope, c: Command, req: CtlRequest, log: Logger): Promise<Msg> | undefined {
+    const g = this.o.guards;
+    if (g && !this.o.unsafeDisableFencing) {
+      const current = g.epochOf(ref);
+      const stale = current !== undefined && env.epoch !== undefined && env.epoch < current;
+      if (stale || (g.currentNow !== undefined && !g.currentNow())) {
+        this.executed.inc({ type: c.kind, result: 'deferred' });
+        log.warn({ command: c.kind }, 'not sending a command: this replica stalled after it was checked');
+        return undefined;
+      }
+    }
+    const conn = this.o.ctl ?? this.o.nc;
+    const pending = conn.request(req.subject, req.body, { timeout: this.o.timeoutMs ?? 5000 });
+    conn.flush().catch(() => undefined);
+    return pending;
+  }
+
   private async attempts(ref: LatticeRef, env: CommandEnvelope, c: Command, expiresAt: number | undefined, parent: Logger): Promise<'done' | 'deferred'> {
     const log = 'model_name' in c ? parent.child({ app: c.model_name }) : parent;
     const req = toCtlRequest(c, env.lattice, env.account);
@@ -277,8 +306,10 @@ export class CommandWorker {
     for (let attempt = 1; ; attempt++) {
       const may = await this.allowed(ref, env, c, expiresAt, log);
       if (may !== 'yes') return may === 'deferred' ? 'deferred' : 'done';
+      const pending = this.send(ref, env, c, req, log);
+      if (pending === undefined) return 'deferred';
       try {
-        const reply = await (this.o.ctl ?? this.o.nc).request(req.subject, req.body, { timeout: this.o.timeoutMs ?? 5000 });
+        const reply = await pending;
         const r = JSON.parse(reply.string()) as { success?: boolean; message?: string };
         if (r.success === false) throw new Error(r.message || 'host replied success=false');
         this.executed.inc({ type: c.kind, result: 'ok' });
