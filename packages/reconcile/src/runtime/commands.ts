@@ -120,6 +120,17 @@ export async function publishCommand(ctx: JetStreamContext, ref: LatticeRef, com
   return !ack.duplicate;
 }
 
+/** A checked control request waiting to be written (see `CommandWorker.send`). */
+interface Outgoing {
+  ref: LatticeRef;
+  env: CommandEnvelope;
+  c: Command;
+  req: CtlRequest;
+  log: Logger;
+  resolve: (reply: Msg | 'deferred') => void;
+  reject: (err: unknown) => void;
+}
+
 export interface CommandWorkerOptions {
   nc: NatsConnection;
   /**
@@ -275,28 +286,43 @@ export class CommandWorker {
     });
   }
 
+  /** Requests that passed `allowed`, waiting for the next `writeOutbox` (one per turn of the event loop). */
+  private outbox: Outgoing[] = [];
+
   /**
-   * The control request, unless this replica stopped being current since `allowed` said yes. The check
-   * and the write to the socket happen in one synchronous run: `request` only queues the bytes (they are
-   * written at the end of the current job), and `flush` writes them now. Otherwise a pause (SIGSTOP, a
-   * frozen VM) that lands between the checks and the write holds a request decided before the pause and
-   * releases it on resume, after another owner has taken over and the app may be gone.
+   * The control request, or 'deferred' when this replica stopped being current since `allowed` said yes.
+   * Requests are checked once more and written to the socket in one synchronous run (`writeOutbox`):
+   * `request` only queues the bytes, `flush` writes them. Otherwise a pause (SIGSTOP, a frozen VM) that
+   * lands between the checks and the write holds a request decided before the pause and releases it on
+   * resume, after another owner has taken over and the app may be gone. The requests of one turn share
+   * that run (and one socket write).
    */
-  private send(ref: LatticeRef, env: CommandEnvelope, c: Command, req: CtlRequest, log: Logger): Promise<Msg> | undefined {
+  private send(ref: LatticeRef, env: CommandEnvelope, c: Command, req: CtlRequest, log: Logger): Promise<Msg | 'deferred'> {
+    return new Promise((resolve, reject) => {
+      if (this.outbox.push({ ref, env, c, req, log, resolve, reject }) === 1) queueMicrotask(() => this.writeOutbox());
+    });
+  }
+
+  private writeOutbox(): void {
+    const batch = this.outbox;
+    this.outbox = [];
     const g = this.o.guards;
-    if (g && !this.o.unsafeDisableFencing) {
-      const current = g.epochOf(ref);
-      const stale = current !== undefined && env.epoch !== undefined && env.epoch < current;
-      if (stale || (g.currentNow !== undefined && !g.currentNow())) {
-        this.executed.inc({ type: c.kind, result: 'deferred' });
-        log.warn({ command: c.kind }, 'not sending a command: this replica stalled after it was checked');
-        return undefined;
-      }
-    }
+    const fenced = g !== undefined && !this.o.unsafeDisableFencing;
+    const current = !fenced || g.currentNow === undefined || g.currentNow();
     const conn = this.o.ctl ?? this.o.nc;
-    const pending = conn.request(req.subject, req.body, { timeout: this.o.timeoutMs ?? 5000 });
-    conn.flush().catch(() => undefined);
-    return pending;
+    let sent = 0;
+    for (const o of batch) {
+      const epoch = fenced ? g.epochOf(o.ref) : undefined;
+      if (!current || (epoch !== undefined && o.env.epoch !== undefined && o.env.epoch < epoch)) {
+        this.executed.inc({ type: o.c.kind, result: 'deferred' });
+        o.log.warn({ command: o.c.kind }, 'not sending a command: this replica stalled after it was checked');
+        o.resolve('deferred');
+        continue;
+      }
+      conn.request(o.req.subject, o.req.body, { timeout: this.o.timeoutMs ?? 5000 }).then(o.resolve, o.reject);
+      sent++;
+    }
+    if (sent > 0) conn.flush().catch(() => undefined);
   }
 
   private async attempts(ref: LatticeRef, env: CommandEnvelope, c: Command, expiresAt: number | undefined, parent: Logger): Promise<'done' | 'deferred'> {
@@ -306,10 +332,9 @@ export class CommandWorker {
     for (let attempt = 1; ; attempt++) {
       const may = await this.allowed(ref, env, c, expiresAt, log);
       if (may !== 'yes') return may === 'deferred' ? 'deferred' : 'done';
-      const pending = this.send(ref, env, c, req, log);
-      if (pending === undefined) return 'deferred';
       try {
-        const reply = await pending;
+        const reply = await this.send(ref, env, c, req, log);
+        if (reply === 'deferred') return 'deferred';
         const r = JSON.parse(reply.string()) as { success?: boolean; message?: string };
         if (r.success === false) throw new Error(r.message || 'host replied success=false');
         this.executed.inc({ type: c.kind, result: 'ok' });
