@@ -13,6 +13,7 @@
  *     1 s resync interval and `wadm_reconcile_duration_seconds` is read from its /metrics.
  * Prints JSON sections (the runner renders docs/benchmarks.md).
  */
+import { cpus } from 'node:os';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { SimulatedLattice } from '@wadm-ts/simulator';
 import { ctl } from '../harness/lattice.js';
@@ -43,6 +44,7 @@ import {
   listedApps,
   quiet,
   rssOf,
+  cpuSecondsOf,
   secondsSince,
   sleep,
   startServe,
@@ -129,6 +131,8 @@ interface DeployResult {
   placement: Placement[];
   spread: Spread;
   rssMb: number;
+  /** CPU seconds used from the first deploy call until every app was deployed: each replica, nats-server, this process (the simulated hosts). */
+  cpu?: { replicas: number[]; nats: number; bench: number };
   stops: StopSamples;
   passes?: { delta: Histogram; commandsDuring: number };
   peakInstances?: number;
@@ -136,6 +140,8 @@ interface DeployResult {
   /** Set when not every app was deployed within BENCH_DEPLOY_TIMEOUT_S. */
   failed?: { deployed: number; instances: number; listed: number; log: string };
 }
+
+const sum = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0);
 
 function placementOf(sim: SimulatedLattice): Placement[] {
   const index = new Map(sim.hostIds().map((id, i) => [id, i]));
@@ -271,6 +277,11 @@ async function deployRun(replicas: number): Promise<DeployResult> {
     log(`${replicas} replica(s): ${APPS} apps stored, deploying`);
     const peak = instancePeak([sim]);
     const natsBefore = await natsTraffic(serves);
+    const cpuAt = (): { replicas: number[]; nats: number; bench: number } => {
+      const u = process.cpuUsage();
+      return { replicas: serves.map((x) => cpuSecondsOf(x.pid)), nats: nats.pid !== undefined ? cpuSecondsOf(nats.pid) : NaN, bench: (u.user + u.system) / 1e6 };
+    };
+    const cpu0 = cpuAt();
     const t0 = now();
     await pool(APPS, IN_FLIGHT, async (i) => ok(await call(api, 'deploy', `app${i}`), 'acknowledged', `deploy app${i}`));
     const deployCalls = secondsSince(t0);
@@ -289,10 +300,12 @@ async function deployRun(replicas: number): Promise<DeployResult> {
       peak.stop();
       return { replicas, seconds, deployCalls, putSeconds, putRetries, putErrors, listed, commands: sim.commandsReceived().actions, placement: [], spread: { max: NaN, mean: NaN, min: NaN, split: 0 }, rssMb: Math.max(...serves.map((x) => rssOf(x.pid).rssMb)), stops: { first: [], all: [], restored: [], affected: [] }, failed };
     }
+    const cpu1 = cpuAt();
+    const cpu = { replicas: cpu1.replicas.map((v, i) => v - cpu0.replicas[i]!), nats: cpu1.nats - cpu0.nats, bench: cpu1.bench - cpu0.bench };
     const passesDuring = await metricSum(serves, 'wadm_reconcile_duration_seconds_count');
     const passSeconds = await metricSum(serves, 'wadm_reconcile_duration_seconds_sum');
     const traffic = (await natsTraffic(serves)).map((v, i) => v - natsBefore[i]!);
-    log(`${replicas} replica(s): ${APPS} deployed in ${seconds.toFixed(2)} s (deploy calls took ${deployCalls.toFixed(2)} s; ${passesDuring} passes so far, ${passSeconds.toFixed(2)} s in passes; NATS messages per app: ${(traffic[0]! / APPS).toFixed(1)} in, ${(traffic[1]! / APPS).toFixed(1)} out; ${await metricSum(serves, 'wadm_state_cas_retries_total')} state compare-and-sets lost)`);
+    log(`${replicas} replica(s): ${APPS} deployed in ${seconds.toFixed(2)} s (deploy calls took ${deployCalls.toFixed(2)} s; ${passesDuring} passes so far, ${passSeconds.toFixed(2)} s in passes; NATS messages per app: ${(traffic[0]! / APPS).toFixed(1)} in, ${(traffic[1]! / APPS).toFixed(1)} out; ${await metricSum(serves, 'wadm_state_cas_retries_total')} state compare-and-sets lost; CPU s: replicas ${cpu.replicas.map((v) => v.toFixed(2)).join(' ')}, nats-server ${cpu.nats.toFixed(2)}, hosts ${cpu.bench.toFixed(2)})`);
     const atDeployed = total(instancesByHost(sim));
     await waitFor(() => total(instancesByHost(sim)) === APPS * 2, 60_000, 'exactly the declared instances running');
     await quiet([sim], 2000);
@@ -334,7 +347,7 @@ async function deployRun(replicas: number): Promise<DeployResult> {
     log(`${replicas} replica(s): host_stopped → first replacement request p50 ${percentile(stops.first, 50).toFixed(0)} ms, p99 ${percentile(stops.first, 99).toFixed(0)} ms`);
 
     statuses.stop();
-    return { replicas, seconds, deployCalls, putSeconds, putRetries, putErrors, listed, commands, placement, spread, rssMb, stops, passes, peakInstances, atDeployed };
+    return { replicas, seconds, deployCalls, putSeconds, putRetries, putErrors, listed, commands, placement, spread, rssMb, cpu, stops, passes, peakInstances, atDeployed };
   });
 }
 
@@ -383,6 +396,17 @@ const deployRows: Row[] = runs.flatMap(({ r, floor }): Row[] => {
     { key: `deploy.r${n}.spread.max`, what: `  instances per host: max, ${rep(n)}`, value: r.spread.max, unit: 'instances', means: `The most instances any host runs after the deploy (min ${r.spread.min}; ${fmt(r.spread.split)} of ${apps} apps have their 2 instances on two hosts).` },
     { key: `deploy.r${n}.spread.mean`, what: `  instances per host: mean, ${rep(n)}`, value: r.spread.mean, unit: 'instances', means: `${fmt(APPS * 2)} instances over ${HOSTS} hosts.` },
     { key: `deploy.r${n}.puts.${PUTS_IN_FLIGHT}`, what: `  storing the ${apps} manifests first, ${rep(n)}`, value: r.putSeconds, unit: 's', means: `${PUTS_IN_FLIGHT} put calls in flight (BENCH_PUTS_IN_FLIGHT), before the clock starts: ${fmt(r.putRetries)} lost compare-and-sets retried inside wadm (\`wadm_manifest_cas_retries_total\`), ${fmt(r.putErrors)} puts answered with an error and were sent again; the API then listed ${fmt(r.listed)} apps.` },
+    ...(r.cpu
+      ? [
+          {
+            key: `deploy.r${n}.cpu`,
+            what: `  CPU used during the deploy, ${rep(n)}`,
+            value: sum(r.cpu.replicas) + r.cpu.nats + r.cpu.bench,
+            unit: 's' as const,
+            means: `CPU seconds (user + system) from the first deploy call until every app was \`deployed\`: replicas ${r.cpu.replicas.map((v) => v.toFixed(2)).join(' + ')} s, nats-server ${r.cpu.nats.toFixed(2)} s, the simulated hosts (this process) ${r.cpu.bench.toFixed(2)} s; ${((sum(r.cpu.replicas) + r.cpu.nats + r.cpu.bench) / r.seconds).toFixed(2)} of the machine's ${cpus().length} cores busy on average. With every core busy, the time to deployed cannot be shorter than this total divided by the cores.`,
+          },
+        ]
+      : []),
     { key: `deploy.r${n}.rss`, what: `  replica RSS after the deploy, ${rep(n)}`, value: r.rssMb, unit: 'MB', means: `VmRSS of the \`wadm serve\` process (the largest of the replicas), one lattice of ${apps} apps and ${HOSTS} hosts, right after the deploy.` },
   ];
 });
