@@ -215,7 +215,9 @@ export class Reconciler {
     const deadlineAt = rollouts?.earliest;
     this.check(h);
     await owned.statuses.preload([...Object.keys(statuses), ...gone]);
-    await mapLimit(Object.entries(statuses), limit, async ([name, st]) => {
+    // Only what may differ from what is published goes through the (asynchronous) publisher.
+    const changed = Object.entries(statuses).filter(([name, st]) => !owned.statuses.unchanged(name, st));
+    await mapLimit(changed, limit, async ([name, st]) => {
       if (!this.o.unsafeDisableFencing) this.check(h);
       if (await owned.statuses.publish(name, st)) log.info({ app: name, status: st.status.type, message: st.status.message }, 'status changed');
     });

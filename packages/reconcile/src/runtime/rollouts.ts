@@ -10,9 +10,9 @@
  */
 import type { Status } from '@wadm-ts/model';
 import { cloudEvent, ROLLOUT_REVERTED, wadmEventSubject, type LatticeRef, type RolloutRevertedData } from '@wadm-ts/protocol';
-import type { JetStreamContext, ManifestStore, ManifestView } from '@wadm-ts/store';
+import type { JetStreamContext, LoadedApp, ManifestStore, ManifestView } from '@wadm-ts/store';
 import type { Logger, Metrics } from '@wadm-ts/obs';
-import { decideRollout, withRevertNote } from '../plan/revert.js';
+import { decideRollout, withRevertNote, type RevertDecision } from '../plan/revert.js';
 import type { Held } from './lease-records.js';
 import { mapLimit } from './map-limit.js';
 
@@ -49,37 +49,44 @@ export class RolloutWriter {
     const ref = h.ref;
     let earliest: number | undefined;
     const marks: Array<() => Promise<unknown>> = [];
-    const one = async (name: string, version: string): Promise<void> => {
+    const reverts: Array<{ name: string; d: Extract<RevertDecision, { kind: 'revert' }>; cur: LoadedApp }> = [];
+    // Decided synchronously for every app (a pass at rest decides 'none' for all of them); only reverts
+    // and marks write.
+    for (const [name, version] of planned) {
       const cur = this.o.manifests.peek(ref, name);
       // The record moved on since the plan (a deploy, a revert): the next pass decides on it.
-      if (!cur || cur.app.deployedVersion !== version) return;
+      if (!cur || cur.app.deployedVersion !== version) continue;
       const status = statuses[name];
       const d = decideRollout(cur.app, status, now);
+      if (d.kind === 'revert') {
+        reverts.push({ name, d, cur });
+        continue;
+      }
       if (d.kind === 'none') {
         if (d.deadlineAt !== undefined) earliest = earliest === undefined ? d.deadlineAt : Math.min(earliest, d.deadlineAt);
-      } else if (d.kind === 'mark') {
+      } else {
         marks.push(() => {
           check();
           return this.o.store.replaceAt(ref, name, { ...cur.app, rollout: d.rollout }, cur.revision);
         });
-      } else {
-        check();
-        const next = { ...cur.app, deployedVersion: d.to, rollout: d.rollout };
-        const rev = await this.o.store.replaceAt(ref, name, next, cur.revision);
-        if (rev === undefined) {
-          log.info({ app: name, from: d.from, to: d.to }, 'revert skipped: the app record changed meanwhile');
-          return;
-        }
-        this.reverted.inc({ lattice: ref.lattice });
-        log.warn({ app: name, from: d.from, to: d.to, reason: d.reason, epoch: h.epoch }, 'rollout reverted');
-        statuses[name] = { status: { type: 'reconciling', message: d.message }, version: '', components: [] };
-        await this.announce(ref, { name, from: d.from, to: d.to, reason: d.reason }, rev, log);
-        return;
       }
       if (status) statuses[name] = withRevertNote(status, cur.app);
+    }
+    const revert = async ({ name, d, cur }: (typeof reverts)[number]): Promise<void> => {
+      check();
+      const next = { ...cur.app, deployedVersion: d.to, rollout: d.rollout };
+      const rev = await this.o.store.replaceAt(ref, name, next, cur.revision);
+      if (rev === undefined) {
+        log.info({ app: name, from: d.from, to: d.to }, 'revert skipped: the app record changed meanwhile');
+        return;
+      }
+      this.reverted.inc({ lattice: ref.lattice });
+      log.warn({ app: name, from: d.from, to: d.to, reason: d.reason, epoch: h.epoch }, 'rollout reverted');
+      statuses[name] = { status: { type: 'reconciling', message: d.message }, version: '', components: [] };
+      await this.announce(ref, { name, from: d.from, to: d.to, reason: d.reason }, rev, log);
     };
-    // Bounded: many apps of a lattice reaching `deployed` in one pass are marked concurrently.
-    await mapLimit([...planned], WRITES_AT_ONCE, ([n, v]) => one(n, v));
+    // Bounded: many apps of a lattice reverting in one pass are written concurrently.
+    await mapLimit(reverts, WRITES_AT_ONCE, revert);
     const writeMarks = async (): Promise<void> => {
       await mapLimit(marks, WRITES_AT_ONCE, (m) => m());
     };

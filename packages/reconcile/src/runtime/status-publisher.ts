@@ -10,12 +10,15 @@ import { DeliverPolicy, type JsMsg } from '@nats-io/jetstream';
 import { statusFromWire, statusToWire, type Status } from '@wadm-ts/model';
 import { APPLICATION_STATUS, appOfStatusSubject, cloudEvent, STATUS_STREAM, statusSubject, TENANT_STATUS_STREAM, wadmEventSubject, type LatticeRef } from '@wadm-ts/protocol';
 import { isCasConflict, isNoMessage, streamName, type JetStreamContext } from '@wadm-ts/store';
+import { sameJson } from '../plan/ids.js';
 import { LeaseLostError } from './lease-records.js';
 
 export const EPOCH_HEADER = 'Wadm-Epoch';
 
 interface Known {
   wire: string;
+  /** The same as an object (for comparing without building strings); undefined when unreadable. */
+  obj: Record<string, unknown> | undefined;
   seq: number;
   epoch: number;
 }
@@ -37,14 +40,14 @@ export class StatusPublisher {
   ) {}
 
   private parse(m: { data: Uint8Array; seq: number; header?: { get(k: string): string } | undefined }): Known {
-    let wire = '';
+    let obj: Record<string, unknown> | undefined;
     try {
       const st = statusFromWire(JSON.parse(new TextDecoder().decode(m.data)));
-      wire = st ? JSON.stringify(statusToWire(st)) : '';
+      obj = st ? statusToWire(st) : undefined;
     } catch {
-      wire = '';
+      obj = undefined;
     }
-    return { wire, seq: m.seq, epoch: Number(m.header?.get(EPOCH_HEADER) || 0) };
+    return { wire: obj ? JSON.stringify(obj) : '', obj, seq: m.seq, epoch: Number(m.header?.get(EPOCH_HEADER) || 0) };
   }
 
   /**
@@ -92,9 +95,19 @@ export class StatusPublisher {
     }
   }
 
+  /**
+   * True when `status` is known to be what is published for `name` (false: different, or not known yet).
+   * Synchronous and without building strings: a pass at rest asks it for every app.
+   */
+  unchanged(name: string, status: Status): boolean {
+    const k = this.known.get(name);
+    return k !== undefined && k !== null && k.obj !== undefined && sameJson(k.obj, statusToWire(status));
+  }
+
   /** Publish `status` for app `name` unless it is what is already published. Returns whether it published. */
   async publish(name: string, status: Status): Promise<boolean> {
-    const wire = JSON.stringify(statusToWire(status));
+    const obj = statusToWire(status);
+    const wire = JSON.stringify(obj);
     for (let attempt = 0; attempt < 3; attempt++) {
       let k = this.known.get(name);
       if (k === undefined) {
@@ -110,7 +123,7 @@ export class StatusPublisher {
           headers: h,
           ...(this.fenced && k ? { expect: { lastSubjectSequence: k.seq } } : {}),
         });
-        this.known.set(name, { wire, seq: ack.seq, epoch: this.epoch });
+        this.known.set(name, { wire, obj, seq: ack.seq, epoch: this.epoch });
       } catch (err) {
         if (!isCasConflict(err)) throw err;
         this.known.delete(name); // someone else published: re-read and decide again
