@@ -5,11 +5,8 @@ export {
 export {
   referencedConfigs,
 } from './plan/index.js';
-export {
-  CommandWorker,
-  ensureCommandResources,
-  publishCommand,
-} from './runtime/commands.js';
+export { ensureCommandResources, publishCommand } from './runtime/commands.js';
+export { CommandWorker } from './runtime/command-worker.js';
 export {
   leaseKey,
   type LeaseValue,
