@@ -5,7 +5,7 @@
  * app's status. Unlike the Rust wadm, a spread's instances are balanced over its eligible hosts with the
  * exact total, so totals, per-host balance and "nothing on an ineligible host" are all asserted.
  * The host-stop scenario stops the east host that really runs the instances (the Rust test may stop an
- * idle one), and a silent host death (§6.4) is rescheduled after the cleanup interval.
+ * idle one), and a silent host death (docs/wire/scenarios.md §6, item 4) is rescheduled after the cleanup interval.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -153,7 +153,7 @@ test('§1.1 no requirements: hello-simple runs 4 balanced instances, 1 provider,
     ]);
     assert.equal(await statusType('hello-simple'), 'deployed');
   });
-  // Three replicas, one lattice: every control command was sent exactly once (docs/wire/scenarios.md §6.1).
+  // Three replicas, one lattice: every control command was sent exactly once (docs/wire/scenarios.md §6, item 1).
   await settle();
   const deployed = sim.commandsReceived();
   assert.equal(deployed['component.scale'], 4, `one scale per host that runs an instance: ${JSON.stringify(deployed)}`);
@@ -173,7 +173,7 @@ test('§1.1 no requirements: hello-simple runs 4 balanced instances, 1 provider,
     assert.equal(s.configs['hello_simple-httpaddr'], undefined, 'the managed config is deleted');
     assert.equal(await statusType('hello-simple'), 'undeployed');
   });
-  // One cleanup batch in total, not one per replica (docs/wire/scenarios.md §6.3).
+  // One cleanup batch in total, not one per replica (docs/wire/scenarios.md §6, item 3).
   await settle();
   const cleaned = sim.commandsReceived();
   assert.equal(cleaned['component.scale'], 4, `one scale-to-0 per host that ran it: ${JSON.stringify(cleaned)}`);

@@ -56,7 +56,7 @@ function constraintsMet(host: ControlledHost, constraints: ReadonlyMap<string, s
   return true;
 }
 
-/** An auction (§3.6, §3.7): no reply unless the host meets the constraints and does not run the id yet. */
+/** An auction (docs/wire/control-interface.md §3.6; `provider.auction` in the summary table, §3.0): no reply unless the host meets the constraints and does not run the id yet. */
 export function auctionBid(
   host: ControlledHost,
   constraints: ReadonlyMap<string, string>,
