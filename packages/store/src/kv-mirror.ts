@@ -10,6 +10,7 @@
  * - The watch is supervised: if it ends (server restart, bucket recreated), it is reopened with backoff
  *   and the mirror is rebuilt from the fresh initial values.
  */
+import { performance } from 'node:perf_hooks';
 import type { KV, KvEntry } from '@nats-io/kv';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { Logger } from '@wadm-ts/obs';
@@ -30,6 +31,12 @@ export interface KvMirrorOptions<T> {
   logger: Logger;
   /** Decode a stored value; undefined drops the key from the mirror (not ours / corrupt). */
   decode: (key: string, data: Uint8Array) => T | undefined;
+  /**
+   * How long a removal is remembered once the watch has delivered past it (ms, default 60 000): long
+   * enough that no write acknowledged before it can still arrive, short enough that keys removed for good
+   * (a new in-flight key per chunk of commands) do not pile up in memory.
+   */
+  removalMemoryMs?: number;
 }
 
 export class KvMirror<T> {
@@ -45,7 +52,10 @@ export class KvMirror<T> {
    * Keys removed (locally or by a marker) → the revision of the removal: a watch that lags behind our own
    * delete must not bring back a value older than it.
    */
-  private readonly removedAt = new Map<string, number>();
+  private readonly removedAt = new Map<string, { revision: number; at: number }>();
+  /** The highest revision the watch itself delivered (our own writes are applied earlier, at their ack). */
+  private watchRevision = 0;
+  private lastPrune = performance.now();
   /** While a reopened watch replays the initial values: keys seen so far (the rest are gone afterwards). */
   private resync: Set<string> | undefined;
   private loaded = false;
@@ -165,8 +175,8 @@ export class KvMirror<T> {
       this.resync.add(key);
       this.removedAt.delete(key);
     } else if (cur && cur.revision >= revision) return;
-    else if (!cur && (this.removedAt.get(key) ?? 0) >= revision) return;
-    if (value === undefined) this.removedAt.set(key, Math.max(revision, this.removedAt.get(key) ?? 0));
+    else if (!cur && this.removedRevision(key) >= revision) return;
+    if (value === undefined) this.markRemoved(key, revision);
     else this.removedAt.delete(key);
     if (value === undefined) {
       if (!cur) {
@@ -179,6 +189,33 @@ export class KvMirror<T> {
     }
     this.bump(revision);
     for (const l of this.listeners) l(key, cur?.value, value);
+  }
+
+  /** Keys whose removal is still remembered (see `removalMemoryMs`). */
+  get removals(): number {
+    return this.removedAt.size;
+  }
+
+  private removedRevision(key: string): number {
+    return this.removedAt.get(key)?.revision ?? 0;
+  }
+
+  private markRemoved(key: string, revision: number): void {
+    this.removedAt.set(key, { revision: Math.max(revision, this.removedRevision(key)), at: performance.now() });
+  }
+
+  /**
+   * A delivery of the watch at `revision`. Now and then, removals the watch has delivered past and that
+   * are older than `removalMemoryMs` are forgotten: the watch delivers in order, so nothing older of
+   * those keys can come from it any more, and no acknowledged write of ours is that late.
+   */
+  private seen(revision: number): void {
+    if (revision > this.watchRevision) this.watchRevision = revision;
+    const memory = this.o.removalMemoryMs ?? 60_000;
+    const now = performance.now();
+    if (now - this.lastPrune < memory / 2 || this.removedAt.size === 0) return;
+    this.lastPrune = now;
+    for (const [k, r] of this.removedAt) if (r.revision <= this.watchRevision && now - r.at >= memory) this.removedAt.delete(k);
   }
 
   private bump(revision: number): void {
@@ -198,7 +235,8 @@ export class KvMirror<T> {
     if (e.operation !== 'PUT') {
       // A delete/purge marker removes the key (markers are newer than what they remove).
       this.resync?.add(e.key);
-      if (!this.entries.has(e.key)) this.removedAt.set(e.key, Math.max(e.revision, this.removedAt.get(e.key) ?? 0));
+      this.seen(e.revision);
+      if (!this.entries.has(e.key)) this.markRemoved(e.key, e.revision);
       else this.removedAt.delete(e.key);
       if (this.entries.has(e.key)) {
         const cur = this.entries.get(e.key)!;
@@ -210,10 +248,11 @@ export class KvMirror<T> {
       this.bump(e.revision);
       return;
     }
+    this.seen(e.revision);
     if (!this.resync) {
       // Already applied (this process's own write, applied at its ack) or older than a removal: no decode.
       const cur = this.entries.get(e.key);
-      if ((cur && cur.revision >= e.revision) || (!cur && (this.removedAt.get(e.key) ?? 0) >= e.revision)) {
+      if ((cur && cur.revision >= e.revision) || (!cur && this.removedRevision(e.key) >= e.revision)) {
         this.bump(e.revision);
         return;
       }
@@ -240,6 +279,7 @@ export class KvMirror<T> {
           // Reopened: the initial values rebuild the mirror; keys they do not mention are gone.
           this.resync = new Set();
           this.maxRevision = 0;
+          this.watchRevision = 0;
           this.removedAt.clear();
         }
         let announced = false;

@@ -19,16 +19,24 @@ export async function removeKey(kv: KV, key: string, revision: number): Promise<
 }
 
 /**
- * Delete the last message of each subject when it is at most `maxSeq` (when given) and (unless `anyMessage`) a KV
- * delete or purge marker, one message at a time: consumers skip a deleted message and keep their place.
- * Returns how many were deleted.
+ * Delete the last message of each subject when it is at most `maxSeq` (when given), stored before
+ * `opts.storedBefore` (ms since the epoch, when given) and (unless `anyMessage`) a KV delete or purge
+ * marker, one message at a time: consumers skip a deleted message and keep their place. Returns how many
+ * were deleted.
  */
-export async function dropMarkers(jsm: JetStreamManager, stream: string, subjects: readonly string[], maxSeq = Number.POSITIVE_INFINITY, opts: { anyMessage?: boolean } = {}): Promise<number> {
+export async function dropMarkers(
+  jsm: JetStreamManager,
+  stream: string,
+  subjects: readonly string[],
+  maxSeq = Number.POSITIVE_INFINITY,
+  opts: { anyMessage?: boolean; storedBefore?: number } = {},
+): Promise<number> {
   let dropped = 0;
   for (const subject of subjects) {
     try {
       const m = await jsm.streams.getMessage(stream, { last_by_subj: subject });
       if (!m || m.seq > maxSeq) continue;
+      if (opts.storedBefore !== undefined && m.time.getTime() >= opts.storedBefore) continue;
       const op = m.header?.get(KV_OPERATION);
       if (!opts.anyMessage && op !== 'DEL' && op !== 'PURGE') continue;
       if (await jsm.streams.deleteMessage(stream, m.seq, false)) dropped++;

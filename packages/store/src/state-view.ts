@@ -32,7 +32,7 @@ export class StateView {
   private readonly children = new Map<string, Set<string>>();
   private readonly listeners: Array<(ref: LatticeRef, key: string, previous: StoredValue | undefined, next: StoredValue | undefined) => void> = [];
 
-  constructor(o: { name: string; open: () => Promise<KV>; jsm: JetStreamManager; logger: Logger }) {
+  constructor(o: { name: string; open: () => Promise<KV>; jsm: JetStreamManager; logger: Logger; removalMemoryMs?: number }) {
     this.mirror = new KvMirror<StoredValue>({ ...o, decode: (_k, d) => JSON.parse(decoder.decode(d)) as StoredValue });
     this.mirror.onChange((key, previous, next) => {
       const p = prefixOf(key);

@@ -8,7 +8,7 @@
  * removed. A later event or deploy brings the lattice back as new. The owner's pass loop (`owners.ts`)
  * reports after every pass whether the lattice is idle (`idleLattice`).
  */
-import { bucketKeySubject, bucketStream, LEASE_BUCKET, RECONCILE_STREAM, reconcileSubject } from '@wadm-ts/protocol';
+import { bucketKeySubject, bucketStream, LEASE_BUCKET, RECONCILE_STREAM, reconcileSubject, type LatticeRef } from '@wadm-ts/protocol';
 import { dropMarkers, isCasConflict, latticePrefix, removeKey, subjectsOf, type JetStreamContext, type StateView } from '@wadm-ts/store';
 import type { Logger, Metrics } from '@wadm-ts/obs';
 import { leaseKey, type Held } from './lease-records.js';
@@ -81,4 +81,30 @@ export async function idleLattice(o: CollectOptions & { gcAfterMs: number }, idl
   const collected = await collectLattice({ ctx: o.ctx, state: o.state, leases: o.leases, logger: o.logger, metrics: o.metrics, held: h });
   // Something changed meanwhile (a late event, a record written): try again shortly if still idle.
   return collected ? undefined : 1000;
+}
+
+/** Markers younger than this are kept: a watch that resumes after a stall still finds what it missed. */
+export const MARKER_MAX_AGE_MS = 3_600_000;
+/** How often an owner sweeps a lattice's old markers. */
+export const MARKER_SWEEP_EVERY_MS = 600_000;
+
+/**
+ * Drop the delete markers of a live lattice's removed state keys once they are older than `maxAgeMs`,
+ * one message at a time. Without it they pile up for as long as the lattice lives: every chunk of
+ * commands is recorded under an in-flight key of its own, removed once done, and its marker stays (the
+ * last message of its subject). Only keys the view does not hold are looked at, at most `limit` per sweep.
+ *
+ * Why an age bound is enough: a watch that is behind by less than `maxAgeMs` still gets every marker it
+ * has not seen; a replica stalled for longer has been disconnected by the server (its pings), and a
+ * reconnect rebuilds the view from fresh initial values, which no longer list the key either.
+ * Returns how many markers were dropped.
+ */
+export async function sweepMarkers(o: { ctx: JetStreamContext; state: StateView; ref: LatticeRef; maxAgeMs?: number; limit?: number; now?: number }): Promise<number> {
+  const bucket = o.state.mirror.bucket;
+  const stream = `KV_${bucket}`;
+  const prefix = `$KV.${bucket}.`;
+  const subjects = await subjectsOf(o.ctx.jsm, stream, `${prefix}${latticePrefix(o.ref)}.>`);
+  const removed = subjects.filter((s) => o.state.mirror.get(s.slice(prefix.length)) === undefined).slice(0, o.limit ?? 1000);
+  if (removed.length === 0) return 0;
+  return dropMarkers(o.ctx.jsm, stream, removed, undefined, { storedBefore: (o.now ?? Date.now()) - (o.maxAgeMs ?? MARKER_MAX_AGE_MS) });
 }

@@ -13,7 +13,7 @@ import type { Logger, Metrics } from '@wadm-ts/obs';
 import { LeaseLostError, leaseKey, type Held } from './lease-records.js';
 import type { Leases } from './leases.js';
 import { OwnedLattice, type Reconciler } from './reconciler.js';
-import { idleLattice } from './gc.js';
+import { idleLattice, MARKER_SWEEP_EVERY_MS, sweepMarkers } from './gc.js';
 
 export interface OwnersOptions {
   ctx: JetStreamContext;
@@ -32,6 +32,10 @@ export interface OwnersOptions {
   /** Idle lattices are forgotten after this long (ms). */
   gcAfterMs: number;
   fenced: boolean;
+  /** How often the delete markers of an owned lattice's removed state keys are swept (ms, default `MARKER_SWEEP_EVERY_MS`). */
+  markerSweepMs?: number;
+  /** Markers younger than this are kept (ms, default `MARKER_MAX_AGE_MS`). */
+  markerMaxAgeMs?: number;
   /**
    * Asks a lattice's hosts (inventories, links, configs) and merges the answers into state. A cold
    * lattice (never queried in full since its state began) is queried before its first pass; otherwise
@@ -58,6 +62,8 @@ interface Slot {
   resync: NodeJS.Timeout | undefined;
   /** Passes that failed in a row (not lease losses), for backoff. */
   failures: number;
+  /** When this owner last swept the lattice's old delete markers (monotonic ms). */
+  sweptAt: number;
   ready: Promise<void>;
   /** Called when the pass under way ends (see drain). */
   idleWaiters: Array<() => void>;
@@ -74,6 +80,7 @@ export class Owners {
   private readonly triggers;
   private readonly queueWait;
   private readonly retries;
+  private readonly markersDropped;
 
   constructor(private readonly o: OwnersOptions) {
     this.queue = new PQueue({ concurrency: o.maxConcurrent });
@@ -81,6 +88,7 @@ export class Owners {
     this.triggers = o.metrics.counter('wadm_reconcile_triggers_total', 'reasons a lattice pass was requested', ['reason']);
     this.queueWait = o.metrics.histogram('wadm_reconcile_queue_duration_seconds', 'time a lattice waited in the queue before its pass started (controller-runtime: workqueue queue_duration)', []);
     this.retries = o.metrics.counter('wadm_reconcile_retries_total', 'passes scheduled again (with backoff) after a failed pass', []);
+    this.markersDropped = o.metrics.counter('wadm_state_markers_dropped_total', 'delete markers of removed state keys dropped from wadm_state once old (owned, live lattices)', []);
     const active = o.metrics.gauge('wadm_reconcile_active_workers', 'reconcile passes running now');
     this.queue.on('active', () => active.set(this.queue.pending));
     this.queue.on('idle', () => active.set(0));
@@ -139,6 +147,7 @@ export class Owners {
       timer: undefined,
       resync: undefined,
       failures: 0,
+      sweptAt: performance.now(),
       ready: Promise.resolve(),
       idleWaiters: [],
     };
@@ -209,6 +218,7 @@ export class Owners {
       if (s.lost) return;
       this.wake(s, 0, 'resync');
       void this.observe(s, 'resync');
+      void this.sweep(s);
       this.scheduleResync(s);
     }, ms);
   }
@@ -220,6 +230,23 @@ export class Owners {
       await this.o.observer.query(s.owned.held.ref, why);
     } catch (err) {
       this.o.logger.warn({ lattice: s.owned.held.ref.lattice, err: (err as Error).message, why }, 'querying the hosts failed; events alone until the next round');
+    }
+  }
+
+  /** Drop the lattice's old delete markers, at most every `markerSweepMs` (see gc.ts `sweepMarkers`). */
+  private async sweep(s: Slot): Promise<void> {
+    const now = performance.now();
+    if (s.lost || now - s.sweptAt < (this.o.markerSweepMs ?? MARKER_SWEEP_EVERY_MS)) return;
+    s.sweptAt = now;
+    const ref = s.owned.held.ref;
+    try {
+      const dropped = await sweepMarkers({ ctx: this.o.ctx, state: this.o.state, ref, ...(this.o.markerMaxAgeMs !== undefined ? { maxAgeMs: this.o.markerMaxAgeMs } : {}) });
+      if (dropped > 0) {
+        this.markersDropped.inc(dropped);
+        this.o.logger.info({ lattice: ref.lattice, dropped }, 'old delete markers of removed state keys dropped');
+      }
+    } catch (err) {
+      this.o.logger.warn({ lattice: ref.lattice, err: (err as Error).message }, 'sweeping old delete markers failed; next resync tries again');
     }
   }
 
