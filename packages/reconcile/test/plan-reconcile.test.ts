@@ -5,7 +5,7 @@ import { commandKey, planLattice } from '../src/plan/index.js';
 import { reconcile, UNDEPLOYED_STATUS, type ReconcileInput, type StoredAppRead } from '../src/plan/reconcile.js';
 import type { AppliedRecord, Command } from '../src/types.js';
 import { appHeader, component, HELLO } from './fixtures.js';
-import { deployed, host, observedWith } from './plan-sim.js';
+import { applyToObserved, deployed, host, observedWith } from './plan-sim.js';
 
 const app = (name: string, instances = 2): StoredAppRead => {
   const d = deployed(`${appHeader(name)}${component('hello', HELLO, instances)}`);
@@ -102,4 +102,60 @@ describe('reconcile (the pure pass)', () => {
     assert.deepEqual(next.records.write, []);
     assert.equal(next.requeueAfterMs, 1000 + 60_000 - 2000);
   });
+
+  describe('rollouts (auto-revert and the healthy-version history)', () => {
+    const policy = `
+  policies:
+    - name: rollout
+      type: rollout
+      properties: { autoRevert: true, healthyDeadline: 3 }`;
+    const good = deployed(`${appHeader('r')}${component('hello', HELLO, 1)}`, 'v1');
+    const broken = deployed(`${appHeader('r')}${component('hello', 'ghcr.io/broken/hello:9.9.9', 1)}${policy}`, 'v2');
+    const record = (over: Partial<StoredAppRead>): StoredAppRead => ({
+      name: 'r',
+      deployedVersion: 'v2',
+      versions: [
+        { version: 'v1', manifest: good.manifest },
+        { version: 'v2', manifest: broken.manifest },
+      ],
+      released: false,
+      revision: 7,
+      ...over,
+    });
+    // v2 cannot run: no host is observed running it, so it never reaches `deployed`.
+    const history = { deployed: { version: 'v2', atMs: 1000 }, healthyVersions: ['v1'] };
+
+    it('before the deadline: no write, and the pass comes back when it ends', () => {
+      const r = reconcile(input({ now: 2000, stored: [record({ rollout: history })] }));
+      assert.deepEqual(r.rollouts, { reverts: [], marks: [] });
+      assert.ok(r.requeueAfterMs !== undefined && r.requeueAfterMs <= 1000 + 3000 - 2000, `requeue ${r.requeueAfterMs}`);
+    });
+
+    it('past the deadline: a revert to the last healthy version on the revision read; the status changes only once it is written', () => {
+      const r = reconcile(input({ now: 5000, stored: [record({ rollout: history })] }));
+      assert.equal(r.rollouts.reverts.length, 1);
+      const w = r.rollouts.reverts[0]!;
+      assert.equal(w.app, 'r');
+      assert.equal(w.revision, 7);
+      assert.equal(w.from, 'v2');
+      assert.equal(w.to, 'v1');
+      assert.equal(w.status.status.type, 'reconciling');
+      assert.match(w.status.status.message ?? '', /^reverted from v2 to v1: v2 did not become deployed within 3s/);
+      assert.notEqual(r.statuses['r']?.status.message, w.status.status.message);
+    });
+
+    it('a deployed version is marked healthy (history only); a version without a recorded start gets one', () => {
+      const fresh = reconcile(input({ now: 2000, stored: [record({})] }));
+      assert.deepEqual(fresh.rollouts.marks, [{ app: 'r', revision: 7, rollout: { deployed: { version: 'v2', atMs: 2000 }, healthyVersions: [] } }]);
+      const plain = { ...app('a', 1), revision: 3 };
+      const first = reconcile(input({ stored: [plain] }));
+      // Not deployed yet (nothing runs): nothing to mark; once the hosts run it, a mark.
+      assert.deepEqual(first.rollouts.marks, []);
+      const running = applyToObserved(observedWith([host('h1')]), first.commands);
+      const second = reconcile(input({ now: 1500, stored: [plain], observed: running }));
+      assert.equal(second.statuses['a']?.status.type, 'deployed');
+      assert.deepEqual(second.rollouts.marks, [{ app: 'a', revision: 3, rollout: { deployed: { version: plain.deployedVersion!, atMs: 1500, healthyAtMs: 1500 }, healthyVersions: [plain.deployedVersion!] } }]);
+    });
+  });
 });
+

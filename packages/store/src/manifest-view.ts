@@ -289,6 +289,12 @@ export class ManifestView {
     return e && app ? { app, revision: e.revision } : undefined;
   }
 
+  /** The revision of the app's record as this view holds it (undefined: none, or not loaded yet). */
+  revisionOf(scope: LatticeRef, name: string): number | undefined {
+    if (!this.ready) return undefined;
+    return this.mirror.get(`${scopeKey(scope)}-${name}`)?.revision;
+  }
+
   /** Whether the app is stored and has a deployed version (as this view sees it now). */
   isDeployed(scope: LatticeRef, name: string): boolean {
     const a = this.app(scopeKey(scope), name);

@@ -9,12 +9,13 @@
  * No I/O, no clock (`now`), no randomness.
  */
 import { undeployedStatus, waitingStatus, type Manifest, type Status } from '@wadm-ts/model';
-import type { AppliedEntity, InFlightEntity, Keyed, ObservedLattice } from '@wadm-ts/entities';
+import type { AppliedEntity, InFlightEntity, Keyed, ObservedLattice, RolloutRecord } from '@wadm-ts/entities';
 import type { AppliedRecord, Command, DeployedApp, InFlight, PlanInput, PlanOutput } from '../types.js';
 import { sameJson } from './ids.js';
 import { DEFAULT_BACKOFF_MS, inflightOf, settleInflight } from './inflight.js';
 import { earliestRequeue, planLattice } from './lattice.js';
 import { releasedStatus } from './released.js';
+import { decideRollout, withRevertNote } from './revert.js';
 
 /** One stored app as the manifest view holds it. */
 export interface StoredAppRead {
@@ -24,6 +25,25 @@ export interface StoredAppRead {
   versions: ReadonlyArray<{ version: string; manifest: Manifest }>;
   /** Undeployed non-destructively (the record's marker; see plan/released.ts). */
   released: boolean;
+  /** The record's rollout history (healthy versions, the deployed version's start, the last revert). */
+  rollout?: RolloutRecord;
+  /** The record's revision in the view: rollout writes are compare-and-set on it. */
+  revision?: number;
+}
+
+/** A write of an app record's rollout history (compare-and-set on `revision`, the deployed version unchanged). */
+export interface RolloutWrite {
+  app: string;
+  revision: number | undefined;
+  rollout: RolloutRecord;
+}
+
+/** An automatic revert: deploy `to` instead of `from`; once written, the app shows `status`. */
+export interface RevertWrite extends RolloutWrite {
+  from: string;
+  to: string;
+  reason: string;
+  status: Status;
 }
 
 /** What a pass read from the replica's views. */
@@ -62,6 +82,12 @@ export interface ReconcileResult {
   gone: Record<string, Status>;
   /** Corrections among the commands (logged and counted once they are sent). */
   drift: NonNullable<PlanOutput['drift']>;
+  /**
+   * Auto-revert and the healthy-version history (plan/revert.ts), each written by compare-and-set on the
+   * record's revision: `reverts` before the statuses are published (a reverted app shows its revert
+   * status once the write succeeded), `marks` after them (history only: nobody waits for it).
+   */
+  rollouts: { reverts: RevertWrite[]; marks: RolloutWrite[] };
   /**
    * When the plan can change by time alone (ms from `now`): an in-flight expiry, a backoff or grace
    * ending. Undefined: only a change of the views brings the next pass. If the runtime could not write
@@ -146,7 +172,26 @@ export function reconcile(input: ReconcileInput): ReconcileResult {
   const gone: Record<string, Status> = {};
   for (const name of input.gone) if (!(name in statuses)) gone[name] = UNDEPLOYED_STATUS;
 
-  const at = noHosts ? undefined : earliestRequeue(planInput, plan);
+  // Rollouts: a version that reached `deployed` is marked healthy; one with autoRevert past its deadline
+  // is reverted; until then its deadline is when the plan changes by time alone.
+  const rollouts: ReconcileResult['rollouts'] = { reverts: [], marks: [] };
+  let deadline: number | undefined;
+  const storedByName = new Map(input.stored.map((a) => [a.name, a]));
+  for (const a of apps) {
+    const record = storedByName.get(a.name)!;
+    const status = statuses[a.name];
+    const d = decideRollout(record, status, now);
+    if (d.kind === 'revert') {
+      rollouts.reverts.push({ app: a.name, revision: record.revision, rollout: d.rollout, from: d.from, to: d.to, reason: d.reason, status: { status: { type: 'reconciling', message: d.message }, version: '', components: [] } });
+      continue;
+    }
+    if (d.kind === 'mark') rollouts.marks.push({ app: a.name, revision: record.revision, rollout: d.rollout });
+    else if (d.deadlineAt !== undefined) deadline = deadline === undefined ? d.deadlineAt : Math.min(deadline, d.deadlineAt);
+    if (status) statuses[a.name] = withRevertNote(status, record);
+  }
+
+  const planned = noHosts ? undefined : earliestRequeue(planInput, plan);
+  const at = planned === undefined ? deadline : deadline === undefined ? planned : Math.min(planned, deadline);
   return {
     apps,
     commands: plan.commands,
@@ -154,7 +199,8 @@ export function reconcile(input: ReconcileInput): ReconcileResult {
     statuses,
     gone,
     drift: plan.drift ?? [],
-    ...(at !== undefined ? { requeueAfterMs: at - now } : {}),
+    rollouts,
+    ...(at !== undefined ? { requeueAfterMs: Math.max(0, at - now) } : {}),
     idle: apps.length === 0 && noHosts,
   };
 }

@@ -167,7 +167,10 @@ export class Reconciler {
     const r = reconcile({
       lattice: ref.lattice,
       now,
-      stored: stored.map((a) => ({ name: a.name, deployedVersion: a.deployedVersion, versions: a.versions, released: releasedOf(a) !== undefined })),
+      stored: stored.map((a) => {
+        const revision = this.o.manifests.revisionOf(scope, a.name);
+        return { name: a.name, deployedVersion: a.deployedVersion, versions: a.versions, released: releasedOf(a) !== undefined, ...(a.rollout ? { rollout: a.rollout } : {}), ...(revision !== undefined ? { revision } : {}) };
+      }),
       gone: [...owned.gone],
       observed: { ...view.snapshot, failures: view.failures },
       inflight: view.inflight,
@@ -210,9 +213,8 @@ export class Reconciler {
 
     const statuses = r.statuses;
     const gone = Object.keys(r.gone);
-    // Rollout history and automatic reverts (may turn a status into `reconciling` with a revert note).
-    const rollouts = this.rollouts ? await this.rollouts.apply(h, new Map(r.apps.map((a) => [a.name, a.version])), statuses, now, () => this.check(h), log) : undefined;
-    const deadlineAt = rollouts?.earliest;
+    // Automatic reverts, as the pass decided (a reverted app's status becomes its revert status).
+    const rollouts = this.rollouts ? await this.rollouts.apply(h, r.rollouts, statuses, () => this.check(h), log) : undefined;
     this.check(h);
     await owned.statuses.preload([...Object.keys(statuses), ...gone]);
     // Only what may differ from what is published goes through the (asynchronous) publisher.
@@ -235,8 +237,7 @@ export class Reconciler {
     }
     for (const t of STATUS_TYPES) this.appsByStatus.set({ lattice: ref.lattice, status: t }, counts.get(t) ?? 0);
     // Held commands: come back at once; otherwise when the plan can change by time alone.
-    const planAt = held ? now : r.requeueAfterMs === undefined ? undefined : now + r.requeueAfterMs;
-    const requeueAt = planAt === undefined ? deadlineAt : deadlineAt === undefined ? planAt : Math.min(planAt, deadlineAt);
+    const requeueAt = held ? now : r.requeueAfterMs === undefined ? undefined : now + r.requeueAfterMs;
     return {
       commands: sent,
       statuses,

@@ -1,6 +1,6 @@
 /**
- * The owner's side of auto-revert (the decision is `plan/revert.ts`): after a pass has computed the
- * statuses, write what the decisions say back to the app records and announce reverts.
+ * The owner's side of auto-revert: the pure pass decides (`plan/reconcile.ts` with `plan/revert.ts`);
+ * this writes what it decided back to the app records and announces reverts.
  *
  * Every write is a compare-and-set on the revision of the record the decision was made on (the view's
  * copy), after a lease check: a user's deploy (or any other write) racing it wins, and the next pass
@@ -12,7 +12,7 @@ import type { Status } from '@wadm-ts/model';
 import { cloudEvent, ROLLOUT_REVERTED, wadmEventSubject, type LatticeRef, type RolloutRevertedData } from '@wadm-ts/protocol';
 import type { JetStreamContext, LoadedApp, ManifestStore, ManifestView } from '@wadm-ts/store';
 import type { Logger, Metrics } from '@wadm-ts/obs';
-import { decideRollout, withRevertNote, type RevertDecision } from '../plan/revert.js';
+import type { ReconcileResult, RevertWrite, RolloutWrite } from '../plan/reconcile.js';
 import type { Held } from './lease-records.js';
 import { mapLimit } from './map-limit.js';
 
@@ -32,65 +32,48 @@ export class RolloutWriter {
   }
 
   /**
-   * Apply the rollout decisions of one pass. `statuses` (app → status of its deployed version as planned,
-   * for the version in `planned`) is updated in place: revert notes added, reverted apps `reconciling`.
-   * Returns the earliest deadline still running (ms, wall clock), if any, and `marks`: the writes that
-   * only record history (a version that became healthy, a deploy's start), for the caller to run once the
-   * statuses are published — they change no status, so nobody waits for them.
+   * Write what the pass decided (`ReconcileResult.rollouts`, plan/revert.ts): the reverts now, each by
+   * compare-and-set on the revision the decision was made on (a record that moved on since is left to the
+   * next pass), setting the reverted app's status in `statuses` once its write succeeded; and `marks`, the
+   * history-only writes, for the caller to run once the statuses are published.
    */
   async apply(
     h: Held,
-    planned: ReadonlyMap<string, string>,
+    rollouts: ReconcileResult['rollouts'],
     statuses: Record<string, Status>,
-    now: number,
     check: () => void,
     log: Logger,
-  ): Promise<{ earliest: number | undefined; marks: () => Promise<void> }> {
+  ): Promise<{ marks: () => Promise<void> }> {
     const ref = h.ref;
-    let earliest: number | undefined;
-    const marks: Array<() => Promise<unknown>> = [];
-    const reverts: Array<{ name: string; d: Extract<RevertDecision, { kind: 'revert' }>; cur: LoadedApp }> = [];
-    // Decided synchronously for every app (a pass at rest decides 'none' for all of them); only reverts
-    // and marks write.
-    for (const [name, version] of planned) {
-      const cur = this.o.manifests.peek(ref, name);
-      // The record moved on since the plan (a deploy, a revert): the next pass decides on it.
-      if (!cur || cur.app.deployedVersion !== version) continue;
-      const status = statuses[name];
-      const d = decideRollout(cur.app, status, now);
-      if (d.kind === 'revert') {
-        reverts.push({ name, d, cur });
-        continue;
-      }
-      if (d.kind === 'none') {
-        if (d.deadlineAt !== undefined) earliest = earliest === undefined ? d.deadlineAt : Math.min(earliest, d.deadlineAt);
-      } else {
-        marks.push(() => {
-          check();
-          return this.o.store.replaceAt(ref, name, { ...cur.app, rollout: d.rollout }, cur.revision);
-        });
-      }
-      if (status) statuses[name] = withRevertNote(status, cur.app);
-    }
-    const revert = async ({ name, d, cur }: (typeof reverts)[number]): Promise<void> => {
+    /** The view's record, if it is still the one the pass decided on. */
+    const current = (w: RolloutWrite): LoadedApp | undefined => {
+      const cur = this.o.manifests.peek(ref, w.app);
+      return cur && w.revision !== undefined && cur.revision === w.revision ? cur : undefined;
+    };
+    const revert = async (w: RevertWrite): Promise<void> => {
+      const cur = current(w);
       check();
-      const next = { ...cur.app, deployedVersion: d.to, rollout: d.rollout };
-      const rev = await this.o.store.replaceAt(ref, name, next, cur.revision);
+      const rev = cur ? await this.o.store.replaceAt(ref, w.app, { ...cur.app, deployedVersion: w.to, rollout: w.rollout }, cur.revision) : undefined;
       if (rev === undefined) {
-        log.info({ app: name, from: d.from, to: d.to }, 'revert skipped: the app record changed meanwhile');
+        log.info({ app: w.app, from: w.from, to: w.to }, 'revert skipped: the app record changed meanwhile');
         return;
       }
       this.reverted.inc({ lattice: ref.lattice });
-      log.warn({ app: name, from: d.from, to: d.to, reason: d.reason, epoch: h.epoch }, 'rollout reverted');
-      statuses[name] = { status: { type: 'reconciling', message: d.message }, version: '', components: [] };
-      await this.announce(ref, { name, from: d.from, to: d.to, reason: d.reason }, rev, log);
+      log.warn({ app: w.app, from: w.from, to: w.to, reason: w.reason, epoch: h.epoch }, 'rollout reverted');
+      statuses[w.app] = w.status;
+      await this.announce(ref, { name: w.app, from: w.from, to: w.to, reason: w.reason }, rev, log);
     };
     // Bounded: many apps of a lattice reverting in one pass are written concurrently.
-    await mapLimit(reverts, WRITES_AT_ONCE, revert);
-    const writeMarks = async (): Promise<void> => {
-      await mapLimit(marks, WRITES_AT_ONCE, (m) => m());
+    await mapLimit(rollouts.reverts, WRITES_AT_ONCE, revert);
+    const marks = async (): Promise<void> => {
+      await mapLimit(rollouts.marks, WRITES_AT_ONCE, async (w) => {
+        const cur = current(w);
+        if (!cur) return;
+        check();
+        await this.o.store.replaceAt(ref, w.app, { ...cur.app, rollout: w.rollout }, cur.revision);
+      });
     };
-    return { earliest, marks: writeMarks };
+    return { marks };
   }
 
   /** `com.wadm.rollout_reverted` on `wadm.evt.{lattice}.rollout_reverted` (stream `wadm_events`; message id per revert). */
