@@ -1,6 +1,6 @@
 /**
  * The reconcile signal: "lattice L needs reconciling". Ingest (and the API, on deploy and undeploy) mark
- * lattices dirty; a flush loop publishes at most one signal per dirty lattice per interval to
+ * lattices dirty; a flush, scheduled by the first mark, publishes at most one signal per dirty lattice per interval to
  * `wadm.reconcile.{account|_}.{lattice}` on stream `wadm_reconcile` — so a storm of heartbeats becomes a
  * handful of signals. The reconciler coalesces further: of a burst of pending signals it acts on the last.
  *
@@ -38,6 +38,7 @@ export async function ensureReconcileStream(ctx: JetStreamContext): Promise<void
 export class ReconcileSignaler {
   private readonly dirty = new Map<string, { ref: LatticeRef; reasons: Set<string> }>();
   private timer: NodeJS.Timeout | undefined;
+  private started = false;
   private flushing: Promise<void> = Promise.resolve();
   private readonly published;
 
@@ -51,7 +52,8 @@ export class ReconcileSignaler {
   }
 
   start(): void {
-    this.timer ??= setInterval(() => void this.flush(), this.intervalMs);
+    this.started = true;
+    if (this.dirty.size > 0) this.schedule();
   }
 
   mark(ref: LatticeRef, reason: string): void {
@@ -59,6 +61,18 @@ export class ReconcileSignaler {
     const e = this.dirty.get(k) ?? { ref, reasons: new Set<string>() };
     e.reasons.add(reason);
     this.dirty.set(k, e);
+    if (this.started) this.schedule();
+  }
+
+  /**
+   * One flush `intervalMs` after the first mark since the last flush: at most one signal per lattice per
+   * interval, as with a fixed tick, but no timer runs while nothing is dirty (a replica at rest).
+   */
+  private schedule(): void {
+    this.timer ??= setTimeout(() => {
+      this.timer = undefined;
+      void this.flush();
+    }, this.intervalMs);
   }
 
   /** Publish one signal per dirty lattice. */
@@ -83,7 +97,8 @@ export class ReconcileSignaler {
   }
 
   async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
+    this.started = false;
+    if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     await this.flush();
   }
