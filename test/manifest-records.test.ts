@@ -270,3 +270,27 @@ describe('a deleted app says undeployed', () => {
     assert.deepEqual((await api.status('idle'))['status'], UNDEPLOYED, 'published before the delete is answered');
   });
 });
+
+test('64 puts at once into one lattice from one process: all indexed, and the index writes do not contend (group commit)', async () => {
+  const ctx = await jetStreamContext(nc);
+  const bucket = 'records_group_commit';
+  const bkv = await ensureBucket(ctx, bucket);
+  let conflicts = 0;
+  const store = new ManifestStore(bkv, bucket, () => void conflicts++);
+  const scope = { lattice: 'burst' };
+  const names = Array.from({ length: 64 }, (_, i) => `app${String(i).padStart(2, '0')}`);
+  // The lattice's index exists already (a lattice that has had apps), as in a bulk load of a live lattice.
+  await bkv.create('burst', '[]');
+  await Promise.all(
+    names.map((name) => {
+      const r = parseManifest(manifest(name, 'v1'));
+      if (!r.ok) throw new Error(r.error);
+      return store.mutate(scope, name, () => ({ kind: 'write', app: { name, versions: [{ version: 'v1', manifest: r.manifest }], deployedVersion: null }, result: 'ok' }));
+    }),
+  );
+  assert.deepEqual(JSON.parse((await bkv.get('burst'))!.string()), names);
+  // One writer per index key in this process: syncs asked for meanwhile join the next write instead of
+  // racing it (one at a time each lost a compare-and-set to almost every other).
+  assert.equal(conflicts, 0, `${conflicts} compare-and-sets lost`);
+  assert.deepEqual((await store.listApps(scope)).map((a) => a.name), names);
+});
