@@ -56,6 +56,8 @@ interface Slot {
   queued: boolean;
   running: boolean;
   again: boolean;
+  /** A trigger during the running pass asked for no debounce (a host gone): the next pass follows at once. */
+  urgent: boolean;
   lost: boolean;
   wakeAt: number;
   timer: NodeJS.Timeout | undefined;
@@ -97,7 +99,11 @@ export class Owners {
       const kind = (next ?? prev)?.kind;
       if (kind === 'inflight' || kind === 'applied' || kind === 'lattice') return;
       if (!semanticallyChanged(prev, next)) return;
-      this.trigger(ref, 'state');
+      // A host gone (host_stopped, or expired) takes capacity away: its instances are placed elsewhere at
+      // once, not after the debounce that coalesces ordinary changes.
+      const hostGone = next?.kind === 'host' && next.deleted === true && !(prev?.kind === 'host' && prev.deleted === true);
+      if (hostGone) this.trigger(ref, 'host gone', 0);
+      else this.trigger(ref, 'state');
     });
     o.manifests.onChange((scope) => {
       for (const s of this.slots.values()) if (s.scope === scope) this.wake(s, this.o.debounceMs, 'manifests');
@@ -142,6 +148,7 @@ export class Owners {
       queued: false,
       running: false,
       again: false,
+      urgent: false,
       lost: false,
       wakeAt: Infinity,
       timer: undefined,
@@ -255,6 +262,7 @@ export class Owners {
     this.triggers.inc({ reason });
     if (s.running) {
       s.again = true;
+      if (delayMs <= 0) s.urgent = true;
       return;
     }
     if (s.queued) return;
@@ -285,6 +293,7 @@ export class Owners {
     s.queued = false;
     s.running = true;
     s.again = false;
+    s.urgent = false;
     this.depth.set(this.queue.size);
     if (s.lost || this.stopped) {
       s.running = false;
@@ -314,7 +323,7 @@ export class Owners {
       this.settle(s);
     }
     if (s.lost) return;
-    if (s.again) this.wake(s, this.o.debounceMs, 'changed during pass');
+    if (s.again) this.wake(s, s.urgent ? 0 : this.o.debounceMs, 'changed during pass');
     else if (next !== undefined) this.wake(s, next, 'requeue');
   }
 }
