@@ -9,6 +9,9 @@
  *   sequence read when a lattice was acquired), so an owner never acts on a view older than its lease.
  * - The watch is supervised: if it ends (server restart, bucket recreated), it is reopened with backoff
  *   and the mirror is rebuilt from the fresh initial values.
+ *
+ * Over 300 lines on purpose: entries, remembered removals, waiters and the watch loop keep one ordering
+ * invariant together (a revision never goes back), and every method is part of keeping it.
  */
 import { performance } from 'node:perf_hooks';
 import type { KV, KvEntry } from '@nats-io/kv';

@@ -4,6 +4,10 @@
  * per-lattice resync, and by the moment its plan can change by time alone (`requeueAt`: an in-flight
  * expiry or a backoff ending). At most one pass per lattice runs at a time, and at most
  * `maxConcurrent` per replica (p-queue). A trigger during a pass runs the lattice once more after it.
+ *
+ * Over 300 lines on purpose: one class whose parts (triggers, the queue, the pass loop, the resync with
+ * its host queries and marker sweep) all read and write the same per-lattice slot; split, each part
+ * would need the slot's invariants (queued/running/again) explained again.
  */
 import type { LatticeRef } from '@wadm-ts/protocol';
 import PQueue from 'p-queue';
