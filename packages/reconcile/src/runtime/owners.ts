@@ -1,6 +1,6 @@
 /**
  * The lattices this replica owns and when each is reconciled. A lattice's pass is triggered by its view
- * changing (state or manifests, coalesced over `debounceMs`), by a reconcile signal, by a jittered
+ * changing (state or manifests, coalesced over `debounceMs`; a host gone at once), by a reconcile signal, by a jittered
  * per-lattice resync, and by the moment its plan can change by time alone (`requeueAt`: an in-flight
  * expiry or a backoff ending). At most one pass per lattice runs at a time, and at most
  * `maxConcurrent` per replica (p-queue). A trigger during a pass runs the lattice once more after it.
