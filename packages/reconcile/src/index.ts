@@ -7,7 +7,7 @@ export {
 } from './plan/index.js';
 export { ensureCommandResources, publishCommand } from './runtime/commands.js';
 export { CommandWorker } from './runtime/command-worker.js';
-export { sweepMarkers, MARKER_MAX_AGE_MS } from './runtime/gc.js';
+export { sweepMarkers } from './runtime/gc.js';
 export {
   leaseKey,
   type LeaseValue,

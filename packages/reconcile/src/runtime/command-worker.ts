@@ -129,8 +129,8 @@ export class CommandWorker {
       for (const c of batch) this.executed.inc({ type: c.kind, result: 'deferred' });
       return;
     }
-    const current = this.o.guards?.epochOf(ref);
-    if (!this.o.unsafeDisableFencing && current !== undefined && env.epoch !== undefined && env.epoch < current) {
+    const current = this.newerEpoch(ref, env);
+    if (current !== undefined) {
       for (const c of batch) this.executed.inc({ type: c.kind, result: 'stale' });
       log.warn({ commands: batch.length, epoch: env.epoch, currentEpoch: current }, 'dropping commands from an older lease epoch');
       m.term();
@@ -167,8 +167,8 @@ export class CommandWorker {
         log.warn({ command: c.kind }, 'not sending a command: this replica has not heard from the server recently');
         return 'deferred';
       }
-      const current = g.epochOf(ref);
-      if (current !== undefined && env.epoch !== undefined && env.epoch < current) {
+      const current = this.newerEpoch(ref, env);
+      if (current !== undefined) {
         this.executed.inc({ type: c.kind, result: 'stale' });
         log.warn({ command: c.kind, epoch: env.epoch, currentEpoch: current }, 'dropping a command from an older lease epoch');
         return 'no';
@@ -191,6 +191,13 @@ export class CommandWorker {
       return 'no';
     }
     return 'yes';
+  }
+
+  /** The lattice's current lease epoch when it is newer than the one that issued `env` (fencing on), else undefined. */
+  private newerEpoch(ref: LatticeRef, env: CommandEnvelope): number | undefined {
+    if (this.o.unsafeDisableFencing) return undefined;
+    const current = this.o.guards?.epochOf(ref);
+    return current !== undefined && env.epoch !== undefined && env.epoch < current ? current : undefined;
   }
 
   /** One command, in a span when tracing: guards, then the control request, retried with backoff; never throws. */
@@ -231,8 +238,7 @@ export class CommandWorker {
     const conn = this.o.ctl ?? this.o.nc;
     let sent = 0;
     for (const o of batch) {
-      const epoch = fenced ? g.epochOf(o.ref) : undefined;
-      if (!current || (epoch !== undefined && o.env.epoch !== undefined && o.env.epoch < epoch)) {
+      if (!current || this.newerEpoch(o.ref, o.env) !== undefined) {
         this.executed.inc({ type: o.c.kind, result: 'deferred' });
         o.log.warn({ command: o.c.kind }, 'not sending a command: this replica stalled after it was checked');
         o.resolve('deferred');

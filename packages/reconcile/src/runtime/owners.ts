@@ -36,10 +36,6 @@ export interface OwnersOptions {
   /** Idle lattices are forgotten after this long (ms). */
   gcAfterMs: number;
   fenced: boolean;
-  /** How often the delete markers of an owned lattice's removed state keys are swept (ms, default `MARKER_SWEEP_EVERY_MS`). */
-  markerSweepMs?: number;
-  /** Markers younger than this are kept (ms, default `MARKER_MAX_AGE_MS`). */
-  markerMaxAgeMs?: number;
   /**
    * Asks a lattice's hosts (inventories, links, configs) and merges the answers into state. A cold
    * lattice (never queried in full since its state began) is queried before its first pass; otherwise
@@ -244,14 +240,14 @@ export class Owners {
     }
   }
 
-  /** Drop the lattice's old delete markers, at most every `markerSweepMs` (see gc.ts `sweepMarkers`). */
+  /** Drop the lattice's old delete markers, at most every `MARKER_SWEEP_EVERY_MS` (see gc.ts `sweepMarkers`). */
   private async sweep(s: Slot): Promise<void> {
     const now = performance.now();
-    if (s.lost || now - s.sweptAt < (this.o.markerSweepMs ?? MARKER_SWEEP_EVERY_MS)) return;
+    if (s.lost || now - s.sweptAt < MARKER_SWEEP_EVERY_MS) return;
     s.sweptAt = now;
     const ref = s.owned.held.ref;
     try {
-      const dropped = await sweepMarkers({ ctx: this.o.ctx, state: this.o.state, ref, ...(this.o.markerMaxAgeMs !== undefined ? { maxAgeMs: this.o.markerMaxAgeMs } : {}) });
+      const dropped = await sweepMarkers({ ctx: this.o.ctx, state: this.o.state, ref });
       if (dropped > 0) {
         this.markersDropped.inc(dropped);
         this.o.logger.info({ lattice: ref.lattice, dropped }, 'old delete markers of removed state keys dropped');

@@ -16,8 +16,7 @@ import { LeaseLostError } from './lease-records.js';
 export const EPOCH_HEADER = 'Wadm-Epoch';
 
 interface Known {
-  wire: string;
-  /** The same as an object (for comparing without building strings); undefined when unreadable. */
+  /** The published status as its wire object (compared without building strings); undefined when unreadable. */
   obj: Record<string, unknown> | undefined;
   seq: number;
   epoch: number;
@@ -47,7 +46,7 @@ export class StatusPublisher {
     } catch {
       obj = undefined;
     }
-    return { wire: obj ? JSON.stringify(obj) : '', obj, seq: m.seq, epoch: Number(m.header?.get(EPOCH_HEADER) || 0) };
+    return { obj, seq: m.seq, epoch: Number(m.header?.get(EPOCH_HEADER) || 0) };
   }
 
   /**
@@ -100,37 +99,39 @@ export class StatusPublisher {
    * Synchronous and without building strings: a pass at rest asks it for every app.
    */
   unchanged(name: string, status: Status): boolean {
-    const k = this.known.get(name);
-    return k !== undefined && k !== null && k.obj !== undefined && sameJson(k.obj, statusToWire(status));
+    return this.same(this.known.get(name), statusToWire(status));
+  }
+
+  private same(k: Known | null | undefined, obj: Record<string, unknown>): boolean {
+    return k !== undefined && k !== null && k.obj !== undefined && sameJson(k.obj, obj);
   }
 
   /** Publish `status` for app `name` unless it is what is already published. Returns whether it published. */
   async publish(name: string, status: Status): Promise<boolean> {
     const obj = statusToWire(status);
-    const wire = JSON.stringify(obj);
     for (let attempt = 0; attempt < 3; attempt++) {
       let k = this.known.get(name);
       if (k === undefined) {
         k = await this.load(name);
         this.known.set(name, k);
       }
-      if (k && k.wire === wire) return false;
+      if (this.same(k, obj)) return false;
       if (this.fenced && k && k.epoch > this.epoch) throw new LeaseLostError(this.ref, this.epoch, `status of ${name} was published at epoch ${k.epoch}`);
       const h = headers();
       h.set(EPOCH_HEADER, String(this.epoch));
       try {
-        const ack = await this.ctx.js.publish(statusSubject(this.ref.lattice, name, this.ref.account), wire, {
+        const ack = await this.ctx.js.publish(statusSubject(this.ref.lattice, name, this.ref.account), JSON.stringify(obj), {
           headers: h,
           ...(this.fenced && k ? { expect: { lastSubjectSequence: k.seq } } : {}),
         });
-        this.known.set(name, { wire, obj, seq: ack.seq, epoch: this.epoch });
+        this.known.set(name, { obj, seq: ack.seq, epoch: this.epoch });
       } catch (err) {
         if (!isCasConflict(err)) throw err;
         this.known.delete(name); // someone else published: re-read and decide again
         continue;
       }
       // A notification: published without waiting for the stream's ack (the stream still captures it).
-      const ev = cloudEvent('wadm', APPLICATION_STATUS, { name, status: statusToWire(status) });
+      const ev = cloudEvent('wadm', APPLICATION_STATUS, { name, status: obj });
       this.ctx.nc.publish(wadmEventSubject(this.ref.lattice, 'application_status', this.ref.account), JSON.stringify(ev));
       return true;
     }
