@@ -3,13 +3,19 @@
  * replica never loses a compare-and-set to itself. A host answers a fresh start with two events for the
  * same key; handled side by side, the second used to lose its compare-and-set every time (a backoff, a
  * read and a second write).
+ *
+ * Across processes (replicas), those two events are often handled by two of them. The one that loses the
+ * compare-and-set decides again on its view once the view has the winner's write, instead of reading KV.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
-import { LatticeStateStore, type StoredValue } from '@wadm-ts/store';
+import type { KV } from '@nats-io/kv';
+import { createLogger } from '@wadm-ts/obs';
+import { LatticeStateStore, StateView, jetStreamContext, removeKey, type StoredValue } from '@wadm-ts/store';
 import { startNats, type TestNats } from './harness/nats.js';
+import { silent } from './harness/replicas.js';
 
 let nats: TestNats;
 before(async () => {
@@ -41,6 +47,86 @@ test('concurrent updates of one key from one process: all applied in call order,
     assert.equal(conflicts, 0, 'no update lost a compare-and-set to another of the same process');
     assert.deepEqual(order, Array.from({ length: 25 }, (_, i) => i), 'decided in call order, each once');
   } finally {
+    await nc.close();
+  }
+});
+
+const counter = (n: number): StoredValue => ({ kind: 'lattice', lattice: 'l', firstSeen: 0, lastActivity: 0, n }) as unknown as StoredValue;
+const countOf = (v: StoredValue | undefined): number => (v as unknown as { n?: number } | undefined)?.n ?? 0;
+
+/** A replica's store over its own connection and view; `reads` counts its KV reads. */
+async function replicaStore(bucket: string, removalMemoryMs?: number): Promise<{ store: LatticeStateStore; view: StateView; kv: KV; reads: () => number; conflicts: () => number; close: () => Promise<void> }> {
+  const nc = await nats.connect();
+  const ctx = await jetStreamContext(nc);
+  const kv = await new Kvm(nc).open(bucket);
+  let reads = 0;
+  const get = kv.get.bind(kv);
+  kv.get = (k, o) => {
+    reads++;
+    return get(k, o);
+  };
+  const logger = createLogger({ replica: 'cas', level: 'silent', destination: silent });
+  const view = new StateView({ name: bucket, open: async () => kv, jsm: ctx.jsm, logger, ...(removalMemoryMs !== undefined ? { removalMemoryMs } : {}) });
+  await view.start();
+  let conflicts = 0;
+  const store = new LatticeStateStore(kv, ctx.jsm, bucket, () => conflicts++);
+  store.useView(view);
+  return {
+    store,
+    view,
+    kv,
+    reads: () => reads,
+    conflicts: () => conflicts,
+    close: async () => {
+      await view.stop();
+      await nc.close();
+    },
+  };
+}
+
+test('two replicas updating one key: every update applied once; a lost compare-and-set decides again on the view, not on a KV read', async () => {
+  const nc = await nats.connect();
+  await new Kvm(nc).create('race', { history: 1 });
+  const a = await replicaStore('race');
+  const b = await replicaStore('race');
+  try {
+    const key = 'lat._.l.meta';
+    const bump = (s: LatticeStateStore): Promise<unknown> => s.update<StoredValue>(key, (cur) => ({ write: counter(countOf(cur) + 1) }));
+    const rounds = 30;
+    for (let i = 0; i < rounds; i++) await Promise.all([bump(a.store), bump(b.store)]);
+    const e = await (await new Kvm(nc).open('race')).get(key);
+    assert.equal(countOf(e!.json<StoredValue>()), 2 * rounds, 'no update lost, none applied twice');
+    const conflicts = a.conflicts() + b.conflicts();
+    const reads = a.reads() + b.reads();
+    assert.ok(conflicts > 0, 'the two replicas raced');
+    // Without the wait for the view, every lost race read KV (twice for a create: KV's own read, then ours).
+    assert.ok(reads < conflicts, `lost races resolved from the view: ${reads} KV reads for ${conflicts} lost compare-and-sets`);
+  } finally {
+    await a.close();
+    await b.close();
+    await nc.close();
+  }
+});
+
+test('a key whose removal the view has forgotten is still written (the lost compare-and-set falls back to a KV read)', async () => {
+  const nc = await nats.connect();
+  const kv = await new Kvm(nc).create('forgot', { history: 1 });
+  // Removals are forgotten as soon as the watch delivered past them.
+  const r = await replicaStore('forgot', 0);
+  try {
+    const key = 'lat._.l.meta';
+    const rev = await kv.put(key, JSON.stringify(counter(1)));
+    await removeKey(kv, key, rev);
+    // Further deliveries move the watch past the marker, so the view prunes it.
+    for (let i = 0; i < 3; i++) await kv.put(`lat._.l.host.h${i}`, JSON.stringify(counter(i)));
+    await r.view.mirror.sync();
+    await r.store.update<StoredValue>(`lat._.l.host.h9`, () => ({ write: counter(9) }));
+    assert.equal(r.view.revisionOf(key), 0, 'the view no longer knows the removal');
+    const w = await r.store.update<StoredValue>(key, (cur) => ({ write: counter(countOf(cur) + 5) }));
+    assert.equal(countOf(w.written), 5, 'decided on an absent key');
+    assert.equal(countOf((await kv.get(key))!.json<StoredValue>()), 5, 'and written over the delete marker');
+  } finally {
+    await r.close();
     await nc.close();
   }
 });

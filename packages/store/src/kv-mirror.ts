@@ -51,6 +51,8 @@ export class KvMirror<T> {
   private loop: Promise<void> | undefined;
   private stopWatch: (() => void) | undefined;
   private readonly waiters: Array<{ seq: number; resolve: () => void }> = [];
+  /** Per key: callers waiting for the mirror to hold it above a revision (see `newerThan`). */
+  private readonly keyWaiters = new Map<string, Array<{ after: number; resolve: (e: MirrorEntry<T> | undefined) => void }>>();
   /**
    * Keys removed (locally or by a marker) → the revision of the removal: a watch that lags behind our own
    * delete must not bring back a value older than it.
@@ -144,6 +146,56 @@ export class KvMirror<T> {
     return undefined;
   }
 
+  /**
+   * The revision the mirror knows for `key`: its entry's, else that of a removal it still remembers, else
+   * 0 (never seen, or its removal forgotten: a compare-and-set on it then fails and reads KV).
+   */
+  revisionOf(key: string): number {
+    return this.entries.get(key)?.revision ?? this.removedRevision(key);
+  }
+
+  /**
+   * Resolves once the mirror holds `key` at a revision above `after`: with its entry, or undefined when
+   * that revision removed it; with null after `timeoutMs` if nothing newer was delivered. A writer that
+   * lost a compare-and-set waits here for the winner's write, which the watch is about to deliver,
+   * instead of reading KV.
+   */
+  newerThan(key: string, after: number, timeoutMs: number): Promise<MirrorEntry<T> | undefined | null> {
+    if (this.revisionOf(key) > after) return Promise.resolve(this.entries.get(key));
+    return new Promise((resolve) => {
+      let list = this.keyWaiters.get(key);
+      if (!list) this.keyWaiters.set(key, (list = []));
+      const w = {
+        after,
+        resolve: (e: MirrorEntry<T> | undefined): void => {
+          clearTimeout(t);
+          resolve(e);
+        },
+      };
+      list.push(w);
+      const t = setTimeout(() => {
+        const l = this.keyWaiters.get(key);
+        const i = l?.indexOf(w) ?? -1;
+        if (l && i >= 0) l.splice(i, 1);
+        if (l?.length === 0) this.keyWaiters.delete(key);
+        resolve(null);
+      }, timeoutMs);
+    });
+  }
+
+  private wake(key: string): void {
+    const list = this.keyWaiters.get(key);
+    if (!list) return;
+    const rev = this.revisionOf(key);
+    const due = list.filter((w) => w.after < rev);
+    if (due.length === 0) return;
+    const rest = list.filter((w) => w.after >= rev);
+    if (rest.length === 0) this.keyWaiters.delete(key);
+    else this.keyWaiters.set(key, rest);
+    const e = this.entries.get(key);
+    for (const w of due) w.resolve(e);
+  }
+
   /** Resolve once every bucket message up to `seq` has been seen (or after `timeoutMs`: returns false). */
   caughtUp(seq: number, timeoutMs = 5000): Promise<boolean> {
     if (this.maxRevision >= seq) return Promise.resolve(true);
@@ -184,6 +236,7 @@ export class KvMirror<T> {
     if (value === undefined) {
       if (!cur) {
         this.bump(revision);
+        this.wake(key);
         return;
       }
       this.entries.delete(key);
@@ -192,6 +245,7 @@ export class KvMirror<T> {
     }
     this.bump(revision);
     for (const l of this.listeners) l(key, cur?.value, value);
+    this.wake(key);
   }
 
   /** Keys whose removal is still remembered (see `removalMemoryMs`). */
@@ -239,16 +293,15 @@ export class KvMirror<T> {
       // A delete/purge marker removes the key (markers are newer than what they remove).
       this.resync?.add(e.key);
       this.seen(e.revision);
-      if (!this.entries.has(e.key)) this.markRemoved(e.key, e.revision);
-      else this.removedAt.delete(e.key);
-      if (this.entries.has(e.key)) {
-        const cur = this.entries.get(e.key)!;
-        if (cur.revision < e.revision || this.resync) {
-          this.entries.delete(e.key);
-          for (const l of this.listeners) l(e.key, cur.value, undefined);
-        }
+      const cur = this.entries.get(e.key);
+      if (!cur) this.markRemoved(e.key, e.revision);
+      else if (cur.revision < e.revision || this.resync) {
+        this.entries.delete(e.key);
+        this.markRemoved(e.key, e.revision);
+        for (const l of this.listeners) l(e.key, cur.value, undefined);
       }
       this.bump(e.revision);
+      this.wake(e.key);
       return;
     }
     this.seen(e.revision);

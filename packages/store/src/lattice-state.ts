@@ -132,7 +132,18 @@ export interface StateCache {
   /** Keys matching a subject filter, or undefined when the cache cannot answer. */
   keysMatching(filter: string): string[] | undefined;
   applyLocal(key: string, value: StoredValue | undefined, revision: number): void;
+  /** The revision held for `key` (its entry, or a removal still remembered), 0 when none. */
+  revisionOf(key: string): number;
+  /** The entry once held above `after` (undefined: removed), or null when nothing newer came within `timeoutMs`. */
+  newerThan(key: string, after: number, timeoutMs: number): Promise<{ value: StoredValue; revision: number } | undefined | null>;
 }
+
+/**
+ * How long a writer that lost a compare-and-set waits for its view to deliver the winning write before it
+ * reads KV instead (ms). The winner's write is already stored, so the watch normally brings it within a
+ * millisecond or two; the wait only runs out when the view cannot know (a removal it has forgotten).
+ */
+const VIEW_WAIT_MS = 50;
 
 export class LatticeStateStore {
   private cache: StateCache | undefined;
@@ -188,26 +199,49 @@ export class LatticeStateStore {
   private readonly updating = new Map<string, Promise<void>>();
 
   private async updateNow<T extends StoredValue>(key: string, decide: (current: T | undefined) => KeyDecision<T>): Promise<{ written?: T; previous?: T }> {
+    // From the view while it is ready (no read): the value and revision it holds, or, for a key it holds
+    // no value of, the revision of the removal it remembers (0 if none). After a lost race, from the view
+    // again once it has the winner's write; from KV only when the view has nothing newer in time.
+    let from: { cur: Loaded<T> | null; expected: number } | undefined = this.fromView<T>(key);
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const cached = attempt === 0 && this.cache?.ready ? this.cache.get(key) : undefined;
-      const cur = attempt === 0 && this.cache?.ready ? ((cached as Loaded<T> | undefined) ?? null) : await this.read<T>(key);
+      let cur: Loaded<T> | null;
+      let expected: number | undefined;
+      if (from) {
+        cur = from.cur;
+        expected = from.expected;
+      } else cur = await this.read<T>(key);
+      from = undefined;
       const d = decide(cur?.value);
       if ('skip' in d) return cur ? { previous: cur.value } : {};
+      const data = JSON.stringify(d.write);
+      let rev: number;
       try {
-        const data = JSON.stringify(d.write);
-        const rev = cur ? await this.kv.update(key, data, cur.revision) : await this.kv.create(key, data);
-        this.cache?.applyLocal(key, d.write, rev);
-        return cur ? { written: d.write, previous: cur.value } : { written: d.write };
+        // No value: created, on the remembered removal's revision when there is one (KV's create would
+        // read the key after a lost race; the view or the read below does that here).
+        rev = cur ? await this.kv.update(key, data, cur.revision) : expected !== undefined ? await this.kv.put(key, data, { previousSeq: expected }) : await this.kv.create(key, data);
       } catch (err) {
-        if (isCasConflict(err)) {
-          this.onConflict();
-          await casBackoff(attempt);
-          continue;
+        if (!isCasConflict(err)) {
+          throw new StorageError(`writing lattice state failed: ${(err as Error).message}`, { bucket: this.bucket, key, op: 'update' }, { cause: err });
         }
-        throw new StorageError(`writing lattice state failed: ${(err as Error).message}`, { bucket: this.bucket, key, op: 'update' }, { cause: err });
+        this.onConflict();
+        const lost = cur?.revision ?? expected ?? 0;
+        const newer = this.cache?.ready ? await this.cache.newerThan(key, lost, VIEW_WAIT_MS) : null;
+        if (newer !== null && newer !== undefined) from = { cur: newer as Loaded<T>, expected: newer.revision };
+        else if (newer === undefined && this.cache) from = { cur: null, expected: this.cache.revisionOf(key) };
+        else await casBackoff(attempt);
+        continue;
       }
+      this.cache?.applyLocal(key, d.write, rev);
+      return cur ? { written: d.write, previous: cur.value } : { written: d.write };
     }
     throw new StorageError(`gave up after ${MAX_ATTEMPTS} compare-and-set conflicts`, { bucket: this.bucket, key, op: 'update' });
+  }
+
+  /** What the view holds for `key` to decide and compare-and-set on, or undefined when it is not ready. */
+  private fromView<T extends StoredValue>(key: string): { cur: Loaded<T> | null; expected: number } | undefined {
+    if (!this.cache?.ready) return undefined;
+    const e = this.cache.get(key) as Loaded<T> | undefined;
+    return e ? { cur: e, expected: e.revision } : { cur: null, expected: this.cache.revisionOf(key) };
   }
 
   /**

@@ -95,6 +95,14 @@ export class StateView {
     this.mirror.applyLocal(key, value, revision);
   }
 
+  revisionOf(key: string): number {
+    return this.mirror.revisionOf(key);
+  }
+
+  newerThan(key: string, after: number, timeoutMs: number): Promise<MirrorEntry<StoredValue> | undefined | null> {
+    return this.mirror.newerThan(key, after, timeoutMs);
+  }
+
   /** Keys of one lattice matching a subject filter (`*` one token, `>` the rest); undefined for other filters. */
   keysMatching(filter: string): string[] | undefined {
     const p = prefixOf(filter);
