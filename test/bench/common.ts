@@ -382,6 +382,9 @@ export function instancesByHost(sim: SimulatedLattice): Map<string, number> {
   return out;
 }
 
+/** Instances of wadm-managed components the simulated hosts run (a count, cheap enough to sample while measuring). */
+export const managedInstances = (sim: SimulatedLattice): number => sim.componentInstances(APPSPEC);
+
 /** Instances of `app` the simulated hosts run, by host. */
 export function running(sim: SimulatedLattice, app: string): Map<string, number> {
   const out = new Map<string, number>();
@@ -429,7 +432,7 @@ export function ctlSniffer(nc: NatsConnection): { byOp(): Record<string, number>
 /** The most instances (of every app) the simulated hosts ran at once, sampled every 100 ms while it runs. */
 export function instancePeak(sims: readonly SimulatedLattice[]): { max(): number; stop(): number } {
   let max = 0;
-  const sample = (): void => void (max = Math.max(max, sims.reduce((n, sim) => n + total(instancesByHost(sim)), 0)));
+  const sample = (): void => void (max = Math.max(max, sims.reduce((n, sim) => n + managedInstances(sim), 0)));
   const timer = setInterval(sample, 100);
   return {
     max: () => max,

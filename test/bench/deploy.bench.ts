@@ -31,6 +31,7 @@ import {
   hostsKnown,
   instancePeak,
   instancesByHost,
+  managedInstances,
   logger,
   manifest,
   metric,
@@ -49,7 +50,6 @@ import {
   sleep,
   startServe,
   stopServe,
-  total,
   waitFor,
   type Histogram,
   type Row,
@@ -223,10 +223,10 @@ async function hostStops(nc: NatsConnection, sim: SimulatedLattice, statuses: St
       await sim.stopHost(c.victim);
       const tRestored = await waitFor(() => {
         if (c.tEvent === undefined || c.tAll === undefined) return undefined;
-        return total(instancesByHost(sim)) === want ? now() : undefined;
+        return managedInstances(sim) === want ? now() : undefined;
       }, SAMPLE_TIMEOUT_S * 1000, `instances restored after stopping host ${i + 1}`).catch(() => undefined);
       if (tRestored === undefined) {
-        out.failure = `stop ${i + 1}: the hosts did not run all ${fmt(want)} instances again within ${SAMPLE_TIMEOUT_S} s (${fmt(total(instancesByHost(sim)))} running, ${c.tFirst === undefined ? 'no' : fmt(c.seen.size)} of ${fmt(c.affected.size)} affected apps had a replacement request)`;
+        out.failure = `stop ${i + 1}: the hosts did not run all ${fmt(want)} instances again within ${SAMPLE_TIMEOUT_S} s (${fmt(managedInstances(sim))} running, ${c.tFirst === undefined ? 'no' : fmt(c.seen.size)} of ${fmt(c.affected.size)} affected apps had a replacement request)`;
         log(out.failure);
         break;
       }
@@ -294,7 +294,7 @@ async function deployRun(replicas: number): Promise<DeployResult> {
     if (!converged) {
       // Reported as such; nothing after a deploy that did not finish would mean much.
       if (listed < APPS) await sleep(10_000);
-      const failed = { deployed: statuses.deployed(), instances: total(instancesByHost(sim)), listed, log: serves.map((x) => x.tail().slice(-1500)).join('\n') };
+      const failed = { deployed: statuses.deployed(), instances: managedInstances(sim), listed, log: serves.map((x) => x.tail().slice(-1500)).join('\n') };
       log(`${replicas} replica(s): only ${failed.deployed} of ${APPS} apps deployed after ${seconds.toFixed(0)} s (${failed.instances} instances running); replica output: ${failed.log}`);
       statuses.stop();
       peak.stop();
@@ -306,8 +306,8 @@ async function deployRun(replicas: number): Promise<DeployResult> {
     const passSeconds = await metricSum(serves, 'wadm_reconcile_duration_seconds_sum');
     const traffic = (await natsTraffic(serves)).map((v, i) => v - natsBefore[i]!);
     log(`${replicas} replica(s): ${APPS} deployed in ${seconds.toFixed(2)} s (deploy calls took ${deployCalls.toFixed(2)} s; ${passesDuring} passes so far, ${passSeconds.toFixed(2)} s in passes; NATS messages per app: ${(traffic[0]! / APPS).toFixed(1)} in, ${(traffic[1]! / APPS).toFixed(1)} out; ${await metricSum(serves, 'wadm_state_cas_retries_total')} state compare-and-sets lost; CPU s: replicas ${cpu.replicas.map((v) => v.toFixed(2)).join(' ')}, nats-server ${cpu.nats.toFixed(2)}, hosts ${cpu.bench.toFixed(2)})`);
-    const atDeployed = total(instancesByHost(sim));
-    await waitFor(() => total(instancesByHost(sim)) === APPS * 2, 60_000, 'exactly the declared instances running');
+    const atDeployed = managedInstances(sim);
+    await waitFor(() => managedInstances(sim) === APPS * 2, 60_000, 'exactly the declared instances running');
     await quiet([sim], 2000);
     const peakInstances = peak.stop();
     const commands = sim.commandsReceived().actions;
@@ -363,7 +363,7 @@ async function floorRun(placement: Placement[]): Promise<{ seconds: number; requ
       const r = await ctl(nc, LATTICE, `component.scale.${host}`, { component_ref: p.imageRef, component_id: p.componentId, annotations: p.annotations, count: p.count, host_id: host, config: [], allow_update: false });
       if (!r.success) throw new Error(`scale failed: ${r.message}`);
     });
-    await waitFor(() => total(instancesByHost(sim)) === want, 120_000, `${want} instances running`);
+    await waitFor(() => managedInstances(sim) === want, 120_000, `${want} instances running`);
     return { seconds: secondsSince(t0), requests: placement.length };
   });
 }

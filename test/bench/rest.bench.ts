@@ -14,8 +14,7 @@ import {
   commandsOf,
   ctlSniffer,
   instancePeak,
-  instancesByHost,
-  total,
+  managedInstances,
   cpuSecondsOf,
   emit,
   env,
@@ -96,7 +95,7 @@ async function restRun(replicas: number): Promise<RestResult> {
     const declared = all * 2;
     const peak = instancePeak(sims);
     const deployCtl = ctlSniffer(nc);
-    const running = (): number => sims.reduce((n, sim) => n + total(instancesByHost(sim)), 0);
+    const running = (): number => sims.reduce((n, sim) => n + managedInstances(sim), 0);
     const t0 = now();
     await pool(all, IN_FLIGHT, async (i) => {
       const { api, app } = at(i);

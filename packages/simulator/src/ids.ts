@@ -1,4 +1,4 @@
-import { randomBytes, randomInt } from 'node:crypto';
+import { randomBytes, randomFillSync, randomInt } from 'node:crypto';
 
 const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 
@@ -92,9 +92,26 @@ export function generateFriendlyName(): string {
   return `${adjective}-${noun}-${String(randomInt(10000)).padStart(4, '0')}`;
 }
 
+/**
+ * Random bytes for event ids, drawn from one pool refilled 4 KiB at a time: a call per id into the CSPRNG
+ * was a twentieth of a busy simulator's CPU.
+ */
+const pool = Buffer.alloc(4096);
+let poolAt = pool.length;
+
+function randomHex(n: number): string {
+  if (poolAt + n > pool.length) {
+    randomFillSync(pool);
+    poolAt = 0;
+  }
+  const hex = pool.toString('hex', poolAt, poolAt + n);
+  poolAt += n;
+  return hex;
+}
+
 /** A ULID (48-bit ms timestamp + 80 random bits) rendered as a lowercase hyphenated UUID. */
 export function ulidUuid(nowMs: number = Date.now()): string {
-  const hex = nowMs.toString(16).padStart(12, '0').slice(-12) + randomBytes(10).toString('hex');
+  const hex = nowMs.toString(16).padStart(12, '0').slice(-12) + randomHex(10);
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
 }
 

@@ -200,6 +200,19 @@ export class SimulatedLattice {
     this.get(id).kill();
   }
 
+  /**
+   * Component instances (`max_instances`, summed) the live hosts run, only those carrying annotation
+   * `annotation` when given: a count without building a snapshot (benchmarks sample it while they run).
+   */
+  componentInstances(annotation?: string): number {
+    let n = 0;
+    for (const h of this.hostsById.values()) {
+      if (h.state !== 'running' && h.state !== 'starting') continue;
+      for (const c of h.components.values()) if (annotation === undefined || c.annotations.has(annotation)) n += c.maxInstances;
+    }
+    return n;
+  }
+
   /** Ground truth: what every live host runs, and the lattice-wide links and configs. */
   snapshot(): LatticeSnapshot {
     return latticeSnapshot(this.lattice, this.hostsById.values(), this.store);

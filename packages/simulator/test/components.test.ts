@@ -93,6 +93,9 @@ describe('component.scale', () => {
       assert.equal(e.rawData, scaledData(hostId, 4));
       assert.equal(sim.snapshot().hosts[0]?.components[0]?.count, 4);
       assert.deepEqual(sim.snapshot().hosts[0]?.components[0]?.annotations, { new: 'ann' });
+      assert.equal(sim.componentInstances(), 4, 'the cheap count agrees with the snapshot');
+      assert.equal(sim.componentInstances('new'), 4);
+      assert.equal(sim.componentInstances('wasmcloud.dev/appspec'), 0, 'only components carrying the annotation');
       from = wire.mark();
       await wire.request(`component.scale.${hostId}`, scaleBody(hostId, 4, { annotations: { new: 'ann' } }));
       const again = await wire.waitEvent('component_scaled', from);
