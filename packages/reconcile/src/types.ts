@@ -5,6 +5,7 @@
 import type { Manifest, Status } from '@wadm-ts/model';
 import type { LinkDef } from '@wadm-ts/protocol';
 import type { ObservedLattice } from '@wadm-ts/entities';
+import type { ScalerMemo } from './plan/scaler-memo.js';
 
 /** wadm's lattice commands (docs/wire/behaviour.md §4), one control-interface call each. */
 export type Command =
@@ -128,6 +129,11 @@ export interface PlanInput {
   backoffMs?: number;
   /** How long an applied entry no longer wanted stays on record while unseen (default 60 000 ms; see `AppliedRecord.unseen`). */
   unseenGraceMs?: number;
+  /**
+   * The lattice owner's cache of converged scaler evaluations, kept across its passes
+   * (plan/scaler-memo.ts). It only saves work: the output is the same with or without it.
+   */
+  memo?: ScalerMemo;
 }
 
 export interface PlanOutput {

@@ -19,3 +19,4 @@ export { sameLink } from './observed.js';
 export { releasedCounts, releasedMessage, releasedStatus, type ReleasedCounts } from './released.js';
 export { chooseMoves, orderCandidates, rolloutMessage, type RolloutCandidate, type RolloutInput, type RolloutDecision } from './rollout.js';
 export { decideRollout, withRevertNote, revertNote, type RolloutApp, type RevertDecision } from './revert.js';
+export { ScalerMemo } from './scaler-memo.js';

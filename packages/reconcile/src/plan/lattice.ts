@@ -66,7 +66,9 @@ export function planLattice(input: PlanInput): PlanOutput {
 
   const drift: Drift = [];
   const { beingPut, appliedConfigs } = planConfigs(desired, observed, prevApplied, issuer, drift);
-  const scalers = planScalers(desired, { observed, stale, beingPut, load, inflight: inflightByKey, stalled, prevApplied }, issuer, drift);
+  input.memo?.begin(observed.hosts);
+  const scalers = planScalers(desired, { observed, stale, beingPut, load, inflight: inflightByKey, stalled, prevApplied, ...(input.memo ? { memo: input.memo } : {}) }, issuer, drift);
+  input.memo?.end();
   const { appliedLinks, held } = scalers;
   planRemovals(observed, (i) => stale(i) && !held.has(i), issuer, countCleanup);
   const graceMs = input.unseenGraceMs ?? DEFAULT_UNSEEN_GRACE_MS;

@@ -3,7 +3,7 @@ import { APPSPEC_KEY, type LinkDef, MANAGED_BY_KEY, MANAGED_BY_VALUE, sameLinkDe
 
 import { linkIdentity, linkNameKey } from './ids.js';
 import type { Workload } from './desired.js';
-import type { HostEntity, LatticeEntities, ProviderHealth } from '@wadm-ts/entities';
+import type { ComponentEntity, HostEntity, LatticeEntities, ProviderEntity, ProviderHealth } from '@wadm-ts/entities';
 
 /** A component or provider running on one host. */
 export interface Instance {
@@ -36,6 +36,21 @@ export interface ObservedIndex {
 
 const byId = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
+/** Instances per state value: a value the view did not replace gives the very same instance (see scaler-memo.ts). */
+const instances = new WeakMap<ComponentEntity | ProviderEntity, Instance>();
+
+/** The instance a component or provider state value describes (treated as immutable, as the view's values are). */
+export function instanceOf(e: ComponentEntity | ProviderEntity): Instance {
+  let i = instances.get(e);
+  if (i) return i;
+  i =
+    'componentId' in e
+      ? { workload: 'component', hostId: e.hostId, id: e.componentId, imageRef: e.imageRef, count: e.maxInstances, annotations: e.annotations }
+      : { workload: 'provider', hostId: e.hostId, id: e.providerId, imageRef: e.imageRef, count: 1, annotations: e.annotations, health: e.health };
+  instances.set(e, i);
+  return i;
+}
+
 export function indexObserved(o: LatticeEntities): ObservedIndex {
   const hosts = o.hosts.filter((h) => !h.deleted).sort((a, b) => byId(a.id, b.id));
   const hostById = new Map(hosts.map((h) => [h.id, h]));
@@ -43,11 +58,11 @@ export function indexObserved(o: LatticeEntities): ObservedIndex {
   const all: Instance[] = [];
   for (const c of o.components) {
     if (c.deleted || !known.has(c.hostId) || c.maxInstances <= 0) continue;
-    all.push({ workload: 'component', hostId: c.hostId, id: c.componentId, imageRef: c.imageRef, count: c.maxInstances, annotations: c.annotations });
+    all.push(instanceOf(c));
   }
   for (const p of o.providers) {
     if (p.deleted || !known.has(p.hostId)) continue;
-    all.push({ workload: 'provider', hostId: p.hostId, id: p.providerId, imageRef: p.imageRef, count: 1, annotations: p.annotations, health: p.health });
+    all.push(instanceOf(p));
   }
   all.sort((a, b) => byId(a.hostId, b.hostId) || byId(a.workload, b.workload) || byId(a.id, b.id));
   const instances: ObservedIndex['instances'] = { component: new Map(), provider: new Map() };

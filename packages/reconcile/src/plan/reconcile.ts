@@ -16,6 +16,7 @@ import { DEFAULT_BACKOFF_MS, inflightOf, settleInflight } from './inflight.js';
 import { earliestRequeue, planLattice } from './lattice.js';
 import { releasedStatus } from './released.js';
 import { decideRollout, withRevertNote } from './revert.js';
+import type { ScalerMemo } from './scaler-memo.js';
 
 /** One stored app as the manifest view holds it. */
 export interface StoredAppRead {
@@ -60,6 +61,8 @@ export interface ReconcileInput {
   applied: ReadonlyArray<Keyed<AppliedEntity>>;
   backoffMs?: number;
   unseenGraceMs?: number;
+  /** The owner's cache of converged scaler evaluations (see `PlanInput.memo`). */
+  memo?: ScalerMemo;
 }
 
 /** What a pass decided: the runtime executes it in this order (records, commands, removals, statuses). */
@@ -140,6 +143,7 @@ export function reconcile(input: ReconcileInput): ReconcileResult {
     ...(released.length > 0 ? { released } : {}),
     backoffMs: input.backoffMs ?? DEFAULT_BACKOFF_MS,
     ...(input.unseenGraceMs !== undefined ? { unseenGraceMs: input.unseenGraceMs } : {}),
+    ...(input.memo ? { memo: input.memo } : {}),
   };
   const noHosts = observed.hosts.length === 0;
   // A lattice without hosts: nothing can run and nothing can be sent; every deployed app waits (the

@@ -19,6 +19,7 @@ import { releasedOf, type JetStreamContext, type ManifestStore, type ManifestVie
 import type { Logger, Metrics, Tracing } from '@wadm-ts/obs';
 import { commandKey } from '../plan/index.js';
 import { reconcile } from '../plan/reconcile.js';
+import { ScalerMemo } from '../plan/scaler-memo.js';
 import type { Command, InFlight } from '../types.js';
 import { publishCommand } from './commands.js';
 import { LeaseLostError, type Held } from './lease-records.js';
@@ -82,6 +83,8 @@ export class OwnedLattice {
   stored: Set<string> | undefined;
   /** Apps whose record went since a pass of this owner saw it, and whose `undeployed` status is not yet published. */
   readonly gone = new Set<string>();
+  /** Converged scaler evaluations kept between this owner's passes (plan/scaler-memo.ts). */
+  readonly memo = new ScalerMemo();
   constructor(
     readonly held: Held,
     ctx: JetStreamContext,
@@ -177,6 +180,7 @@ export class Reconciler {
       applied: view.applied,
       ...(this.o.backoffMs !== undefined ? { backoffMs: this.o.backoffMs } : {}),
       ...(this.o.unseenGraceMs !== undefined ? { unseenGraceMs: this.o.unseenGraceMs } : {}),
+      memo: owned.memo,
     });
     this.check(h);
 

@@ -1,0 +1,127 @@
+/**
+ * The scaler memo (plan/scaler-memo.ts) only saves work: a sequence of passes planned with one memo
+ * gives exactly what planning each pass afresh gives, through deploys, partial landings, in-flight
+ * entries, upgrades, undeploys, hosts coming and going, label changes, foreign instances, and instances
+ * that stop or change count on their own.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { planLattice, ScalerMemo } from '../src/plan/index.js';
+import type { DeployedApp, InFlight, ObservedLattice, PlanInput, PlanOutput } from '../src/types.js';
+import { appHeader, capability, component, httpLink } from './fixtures.js';
+import { applyToObserved, componentState, deployed, host } from './plan-sim.js';
+import { inflightOf } from './plan-scale.js';
+
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const spreadApp = (name: string, image: string): DeployedApp =>
+  deployed(`${appHeader(name)}
+    - name: c
+      type: component
+      properties: { image: ${image} }
+      traits:
+        - type: spreadscaler
+          properties:
+            instances: 3
+            spread:
+              - name: east
+                weight: 50
+                requirements: { region: east }
+              - name: west
+                weight: 50
+                requirements: { region: west }
+`);
+
+const daemonApp = (name: string): DeployedApp =>
+  deployed(`${appHeader(name)}
+    - name: d
+      type: component
+      properties: { image: ghcr.io/example/${name}:0.1.0 }
+      traits:
+        - type: daemonscaler
+          properties: { instances: 1, spread: [{ name: east, requirements: { region: east } }] }
+`);
+
+const simpleApp = (i: number, image = `ghcr.io/example/s${i}:0.1.0`, version = 'v1'): DeployedApp =>
+  deployed(appHeader(`s-${i}`) + component('c', image, 2) + '\n', version);
+
+const mixedApp = (i: number): DeployedApp =>
+  deployed(appHeader(`m-${i}`) + component('c', `ghcr.io/example/m${i}:0.1.0`, 2) + capability('p', `ghcr.io/example/p${i}:0.1.0`, 1, '', httpLink('c', { config: `addr${i}`, address: `0.0.0.0:${9000 + i}` })) + '\n');
+
+function same(a: PlanOutput, b: PlanOutput, step: number): void {
+  assert.deepEqual(a.commands, b.commands, `step ${step}: commands`);
+  assert.deepEqual(a.statuses, b.statuses, `step ${step}: statuses`);
+  assert.deepEqual(a.applied, b.applied, `step ${step}: applied records`);
+  assert.deepEqual(a.drift, b.drift, `step ${step}: drift`);
+}
+
+for (const seed of [1, 2, 3, 4, 5]) {
+  test(`planning with a memo equals planning afresh, over 60 evolving passes (seed ${seed})`, () => {
+    const random = rng(seed);
+    let hosts = Array.from({ length: 8 }, (_, i) => host(`h${i}`, { region: i % 2 === 0 ? 'east' : 'west' }));
+    let apps: DeployedApp[] = [
+      ...Array.from({ length: 12 }, (_, i) => simpleApp(i)),
+      spreadApp('spread-a', 'ghcr.io/example/sa:0.1.0'),
+      daemonApp('daemon-a'),
+      mixedApp(0),
+      mixedApp(1),
+    ];
+    let observed: ObservedLattice = { hosts, components: [], providers: [], links: [], configs: [], failures: [] };
+    let applied: PlanOutput['applied'] = [];
+    let inflight: InFlight[] = [];
+    const memo = new ScalerMemo();
+    let reused = 0;
+    let now = 1_000_000;
+    for (let step = 0; step < 60; step++) {
+      now += 1000;
+      const input: PlanInput = { lattice: 'default', now, apps, applied, observed: { ...observed, hosts }, inflight: inflight.filter((f) => f.expiresAt > now) };
+      const withMemo = planLattice({ ...input, memo });
+      reused += memo.reused;
+      same(withMemo, planLattice(input), step);
+      // The hosts do some of what was asked; the rest stays in flight for a while.
+      const landed = withMemo.commands.filter(() => random() < 0.6);
+      observed = applyToObserved({ ...observed, hosts }, landed);
+      inflight = [...input.inflight, ...inflightOf(withMemo.commands, now, 3000)];
+      applied = withMemo.applied;
+      const r = random();
+      if (r < 0.08 && hosts.length > 4) {
+        hosts = hosts.filter((_, i) => i !== Math.floor(random() * hosts.length)); // a host goes
+      } else if (r < 0.14) {
+        const n = hosts.length + step;
+        hosts = [...hosts, host(`h-new-${n}`, { region: random() < 0.5 ? 'east' : 'west' })]; // a host comes
+      } else if (r < 0.2) {
+        const i = Math.floor(random() * hosts.length);
+        hosts = hosts.map((h, j) => (j === i ? { ...h, labels: { region: h.labels['region'] === 'east' ? 'west' : 'east' } } : h)); // labels change
+      } else if (r < 0.26) {
+        const i = Math.floor(random() * 12);
+        apps = apps.map((a) => (a.name === `s-${i}` ? simpleApp(i, `ghcr.io/example/s${i}:0.${step + 2}.0`, `v${step + 2}`) : a)); // an upgrade
+      } else if (r < 0.3) {
+        apps = apps.filter((a) => a.name !== `s-${Math.floor(random() * 12)}`); // an undeploy
+      } else if (r < 0.34) {
+        // Someone else's instance of a managed component turns up (a foreign or stale instance).
+        const target = hosts[Math.floor(random() * hosts.length)]!;
+        observed = { ...observed, components: [...observed.components, componentState(target.id, `foreign-${step}`, 'ghcr.io/x/y:1', 1, {})] };
+      } else if (r < 0.4 && observed.components.length > 0) {
+        // A host lost an instance, or reports another count, without being asked (a crash, an operator).
+        const i = Math.floor(random() * observed.components.length);
+        observed = {
+          ...observed,
+          components: random() < 0.5 ? observed.components.filter((_, j) => j !== i) : observed.components.map((c, j) => (j === i ? { ...c, maxInstances: c.maxInstances + 1 } : c)),
+        };
+      } else if (r < 0.46) {
+        // Heartbeat-style rewrite: every value replaced by an equal copy (nothing can be reused, nothing differs).
+        observed = { ...observed, components: observed.components.map((c) => ({ ...c })) };
+      }
+    }
+    assert.ok(reused > 0, `the memo was used (${reused} evaluations reused)`);
+  });
+}
