@@ -13,7 +13,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import type { KV } from '@nats-io/kv';
 import { createLogger } from '@wadm-ts/obs';
-import { LatticeStateStore, StateView, jetStreamContext, removeKey, type StoredValue } from '@wadm-ts/store';
+import { LatticeStateStore, StateView, isKvPut, jetStreamContext, removeKey, type StoredValue } from '@wadm-ts/store';
 import { startNats, type TestNats } from './harness/nats.js';
 import { silent } from './harness/replicas.js';
 
@@ -127,6 +127,35 @@ test('a key whose removal the view has forgotten is still written (the lost comp
     assert.equal(countOf((await kv.get(key))!.json<StoredValue>()), 5, 'and written over the delete marker');
   } finally {
     await r.close();
+    await nc.close();
+  }
+});
+
+test('watch deliveries are told apart from delete and purge markers without parsing their headers (the raw shape is there)', async () => {
+  const nc = await nats.connect();
+  try {
+    const kv = await new Kvm(nc).create('ops', { history: 1 });
+    const rev = await kv.put('a', '1');
+    await kv.update('a', '2', rev); // a value with a header (expected revision)
+    await kv.put('b', '1');
+    await kv.delete('b');
+    await kv.put('c', '1');
+    await kv.purge('c');
+    await kv.create('d', '1');
+    const seen = new Map<string, { put: boolean; op: string; raw: boolean }>();
+    const w = await kv.watch({ key: '>' });
+    for await (const e of w) {
+      const m = (e as unknown as { sm?: { msg?: { _rdata?: unknown } } }).sm?.msg;
+      seen.set(e.key, { put: isKvPut(e), op: e.operation, raw: m?._rdata instanceof Uint8Array });
+      if (seen.size === 4) break;
+    }
+    w.stop();
+    for (const [k, s] of seen) {
+      assert.equal(s.put, s.op === 'PUT', `${k}: ${s.op}`);
+      assert.ok(s.raw, `${k}: the client still exposes the raw message (else every delivery falls back to parsing headers)`);
+    }
+    assert.deepEqual([...seen].map(([k, s]) => `${k}:${s.op}`).sort(), ['a:PUT', 'b:DEL', 'c:PURGE', 'd:PUT']);
+  } finally {
     await nc.close();
   }
 });

@@ -81,6 +81,7 @@ export {
 } from './lattice-state.js';
 export {
   KvMirror,
+  isKvPut,
 } from './kv-mirror.js';
 export {
   ManifestView,

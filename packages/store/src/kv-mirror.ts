@@ -42,6 +42,28 @@ export interface KvMirrorOptions<T> {
   removalMemoryMs?: number;
 }
 
+/** The raw message behind a watch entry of @nats-io/kv 3.x (feature-detected: other shapes use `operation`). */
+interface RawWatchEntry {
+  sm?: { msg?: { _rdata?: unknown; _msg?: { hdr?: unknown } } };
+}
+
+/**
+ * Whether a watch delivery is a value (not a delete or purge marker). Every value written with
+ * compare-and-set carries a header (`Nats-Expected-Last-Subject-Sequence`), and the client's `operation`
+ * parses the whole header block into a map for every delivery; markers are the messages whose header
+ * block names `KV-Operation`, so a search of the raw block answers without parsing it.
+ */
+export function isKvPut(e: KvEntry): boolean {
+  const m = (e as unknown as RawWatchEntry).sm?.msg;
+  const raw = m?._rdata;
+  const hdr = m?._msg?.hdr;
+  if (!(raw instanceof Uint8Array) || typeof hdr !== 'number' || hdr > raw.length) return e.operation === 'PUT';
+  if (hdr <= 0) return true;
+  // Header names are case-insensitive: compare the block lower-cased.
+  if (!Buffer.from(raw.buffer, raw.byteOffset, hdr).toString('latin1').toLowerCase().includes('kv-operation')) return true;
+  return e.operation === 'PUT';
+}
+
 export class KvMirror<T> {
   private readonly entries = new Map<string, MirrorEntry<T>>();
   private readonly listeners: Array<MirrorListener<T>> = [];
@@ -289,7 +311,7 @@ export class KvMirror<T> {
   }
 
   private onEntry(e: KvEntry): void {
-    if (e.operation !== 'PUT') {
+    if (!isKvPut(e)) {
       // A delete/purge marker removes the key (markers are newer than what they remove).
       this.resync?.add(e.key);
       this.seen(e.revision);
