@@ -117,6 +117,9 @@ for (const seed of [1, 2, 3, 4, 5]) {
           ...observed,
           components: random() < 0.5 ? observed.components.filter((_, j) => j !== i) : observed.components.map((c, j) => (j === i ? { ...c, maxInstances: c.maxInstances + 1 } : c)),
         };
+      } else if (r < 0.43) {
+        // An app record rewritten without a new version (rollout history): equal manifests, new objects.
+        apps = apps.map((a) => (random() < 0.5 ? structuredClone(a) : a));
       } else if (r < 0.46) {
         // Heartbeat-style rewrite: every value replaced by an equal copy (nothing can be reused, nothing differs).
         observed = { ...observed, components: observed.components.map((c) => ({ ...c })) };
@@ -125,3 +128,21 @@ for (const seed of [1, 2, 3, 4, 5]) {
     assert.ok(reused > 0, `the memo was used (${reused} evaluations reused)`);
   });
 }
+
+test('a converged lattice whose app records are decoded again (equal manifests, new objects) reuses every scaler', () => {
+  const apps = Array.from({ length: 20 }, (_, i) => simpleApp(i));
+  let observed: ObservedLattice = { hosts: Array.from({ length: 6 }, (_, i) => host(`h${i}`)), components: [], providers: [], links: [], configs: [], failures: [] };
+  let applied: PlanOutput['applied'] = [];
+  for (let i = 0; i < 5; i++) {
+    const p = planLattice({ lattice: 'default', now: 1000 * i, apps, applied, observed, inflight: [] });
+    observed = applyToObserved(observed, p.commands);
+    applied = p.applied;
+  }
+  const memo = new ScalerMemo();
+  const base = { lattice: 'default', now: 10_000, applied, observed, inflight: [] };
+  const first = planLattice({ ...base, apps, memo });
+  assert.equal(first.commands.length, 0, 'converged');
+  const again = planLattice({ ...base, apps: apps.map((a) => structuredClone(a)), memo });
+  assert.equal(memo.reused, 20, 'every scaler reused after its record was decoded again');
+  same(again, first, 0);
+});

@@ -5,8 +5,8 @@
  * A workload scaler's evaluation (`evalWorkload`) depends on its spec, the instances of its entity, the
  * live hosts and their labels, in-flight placements of its entity, and its configs. An evaluation is
  * kept only when it is clean — no command, failure, waiting reason or held instance, every instance the
- * scaler's own — and reused only when the spec is the same object (desired state is memoised per stored
- * manifest), the entity's instances are the very same objects in the same order (`instanceOf` memoises
+ * scaler's own — and reused only when the spec is the same (the same object, as desired state is
+ * memoised per stored manifest, or an equal one after the app record was rewritten), the entity's instances are the very same objects in the same order (`instanceOf` memoises
  * them per state value, and the view replaces a value only when it changes), the hosts and their labels
  * are the same, nothing of the entity is in flight, and its configs gate the same way (ready, nothing to
  * wait for). Then the evaluation would be the same: a clean scaler whose instances are all its own
@@ -21,6 +21,7 @@ import type { HostEntity } from '@wadm-ts/entities';
 import type { WorkloadSpec } from './desired.js';
 import type { ScalerEval } from './evaluation.js';
 import type { Instance } from './observed.js';
+import { sameJson } from './ids.js';
 
 interface Entry {
   spec: WorkloadSpec;
@@ -58,7 +59,12 @@ export class ScalerMemo {
   /** The clean evaluation kept for `spec`, if its inputs are unchanged (`pending`/`gateClean` as above). */
   get(spec: WorkloadSpec, byHost: ReadonlyMap<string, Instance>, pending: boolean, gateClean: boolean): ScalerEval | undefined {
     const e = this.entries.get(spec.id);
-    if (!e || e.spec !== spec || pending || !gateClean || e.instances.length !== byHost.size) return undefined;
+    if (!e || pending || !gateClean || e.instances.length !== byHost.size) return undefined;
+    // A rewritten app record (e.g. its rollout history) decodes into new, equal specs: compared by value once.
+    if (e.spec !== spec) {
+      if (!sameJson(e.spec, spec)) return undefined;
+      e.spec = spec;
+    }
     let i = 0;
     for (const inst of byHost.values()) if (inst !== e.instances[i++]) return undefined;
     this.next.set(spec.id, e);
