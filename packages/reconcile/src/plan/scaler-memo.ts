@@ -22,6 +22,8 @@ import type { WorkloadSpec } from './desired.js';
 import type { ScalerEval } from './evaluation.js';
 import type { Instance } from './observed.js';
 import { sameJson } from './ids.js';
+import { opsFor } from './commands.js';
+import { scalingMessage } from './workloads.js';
 
 interface Entry {
   spec: WorkloadSpec;
@@ -77,6 +79,9 @@ export class ScalerMemo {
     if (pending || !gateClean || ev.commands.length > 0 || ev.failures.length > 0 || ev.waiting.length > 0 || (ev.held?.length ?? 0) > 0) return;
     const instances = [...byHost.values()];
     if (instances.some((i) => i.annotations[SCALER_KEY] !== spec.id)) return;
-    this.next.set(spec.id, { spec, instances, eval: ev });
+    // Kept detached from the pass that made it: `busy` of a clean evaluation is the plain scaling message,
+    // while the evaluation's own closure holds that pass's whole context (observed index, host load).
+    const kept: ScalerEval = { id: ev.id, kind: ev.kind, name: ev.name, app: ev.app, commands: [], failures: [], waiting: [], unhealthy: ev.unhealthy, busy: scalingMessage(opsFor(spec.workload).noun), held: [] };
+    this.next.set(spec.id, { spec, instances, eval: kept });
   }
 }

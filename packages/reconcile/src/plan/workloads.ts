@@ -69,6 +69,14 @@ function spreadFailures(spec: WorkloadSpec, p: Placement, counted: boolean): str
 }
 
 const NO_INSTANCES: ReadonlyMap<string, Instance> = new Map();
+
+/**
+ * A scaler's status message while `n` of its commands are pending. A function of its own (not a closure of
+ * `evalWorkload`), so an evaluation kept by the scaler memo holds nothing of the pass that made it.
+ */
+export function scalingMessage(noun: string): (n: number) => string {
+  return (n) => `Scaling ${noun} on ${n} host(s)`;
+}
 const byId = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 export function evalWorkload(spec: WorkloadSpec, ctx: WorkloadContext): ScalerEval {
@@ -188,7 +196,7 @@ export function evalWorkload(spec: WorkloadSpec, ctx: WorkloadContext): ScalerEv
   }
   const waiting = [...gate.waiting];
   if (deferred > 0) waiting.push(`Waiting for previous instances to stop on ${deferred} host(s)`);
-  let busy = (n: number): string => `Scaling ${ops.noun} on ${n} host(s)`;
+  let busy = scalingMessage(ops.noun);
   if (previous.size > 0) {
     const movingHosts = new Set(candidates.filter((c) => c.moving).map((c) => c.host));
     let available = 0;
