@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 /** Comparing wadm's lattice state in KV with the simulator's ground truth, and driving hosts over ctl. */
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { LatticeRef } from '@wadm-ts/protocol';
+import { seededRandom } from '@wadm-ts/dev';
 import { readLatticeSnapshot, type LatticeStateStore } from '@wadm-ts/store';
 import type { LatticeSnapshot as SimSnapshot } from '@wadm-ts/simulator';
 
@@ -42,17 +43,8 @@ export async function ctl(nc: NatsConnection, lattice: string, suffix: string, b
   return JSON.parse(m.string()) as { success: boolean; message: string; response?: unknown };
 }
 
-/** A small deterministic PRNG (mulberry32) so storms are reproducible. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small deterministic PRNG (mulberry32) so storms are reproducible (`seededRandom` of @wadm-ts/dev). */
+export const rng = seededRandom;
 
 export function pick<T>(r: () => number, xs: readonly T[]): T {
   return xs[Math.floor(r() * xs.length)]!;

@@ -7,3 +7,4 @@ export {
 } from './cluster.js';
 export { freePort, hostPortOf, isTcpReachable, natsHealthy } from './probes.js';
 export { NatsServerMissingError, type LocalNats } from './process.js';
+export { seededRandom } from './random.js';

@@ -6,22 +6,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { seededRandom } from '@wadm-ts/dev';
 import { planLattice, ScalerMemo } from '../src/plan/index.js';
 import type { DeployedApp, InFlight, ObservedLattice, PlanInput, PlanOutput } from '../src/types.js';
 import { appHeader, capability, component, httpLink } from './fixtures.js';
 import { applyToObserved, componentState, deployed, host } from './plan-sim.js';
 import { inflightOf } from './plan-scale.js';
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = seededRandom;
 
 const spreadApp = (name: string, image: string): DeployedApp =>
   deployed(`${appHeader(name)}
