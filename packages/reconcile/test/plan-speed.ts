@@ -7,7 +7,7 @@
  * in flight, none or half of them landed), and of settling those in-flight entries. Machines shared
  * with other work are noisy: compare the minimums (CPU time counts this process only, GC threads included).
  */
-import { earliestRequeue, isSatisfied, planLattice, settleInflight } from '../src/plan/index.js';
+import { earliestRequeue, isSatisfied, planLattice, ScalerMemo, settleInflight } from '../src/plan/index.js';
 import type { PlanInput } from '../src/types.js';
 import { applyToObserved } from './plan-sim.js';
 import { convergeLattice, inflightOf, manyApps, manyHosts, mixedApps } from './plan-scale.js';
@@ -44,6 +44,9 @@ console.log(`set-up: ${nApps} apps x ${nHosts} hosts, ${observed.components.leng
 const now = 2_000_000;
 const converged: PlanInput = { lattice: 'default', now, apps, applied: final.applied, observed, inflight: [] };
 time('converged pass', RUNS, () => planLattice(converged));
+// The owner keeps a memo across its passes (plan/scaler-memo.ts): converged scalers are not evaluated again.
+const memo = new ScalerMemo();
+time('converged pass, with the owner\'s scaler memo', RUNS, () => planLattice({ ...converged, memo }));
 
 const first = planLattice({ ...converged, observed: empty });
 const midDeploy: PlanInput = { ...converged, observed: empty, inflight: inflightOf(first.commands, now) };
