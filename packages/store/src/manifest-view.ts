@@ -56,7 +56,9 @@ export class ManifestView {
 
   constructor(o: { name: string; open: () => Promise<KV>; jsm: JetStreamManager; logger: Logger }) {
     this.logger = o.logger;
-    this.mirror = new KvMirror<Uint8Array>({ ...o, decode: (_k, d) => d });
+    // A copy: the delivered bytes are a view into the socket read they came in with, and keeping the view
+    // would keep that whole read buffer alive for as long as the record is held.
+    this.mirror = new KvMirror<Uint8Array>({ ...o, decode: (_k, d) => d.slice() });
     this.mirror.onChange((key) => {
       this.decoded.delete(key);
       const before = this.indexes.get(key)?.set;
