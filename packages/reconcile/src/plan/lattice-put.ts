@@ -5,7 +5,7 @@
 import type { ScalerStatus } from '@wadm-ts/model';
 import type { AppliedRecord, InFlight, PlanOutput } from '../types.js';
 import { putConfig } from './commands.js';
-import { configGate, configHash } from './configs.js';
+import { configHash } from './configs.js';
 import type { ScalerMemo } from './scaler-memo.js';
 import type { AppDesired, ScalerSpec } from './desired.js';
 import type { ScalerEval } from './evaluation.js';
@@ -73,23 +73,9 @@ export interface ScalerContext {
   memo?: ScalerMemo;
 }
 
-const NO_INSTANCES: ReadonlyMap<string, Instance> = new Map();
-
 function evaluate(s: ScalerSpec, x: ScalerContext, beingPut: ReadonlySet<string>): ScalerEval {
   const { observed, stale, load, inflight, stalled, memo } = x;
-  if (s.type === 'workload') {
-    const run = (): ScalerEval => evalWorkload(s, { observed, isStale: stale, beingPut, load, inflight, stalled: stalled.has, keepStalled: stalled.keep });
-    if (!memo) return run();
-    const byHost = observed.instances[s.workload].get(s.name) ?? NO_INSTANCES;
-    const pending = load.pendingOf(s.workload, s.name) !== undefined;
-    const gate = configGate(s.configs, observed.configs, beingPut);
-    const gateClean = gate.ready && gate.failures.length === 0 && gate.waiting.length === 0;
-    const kept = memo.get(s, byHost, pending, gateClean);
-    if (kept) return kept;
-    const e = run();
-    memo.put(s, byHost, pending, gateClean, e);
-    return e;
-  }
+  if (s.type === 'workload') return evalWorkload(s, { observed, isStale: stale, beingPut, load, inflight, stalled: stalled.has, keepStalled: stalled.keep, ...(memo ? { memo } : {}) });
   if (s.type === 'link') return evalLink(s, observed, beingPut);
   return { id: s.id, kind: s.kind, name: s.name, app: s.app, commands: [], failures: [], waiting: [], unhealthy: 0, busy: () => '', fixed: s.status };
 }

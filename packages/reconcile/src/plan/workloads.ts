@@ -15,6 +15,7 @@ import { chooseMoves, rolloutMessage, type RolloutCandidate } from './rollout.js
 import type { LatticeLoad, PendingPlacement } from './placement.js';
 import { place, type HostSlot, type Placement } from './place.js';
 import type { HostEntity } from '@wadm-ts/entities';
+import type { ScalerMemo } from './scaler-memo.js';
 
 export interface WorkloadContext {
   observed: ObservedIndex;
@@ -32,6 +33,8 @@ export interface WorkloadContext {
    */
   stalled?: (app: string, hostId: string, componentId: string, image: string) => boolean;
   keepStalled?: (app: string, hostId: string, componentId: string, image: string) => void;
+  /** Converged evaluations kept from the owner's earlier passes (scaler-memo.ts); absent: always evaluated. */
+  memo?: ScalerMemo;
 }
 
 /**
@@ -83,6 +86,11 @@ export function evalWorkload(spec: WorkloadSpec, ctx: WorkloadContext): ScalerEv
   const ops = opsFor(spec.workload);
   const byHost = ctx.observed.instances[spec.workload].get(spec.name) ?? NO_INSTANCES;
   const pending = ctx.load.pendingOf(spec.workload, spec.name);
+  const gate = configGate(spec.configs, ctx.observed.configs, ctx.beingPut);
+  // A converged evaluation kept from an earlier pass stands while its inputs are unchanged (scaler-memo.ts).
+  const gateClean = gate.ready && gate.failures.length === 0 && gate.waiting.length === 0;
+  const kept = ctx.memo?.get(spec, byHost, pending !== undefined, gateClean);
+  if (kept) return kept;
   // The previous version's instances (host → instance), and those of them that are updated in place.
   const previous = new Map<string, Instance>();
   const inPlace = new Set<string>();
@@ -150,7 +158,6 @@ export function evalWorkload(spec: WorkloadSpec, ctx: WorkloadContext): ScalerEv
       );
     } else for (const h of stalled) inPlace.delete(h);
   }
-  const gate = configGate(spec.configs, ctx.observed.configs, ctx.beingPut);
   const commands: Command[] = [];
   let deferred = 0;
   let unhealthy = 0;
@@ -214,7 +221,7 @@ export function evalWorkload(spec: WorkloadSpec, ctx: WorkloadContext): ScalerEv
     busy = () => message;
     waiting.splice(0, waiting.length, ...gate.waiting, message);
   }
-  return {
+  const result: ScalerEval = {
     id: spec.id,
     kind: spec.kind,
     name: spec.name,
@@ -226,4 +233,6 @@ export function evalWorkload(spec: WorkloadSpec, ctx: WorkloadContext): ScalerEv
     busy,
     held: [...previous.values()],
   };
+  ctx.memo?.put(spec, byHost, pending !== undefined, gateClean, result);
+  return result;
 }
