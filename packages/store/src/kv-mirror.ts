@@ -64,6 +64,23 @@ export function isKvPut(e: KvEntry): boolean {
   return e.operation === 'PUT';
 }
 
+/**
+ * A wait that `register` hooks up (it is handed `settle`, and returns how to unhook it): settled by the
+ * first `settle(value)`, or with `timedOut` after `timeoutMs`, when it is unhooked.
+ */
+function timedWait<V>(timeoutMs: number, timedOut: V, register: (settle: (v: V) => void) => () => void): Promise<V> {
+  return new Promise((resolve) => {
+    const t = setTimeout(() => {
+      unhook();
+      resolve(timedOut);
+    }, timeoutMs);
+    const unhook = register((v) => {
+      clearTimeout(t);
+      resolve(v);
+    });
+  });
+}
+
 export class KvMirror<T> {
   private readonly entries = new Map<string, MirrorEntry<T>>();
   private readonly listeners: Array<MirrorListener<T>> = [];
@@ -184,24 +201,17 @@ export class KvMirror<T> {
    */
   newerThan(key: string, after: number, timeoutMs: number): Promise<MirrorEntry<T> | undefined | null> {
     if (this.revisionOf(key) > after) return Promise.resolve(this.entries.get(key));
-    return new Promise((resolve) => {
+    return timedWait<MirrorEntry<T> | undefined | null>(timeoutMs, null, (settle) => {
       let list = this.keyWaiters.get(key);
       if (!list) this.keyWaiters.set(key, (list = []));
-      const w = {
-        after,
-        resolve: (e: MirrorEntry<T> | undefined): void => {
-          clearTimeout(t);
-          resolve(e);
-        },
-      };
+      const w = { after, resolve: settle };
       list.push(w);
-      const t = setTimeout(() => {
+      return () => {
         const l = this.keyWaiters.get(key);
         const i = l?.indexOf(w) ?? -1;
         if (l && i >= 0) l.splice(i, 1);
         if (l?.length === 0) this.keyWaiters.delete(key);
-        resolve(null);
-      }, timeoutMs);
+      };
     });
   }
 
@@ -221,20 +231,13 @@ export class KvMirror<T> {
   /** Resolve once every bucket message up to `seq` has been seen (or after `timeoutMs`: returns false). */
   caughtUp(seq: number, timeoutMs = 5000): Promise<boolean> {
     if (this.maxRevision >= seq) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const t = setTimeout(() => {
+    return timedWait<boolean>(timeoutMs, false, (settle) => {
+      const w = { seq, resolve: () => settle(true) };
+      this.waiters.push(w);
+      return () => {
         const i = this.waiters.indexOf(w);
         if (i >= 0) this.waiters.splice(i, 1);
-        resolve(false);
-      }, timeoutMs);
-      const w = {
-        seq,
-        resolve: () => {
-          clearTimeout(t);
-          resolve(true);
-        },
       };
-      this.waiters.push(w);
     });
   }
 
