@@ -91,7 +91,7 @@ export class KvMirror<T> {
   private stopWatch: (() => void) | undefined;
   private readonly waiters: Array<{ seq: number; resolve: () => void }> = [];
   /** Per key: callers waiting for the mirror to hold it above a revision (see `newerThan`). */
-  private readonly keyWaiters = new Map<string, Array<{ after: number; resolve: (e: MirrorEntry<T> | undefined) => void }>>();
+  private readonly keyWaiters = new Map<string, Array<{ after: number; resolve: () => void }>>();
   /**
    * Keys removed (locally or by a marker) → the revision of the removal: a watch that lags behind our own
    * delete must not bring back a value older than it.
@@ -194,17 +194,16 @@ export class KvMirror<T> {
   }
 
   /**
-   * Resolves once the mirror holds `key` at a revision above `after`: with its entry, or undefined when
-   * that revision removed it; with null after `timeoutMs` if nothing newer was delivered. A writer that
-   * lost a compare-and-set waits here for the winner's write, which the watch is about to deliver,
-   * instead of reading KV.
+   * Resolves true once the mirror holds `key` at a revision above `after` (a value, or its removal), false
+   * after `timeoutMs` if nothing newer was delivered. A writer that lost a compare-and-set waits here for
+   * the winner's write, which the watch is about to deliver, instead of reading KV.
    */
-  newerThan(key: string, after: number, timeoutMs: number): Promise<MirrorEntry<T> | undefined | null> {
-    if (this.revisionOf(key) > after) return Promise.resolve(this.entries.get(key));
-    return timedWait<MirrorEntry<T> | undefined | null>(timeoutMs, null, (settle) => {
+  newerThan(key: string, after: number, timeoutMs: number): Promise<boolean> {
+    if (this.revisionOf(key) > after) return Promise.resolve(true);
+    return timedWait(timeoutMs, false, (settle) => {
       let list = this.keyWaiters.get(key);
       if (!list) this.keyWaiters.set(key, (list = []));
-      const w = { after, resolve: settle };
+      const w = { after, resolve: () => settle(true) };
       list.push(w);
       return () => {
         const l = this.keyWaiters.get(key);
@@ -224,14 +223,13 @@ export class KvMirror<T> {
     const rest = list.filter((w) => w.after >= rev);
     if (rest.length === 0) this.keyWaiters.delete(key);
     else this.keyWaiters.set(key, rest);
-    const e = this.entries.get(key);
-    for (const w of due) w.resolve(e);
+    for (const w of due) w.resolve();
   }
 
   /** Resolve once every bucket message up to `seq` has been seen (or after `timeoutMs`: returns false). */
   caughtUp(seq: number, timeoutMs = 5000): Promise<boolean> {
     if (this.maxRevision >= seq) return Promise.resolve(true);
-    return timedWait<boolean>(timeoutMs, false, (settle) => {
+    return timedWait(timeoutMs, false, (settle) => {
       const w = { seq, resolve: () => settle(true) };
       this.waiters.push(w);
       return () => {

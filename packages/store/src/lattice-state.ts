@@ -134,8 +134,8 @@ export interface StateCache {
   applyLocal(key: string, value: StoredValue | undefined, revision: number): void;
   /** The revision held for `key` (its entry, or a removal still remembered), 0 when none. */
   revisionOf(key: string): number;
-  /** The entry once held above `after` (undefined: removed), or null when nothing newer came within `timeoutMs`. */
-  newerThan(key: string, after: number, timeoutMs: number): Promise<{ value: StoredValue; revision: number } | undefined | null>;
+  /** True once it holds `key` above revision `after` (a value or its removal); false when nothing newer came within `timeoutMs`. */
+  newerThan(key: string, after: number, timeoutMs: number): Promise<boolean>;
 }
 
 /**
@@ -225,9 +225,8 @@ export class LatticeStateStore {
         }
         this.onConflict();
         const lost = cur?.revision ?? expected ?? 0;
-        const newer = this.cache?.ready ? await this.cache.newerThan(key, lost, VIEW_WAIT_MS) : null;
-        if (newer !== null && newer !== undefined) from = { cur: newer as Loaded<T>, expected: newer.revision };
-        else if (newer === undefined && this.cache) from = { cur: null, expected: this.cache.revisionOf(key) };
+        // Once the view holds the key past the lost revision (a value, or its removal), decide on the view.
+        if (this.cache?.ready && (await this.cache.newerThan(key, lost, VIEW_WAIT_MS))) from = this.fromView<T>(key);
         else await casBackoff(attempt);
         continue;
       }

@@ -99,7 +99,7 @@ export class StateView {
     return this.mirror.revisionOf(key);
   }
 
-  newerThan(key: string, after: number, timeoutMs: number): Promise<MirrorEntry<StoredValue> | undefined | null> {
+  newerThan(key: string, after: number, timeoutMs: number): Promise<boolean> {
     return this.mirror.newerThan(key, after, timeoutMs);
   }
 
