@@ -37,17 +37,17 @@ export interface ObservedIndex {
 const byId = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /** Instances per state value: a value the view did not replace gives the very same instance (see scaler-memo.ts). */
-const instances = new WeakMap<ComponentEntity | ProviderEntity, Instance>();
+const instanceMemo = new WeakMap<ComponentEntity | ProviderEntity, Instance>();
 
 /** The instance a component or provider state value describes (treated as immutable, as the view's values are). */
 export function instanceOf(e: ComponentEntity | ProviderEntity): Instance {
-  let i = instances.get(e);
+  let i = instanceMemo.get(e);
   if (i) return i;
   i =
     'componentId' in e
       ? { workload: 'component', hostId: e.hostId, id: e.componentId, imageRef: e.imageRef, count: e.maxInstances, annotations: e.annotations }
       : { workload: 'provider', hostId: e.hostId, id: e.providerId, imageRef: e.imageRef, count: 1, annotations: e.annotations, health: e.health };
-  instances.set(e, i);
+  instanceMemo.set(e, i);
   return i;
 }
 

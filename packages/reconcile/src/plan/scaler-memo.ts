@@ -35,7 +35,7 @@ export class ScalerMemo {
   private entries = new Map<string, Entry>();
   private next = new Map<string, Entry>();
   private hostsKey: string | undefined;
-  /** Scalers evaluated and reused in the current pass (for tests and metrics). */
+  /** Scalers reused in the current pass (read by tests). */
   reused = 0;
 
   /** Start a pass over these live hosts: a change of hosts or labels forgets everything. */
