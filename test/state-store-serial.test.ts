@@ -4,7 +4,9 @@
  * same key; handled side by side, the second used to lose its compare-and-set every time (a backoff, a
  * read and a second write).
  *
- * Across processes (replicas), those two events are often handled by two of them. The one that loses the
+ * Updates of one key that meet in one process are group-committed: decided in order, written once.
+ *
+ * Across processes (replicas), those two events are sometimes handled by two of them. The one that loses the
  * compare-and-set decides again on its view once the view has the winner's write, instead of reading KV.
  */
 import { after, before, test } from 'node:test';
@@ -46,6 +48,94 @@ test('concurrent updates of one key from one process: all applied in call order,
     assert.equal((e!.json() as { n: number }).n, 25, 'every update saw the one before it');
     assert.equal(conflicts, 0, 'no update lost a compare-and-set to another of the same process');
     assert.deepEqual(order, Array.from({ length: 25 }, (_, i) => i), 'decided in call order, each once');
+    assert.equal(e!.revision, 1, 'updates issued in one turn were written once, together');
+  } finally {
+    await nc.close();
+  }
+});
+
+test('updates of one key group-commit: one write per batch, each caller answered as if written alone, a throwing decision fails only its caller', async () => {
+  const nc = await nats.connect();
+  try {
+    const kv = await new Kvm(nc).create('group', { history: 1 });
+    const store = new LatticeStateStore(kv, await jetstreamManager(nc), 'group');
+    const key = 'lat._.l.comp.h.c';
+    const bump = (): Promise<{ written?: StoredValue; previous?: StoredValue }> => store.update<StoredValue>(key, (cur) => ({ write: counter(countOf(cur) + 1) }));
+    // One turn: the first starts a batch, the others join it; a skip and a throw in between.
+    const first = bump();
+    const skip = store.update<StoredValue>(key, () => ({ skip: true }));
+    const boom = assert.rejects(
+      store.update<StoredValue>(key, () => {
+        throw new Error('bad decision');
+      }),
+      /bad decision/,
+    );
+    const second = bump();
+    const [r1, r2, r3] = await Promise.all([first, skip, second]);
+    await boom;
+    assert.deepEqual([r1.previous, countOf(r1.written)], [undefined, 1], 'the first decided on the absent key');
+    assert.equal(countOf(r2.previous), 1, 'the skip saw the first decision');
+    assert.equal(r2.written, undefined);
+    assert.deepEqual([countOf(r3.previous), countOf(r3.written)], [1, 2], 'the last decided on the first');
+    const e = await kv.get(key);
+    assert.deepEqual([countOf(e!.json<StoredValue>()), e!.revision], [2, 1], 'the batch was one write, of its last value');
+
+    // An update issued while a batch is being written joins the next batch, which waits for it.
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let writing!: () => void;
+    const firstWrite = new Promise<void>((r) => (writing = r));
+    const update = kv.update.bind(kv);
+    let writes = 0;
+    kv.update = async (k, d, v) => {
+      writes++;
+      if (writes === 1) {
+        writing();
+        await gate;
+      }
+      return update(k, d, v);
+    };
+    const inFlight = bump();
+    await firstWrite; // the first batch is writing
+    const later = [bump(), bump(), bump()];
+    release();
+    const results = await Promise.all([inFlight, ...later]);
+    assert.deepEqual(results.map((r) => countOf(r.written)), [3, 4, 5, 6]);
+    assert.equal(writes, 2, 'the three that came during the write were written together');
+    assert.equal(countOf((await kv.get(key))!.json<StoredValue>()), 6);
+  } finally {
+    await nc.close();
+  }
+});
+
+test('a batch that loses its compare-and-set is decided again, whole, on the winning value', async () => {
+  const nc = await nats.connect();
+  try {
+    const kv = await new Kvm(nc).create('refold', { history: 1 });
+    let conflicts = 0;
+    const store = new LatticeStateStore(kv, await jetstreamManager(nc), 'refold', () => conflicts++);
+    const key = 'lat._.l.meta';
+    await kv.put(key, JSON.stringify(counter(10)));
+    const update = kv.update.bind(kv);
+    let intruded = false;
+    kv.update = async (k, d, v) => {
+      if (!intruded) {
+        intruded = true;
+        await kv.put(key, JSON.stringify(counter(100))); // another replica wins meanwhile
+      }
+      return update(k, d, v);
+    };
+    const seen: number[] = [];
+    const bump = (): Promise<{ written?: StoredValue; previous?: StoredValue }> =>
+      store.update<StoredValue>(key, (cur) => {
+        seen.push(countOf(cur));
+        return { write: counter(countOf(cur) + 1) };
+      });
+    const [a, b] = await Promise.all([bump(), bump()]);
+    assert.equal(conflicts, 1);
+    assert.deepEqual(seen, [10, 11, 100, 101], 'both decisions ran again, in order, on the winner');
+    assert.deepEqual([countOf(a.previous), countOf(a.written), countOf(b.previous), countOf(b.written)], [100, 101, 101, 102]);
+    assert.equal(countOf((await kv.get(key))!.json<StoredValue>()), 102);
   } finally {
     await nc.close();
   }

@@ -123,8 +123,6 @@ export interface Loaded<T> {
 
 const MAX_ATTEMPTS = 500;
 
-const noop = (): void => undefined;
-
 /** An in-memory copy of the bucket that the store may read instead of KV (see `useView`). */
 export interface StateCache {
   readonly ready: boolean;
@@ -144,6 +142,42 @@ export interface StateCache {
  * millisecond or two; the wait only runs out when the view cannot know (a removal it has forgotten).
  */
 const VIEW_WAIT_MS = 50;
+
+type Decide = (current: StoredValue | undefined) => KeyDecision<StoredValue>;
+type UpdateResult = { written?: StoredValue; previous?: StoredValue };
+interface Waiter {
+  decide: Decide;
+  resolve(r: UpdateResult): void;
+  reject(err: unknown): void;
+}
+
+/**
+ * Run a batch's decisions in order, each on the value the one before it decided: what each waiter is
+ * answered, and the value to write (undefined: every decision skipped). A decision that throws answers
+ * its own waiter with the error and leaves the batch (`waiters` is who is still in it).
+ */
+function fold(start: StoredValue | undefined, batch: readonly Waiter[]): { waiters: Waiter[]; results: UpdateResult[]; last: StoredValue | undefined } {
+  const waiters: Waiter[] = [];
+  const results: UpdateResult[] = [];
+  let value = start;
+  let last: StoredValue | undefined;
+  for (const w of batch) {
+    let d: KeyDecision<StoredValue>;
+    try {
+      d = w.decide(value);
+    } catch (err) {
+      w.reject(err);
+      continue;
+    }
+    waiters.push(w);
+    if ('skip' in d) results.push(value !== undefined ? { previous: value } : {});
+    else {
+      results.push(value !== undefined ? { written: d.write, previous: value } : { written: d.write });
+      value = last = d.write;
+    }
+  }
+  return { waiters, results, last };
+}
 
 export class LatticeStateStore {
   private cache: StateCache | undefined;
@@ -181,65 +215,95 @@ export class LatticeStateStore {
   /**
    * Compare-and-set one key: `decide` sees the current value (or undefined) and says what to write;
    * on a lost race it runs again on the fresh value. Returns what was written, or undefined.
+   *
+   * Updates of one key from this process are group-committed. They never race each other: an update
+   * waits for the one in flight, and every update that arrives meanwhile (or in the same turn of the
+   * event loop, e.g. the two `component_scaled` events a host sends for one start) joins one batch,
+   * whose decisions run in arrival order, each on what the one before it decided, and whose last
+   * value is written once. Each caller is answered as if its own decision had been written alone: the
+   * same values, in the same order, that writing them one after the other stores.
    */
-  async update<T extends StoredValue>(key: string, decide: (current: T | undefined) => KeyDecision<T>): Promise<{ written?: T; previous?: T }> {
-    // Updates of one key from this process run one after the other: each starts from the revision the
-    // previous one wrote (the view has it at once), instead of losing a compare-and-set to it.
-    const prev = this.updating.get(key);
-    const run = (prev ? prev.then(noop, noop) : Promise.resolve()).then(() => this.updateNow(key, decide));
-    const tail = run.then(noop, noop);
-    this.updating.set(key, tail);
-    void tail.then(() => {
-      if (this.updating.get(key) === tail) this.updating.delete(key);
+  update<T extends StoredValue>(key: string, decide: (current: T | undefined) => KeyDecision<T>): Promise<{ written?: T; previous?: T }> {
+    return new Promise((resolve, reject) => {
+      const waiter = { decide: decide as Decide, resolve: resolve as (r: UpdateResult) => void, reject };
+      const open = this.batches.get(key);
+      if (open) {
+        open.push(waiter);
+        return;
+      }
+      const batch: Waiter[] = [waiter];
+      this.batches.set(key, batch);
+      const start = (): void => {
+        this.batches.delete(key);
+        const run = this.commit(key, batch);
+        this.inFlight.set(key, run);
+        void run.then(() => {
+          if (this.inFlight.get(key) === run) this.inFlight.delete(key);
+        });
+      };
+      const ahead = this.inFlight.get(key);
+      if (ahead) void ahead.then(start);
+      else setImmediate(start);
     });
-    return run;
   }
 
-  /** Updates of a key under way in this process (the last one's settlement), see `update`. */
-  private readonly updating = new Map<string, Promise<void>>();
+  /** Per key: the batch still taking updates (not started), and the commit of the one before it. */
+  private readonly batches = new Map<string, Waiter[]>();
+  private readonly inFlight = new Map<string, Promise<void>>();
 
-  private async updateNow<T extends StoredValue>(key: string, decide: (current: T | undefined) => KeyDecision<T>): Promise<{ written?: T; previous?: T }> {
+  /** Decide a batch on the current value and write its result once; answers every waiter, never rejects. */
+  private async commit(key: string, batch: Waiter[]): Promise<void> {
     // From the view while it is ready (no read): the value and revision it holds, or, for a key it holds
     // no value of, the revision of the removal it remembers (0 if none). After a lost race, from the view
     // again once it has the winner's write; from KV only when the view has nothing newer in time.
-    let from: { cur: Loaded<T> | null; expected: number } | undefined = this.fromView<T>(key);
-    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      let cur: Loaded<T> | null;
-      let expected: number | undefined;
-      if (from) {
-        cur = from.cur;
-        expected = from.expected;
-      } else cur = await this.read<T>(key);
-      from = undefined;
-      const d = decide(cur?.value);
-      if ('skip' in d) return cur ? { previous: cur.value } : {};
-      const data = JSON.stringify(d.write);
-      let rev: number;
-      try {
-        // No value: created, on the remembered removal's revision when there is one (KV's create would
-        // read the key after a lost race; the view or the read below does that here).
-        rev = cur ? await this.kv.update(key, data, cur.revision) : expected !== undefined ? await this.kv.put(key, data, { previousSeq: expected }) : await this.kv.create(key, data);
-      } catch (err) {
-        if (!isCasConflict(err)) {
-          throw new StorageError(`writing lattice state failed: ${(err as Error).message}`, { bucket: this.bucket, key, op: 'update' }, { cause: err });
+    let from: { cur: Loaded<StoredValue> | null; expected: number } | undefined = this.fromView(key);
+    let waiters = batch;
+    try {
+      for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+        let cur: Loaded<StoredValue> | null;
+        let expected: number | undefined;
+        if (from) {
+          cur = from.cur;
+          expected = from.expected;
+        } else cur = await this.read(key);
+        from = undefined;
+        const folded = fold(cur?.value, waiters);
+        waiters = folded.waiters;
+        if (folded.last === undefined) {
+          waiters.forEach((w, i) => w.resolve(folded.results[i]!));
+          return;
         }
-        this.onConflict();
-        const lost = cur?.revision ?? expected ?? 0;
-        // Once the view holds the key past the lost revision (a value, or its removal), decide on the view.
-        if (this.cache?.ready && (await this.cache.newerThan(key, lost, VIEW_WAIT_MS))) from = this.fromView<T>(key);
-        else await casBackoff(attempt);
-        continue;
+        const data = JSON.stringify(folded.last);
+        let rev: number;
+        try {
+          // No value: created, on the remembered removal's revision when there is one (KV's create would
+          // read the key after a lost race; the view or the read below does that here).
+          rev = cur ? await this.kv.update(key, data, cur.revision) : expected !== undefined ? await this.kv.put(key, data, { previousSeq: expected }) : await this.kv.create(key, data);
+        } catch (err) {
+          if (!isCasConflict(err)) {
+            throw new StorageError(`writing lattice state failed: ${(err as Error).message}`, { bucket: this.bucket, key, op: 'update' }, { cause: err });
+          }
+          this.onConflict();
+          const lost = cur?.revision ?? expected ?? 0;
+          // Once the view holds the key past the lost revision (a value, or its removal), decide on the view.
+          if (this.cache?.ready && (await this.cache.newerThan(key, lost, VIEW_WAIT_MS))) from = this.fromView(key);
+          else await casBackoff(attempt);
+          continue;
+        }
+        this.cache?.applyLocal(key, folded.last, rev);
+        waiters.forEach((w, i) => w.resolve(folded.results[i]!));
+        return;
       }
-      this.cache?.applyLocal(key, d.write, rev);
-      return cur ? { written: d.write, previous: cur.value } : { written: d.write };
+      throw new StorageError(`gave up after ${MAX_ATTEMPTS} compare-and-set conflicts`, { bucket: this.bucket, key, op: 'update' });
+    } catch (err) {
+      for (const w of waiters) w.reject(err);
     }
-    throw new StorageError(`gave up after ${MAX_ATTEMPTS} compare-and-set conflicts`, { bucket: this.bucket, key, op: 'update' });
   }
 
   /** What the view holds for `key` to decide and compare-and-set on, or undefined when it is not ready. */
-  private fromView<T extends StoredValue>(key: string): { cur: Loaded<T> | null; expected: number } | undefined {
+  private fromView(key: string): { cur: Loaded<StoredValue> | null; expected: number } | undefined {
     if (!this.cache?.ready) return undefined;
-    const e = this.cache.get(key) as Loaded<T> | undefined;
+    const e = this.cache.get(key);
     return e ? { cur: e, expected: e.revision } : { cur: null, expected: this.cache.revisionOf(key) };
   }
 
