@@ -10,7 +10,7 @@ import type { JetStreamClient } from '@nats-io/jetstream';
 import PQueue from 'p-queue';
 import { API_QUEUE_GROUP, HISTORY_UNSUPPORTED, apiSubscription, parseApiSubject, type ParsedApiSubject } from '@wadm-ts/protocol';
 import type { LatticeRef } from '@wadm-ts/protocol';
-import { ManifestKeyCollisionError, ManifestStore, StatusStore, StorageError } from '@wadm-ts/store';
+import { ManifestKeyCollisionError, ManifestStore, StatusStore, StorageError, type JsPublisher } from '@wadm-ts/store';
 import type { Logger, Metrics, Tracing } from '@wadm-ts/obs';
 import type { Planner } from './plan.js';
 import { ApiError, KV_SAFE_TOKEN, checkedName, errorBody } from './request.js';
@@ -23,6 +23,8 @@ import { getModel, listModels, modelStatus, modelVersions, summaries } from './h
 export interface ApiServerOptions {
   nc: NatsConnection;
   js: JetStreamClient;
+  /** Publishes events with their acknowledgements on one subscription; `js` when absent. */
+  publisher?: JsPublisher;
   manifests: ManifestStore;
   statuses: StatusStore;
   logger: Logger;
@@ -54,7 +56,7 @@ export class ApiServer {
   private readonly ctx: HandlerContext;
 
   constructor(private readonly o: ApiServerOptions) {
-    this.ctx = { js: o.js, manifests: o.manifests, statuses: o.statuses, signal: o.signal, planner: o.planner };
+    this.ctx = { js: o.js, publisher: o.publisher, manifests: o.manifests, statuses: o.statuses, signal: o.signal, planner: o.planner };
     this.queue = new PQueue({ concurrency: o.maxJobs ?? 256 });
     this.maxBody = o.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
     this.requests = o.metrics.counter('wadm_api_requests_total', 'API requests handled, by operation and result', ['operation', 'result']);

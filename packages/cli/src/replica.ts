@@ -6,7 +6,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { ApiServer } from '@wadm-ts/api';
 import { createLogger, Metrics, Tracing, type Logger } from '@wadm-ts/obs';
-import { LatticeStateStore, ManifestView, StateView, retryTransient } from '@wadm-ts/store';
+import { LatticeStateStore, ManifestView, StateView, coalesceSocketWrites, retryTransient } from '@wadm-ts/store';
 import type { HostReaper, IngestWorker } from '@wadm-ts/ingest';
 import { PlanPreviewer, ReconcileSignaler, ensureReconcileStream, type CommandWorker, type LatticeWork, type Leases, type Owners, type Reconciler } from '@wadm-ts/reconcile';
 import type { DestinationStream } from 'pino';
@@ -56,7 +56,9 @@ export async function startReplica(cfg: ReplicaConfig, opts: StartOptions = {}):
   const tracing = Tracing.start({ enabled: cfg.tracing, ...(cfg.tracingEndpoint ? { endpoint: cfg.tracingEndpoint } : {}), replica: cfg.replicaId, logger });
 
   const nc = await connectWithRetry(cfg, logger, opts.connectTimeoutMs);
-  logger.info({ server: nc.getServer() }, 'connected to NATS');
+  // The data connection carries many messages per socket read: its writes go out once per turn of the
+  // event loop (not the control-request connection, see coalesceSocketWrites).
+  logger.info({ server: nc.getServer(), coalescedWrites: coalesceSocketWrites(nc) }, 'connected to NATS');
   metrics.natsConnection('data', () => nc.stats());
   const stores = await openStores(cfg, nc, logger, metrics);
   const { ctx, retry, manifests, statuses, state } = stores;
@@ -72,6 +74,7 @@ export async function startReplica(cfg: ReplicaConfig, opts: StartOptions = {}):
     planner: (req) => previewer.preview({ ref: req.scope, app: req.name, deployed: req.deployed, candidate: req.candidate, others: req.others, released: req.released }),
     nc,
     js: ctx.js,
+    ...(ctx.publisher ? { publisher: ctx.publisher } : {}),
     manifests,
     statuses,
     logger,

@@ -9,6 +9,7 @@ import { describeError } from './retry.js';
 import { isStreamNameExists, jetStreamErrCode, JsErrCode } from './js-errors.js';
 import { storageOf, streamInfo, warn, type JetStreamContext } from './jetstream-context.js';
 import { reconcileStream } from './stream-update.js';
+import { withLeanWrites } from './js-publisher.js';
 
 /**
  * Open (creating when missing) a KV bucket with history 1, the configured storage and replicas; an
@@ -31,6 +32,7 @@ export async function ensureBucket(ctx: JetStreamContext, name: string): Promise
   }
   const info = await streamInfo(ctx, bucketStream(name));
   if (info) await reconcileStream(ctx, info, { storage: opts.storage });
+  if (ctx.publisher) withLeanWrites(kv, ctx.publisher);
   return kv;
 }
 

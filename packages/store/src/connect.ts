@@ -54,7 +54,7 @@ export function connectionOptions(s: NatsSettings): NodeConnectionOptions {
   return opts;
 }
 
-export { natsRequestPatched } from './nats-patches.js';
+export { coalesceSocketWrites, natsRequestPatched } from './nats-patches.js';
 
 /** A server list fit for logs: passwords (and tokens in the user part) replaced by `***`. */
 export function redactServers(server: string): string {

@@ -19,6 +19,7 @@ export {
   isWorkQueueConsumerConflict,
 } from './js-errors.js';
 export {
+  coalesceSocketWrites,
   connectionOptions,
   connectNats,
   isAuthFailure,
@@ -31,6 +32,7 @@ export {
   type JetStreamContext,
   type JetStreamSettings,
 } from './jetstream-context.js';
+export { JsPublisher, withLeanWrites, type LeanPublishOptions } from './js-publisher.js';
 export {
   ensureStream,
   streamName,

@@ -7,6 +7,7 @@ import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '@wadm-ts/obs';
 import { isStreamNotFound } from './js-errors.js';
+import { JsPublisher } from './js-publisher.js';
 
 export interface JetStreamSettings {
   domain?: string;
@@ -21,6 +22,8 @@ export interface JetStreamContext {
   js: JetStreamClient;
   jsm: JetStreamManager;
   kvm: Kvm;
+  /** Publishes with their acknowledgements on one subscription (js-publisher.ts); the buckets ensureBucket opens write through it. */
+  publisher?: JsPublisher;
   settings: JetStreamSettings;
   /** Where ensureStream / ensureBucket log refused updates and conflicts (process warnings when absent). */
   logger?: StreamLogger;
@@ -42,7 +45,7 @@ export async function jetStreamContext(nc: NatsConnection, settings: JetStreamSe
   const o = settings.domain ? { domain: settings.domain } : {};
   const js = jetstream(nc, o);
   const jsm = await jetstreamManager(nc, o);
-  return { nc, js, jsm, kvm: new Kvm(js), settings, streams: new Map(), ...(opts.logger ? { logger: opts.logger } : {}) };
+  return { nc, js, jsm, kvm: new Kvm(js), publisher: new JsPublisher(nc), settings, streams: new Map(), ...(opts.logger ? { logger: opts.logger } : {}) };
 }
 
 export function storageOf(s: JetStreamSettings): StorageType {

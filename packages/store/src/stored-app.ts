@@ -53,8 +53,24 @@ function withReleased(app: StoredApp, v: unknown): StoredApp {
   return released ? { ...app, released } : app;
 }
 
+/**
+ * Canonical JSON of manifests already encoded, by object: a record is rewritten whole (a deploy, a
+ * healthy mark) while its versions' manifests stay the same objects. Manifests are never mutated once
+ * stored or decoded (the planner memoises its desired state on the same identity).
+ */
+const manifestJson = new WeakMap<Manifest, string>();
+
+function encodedManifest(m: Manifest): string {
+  let json = manifestJson.get(m);
+  if (json === undefined) {
+    json = serializeManifest(m);
+    manifestJson.set(m, json);
+  }
+  return json;
+}
+
 export function encodeStoredApp(app: StoredApp): string {
-  const entries = app.versions.map((v) => `${JSON.stringify(v.version)}:${serializeManifest(v.manifest)}`);
+  const entries = app.versions.map((v) => `${JSON.stringify(v.version)}:${encodedManifest(v.manifest)}`);
   const released = releasedOf(app);
   const extra = released ? `,${JSON.stringify(RELEASED_KEY)}:${JSON.stringify({ version: released.version })}` : '';
   const rollout = app.rollout ? `,"rollout":${encodeRollout(app.rollout)}` : '';

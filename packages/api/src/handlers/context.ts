@@ -7,7 +7,7 @@ import type { JetStreamClient } from '@nats-io/jetstream';
 import { manifestToJson, type Manifest } from '@wadm-ts/model';
 import { MANIFEST_PUBLISHED, MANIFEST_UNPUBLISHED, cloudEvent, wadmEventSubject } from '@wadm-ts/protocol';
 import type { LatticeRef } from '@wadm-ts/protocol';
-import type { ManifestStore, StatusStore, StoredApp } from '@wadm-ts/store';
+import type { JsPublisher, ManifestStore, StatusStore, StoredApp } from '@wadm-ts/store';
 import type { Logger } from '@wadm-ts/obs';
 import { dependentsBlock } from '../decisions.js';
 import { ApiError, type RequestBody } from '../request.js';
@@ -16,6 +16,8 @@ import type { Planner } from '../plan.js';
 
 export interface HandlerContext {
   js: JetStreamClient;
+  /** Publishes events with their acknowledgements on one subscription (the replica's); `js` when absent. */
+  publisher?: JsPublisher | undefined;
   manifests: ManifestStore;
   statuses: StatusStore;
   /** Ask for the lattice to be reconciled (deploy, undeploy, delete of a deployed version). */
@@ -53,7 +55,8 @@ export async function announce(ctx: HandlerContext, req: ApiRequest, change: Dep
   ctx.signal?.(req.scope, published ? 'deploy' : 'undeploy');
   try {
     const ev = cloudEvent('wadm', published ? MANIFEST_PUBLISHED : MANIFEST_UNPUBLISHED, published ? manifestToJson(change.manifest) : { name: change.name });
-    await ctx.js.publish(wadmEventSubject(req.scope.lattice, kind), JSON.stringify(ev));
+    const subject = wadmEventSubject(req.scope.lattice, kind);
+    await (ctx.publisher ? ctx.publisher.publish(subject, JSON.stringify(ev)) : ctx.js.publish(subject, JSON.stringify(ev)));
     return undefined;
   } catch (err) {
     req.log.error({ err }, `publishing ${kind} failed`);

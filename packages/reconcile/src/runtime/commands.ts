@@ -81,6 +81,12 @@ export async function ensureCommandResources(ctx: JetStreamContext): Promise<str
   return stream;
 }
 
+function withMsgId(msgId: string): ReturnType<typeof headers> {
+  const h = headers();
+  h.set('Nats-Msg-Id', msgId);
+  return h;
+}
+
 export async function publishCommand(ctx: JetStreamContext, ref: LatticeRef, command: Command | Command[], msgId: string, opts: PublishOptions = {}): Promise<boolean> {
   const env: CommandEnvelope = {
     lattice: ref.lattice,
@@ -89,8 +95,8 @@ export async function publishCommand(ctx: JetStreamContext, ref: LatticeRef, com
     ...(Array.isArray(command) ? { commands: command } : { command }),
     ...(opts.expiresAt !== undefined ? { expiresAt: opts.expiresAt } : {}),
   };
-  const h = headers();
-  h.set('Nats-Msg-Id', msgId);
-  const ack = await ctx.js.publish(commandSubject(ref), JSON.stringify(env), { headers: h });
+  const ack = ctx.publisher
+    ? await ctx.publisher.publish(commandSubject(ref), JSON.stringify(env), { msgID: msgId })
+    : await ctx.js.publish(commandSubject(ref), JSON.stringify(env), { headers: withMsgId(msgId) });
   return !ack.duplicate;
 }
