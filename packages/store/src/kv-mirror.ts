@@ -15,7 +15,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { KV, KvEntry } from '@nats-io/kv';
-import type { JetStreamManager } from '@nats-io/jetstream';
+import type { JetStreamManager, JsMsg } from '@nats-io/jetstream';
+import { nuid } from '@nats-io/nats-core';
 import type { Logger } from '@wadm-ts/obs';
 
 export interface MirrorEntry<T> {
@@ -42,26 +43,78 @@ export interface KvMirrorOptions<T> {
   removalMemoryMs?: number;
 }
 
-/** The raw message behind a watch entry of @nats-io/kv 3.x (feature-detected: other shapes use `operation`). */
-interface RawWatchEntry {
-  sm?: { msg?: { _rdata?: unknown; _msg?: { hdr?: unknown } } };
+/** The raw message of @nats-io/nats-core 3.x (feature-detected: other shapes parse the headers). */
+interface RawMsg {
+  _rdata?: unknown;
+  _msg?: { hdr?: unknown };
 }
 
 /**
  * Whether a watch delivery is a value (not a delete or purge marker). Every value written with
  * compare-and-set carries a header (`Nats-Expected-Last-Subject-Sequence`), and the client's `operation`
  * parses the whole header block into a map for every delivery; markers are the messages whose header
- * block names `KV-Operation`, so a search of the raw block answers without parsing it.
+ * block names `KV-Operation`, so a search of the raw block answers without parsing it. `parsed` answers
+ * from the parsed headers when the raw block is not there or names `KV-Operation`.
  */
-export function isKvPut(e: KvEntry): boolean {
-  const m = (e as unknown as RawWatchEntry).sm?.msg;
+function isPutMessage(m: RawMsg | undefined, parsed: () => boolean): boolean {
   const raw = m?._rdata;
   const hdr = m?._msg?.hdr;
-  if (!(raw instanceof Uint8Array) || typeof hdr !== 'number' || hdr > raw.length) return e.operation === 'PUT';
+  if (!(raw instanceof Uint8Array) || typeof hdr !== 'number' || hdr > raw.length) return parsed();
   if (hdr <= 0) return true;
   // Header names are case-insensitive: compare the block lower-cased.
   if (!Buffer.from(raw.buffer, raw.byteOffset, hdr).toString('latin1').toLowerCase().includes('kv-operation')) return true;
-  return e.operation === 'PUT';
+  return parsed();
+}
+
+/** `isPutMessage` for an entry of the client's `kv.watch`. */
+export function isKvPut(e: KvEntry): boolean {
+  return isPutMessage((e as unknown as { sm?: { msg?: RawMsg } }).sm?.msg, () => e.operation === 'PUT');
+}
+
+/** One delivery of a bucket watch: the key, its revision, the value (empty for a marker) and whether it is a value. */
+type Delivery = (key: string, revision: number, value: Uint8Array, put: boolean) => void;
+
+/** What `Bucket.watch` of @nats-io/kv 3.x builds its ordered push consumer from (feature-detected). */
+interface BucketInternals {
+  _buildCC(k: string, content: string, opts: { headers_only: boolean }): Record<string, unknown>;
+  js: { consumers: { getPushConsumer(stream: string, cc: Record<string, unknown>): Promise<PushConsumer> } };
+  stream: string;
+  prefixLen: number;
+  encodeKey(k: string): string;
+}
+interface PushConsumer {
+  consume(o: { callback: (m: JsMsg) => void }): Promise<{ stop(): void; closed(): Promise<unknown> }>;
+}
+
+/**
+ * Watch every key of `kv` from its last values on, handing each delivery to `deliver` as it arrives. The
+ * ordered push consumer is the one the client's `kv.watch` uses (gaps, heartbeats and flow control are the
+ * client's), consumed with a callback: a delivery is not wrapped in an entry and queued for an async
+ * iterator first, which cost a busy replica as much as everything it does with the delivery. With a
+ * client that builds its watch differently, `kv.watch` is used.
+ */
+async function watchBucket(kv: KV, deliver: Delivery): Promise<{ stop(): void; closed: Promise<void> }> {
+  const b = kv as unknown as Partial<BucketInternals>;
+  if (typeof b._buildCC === 'function' && typeof b.js?.consumers?.getPushConsumer === 'function' && typeof b.stream === 'string' && typeof b.prefixLen === 'number' && b.encodeKey?.('a.b_=c') === 'a.b_=c') {
+    const cc = { ...b._buildCC('>', 'last_value', { headers_only: false }), name: `KV_WATCHER_${nuid.next()}` };
+    const oc = await b.js.consumers.getPushConsumer(b.stream, cc);
+    const prefixLen = b.prefixLen;
+    const iter = await oc.consume({
+      callback: (m) => {
+        const raw = (m as unknown as { msg?: RawMsg }).msg;
+        deliver(m.subject.substring(prefixLen), m.seq, m.data, isPutMessage(raw, () => {
+          const op = m.headers?.get('KV-Operation');
+          return op !== 'DEL' && op !== 'PURGE';
+        }));
+      },
+    });
+    return { stop: () => iter.stop(), closed: iter.closed().then(() => undefined, () => undefined) };
+  }
+  const iter = await kv.watch({ key: '>' });
+  const closed = (async () => {
+    for await (const e of iter) deliver(e.key, e.revision, e.value, isKvPut(e));
+  })();
+  return { stop: () => iter.stop(), closed };
 }
 
 /**
@@ -227,6 +280,25 @@ export class KvMirror<T> {
   }
 
   /** Resolve once every bucket message up to `seq` has been seen (or after `timeoutMs`: returns false). */
+  /**
+   * True once the watch itself has delivered the bucket up to stream sequence `seq` (a write of this
+   * process applied at its acknowledgement does not count): then every write before it is in the mirror.
+   * False when that takes longer than `timeoutMs`.
+   */
+  delivered(seq: number, timeoutMs: number): Promise<boolean> {
+    if (this.watchRevision >= seq) return Promise.resolve(true);
+    return timedWait(timeoutMs, false, (settle) => {
+      const w = { seq, resolve: () => settle(true) };
+      this.deliveredWaiters.push(w);
+      return () => {
+        const i = this.deliveredWaiters.indexOf(w);
+        if (i >= 0) this.deliveredWaiters.splice(i, 1);
+      };
+    });
+  }
+
+  private readonly deliveredWaiters: Array<{ seq: number; resolve: () => void }> = [];
+
   caughtUp(seq: number, timeoutMs = 5000): Promise<boolean> {
     if (this.maxRevision >= seq) return Promise.resolve(true);
     return timedWait(timeoutMs, false, (settle) => {
@@ -290,7 +362,18 @@ export class KvMirror<T> {
    * those keys can come from it any more, and no acknowledged write of ours is that late.
    */
   private seen(revision: number): void {
-    if (revision > this.watchRevision) this.watchRevision = revision;
+    if (revision > this.watchRevision) {
+      this.watchRevision = revision;
+      if (this.deliveredWaiters.length > 0) {
+        for (let i = this.deliveredWaiters.length - 1; i >= 0; i--) {
+          const w = this.deliveredWaiters[i]!;
+          if (w.seq <= revision) {
+            this.deliveredWaiters.splice(i, 1);
+            w.resolve();
+          }
+        }
+      }
+    }
     const memory = this.o.removalMemoryMs ?? 60_000;
     const now = performance.now();
     if (now - this.lastPrune < memory / 2 || this.removedAt.size === 0) return;
@@ -311,38 +394,38 @@ export class KvMirror<T> {
     }
   }
 
-  private onEntry(e: KvEntry): void {
-    if (!isKvPut(e)) {
+  private onEntry(key: string, revision: number, value: Uint8Array, put: boolean): void {
+    if (!put) {
       // A delete/purge marker removes the key (markers are newer than what they remove).
-      this.resync?.add(e.key);
-      this.seen(e.revision);
-      const cur = this.entries.get(e.key);
-      if (!cur) this.markRemoved(e.key, e.revision);
-      else if (cur.revision < e.revision || this.resync) {
-        this.entries.delete(e.key);
-        this.markRemoved(e.key, e.revision);
-        for (const l of this.listeners) l(e.key, cur.value, undefined);
+      this.resync?.add(key);
+      this.seen(revision);
+      const cur = this.entries.get(key);
+      if (!cur) this.markRemoved(key, revision);
+      else if (cur.revision < revision || this.resync) {
+        this.entries.delete(key);
+        this.markRemoved(key, revision);
+        for (const l of this.listeners) l(key, cur.value, undefined);
       }
-      this.bump(e.revision);
-      this.wake(e.key);
+      this.bump(revision);
+      this.wake(key);
       return;
     }
-    this.seen(e.revision);
+    this.seen(revision);
     if (!this.resync) {
       // Already applied (this process's own write, applied at its ack) or older than a removal: no decode.
-      const cur = this.entries.get(e.key);
-      if ((cur && cur.revision >= e.revision) || (!cur && this.removedRevision(e.key) >= e.revision)) {
-        this.bump(e.revision);
+      const cur = this.entries.get(key);
+      if ((cur && cur.revision >= revision) || (!cur && this.removedRevision(key) >= revision)) {
+        this.bump(revision);
         return;
       }
     }
     let v: T | undefined;
     try {
-      v = this.o.decode(e.key, e.value);
+      v = this.o.decode(key, value);
     } catch {
       v = undefined;
     }
-    this.apply(e.key, v, e.revision);
+    this.apply(key, v, revision);
   }
 
   private async run(ready: () => void): Promise<void> {
@@ -351,8 +434,26 @@ export class KvMirror<T> {
     while (!this.stopped) {
       try {
         this.kv ??= await this.o.open();
-        const iter = await this.kv.watch({ key: '>' });
-        this.stopWatch = () => iter.stop();
+        let failed: unknown;
+        // Deliveries that arrive before this session is set up (below) wait for it, in order.
+        let held: Array<Parameters<Delivery>> | undefined = [];
+        let watch: { stop(): void; closed: Promise<void> } | undefined;
+        const take: Delivery = (key, revision, value, put) => {
+          if (this.stopped || failed !== undefined) return;
+          if (held) {
+            held.push([key, revision, value, put]);
+            return;
+          }
+          try {
+            this.onEntry(key, revision, value, put);
+          } catch (err) {
+            // A listener failed: reopen (the initial values rebuild the mirror) rather than go on without it.
+            failed = err;
+            setImmediate(() => watch?.stop());
+          }
+        };
+        watch = await watchBucket(this.kv, take);
+        this.stopWatch = () => watch?.stop();
         const last = (await this.o.jsm.streams.info(`KV_${this.o.name}`)).state.last_seq;
         if (!first) {
           // Reopened: the initial values rebuild the mirror; keys they do not mention are gone.
@@ -382,10 +483,11 @@ export class KvMirror<T> {
         };
         if (last === 0) announce();
         else void this.caughtUp(last, 60_000).then(announce);
-        for await (const e of iter) {
-          this.onEntry(e);
-          if (this.stopped) break;
-        }
+        const early = held;
+        held = undefined;
+        for (const d of early) take(...d);
+        await watch.closed;
+        if (failed !== undefined) throw failed;
         if (!announced) announce();
       } catch (err) {
         if (this.stopped) break;

@@ -21,6 +21,7 @@ import { performance } from 'node:perf_hooks';
 import type { LatticeRef } from '@wadm-ts/protocol';
 import { isCasConflict, removeKey } from '@wadm-ts/store';
 import { claimedLease, encodeLeaseRecord, isLeaseOf, isPresenceKey, leaseKey, refOfLease, releasedLease, unownedLease, withIdleSince, type Held, type LeaseRecord, type LeaseValue } from './lease-records.js';
+import { RenewalUnconfirmedError } from './presence.js';
 import { balanceStep, offerShare, releaseVictim, shuffle } from './lease-share.js';
 import { LeaseTable, type LeaseTableOptions } from './lease-table.js';
 
@@ -51,7 +52,13 @@ export class Leases extends LeaseTable {
   async start(): Promise<void> {
     this.stopped = false;
     await this.mirror.start();
-    await this.presence.renew();
+    try {
+      await this.presence.renew();
+    } catch (err) {
+      // Written but not yet seen on the watch: the first tick renews again.
+      if (!(err instanceof RenewalUnconfirmedError)) throw err;
+      this.o.logger.warn({ err: err.message }, 'first presence renewal not confirmed yet; will retry');
+    }
     const every = Math.max(20, Math.min(250, Math.floor(this.o.leaseMs / 8)));
     this.timer = setInterval(() => this.schedule(), every);
     this.beat = setInterval(() => this.presence.stallCheck(), 100);

@@ -22,6 +22,14 @@ export interface PresenceOptions {
   onOverwritten: () => void;
 }
 
+/** A renewal was written but the lease watch did not deliver it in time: the validity was not extended. */
+export class RenewalUnconfirmedError extends Error {
+  constructor(readonly revision: number) {
+    super(`the lease watch did not deliver this replica's renewal (revision ${revision}) in time`);
+    this.name = 'RenewalUnconfirmedError';
+  }
+}
+
 export class Presence {
   readonly incarnation = randomUUID();
   private revision = 0;
@@ -109,6 +117,11 @@ export class Presence {
       const rev = this.revision ? await kv.update(key, encodeLeaseRecord(value), this.revision) : await kv.put(key, encodeLeaseRecord(value));
       this.revision = rev;
       this.o.mirror.applyLocal(key, value, rev);
+      // Current only once the lease watch has delivered this renewal: it has then delivered every lease
+      // write made before it, such as another replica's takeover while this process was paused, so no
+      // command is checked against a lease table older than the renewal that makes this replica current.
+      // Not delivered in time: the validity is not extended, and the next tick renews again.
+      if (!(await this.o.mirror.delivered(rev, Math.max(100, this.o.leaseMs / 4)))) throw new RenewalUnconfirmedError(rev);
       this.validUntil = sent + this.o.leaseMs - this.safetyMs;
       this.lastRenewSent = sent;
       this.validGauge.set(1);

@@ -1,0 +1,44 @@
+/**
+ * KvMirror watches a bucket through the client's ordered push consumer with a callback
+ * (packages/store/src/kv-mirror.ts, watchBucket), not through `kv.watch`'s entry queue: values, markers,
+ * and the initial values all come through it.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import { createLogger } from '@wadm-ts/obs';
+import { KvMirror, removeKey } from '@wadm-ts/store';
+import { startNats, waitFor, type TestNats } from './harness/nats.js';
+import { silent } from './harness/replicas.js';
+
+let nats: TestNats;
+before(async () => {
+  nats = await startNats();
+});
+after(async () => {
+  await nats.stop();
+});
+
+test('the mirror follows a bucket without kv.watch: initial values, updates, removals', async () => {
+  const nc = await nats.connect();
+  try {
+    const jsm = await jetstreamManager(nc);
+    const kv = await new Kvm(nc).create('direct', { history: 1 });
+    await kv.put('a', '1');
+    await kv.put('b', '1');
+    const rb = await kv.put('b', '2');
+    kv.watch = () => Promise.reject(new Error('kv.watch is not used'));
+    const mirror = new KvMirror<string>({ name: 'direct', open: async () => kv, jsm, logger: createLogger({ replica: 'test', level: 'silent', destination: silent }), decode: (_k, d) => new TextDecoder().decode(d) });
+    await mirror.start();
+    assert.equal(mirror.ready, true);
+    assert.deepEqual([mirror.get('a')?.value, mirror.get('b')?.value], ['1', '2'], 'initial values (the last of each key)');
+    const rc = await kv.put('c', '3');
+    await removeKey(kv, 'b', rb);
+    await waitFor(() => mirror.get('c')?.revision === rc && mirror.get('b') === undefined, 10_000, 'an update and a removal');
+    assert.ok(mirror.revisionOf('b') > rb, 'the removal is remembered at its revision');
+    await mirror.stop();
+  } finally {
+    await nc.close();
+  }
+});
