@@ -71,6 +71,35 @@ export function isKvPut(e: KvEntry): boolean {
   return isPutMessage((e as unknown as { sm?: { msg?: RawMsg } }).sm?.msg, () => e.operation === 'PUT');
 }
 
+/** A wait for a stream sequence (see `waitForSeq`). */
+interface SeqWaiter {
+  seq: number;
+  resolve: () => void;
+}
+
+/** Wait on `waiters` until `releaseUpTo` passes `seq`: true, or false after `timeoutMs`. */
+function waitForSeq(waiters: SeqWaiter[], seq: number, timeoutMs: number): Promise<boolean> {
+  return timedWait(timeoutMs, false, (settle) => {
+    const w = { seq, resolve: () => settle(true) };
+    waiters.push(w);
+    return () => {
+      const i = waiters.indexOf(w);
+      if (i >= 0) waiters.splice(i, 1);
+    };
+  });
+}
+
+/** Resolve the waits of `waiters` for sequences up to `revision`. */
+function releaseUpTo(waiters: SeqWaiter[], revision: number): void {
+  for (let i = waiters.length - 1; i >= 0; i--) {
+    const w = waiters[i]!;
+    if (w.seq <= revision) {
+      waiters.splice(i, 1);
+      w.resolve();
+    }
+  }
+}
+
 /** One delivery of a bucket watch: the key, its revision, the value (empty for a marker) and whether it is a value. */
 type Delivery = (key: string, revision: number, value: Uint8Array, put: boolean) => void;
 
@@ -142,7 +171,7 @@ export class KvMirror<T> {
   private stopped = false;
   private loop: Promise<void> | undefined;
   private stopWatch: (() => void) | undefined;
-  private readonly waiters: Array<{ seq: number; resolve: () => void }> = [];
+  private readonly waiters: SeqWaiter[] = [];
   /** Per key: callers waiting for the mirror to hold it above a revision (see `newerThan`). */
   private readonly keyWaiters = new Map<string, Array<{ after: number; resolve: () => void }>>();
   /**
@@ -279,37 +308,22 @@ export class KvMirror<T> {
     for (const w of due) w.resolve();
   }
 
-  /** Resolve once every bucket message up to `seq` has been seen (or after `timeoutMs`: returns false). */
   /**
    * True once the watch itself has delivered the bucket up to stream sequence `seq` (a write of this
    * process applied at its acknowledgement does not count): then every write before it is in the mirror.
    * False when that takes longer than `timeoutMs`.
    */
   delivered(seq: number, timeoutMs: number): Promise<boolean> {
-    if (this.watchRevision >= seq) return Promise.resolve(true);
-    return timedWait(timeoutMs, false, (settle) => {
-      const w = { seq, resolve: () => settle(true) };
-      this.deliveredWaiters.push(w);
-      return () => {
-        const i = this.deliveredWaiters.indexOf(w);
-        if (i >= 0) this.deliveredWaiters.splice(i, 1);
-      };
-    });
+    return this.watchRevision >= seq ? Promise.resolve(true) : waitForSeq(this.deliveredWaiters, seq, timeoutMs);
   }
 
-  private readonly deliveredWaiters: Array<{ seq: number; resolve: () => void }> = [];
+  private readonly deliveredWaiters: SeqWaiter[] = [];
 
+  /** Resolve once every bucket message up to `seq` has been seen (or after `timeoutMs`: returns false). */
   caughtUp(seq: number, timeoutMs = 5000): Promise<boolean> {
-    if (this.maxRevision >= seq) return Promise.resolve(true);
-    return timedWait(timeoutMs, false, (settle) => {
-      const w = { seq, resolve: () => settle(true) };
-      this.waiters.push(w);
-      return () => {
-        const i = this.waiters.indexOf(w);
-        if (i >= 0) this.waiters.splice(i, 1);
-      };
-    });
+    return this.maxRevision >= seq ? Promise.resolve(true) : waitForSeq(this.waiters, seq, timeoutMs);
   }
+
 
   /** Wait until the mirror has seen everything the bucket held when this was called. */
   async sync(timeoutMs = 5000): Promise<boolean> {
@@ -364,15 +378,7 @@ export class KvMirror<T> {
   private seen(revision: number): void {
     if (revision > this.watchRevision) {
       this.watchRevision = revision;
-      if (this.deliveredWaiters.length > 0) {
-        for (let i = this.deliveredWaiters.length - 1; i >= 0; i--) {
-          const w = this.deliveredWaiters[i]!;
-          if (w.seq <= revision) {
-            this.deliveredWaiters.splice(i, 1);
-            w.resolve();
-          }
-        }
-      }
+      releaseUpTo(this.deliveredWaiters, revision);
     }
     const memory = this.o.removalMemoryMs ?? 60_000;
     const now = performance.now();
@@ -384,14 +390,7 @@ export class KvMirror<T> {
   private bump(revision: number): void {
     if (revision <= this.maxRevision) return;
     this.maxRevision = revision;
-    if (this.waiters.length === 0) return;
-    for (let i = this.waiters.length - 1; i >= 0; i--) {
-      const w = this.waiters[i]!;
-      if (w.seq <= revision) {
-        this.waiters.splice(i, 1);
-        w.resolve();
-      }
-    }
+    releaseUpTo(this.waiters, revision);
   }
 
   private onEntry(key: string, revision: number, value: Uint8Array, put: boolean): void {
