@@ -14,6 +14,7 @@ import assert from 'node:assert/strict';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import type { KV } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { createLogger } from '@wadm-ts/obs';
 import { LatticeStateStore, StateView, isKvPut, jetStreamContext, removeKey, type StoredValue } from '@wadm-ts/store';
 import { startNats, type TestNats } from './harness/nats.js';
@@ -27,12 +28,18 @@ after(async () => {
   await nats.stop();
 });
 
+/** A new bucket and a store over it without a view (every decision starts from a KV read); `conflicts` counts lost compare-and-sets. */
+async function plainStore(nc: NatsConnection, bucket: string): Promise<{ kv: KV; store: LatticeStateStore; conflicts: () => number }> {
+  const kv = await new Kvm(nc).create(bucket, { history: 1 });
+  let conflicts = 0;
+  const store = new LatticeStateStore(kv, await jetstreamManager(nc), bucket, () => conflicts++);
+  return { kv, store, conflicts: () => conflicts };
+}
+
 test('concurrent updates of one key from one process: all applied in call order, no compare-and-set lost', async () => {
   const nc = await nats.connect();
   try {
-    const kv = await new Kvm(nc).create('serial', { history: 1 });
-    let conflicts = 0;
-    const store = new LatticeStateStore(kv, await jetstreamManager(nc), 'serial', () => conflicts++);
+    const { kv, store, conflicts } = await plainStore(nc, 'serial');
     const key = 'lat._.l.meta';
     const order: number[] = [];
     await Promise.all(
@@ -46,7 +53,7 @@ test('concurrent updates of one key from one process: all applied in call order,
     );
     const e = await kv.get(key);
     assert.equal((e!.json() as { n: number }).n, 25, 'every update saw the one before it');
-    assert.equal(conflicts, 0, 'no update lost a compare-and-set to another of the same process');
+    assert.equal(conflicts(), 0, 'no update lost a compare-and-set to another of the same process');
     assert.deepEqual(order, Array.from({ length: 25 }, (_, i) => i), 'decided in call order, each once');
     assert.equal(e!.revision, 1, 'updates issued in one turn were written once, together');
   } finally {
@@ -57,8 +64,7 @@ test('concurrent updates of one key from one process: all applied in call order,
 test('updates of one key group-commit: one write per batch, each caller answered as if written alone, a throwing decision fails only its caller', async () => {
   const nc = await nats.connect();
   try {
-    const kv = await new Kvm(nc).create('group', { history: 1 });
-    const store = new LatticeStateStore(kv, await jetstreamManager(nc), 'group');
+    const { kv, store } = await plainStore(nc, 'group');
     const key = 'lat._.l.comp.h.c';
     const bump = (): Promise<{ written?: StoredValue; previous?: StoredValue }> => store.update<StoredValue>(key, (cur) => ({ write: counter(countOf(cur) + 1) }));
     // One turn: the first starts a batch, the others join it; a skip and a throw in between.
@@ -111,9 +117,7 @@ test('updates of one key group-commit: one write per batch, each caller answered
 test('a batch that loses its compare-and-set is decided again, whole, on the winning value', async () => {
   const nc = await nats.connect();
   try {
-    const kv = await new Kvm(nc).create('refold', { history: 1 });
-    let conflicts = 0;
-    const store = new LatticeStateStore(kv, await jetstreamManager(nc), 'refold', () => conflicts++);
+    const { kv, store, conflicts } = await plainStore(nc, 'refold');
     const key = 'lat._.l.meta';
     await kv.put(key, JSON.stringify(counter(10)));
     const update = kv.update.bind(kv);
@@ -132,7 +136,7 @@ test('a batch that loses its compare-and-set is decided again, whole, on the win
         return { write: counter(countOf(cur) + 1) };
       });
     const [a, b] = await Promise.all([bump(), bump()]);
-    assert.equal(conflicts, 1);
+    assert.equal(conflicts(), 1);
     assert.deepEqual(seen, [10, 11, 100, 101], 'both decisions ran again, in order, on the winner');
     assert.deepEqual([countOf(a.previous), countOf(a.written), countOf(b.previous), countOf(b.written)], [100, 101, 101, 102]);
     assert.equal(countOf((await kv.get(key))!.json<StoredValue>()), 102);

@@ -6,7 +6,6 @@
  * generic error body, never a crash.
  */
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
-import type { JetStreamClient } from '@nats-io/jetstream';
 import PQueue from 'p-queue';
 import { API_QUEUE_GROUP, HISTORY_UNSUPPORTED, apiSubscription, parseApiSubject, type ParsedApiSubject } from '@wadm-ts/protocol';
 import type { LatticeRef } from '@wadm-ts/protocol';
@@ -22,9 +21,8 @@ import { getModel, listModels, modelStatus, modelVersions, summaries } from './h
 
 export interface ApiServerOptions {
   nc: NatsConnection;
-  js: JetStreamClient;
-  /** Publishes events with their acknowledgements on one subscription; `js` when absent. */
-  publisher?: JsPublisher;
+  /** The replica's JetStream publisher (`JetStreamContext.publisher`). */
+  publisher: JsPublisher;
   manifests: ManifestStore;
   statuses: StatusStore;
   logger: Logger;
@@ -56,7 +54,7 @@ export class ApiServer {
   private readonly ctx: HandlerContext;
 
   constructor(private readonly o: ApiServerOptions) {
-    this.ctx = { js: o.js, publisher: o.publisher, manifests: o.manifests, statuses: o.statuses, signal: o.signal, planner: o.planner };
+    this.ctx = { publisher: o.publisher, manifests: o.manifests, statuses: o.statuses, signal: o.signal, planner: o.planner };
     this.queue = new PQueue({ concurrency: o.maxJobs ?? 256 });
     this.maxBody = o.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
     this.requests = o.metrics.counter('wadm_api_requests_total', 'API requests handled, by operation and result', ['operation', 'result']);

@@ -73,8 +73,7 @@ export async function startReplica(cfg: ReplicaConfig, opts: StartOptions = {}):
   const api = new ApiServer({
     planner: (req) => previewer.preview({ ref: req.scope, app: req.name, deployed: req.deployed, candidate: req.candidate, others: req.others, released: req.released }),
     nc,
-    js: ctx.js,
-    ...(ctx.publisher ? { publisher: ctx.publisher } : {}),
+    publisher: ctx.publisher,
     manifests,
     statuses,
     logger,

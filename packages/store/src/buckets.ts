@@ -32,7 +32,7 @@ export async function ensureBucket(ctx: JetStreamContext, name: string): Promise
   }
   const info = await streamInfo(ctx, bucketStream(name));
   if (info) await reconcileStream(ctx, info, { storage: opts.storage });
-  if (ctx.publisher) withLeanWrites(kv, ctx.publisher);
+  withLeanWrites(kv, ctx.publisher);
   return kv;
 }
 

@@ -23,7 +23,7 @@ export interface JetStreamContext {
   jsm: JetStreamManager;
   kvm: Kvm;
   /** Publishes with their acknowledgements on one subscription (js-publisher.ts); the buckets ensureBucket opens write through it. */
-  publisher?: JsPublisher;
+  publisher: JsPublisher;
   settings: JetStreamSettings;
   /** Where ensureStream / ensureBucket log refused updates and conflicts (process warnings when absent). */
   logger?: StreamLogger;

@@ -324,7 +324,6 @@ export class KvMirror<T> {
     return this.maxRevision >= seq ? Promise.resolve(true) : waitForSeq(this.waiters, seq, timeoutMs);
   }
 
-
   /** Wait until the mirror has seen everything the bucket held when this was called. */
   async sync(timeoutMs = 5000): Promise<boolean> {
     const info = await this.o.jsm.streams.info(`KV_${this.o.name}`);

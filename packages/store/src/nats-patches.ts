@@ -45,7 +45,6 @@ function patchRequestOne(): boolean {
 /** Whether the request patch is in place (false: the client's internals differ, nothing was changed). */
 export const natsRequestPatched = patchRequestOne();
 
-
 interface ProtocolInternals {
   outbound: { length(): number; size(): number; fill(buf: Uint8Array, ...payloads: Uint8Array[]): void };
   pendingLimit: number;
@@ -57,15 +56,15 @@ interface ProtocolInternals {
 const COALESCE = Symbol.for('wadm-ts.nats-coalesced-writes');
 const utf8 = new TextEncoder();
 
-/** The client's sendCommand, kept for connections that do not coalesce; undefined until patched. */
-let sendCommandAsShipped: ProtocolInternals['sendCommand'] | undefined;
+let sendCommandPatched = false;
 
+/** Patch the client's sendCommand once: connections marked COALESCE flush at setImmediate, the others as shipped. */
 function patchSendCommand(): boolean {
-  const proto = ProtocolHandler.prototype as unknown as ProtocolInternals & { [COALESCE]?: true };
-  if (sendCommandAsShipped) return true;
+  if (sendCommandPatched) return true;
+  const proto = ProtocolHandler.prototype as unknown as ProtocolInternals;
   const original = proto.sendCommand;
   if (typeof original !== 'function' || !/queueMicrotask/.test(original.toString()) || typeof proto.flushPending !== 'function') return false;
-  sendCommandAsShipped = original;
+  sendCommandPatched = true;
   proto.sendCommand = function (this: ProtocolInternals, cmd: string | Uint8Array, ...payloads: Uint8Array[]): void {
     if (this[COALESCE] !== true) return original.call(this, cmd, ...payloads);
     const empty = this.outbound.length() === 0;

@@ -3,7 +3,6 @@
  * routed (`ApiRequest`), plus the steps several operations share: the shared-dependents guard and the
  * announcement of a deployment change (signal + `wadm.evt` CloudEvent, docs/wire/api.md §5.1).
  */
-import type { JetStreamClient } from '@nats-io/jetstream';
 import { manifestToJson, type Manifest } from '@wadm-ts/model';
 import { MANIFEST_PUBLISHED, MANIFEST_UNPUBLISHED, cloudEvent, wadmEventSubject } from '@wadm-ts/protocol';
 import type { LatticeRef } from '@wadm-ts/protocol';
@@ -15,9 +14,8 @@ import { isShared } from '../shared-apps.js';
 import type { Planner } from '../plan.js';
 
 export interface HandlerContext {
-  js: JetStreamClient;
-  /** Publishes events with their acknowledgements on one subscription (the replica's); `js` when absent. */
-  publisher?: JsPublisher | undefined;
+  /** The replica's JetStream publisher (events are published with their acknowledgements on one subscription). */
+  publisher: JsPublisher;
   manifests: ManifestStore;
   statuses: StatusStore;
   /** Ask for the lattice to be reconciled (deploy, undeploy, delete of a deployed version). */
@@ -55,8 +53,7 @@ export async function announce(ctx: HandlerContext, req: ApiRequest, change: Dep
   ctx.signal?.(req.scope, published ? 'deploy' : 'undeploy');
   try {
     const ev = cloudEvent('wadm', published ? MANIFEST_PUBLISHED : MANIFEST_UNPUBLISHED, published ? manifestToJson(change.manifest) : { name: change.name });
-    const subject = wadmEventSubject(req.scope.lattice, kind);
-    await (ctx.publisher ? ctx.publisher.publish(subject, JSON.stringify(ev)) : ctx.js.publish(subject, JSON.stringify(ev)));
+    await ctx.publisher.publish(wadmEventSubject(req.scope.lattice, kind), JSON.stringify(ev));
     return undefined;
   } catch (err) {
     req.log.error({ err }, `publishing ${kind} failed`);

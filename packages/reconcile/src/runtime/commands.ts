@@ -7,7 +7,6 @@
  * Fencing: every command carries the epoch of the lease its owner held; the workers
  * (`command-worker.ts`) drop what an older epoch issued.
  */
-import { headers } from '@nats-io/transport-node';
 import { AckPolicy, RetentionPolicy } from '@nats-io/jetstream';
 import { COMMAND_CONSUMER, COMMAND_STREAM, COMMAND_STREAM_BESIDE, COMMAND_SUBJECTS, commandSubject, type LatticeRef } from '@wadm-ts/protocol';
 import { ensureStream, isConsumerExists, isWorkQueueConsumerConflict, workQueueConsumerConflict, type JetStreamContext } from '@wadm-ts/store';
@@ -81,12 +80,6 @@ export async function ensureCommandResources(ctx: JetStreamContext): Promise<str
   return stream;
 }
 
-function withMsgId(msgId: string): ReturnType<typeof headers> {
-  const h = headers();
-  h.set('Nats-Msg-Id', msgId);
-  return h;
-}
-
 export async function publishCommand(ctx: JetStreamContext, ref: LatticeRef, command: Command | Command[], msgId: string, opts: PublishOptions = {}): Promise<boolean> {
   const env: CommandEnvelope = {
     lattice: ref.lattice,
@@ -95,8 +88,6 @@ export async function publishCommand(ctx: JetStreamContext, ref: LatticeRef, com
     ...(Array.isArray(command) ? { commands: command } : { command }),
     ...(opts.expiresAt !== undefined ? { expiresAt: opts.expiresAt } : {}),
   };
-  const ack = ctx.publisher
-    ? await ctx.publisher.publish(commandSubject(ref), JSON.stringify(env), { msgID: msgId })
-    : await ctx.js.publish(commandSubject(ref), JSON.stringify(env), { headers: withMsgId(msgId) });
+  const ack = await ctx.publisher.publish(commandSubject(ref), JSON.stringify(env), { msgID: msgId });
   return !ack.duplicate;
 }

@@ -120,10 +120,10 @@ export class StatusPublisher {
       const h = headers();
       h.set(EPOCH_HEADER, String(this.epoch));
       try {
-        const subject = statusSubject(this.ref.lattice, name, this.ref.account);
-        const ack = this.ctx.publisher
-          ? await this.ctx.publisher.publish(subject, JSON.stringify(obj), { headers: h, ...(this.fenced && k ? { expectLastSubjectSequence: k.seq } : {}) })
-          : await this.ctx.js.publish(subject, JSON.stringify(obj), { headers: h, ...(this.fenced && k ? { expect: { lastSubjectSequence: k.seq } } : {}) });
+        const ack = await this.ctx.publisher.publish(statusSubject(this.ref.lattice, name, this.ref.account), JSON.stringify(obj), {
+          headers: h,
+          ...(this.fenced && k ? { expectLastSubjectSequence: k.seq } : {}),
+        });
         this.known.set(name, { obj, seq: ack.seq, epoch: this.epoch });
       } catch (err) {
         if (!isCasConflict(err)) throw err;
