@@ -72,12 +72,14 @@ for (const seed of [1, 2, 3, 4, 5]) {
     let inflight: InFlight[] = [];
     const memo = new ScalerMemo();
     let reused = 0;
+    let reusedInFlight = 0;
     let now = 1_000_000;
     for (let step = 0; step < 60; step++) {
       now += 1000;
       const input: PlanInput = { lattice: 'default', now, apps, applied, observed: { ...observed, hosts }, inflight: inflight.filter((f) => f.expiresAt > now) };
       const withMemo = planLattice({ ...input, memo });
       reused += memo.reused;
+      reusedInFlight += memo.reusedInFlight;
       same(withMemo, planLattice(input), step);
       // The hosts do some of what was asked; the rest stays in flight for a while.
       const landed = withMemo.commands.filter(() => random() < 0.6);
@@ -118,6 +120,7 @@ for (const seed of [1, 2, 3, 4, 5]) {
       }
     }
     assert.ok(reused > 0, `the memo was used (${reused} evaluations reused)`);
+    assert.ok(reusedInFlight > 0, `evaluations with placements in flight were reused (${reusedInFlight})`);
   });
 }
 
@@ -137,4 +140,35 @@ test('a converged lattice whose app records are decoded again (equal manifests, 
   const again = planLattice({ ...base, apps: apps.map((a) => structuredClone(a)), memo });
   assert.equal(memo.reused, 20, 'every scaler reused after its record was decoded again');
   same(again, first, 0);
+});
+
+test('a deploy under way: scalers whose placements are all in flight are reused, and planned again once they expire or land', () => {
+  const hosts = Array.from({ length: 6 }, (_, i) => host(`h${i}`));
+  const apps = Array.from({ length: 20 }, (_, i) => simpleApp(i));
+  const empty: ObservedLattice = { hosts, components: [], providers: [], links: [], configs: [], failures: [] };
+  const memo = new ScalerMemo();
+  const first = planLattice({ lattice: 'default', now: 1000, apps, applied: [], observed: empty, inflight: [], memo });
+  assert.equal(first.commands.length, 40, 'two instances per app');
+  const inflight = inflightOf(first.commands, 1000, 5000);
+  const input = (now: number, observed: ObservedLattice, f: InFlight[]): PlanInput => ({ lattice: 'default', now, apps, applied: first.applied, observed, inflight: f.filter((x) => x.expiresAt > now) });
+  // Nothing landed, everything in flight: planned once more (the first pass had nothing in flight), then
+  // every scaler's evaluation is reused, and nothing is sent again.
+  const second = planLattice({ ...input(2000, empty, inflight), memo });
+  assert.equal(memo.reusedInFlight, 0);
+  assert.equal(second.commands.length, 0);
+  same(second, planLattice(input(2000, empty, inflight)), 2);
+  const third = planLattice({ ...input(3000, empty, inflight), memo });
+  assert.equal(memo.reusedInFlight, 20, 'reused');
+  assert.equal(third.commands.length, 0);
+  same(third, planLattice(input(3000, empty, inflight)), 3);
+  // Half landed: those apps are planned again (their instances changed), the others still reused.
+  const half = applyToObserved(empty, first.commands.filter((c) => c.kind === 'ScaleComponent' && Number(/s_(\d+)/.exec(c.component_id)?.[1] ?? 0) % 2 === 0));
+  const fourth = planLattice({ ...input(4000, half, inflight), memo });
+  assert.equal(memo.reusedInFlight, 10);
+  same(fourth, planLattice(input(4000, half, inflight)), 4);
+  // The in-flight entries expire: what did not land is sent again, planned afresh.
+  const late = planLattice({ ...input(7000, half, inflight), memo });
+  assert.equal(memo.reusedInFlight, 0);
+  assert.equal(late.commands.length, 20, 'the placements that never landed are sent again');
+  same(late, planLattice(input(7000, half, inflight)), 5);
 });

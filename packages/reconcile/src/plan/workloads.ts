@@ -89,7 +89,7 @@ export function evalWorkload(spec: WorkloadSpec, ctx: WorkloadContext): ScalerEv
   const gate = configGate(spec.configs, ctx.observed.configs, ctx.beingPut);
   // A converged evaluation kept from an earlier pass stands while its inputs are unchanged (scaler-memo.ts).
   const gateClean = gate.ready && gate.failures.length === 0 && gate.waiting.length === 0;
-  const kept = ctx.memo?.get(spec, byHost, pending !== undefined, gateClean);
+  const kept = ctx.memo?.get(spec, byHost, pending, gateClean);
   if (kept) return kept;
   // The previous version's instances (host → instance), and those of them that are updated in place.
   const previous = new Map<string, Instance>();
@@ -221,6 +221,19 @@ export function evalWorkload(spec: WorkloadSpec, ctx: WorkloadContext): ScalerEv
     busy = () => message;
     waiting.splice(0, waiting.length, ...gate.waiting, message);
   }
+  // Pinned: every instance and in-flight placement of the scaler is where the placement wants it, at the
+  // wanted count, and nothing else is wanted: then the placement came from those hosts alone (never from
+  // the host load or the tie-break), and this scaler changes no host's load (scaler-memo.ts).
+  let pinned = previous.size === 0;
+  if (pinned) {
+    for (const [h, a] of placement.assignments) {
+      const s = slot(h);
+      const held = s.kind === 'own' ? s : s.kind === 'free' ? s.pending : undefined;
+      if (held === undefined || held.spread !== a.spread || held.count !== a.count) pinned = false;
+    }
+    for (const h of byHost.keys()) if (!placement.assignments.has(h)) pinned = false;
+    if (pending) for (const [h, p] of pending) if (p.scaler === spec.id && !placement.assignments.has(h)) pinned = false;
+  }
   const result: ScalerEval = {
     id: spec.id,
     kind: spec.kind,
@@ -233,6 +246,6 @@ export function evalWorkload(spec: WorkloadSpec, ctx: WorkloadContext): ScalerEv
     busy,
     held: [...previous.values()],
   };
-  ctx.memo?.put(spec, byHost, pending !== undefined, gateClean, result);
+  ctx.memo?.put(spec, byHost, pending, gateClean, pinned, result);
   return result;
 }
