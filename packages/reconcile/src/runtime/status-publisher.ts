@@ -15,6 +15,23 @@ import { LeaseLostError } from './lease-records.js';
 
 export const EPOCH_HEADER = 'Wadm-Epoch';
 
+/** A pass asks whether a status changed, then publishes it: its wire object is built once per status. */
+const wireOf = new WeakMap<Status, Record<string, unknown>>();
+function toWire(status: Status): Record<string, unknown> {
+  let w = wireOf.get(status);
+  if (w === undefined) wireOf.set(status, (w = statusToWire(status)));
+  return w;
+}
+
+/**
+ * `JSON.stringify(cloudEvent('wadm', APPLICATION_STATUS, { name, status }))`, with the status's JSON
+ * already at hand (the same bytes, the status not encoded twice).
+ */
+export function applicationStatusEvent(name: string, statusJson: string, now: Date = new Date()): string {
+  const ev = cloudEvent('wadm', APPLICATION_STATUS, null, now);
+  return `{"specversion":"1.0","id":${JSON.stringify(ev.id)},"source":"wadm","type":${JSON.stringify(APPLICATION_STATUS)},"time":${JSON.stringify(ev.time)},"datacontenttype":"application/json","data":{"name":${JSON.stringify(name)},"status":${statusJson}}}`;
+}
+
 interface Known {
   /** The published status as its wire object (compared without building strings); undefined when unreadable. */
   obj: Record<string, unknown> | undefined;
@@ -99,7 +116,7 @@ export class StatusPublisher {
    * Synchronous and without building strings: a pass at rest asks it for every app.
    */
   unchanged(name: string, status: Status): boolean {
-    return this.same(this.known.get(name), statusToWire(status));
+    return this.same(this.known.get(name), toWire(status));
   }
 
   private same(k: Known | null | undefined, obj: Record<string, unknown>): boolean {
@@ -108,7 +125,8 @@ export class StatusPublisher {
 
   /** Publish `status` for app `name` unless it is what is already published. Returns whether it published. */
   async publish(name: string, status: Status): Promise<boolean> {
-    const obj = statusToWire(status);
+    const obj = toWire(status);
+    const json = JSON.stringify(obj);
     for (let attempt = 0; attempt < 3; attempt++) {
       let k = this.known.get(name);
       if (k === undefined) {
@@ -120,7 +138,7 @@ export class StatusPublisher {
       const h = headers();
       h.set(EPOCH_HEADER, String(this.epoch));
       try {
-        const ack = await this.ctx.publisher.publish(statusSubject(this.ref.lattice, name, this.ref.account), JSON.stringify(obj), {
+        const ack = await this.ctx.publisher.publish(statusSubject(this.ref.lattice, name, this.ref.account), json, {
           headers: h,
           ...(this.fenced && k ? { expectLastSubjectSequence: k.seq } : {}),
         });
@@ -131,8 +149,7 @@ export class StatusPublisher {
         continue;
       }
       // A notification: published without waiting for the stream's ack (the stream still captures it).
-      const ev = cloudEvent('wadm', APPLICATION_STATUS, { name, status: obj });
-      this.ctx.nc.publish(wadmEventSubject(this.ref.lattice, 'application_status', this.ref.account), JSON.stringify(ev));
+      this.ctx.nc.publish(wadmEventSubject(this.ref.lattice, 'application_status', this.ref.account), applicationStatusEvent(name, json));
       return true;
     }
     throw new LeaseLostError(this.ref, this.epoch, `status of ${name} keeps changing under this owner`);
