@@ -53,7 +53,10 @@ export async function startWorkers(d: WorkerDeps): Promise<ReplicaWorkers> {
   const { cfg, nc, stateView, manifestView, signaler, logger, metrics, tracing } = d;
   const { ctx, retry, state, stateKv, manifests } = d.stores;
   await retryTransient('ensuring the ingest resources', () => ensureIngestResources(ctx, cfg.multitenant, { ackWaitMs: cfg.ingestAckWaitMs }), retry);
-  const ingest = new IngestWorker({ ctx, store: state, signaler, logger, metrics, multitenant: cfg.multitenant, concurrency: cfg.maxJobs, ackWaitMs: cfg.ingestAckWaitMs });
+  // An event other than a heartbeat proves its host alive: a tenth of the cleanup interval is fresh enough
+  // for expiry (and spares a state write per host per second during a burst of events).
+  const touchIntervalMs = Math.max(1000, Math.floor((cfg.cleanupIntervalS * 1000) / 10));
+  const ingest = new IngestWorker({ ctx, store: state, signaler, logger, metrics, multitenant: cfg.multitenant, concurrency: cfg.maxJobs, ackWaitMs: cfg.ingestAckWaitMs, touchIntervalMs });
   await ingest.start();
   await retryTransient('ensuring the command resources', () => ensureCommandResources(ctx), retry);
   const fenced = !cfg.unsafeDisableFencing;

@@ -60,7 +60,10 @@ export interface IngestOptions {
   maxAttempts?: number;
   /** How long the stream keeps events (ms, default 1 h). */
   streamMaxAgeMs?: number;
-  /** Host `lastSeen` is written at most this often per host (ms, default 1000). */
+  /**
+   * Host `lastSeen` is written at most this often per host (ms, default 1000; `wadm serve` uses a tenth of
+   * the host cleanup interval). Only host expiry reads it, and heartbeats refresh the host anyway.
+   */
   touchIntervalMs?: number;
 }
 
