@@ -42,3 +42,29 @@ test('the mirror follows a bucket without kv.watch: initial values, updates, rem
     await nc.close();
   }
 });
+
+test('a view whose watch consumer is deleted on the server notices it and reopens the watch', async () => {
+  const nc = await nats.connect();
+  try {
+    const jsm = await jetstreamManager(nc);
+    const kv = await new Kvm(nc).create('gone', { history: 1 });
+    await kv.put('a', '1');
+    const mirror = new KvMirror<string>({ name: 'gone', open: async () => kv, jsm, logger: createLogger({ replica: 'test', level: 'silent', destination: silent }), decode: (_k, d) => new TextDecoder().decode(d), livenessMs: 500 });
+    await mirror.start();
+    const names: string[] = [];
+    for await (const c of jsm.consumers.list('KV_gone')) names.push(c.name);
+    assert.equal(names.length, 1, 'one watch consumer');
+    for (const n of names) await jsm.consumers.delete('KV_gone', n);
+    await kv.put('b', '2');
+    await kv.delete('a');
+    // Without the liveness check the view never sees these (the client does not recreate a deleted consumer).
+    await waitFor(() => mirror.get('b')?.value === '2' && mirror.get('a') === undefined, 20_000, 'the writes after the consumer was deleted');
+    const now: string[] = [];
+    for await (const c of jsm.consumers.list('KV_gone')) now.push(c.name);
+    assert.equal(now.length, 1, 'one watch consumer again');
+    assert.notEqual(now[0], names[0], 'a new one');
+    await mirror.stop();
+  } finally {
+    await nc.close();
+  }
+});

@@ -75,6 +75,12 @@ const STOPS_BUDGET_S = env('BENCH_STOPS_BUDGET_S', 60);
 const SAMPLE_TIMEOUT_S = 90;
 /** Floor runs per deploy run (their median is the floor). */
 const FLOORS = env('BENCH_FLOORS', 3);
+/**
+ * Floor-shaped runs before the first deploy run, not recorded: the simulated hosts and the client run in
+ * this process, and every floor run after a deploy run finds their code compiled already; without a
+ * warm-up only the first deploy run would meet them cold.
+ */
+const WARMUPS = env('BENCH_WARMUPS', 1);
 /** Replica counts to run (BENCH_REPLICAS=1,3). */
 const REPLICAS = (process.env['BENCH_REPLICAS'] ?? '1,3').split(',').map(Number);
 /** Reconcile passes sampled after convergence. */
@@ -369,6 +375,16 @@ async function floorRun(placement: Placement[]): Promise<{ seconds: number; requ
 }
 
 const runs: Array<{ r: DeployResult; floor: { seconds: number; requests: number; all: number[] } }> = [];
+const warmups: number[] = [];
+for (let k = 0; k < WARMUPS; k++) {
+  // The deploy's shape: every app's 2 instances on 2 hosts, each host with its share.
+  const placement: Placement[] = Array.from({ length: APPS * 2 }, (_, j) => {
+    const app = `warm${Math.floor(j / 2)}`;
+    return { hostIndex: j % HOSTS, app, componentId: `${app}-c`, imageRef: `reg.example/bench/${app}:1.0.0`, count: 1, annotations: { [APPSPEC]: app, 'wasmcloud.dev/managed-by': 'wadm' } };
+  });
+  warmups.push((await floorRun(placement)).seconds);
+}
+if (warmups.length > 0) log(`warm-up: ${warmups.length} floor-shaped run(s) of the simulated hosts, not recorded (${warmups.map((x) => x.toFixed(2)).join(', ')} s)`);
 for (const replicas of REPLICAS) {
   const r = await deployRun(replicas);
   // The floor is short and this machine is shared: the median of FLOORS runs, each on a fresh server.
@@ -418,6 +434,7 @@ emit({
   note:
     `One lattice of ${HOSTS} simulated hosts (heartbeat 30 s, as real hosts), ${apps} apps (BENCH_APPS), each one component with a spreadscaler of 2 instances and its own image. ` +
     `Replicas are \`wadm serve\` processes with default settings, on a fresh nats-server per run; all manifests are stored first (${PUTS_IN_FLIGHT} puts in flight), then deployed with ${IN_FLIGHT} deploy calls in flight. ` +
+    `Before the first deploy run, ${WARMUPS} floor-shaped run(s) on a fresh server (BENCH_WARMUPS, not recorded) warm up the simulated hosts, which run in the benchmark's process as the floor's client does. ` +
     'Every run is followed by its own floor on a fresh server. The 3 replicas share the 2 cores with nats-server and the simulated hosts, so they add availability rather than speed here.',
   rows: deployRows,
 });

@@ -18,6 +18,7 @@ import type { KV, KvEntry } from '@nats-io/kv';
 import type { JetStreamManager, JsMsg } from '@nats-io/jetstream';
 import { nuid } from '@nats-io/nats-core';
 import type { Logger } from '@wadm-ts/obs';
+import { isMissingResource } from './retry.js';
 
 export interface MirrorEntry<T> {
   value: T;
@@ -41,6 +42,13 @@ export interface KvMirrorOptions<T> {
    * (a new in-flight key per chunk of commands) do not pile up in memory.
    */
   removalMemoryMs?: number;
+  /**
+   * A watch that delivered nothing for this long asks the server whether its consumer still exists, and
+   * is reopened when it does not (ms, default 15 000). The client recreates the consumer of a gap it sees,
+   * but not one deleted under it (by an operator, or by the server after a long freeze of this process):
+   * without the check the view would stay as it was, silently, for good.
+   */
+  livenessMs?: number;
 }
 
 /** The raw message of @nats-io/nats-core 3.x (feature-detected: other shapes parse the headers). */
@@ -113,6 +121,15 @@ interface BucketInternals {
 }
 interface PushConsumer {
   consume(o: { callback: (m: JsMsg) => void }): Promise<{ stop(): void; closed(): Promise<unknown> }>;
+  info(cached?: boolean): Promise<unknown>;
+}
+
+/** An open watch: stop it, learn when it ended, and ask whether its consumer still exists on the server. */
+interface Watch {
+  stop(): void;
+  closed: Promise<void>;
+  /** False when the server no longer has the watch's consumer; true otherwise (also when it cannot tell now). */
+  alive(): Promise<boolean>;
 }
 
 /**
@@ -122,7 +139,7 @@ interface PushConsumer {
  * iterator first, which cost a busy replica as much as everything it does with the delivery. With a
  * client that builds its watch differently, `kv.watch` is used.
  */
-async function watchBucket(kv: KV, deliver: Delivery): Promise<{ stop(): void; closed: Promise<void> }> {
+async function watchBucket(kv: KV, deliver: Delivery): Promise<Watch> {
   const b = kv as unknown as Partial<BucketInternals>;
   if (typeof b._buildCC === 'function' && typeof b.js?.consumers?.getPushConsumer === 'function' && typeof b.stream === 'string' && typeof b.prefixLen === 'number' && b.encodeKey?.('a.b_=c') === 'a.b_=c') {
     const cc = { ...b._buildCC('>', 'last_value', { headers_only: false }), name: `KV_WATCHER_${nuid.next()}` };
@@ -137,13 +154,21 @@ async function watchBucket(kv: KV, deliver: Delivery): Promise<{ stop(): void; c
         }));
       },
     });
-    return { stop: () => iter.stop(), closed: iter.closed().then(() => undefined, () => undefined) };
+    const alive = async (): Promise<boolean> => {
+      try {
+        await oc.info(false);
+        return true;
+      } catch (err) {
+        return !isMissingResource(err);
+      }
+    };
+    return { stop: () => iter.stop(), closed: iter.closed().then(() => undefined, () => undefined), alive };
   }
   const iter = await kv.watch({ key: '>' });
   const closed = (async () => {
     for await (const e of iter) deliver(e.key, e.revision, e.value, isKvPut(e));
   })();
-  return { stop: () => iter.stop(), closed };
+  return { stop: () => iter.stop(), closed, alive: async () => true };
 }
 
 /**
@@ -435,8 +460,10 @@ export class KvMirror<T> {
         let failed: unknown;
         // Deliveries that arrive before this session is set up (below) wait for it, in order.
         let held: Array<Parameters<Delivery>> | undefined = [];
-        let watch: { stop(): void; closed: Promise<void> } | undefined;
+        let watch: Watch | undefined;
+        let lastDelivery = performance.now();
         const take: Delivery = (key, revision, value, put) => {
+          lastDelivery = performance.now();
           if (this.stopped || failed !== undefined) return;
           if (held) {
             held.push([key, revision, value, put]);
@@ -484,7 +511,28 @@ export class KvMirror<T> {
         const early = held;
         held = undefined;
         for (const d of early) take(...d);
-        await watch.closed;
+        const open = watch;
+        const livenessMs = this.o.livenessMs ?? 15_000;
+        let checking = false;
+        const liveness = setInterval(() => {
+          if (checking || performance.now() - lastDelivery < livenessMs) return;
+          checking = true;
+          void open
+            .alive()
+            .then((ok) => {
+              if (ok) lastDelivery = performance.now(); // asked again only after another silent interval
+              if (ok || this.stopped) return;
+              this.o.logger.warn({ bucket: this.o.name }, 'the KV watch\'s consumer is gone from the server; reopening the watch');
+              open.stop();
+            })
+            .finally(() => (checking = false));
+        }, Math.max(100, Math.floor(livenessMs / 2)));
+        liveness.unref();
+        try {
+          await watch.closed;
+        } finally {
+          clearInterval(liveness);
+        }
         if (failed !== undefined) throw failed;
         if (!announced) announce();
       } catch (err) {
