@@ -270,7 +270,7 @@ export class ManifestView {
       let app: StoredApp | null = null;
       if (!isIndexValue(e.value)) {
         try {
-          const a = decodeStoredApp(name, e.value);
+          const a = decodeStoredApp(name, e.value, d?.name === name ? (d.app ?? undefined) : undefined);
           app = recordBelongs(key, name, a) ? a : null;
         } catch {
           app = null;

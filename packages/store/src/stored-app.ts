@@ -98,8 +98,52 @@ function looksLikeManifest(v: unknown): v is Manifest {
 /** A key JS objects would move to the front (an array index). */
 const ARRAY_INDEX = /^(0|[1-9]\d{0,9})$/;
 
-/** Decode a stored record (written by wadm-ts or by the Rust wadm). Throws with context when malformed. */
-export function decodeStoredApp(name: string, bytes: Uint8Array | string): StoredApp {
+/** Equal JSON values, object keys in the same order (what a stored manifest's text says, exactly). */
+function sameOrderedJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a)) {
+    const y = b as unknown[];
+    if (a.length !== y.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameOrderedJson(a[i], y[i])) return false;
+    return true;
+  }
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  if (ka.length !== kb.length) return false;
+  for (let i = 0; i < ka.length; i++) {
+    const k = ka[i]!;
+    if (k !== kb[i] || !sameOrderedJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
+  }
+  return true;
+}
+
+/**
+ * Keep the manifest objects of `previous` (the same app's record as decoded before) for the versions whose
+ * manifest is unchanged: a record rewritten for its deployed version or rollout history then holds the very
+ * objects it held, so what is memoised per manifest (its encoding here, its desired state in the planner)
+ * is not computed again.
+ */
+function keepUnchanged(app: StoredApp, previous: StoredApp | undefined): StoredApp {
+  if (!previous) return app;
+  const before = new Map(previous.versions.map((v) => [v.version, v.manifest]));
+  for (const v of app.versions) {
+    const old = before.get(v.version);
+    if (old !== undefined && sameOrderedJson(v.manifest, old)) v.manifest = old;
+  }
+  return app;
+}
+
+/**
+ * Decode a stored record (written by wadm-ts or by the Rust wadm). Throws with context when malformed.
+ * `previous`: the same app's record as decoded before, whose unchanged manifests are kept (see `keepUnchanged`).
+ */
+export function decodeStoredApp(name: string, bytes: Uint8Array | string, previous?: StoredApp): StoredApp {
+  return keepUnchanged(decodeRecord(name, bytes), previous);
+}
+
+function decodeRecord(name: string, bytes: Uint8Array | string): StoredApp {
   const text = typeof bytes === 'string' ? bytes : new TextDecoder().decode(bytes);
   // Fast path: JSON.parse keeps insertion order unless a version looks like an array index.
   let plain: unknown;
