@@ -479,6 +479,8 @@ export class KvMirror<T> {
         };
         watch = await watchBucket(this.kv, take);
         this.stopWatch = () => watch?.stop();
+        // Stopped while the watch was being opened: nothing would stop this one.
+        if (this.stopped) watch.stop();
         const last = (await this.o.jsm.streams.info(`KV_${this.o.name}`)).state.last_seq;
         if (!first) {
           // Reopened: the initial values rebuild the mirror; keys they do not mention are gone.

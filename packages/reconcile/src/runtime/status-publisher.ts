@@ -73,6 +73,17 @@ export class StatusPublisher {
   async preload(names: readonly string[], timeoutMs = 5000): Promise<void> {
     if (this.preloaded) return;
     this.preloaded = true;
+    // One sweep at a time in this process: a replica taking over many lattices at once holds one
+    // short-lived consumer, not one per lattice.
+    const run = StatusPublisher.sweeps.then(() => this.sweep(names, timeoutMs));
+    StatusPublisher.sweeps = run.catch(() => undefined);
+    await run;
+  }
+
+  /** The tail of this process's status sweeps (see `preload`). */
+  private static sweeps: Promise<void> = Promise.resolve();
+
+  private async sweep(names: readonly string[], timeoutMs: number): Promise<void> {
     const filter = statusSubject(this.ref.lattice, '*', this.ref.account);
     try {
       const info = await this.ctx.jsm.streams.info(this.stream, { subjects_filter: filter });
