@@ -6,6 +6,7 @@
  * overwritten by an older one.
  */
 import { headers } from '@nats-io/transport-node';
+import PQueue from 'p-queue';
 import { DeliverPolicy, type JsMsg } from '@nats-io/jetstream';
 import { statusFromWire, statusToWire, type Status } from '@wadm-ts/model';
 import { APPLICATION_STATUS, appOfStatusSubject, cloudEvent, STATUS_STREAM, statusSubject, TENANT_STATUS_STREAM, wadmEventSubject, type LatticeRef } from '@wadm-ts/protocol';
@@ -14,6 +15,9 @@ import { sameJson } from '../plan/ids.js';
 import { LeaseLostError } from './lease-records.js';
 
 export const EPOCH_HEADER = 'Wadm-Epoch';
+
+/** Status sweeps (one short-lived consumer each) a replica runs at once. */
+export const SWEEPS_AT_ONCE = 4;
 
 /** A pass asks whether a status changed, then publishes it: its wire object is built once per status. */
 const wireOf = new WeakMap<Status, Record<string, unknown>>();
@@ -73,15 +77,13 @@ export class StatusPublisher {
   async preload(names: readonly string[], timeoutMs = 5000): Promise<void> {
     if (this.preloaded) return;
     this.preloaded = true;
-    // One sweep at a time in this process: a replica taking over many lattices at once holds one
-    // short-lived consumer, not one per lattice.
-    const run = StatusPublisher.sweeps.then(() => this.sweep(names, timeoutMs));
-    StatusPublisher.sweeps = run.catch(() => undefined);
-    await run;
+    // A few sweeps at a time in this process: a replica taking over many lattices at once holds a few
+    // short-lived consumers, not one per lattice.
+    await StatusPublisher.sweeps.add(() => this.sweep(names, timeoutMs));
   }
 
-  /** The tail of this process's status sweeps (see `preload`). */
-  private static sweeps: Promise<void> = Promise.resolve();
+  /** This process's status sweeps (see `preload`). */
+  private static readonly sweeps = new PQueue({ concurrency: SWEEPS_AT_ONCE });
 
   private async sweep(names: readonly string[], timeoutMs: number): Promise<void> {
     const filter = statusSubject(this.ref.lattice, '*', this.ref.account);
