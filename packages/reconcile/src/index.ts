@@ -8,7 +8,7 @@ export {
 export { ensureCommandResources, publishCommand } from './runtime/commands.js';
 export { CommandWorker } from './runtime/command-worker.js';
 export { sweepMarkers } from './runtime/gc.js';
-export { SWEEPS_AT_ONCE } from './runtime/status-publisher.js';
+export { StatusPublisher, SWEEPS_AT_ONCE, SWEEP_FROM_SUBJECTS } from './runtime/status-publisher.js';
 export {
   leaseKey,
   type LeaseValue,

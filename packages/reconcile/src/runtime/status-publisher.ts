@@ -18,6 +18,8 @@ export const EPOCH_HEADER = 'Wadm-Epoch';
 
 /** Status sweeps (one short-lived consumer each) a replica runs at once. */
 export const SWEEPS_AT_ONCE = 4;
+/** Fewer statuses than this in a lattice are read one by one (direct reads, no consumer), not swept. */
+export const SWEEP_FROM_SUBJECTS = 32;
 
 /** A pass asks whether a status changed, then publishes it: its wire object is built once per status. */
 const wireOf = new WeakMap<Status, Record<string, unknown>>();
@@ -72,7 +74,9 @@ export class StatusPublisher {
 
   /**
    * Learn the last status of every app of the lattice in one sweep (an ordered consumer delivering the
-   * last message per subject), instead of one read per app. Apps with no status are known to have none.
+   * last message per subject), instead of one read per app; a lattice with fewer than
+   * `SWEEP_FROM_SUBJECTS` statuses is read one status at a time, without a consumer. Apps with no status
+   * are known to have none.
    */
   async preload(names: readonly string[], timeoutMs = 5000): Promise<void> {
     if (this.preloaded) return;
@@ -91,7 +95,17 @@ export class StatusPublisher {
       const info = await this.ctx.jsm.streams.info(this.stream, { subjects_filter: filter });
       const count = Object.keys(info.state.subjects ?? {}).length;
       const seen = new Map<string, Known>();
-      if (count > 0) {
+      if (count > 0 && count < SWEEP_FROM_SUBJECTS) {
+        // A few statuses: read each (no consumer at all), as a lattice of a few apps needs.
+        const subjects = Object.keys(info.state.subjects ?? {});
+        await Promise.all(
+          subjects.map(async (subj) => {
+            const name = appOfStatusSubject(subj);
+            const k = await this.load(name);
+            if (k) seen.set(name, k);
+          }),
+        );
+      } else if (count > 0) {
         const c = await this.ctx.js.consumers.get(this.stream, { filter_subjects: filter, deliver_policy: DeliverPolicy.LastPerSubject });
         const iter = await c.consume({ max_messages: 512 });
         const timer = setTimeout(() => iter.stop(), timeoutMs);
