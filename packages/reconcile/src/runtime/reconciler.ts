@@ -101,6 +101,7 @@ export class Reconciler {
   private readonly appsByStatus;
   private readonly fenced;
   private readonly drift;
+  private readonly reused;
   private readonly rollouts: RolloutWriter | undefined;
   private readonly records: FencedRecords;
 
@@ -112,6 +113,7 @@ export class Reconciler {
     this.appsByStatus = o.metrics.gauge('wadm_apps_by_status', 'deployed apps by aggregate status (lattices this replica owns)', ['lattice', 'status']);
     this.fenced = o.metrics.counter('wadm_fenced_writes_total', 'writes refused or abandoned because a newer lease epoch exists, by kind', ['kind']);
     this.drift = o.metrics.counter('wadm_drift_corrections_total', 'configs and links put again because the hosts lost or changed what was applied, by kind', ['kind']);
+    this.reused = o.metrics.counter('wadm_scaler_evaluations_reused_total', 'scaler evaluations a pass took from the owner\'s memo instead of planning them again: converged, or pinned (placements in flight)', ['kind']);
     this.records = new FencedRecords({ kv: o.stateKv, view: o.state, check: (h) => this.check(h), fenced: this.fenced, ...(o.unsafeDisableFencing ? { unsafeDisableFencing: true } : {}) });
   }
 
@@ -182,6 +184,9 @@ export class Reconciler {
       ...(this.o.unseenGraceMs !== undefined ? { unseenGraceMs: this.o.unseenGraceMs } : {}),
       memo: owned.memo,
     });
+    if (owned.memo.reused > owned.memo.reusedInFlight) this.reused.inc({ kind: 'converged' }, owned.memo.reused - owned.memo.reusedInFlight);
+    if (owned.memo.reusedInFlight > 0) this.reused.inc({ kind: 'pinned' }, owned.memo.reusedInFlight);
+    owned.memo.reused = owned.memo.reusedInFlight = 0; // a pass without hosts does not plan (nor reset them)
     this.check(h);
 
     // In-flight records whose every entry is done go (CAS on the revision seen).
