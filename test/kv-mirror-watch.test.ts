@@ -5,12 +5,16 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { jetstreamManager } from '@nats-io/jetstream';
-import { Kvm } from '@nats-io/kv';
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { Kvm, type KV } from '@nats-io/kv';
 import { createLogger } from '@wadm-ts/obs';
 import { KvMirror, removeKey } from '@wadm-ts/store';
 import { startNats, waitFor, type TestNats } from './harness/nats.js';
 import { silent } from './harness/replicas.js';
+
+/** A mirror of `kv` holding its values as text. */
+const textMirror = (name: string, kv: KV, jsm: JetStreamManager, extra: { livenessMs?: number } = {}): KvMirror<string> =>
+  new KvMirror<string>({ name, open: async () => kv, jsm, logger: createLogger({ replica: 'test', level: 'silent', destination: silent }), decode: (_k, d) => new TextDecoder().decode(d), ...extra });
 
 let nats: TestNats;
 before(async () => {
@@ -29,7 +33,7 @@ test('the mirror follows a bucket without kv.watch: initial values, updates, rem
     await kv.put('b', '1');
     const rb = await kv.put('b', '2');
     kv.watch = () => Promise.reject(new Error('kv.watch is not used'));
-    const mirror = new KvMirror<string>({ name: 'direct', open: async () => kv, jsm, logger: createLogger({ replica: 'test', level: 'silent', destination: silent }), decode: (_k, d) => new TextDecoder().decode(d) });
+    const mirror = textMirror('direct', kv, jsm);
     await mirror.start();
     assert.equal(mirror.ready, true);
     assert.deepEqual([mirror.get('a')?.value, mirror.get('b')?.value], ['1', '2'], 'initial values (the last of each key)');
@@ -49,7 +53,7 @@ test('a view whose watch consumer is deleted on the server notices it and reopen
     const jsm = await jetstreamManager(nc);
     const kv = await new Kvm(nc).create('gone', { history: 1 });
     await kv.put('a', '1');
-    const mirror = new KvMirror<string>({ name: 'gone', open: async () => kv, jsm, logger: createLogger({ replica: 'test', level: 'silent', destination: silent }), decode: (_k, d) => new TextDecoder().decode(d), livenessMs: 500 });
+    const mirror = textMirror('gone', kv, jsm, { livenessMs: 500 });
     await mirror.start();
     const names: string[] = [];
     for await (const c of jsm.consumers.list('KV_gone')) names.push(c.name);

@@ -15,6 +15,14 @@ export function cloudEvent<T>(source: string, type: string, data: T, now: Date =
   return { specversion: '1.0', id: randomUUID(), source, type, time: now.toISOString(), datacontenttype: 'application/json', data };
 }
 
+/**
+ * `JSON.stringify(cloudEvent(source, type, data, now))` for `data` already encoded (`dataJson`): the same
+ * bytes, in the same key order, without encoding the data again.
+ */
+export function cloudEventJson(source: string, type: string, dataJson: string, now: Date = new Date()): string {
+  return `{"specversion":"1.0","id":${JSON.stringify(randomUUID())},"source":${JSON.stringify(source)},"type":${JSON.stringify(type)},"time":${JSON.stringify(now.toISOString())},"datacontenttype":"application/json","data":${dataJson}}`;
+}
+
 /** The `data` of a `com.wadm.rollout_reverted` event. */
 export interface RolloutRevertedData {
   name: string;

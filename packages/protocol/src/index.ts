@@ -26,6 +26,7 @@ export {
 } from './api-types.js';
 export {
   cloudEvent,
+  cloudEventJson,
   decodeCloudEvent,
   type RolloutRevertedData,
 } from './cloudevents.js';

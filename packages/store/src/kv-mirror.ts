@@ -43,8 +43,8 @@ export interface KvMirrorOptions<T> {
    */
   removalMemoryMs?: number;
   /**
-   * A watch that delivered nothing for this long asks the server whether its consumer still exists, and
-   * is reopened when it does not (ms, default 15 000). The client recreates the consumer of a gap it sees,
+   * A watch that delivered nothing for this long (checked once per such interval, so at most twice as long)
+   * asks the server whether its consumer still exists, and is reopened when it does not (ms, default 15 000). The client recreates the consumer of a gap it sees,
    * but not one deleted under it (by an operator, or by the server after a long freeze of this process):
    * without the check the view would stay as it was, silently, for good.
    */
@@ -461,9 +461,9 @@ export class KvMirror<T> {
         // Deliveries that arrive before this session is set up (below) wait for it, in order.
         let held: Array<Parameters<Delivery>> | undefined = [];
         let watch: Watch | undefined;
-        let lastDelivery = performance.now();
+        let deliveries = 0;
         const take: Delivery = (key, revision, value, put) => {
-          lastDelivery = performance.now();
+          deliveries++;
           if (this.stopped || failed !== undefined) return;
           if (held) {
             held.push([key, revision, value, put]);
@@ -514,21 +514,24 @@ export class KvMirror<T> {
         held = undefined;
         for (const d of early) take(...d);
         const open = watch;
-        const livenessMs = this.o.livenessMs ?? 15_000;
+        // Asked once per interval without a delivery (a heartbeat does not count: the client keeps those).
+        let counted = deliveries;
         let checking = false;
         const liveness = setInterval(() => {
-          if (checking || performance.now() - lastDelivery < livenessMs) return;
+          if (checking || deliveries !== counted) {
+            counted = deliveries;
+            return;
+          }
           checking = true;
           void open
             .alive()
             .then((ok) => {
-              if (ok) lastDelivery = performance.now(); // asked again only after another silent interval
               if (ok || this.stopped) return;
               this.o.logger.warn({ bucket: this.o.name }, 'the KV watch\'s consumer is gone from the server; reopening the watch');
               open.stop();
             })
             .finally(() => (checking = false));
-        }, Math.max(100, Math.floor(livenessMs / 2)));
+        }, this.o.livenessMs ?? 15_000);
         liveness.unref();
         try {
           await watch.closed;

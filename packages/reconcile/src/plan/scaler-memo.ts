@@ -76,6 +76,16 @@ export class ScalerMemo {
     this.reusedInFlight = 0;
   }
 
+  /**
+   * The reuses counted since the last call (converged, pinned), and count again from zero: for the owner's
+   * metrics, read after every pass (a pass over a lattice without hosts plans nothing and does not `begin`).
+   */
+  takeReused(): { converged: number; pinned: number } {
+    const out = { converged: this.reused - this.reusedInFlight, pinned: this.reusedInFlight };
+    this.reused = this.reusedInFlight = 0;
+    return out;
+  }
+
   /** End a pass: only scalers of this pass are kept. */
   end(): void {
     this.entries = this.next;

@@ -87,7 +87,7 @@ export function evalWorkload(spec: WorkloadSpec, ctx: WorkloadContext): ScalerEv
   const byHost = ctx.observed.instances[spec.workload].get(spec.name) ?? NO_INSTANCES;
   const pending = ctx.load.pendingOf(spec.workload, spec.name);
   const gate = configGate(spec.configs, ctx.observed.configs, ctx.beingPut);
-  // A converged evaluation kept from an earlier pass stands while its inputs are unchanged (scaler-memo.ts).
+  // An evaluation kept from an earlier pass (converged or pinned) stands while its inputs are unchanged (scaler-memo.ts).
   const gateClean = gate.ready && gate.failures.length === 0 && gate.waiting.length === 0;
   const kept = ctx.memo?.get(spec, byHost, pending, gateClean);
   if (kept) return kept;
@@ -223,8 +223,8 @@ export function evalWorkload(spec: WorkloadSpec, ctx: WorkloadContext): ScalerEv
   }
   // Pinned: every instance and in-flight placement of the scaler is where the placement wants it, at the
   // wanted count, and nothing else is wanted: then the placement came from those hosts alone (never from
-  // the host load or the tie-break), and this scaler changes no host's load (scaler-memo.ts).
-  let pinned = previous.size === 0;
+  // the host load or the tie-break), and this scaler changes no host's load (scaler-memo.ts). Only a memo asks.
+  let pinned = ctx.memo !== undefined && previous.size === 0;
   if (pinned) {
     for (const [h, a] of placement.assignments) {
       const s = slot(h);

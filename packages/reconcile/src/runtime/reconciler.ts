@@ -184,9 +184,9 @@ export class Reconciler {
       ...(this.o.unseenGraceMs !== undefined ? { unseenGraceMs: this.o.unseenGraceMs } : {}),
       memo: owned.memo,
     });
-    if (owned.memo.reused > owned.memo.reusedInFlight) this.reused.inc({ kind: 'converged' }, owned.memo.reused - owned.memo.reusedInFlight);
-    if (owned.memo.reusedInFlight > 0) this.reused.inc({ kind: 'pinned' }, owned.memo.reusedInFlight);
-    owned.memo.reused = owned.memo.reusedInFlight = 0; // a pass without hosts does not plan (nor reset them)
+    const reused = owned.memo.takeReused();
+    if (reused.converged > 0) this.reused.inc({ kind: 'converged' }, reused.converged);
+    if (reused.pinned > 0) this.reused.inc({ kind: 'pinned' }, reused.pinned);
     this.check(h);
 
     // In-flight records whose every entry is done go (CAS on the revision seen).

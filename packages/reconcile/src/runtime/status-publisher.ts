@@ -9,7 +9,7 @@ import { headers } from '@nats-io/transport-node';
 import PQueue from 'p-queue';
 import { DeliverPolicy, type JsMsg } from '@nats-io/jetstream';
 import { statusFromWire, statusToWire, type Status } from '@wadm-ts/model';
-import { APPLICATION_STATUS, appOfStatusSubject, cloudEvent, STATUS_STREAM, statusSubject, TENANT_STATUS_STREAM, wadmEventSubject, type LatticeRef } from '@wadm-ts/protocol';
+import { APPLICATION_STATUS, appOfStatusSubject, cloudEventJson, STATUS_STREAM, statusSubject, TENANT_STATUS_STREAM, wadmEventSubject, type LatticeRef } from '@wadm-ts/protocol';
 import { isCasConflict, isNoMessage, streamName, type JetStreamContext } from '@wadm-ts/store';
 import { sameJson } from '../plan/ids.js';
 import { LeaseLostError } from './lease-records.js';
@@ -34,8 +34,7 @@ function toWire(status: Status): Record<string, unknown> {
  * already at hand (the same bytes, the status not encoded twice).
  */
 export function applicationStatusEvent(name: string, statusJson: string, now: Date = new Date()): string {
-  const ev = cloudEvent('wadm', APPLICATION_STATUS, null, now);
-  return `{"specversion":"1.0","id":${JSON.stringify(ev.id)},"source":"wadm","type":${JSON.stringify(APPLICATION_STATUS)},"time":${JSON.stringify(ev.time)},"datacontenttype":"application/json","data":{"name":${JSON.stringify(name)},"status":${statusJson}}}`;
+  return cloudEventJson('wadm', APPLICATION_STATUS, `{"name":${JSON.stringify(name)},"status":${statusJson}}`, now);
 }
 
 interface Known {
@@ -93,11 +92,11 @@ export class StatusPublisher {
     const filter = statusSubject(this.ref.lattice, '*', this.ref.account);
     try {
       const info = await this.ctx.jsm.streams.info(this.stream, { subjects_filter: filter });
-      const count = Object.keys(info.state.subjects ?? {}).length;
+      const subjects = Object.keys(info.state.subjects ?? {});
+      const count = subjects.length;
       const seen = new Map<string, Known>();
       if (count > 0 && count < SWEEP_FROM_SUBJECTS) {
         // A few statuses: read each (no consumer at all), as a lattice of a few apps needs.
-        const subjects = Object.keys(info.state.subjects ?? {});
         await Promise.all(
           subjects.map(async (subj) => {
             const name = appOfStatusSubject(subj);
