@@ -24,6 +24,7 @@ export {
   previousHealthyVersion,
   rolloutOnDeploy,
   rolloutOnHealthy,
+  rolloutWithHealthy,
   type DeployedMark,
   type RevertMark,
   type RolloutRecord,

@@ -94,6 +94,22 @@ export function rolloutOnHealthy(r: RolloutRecord | undefined, version: string, 
 }
 
 /**
+ * The rollout record with `version` among the healthy versions, for a healthy mark that lands after the
+ * record moved on (another version deployed, or none): `deployed` and `reverted` are left as they are.
+ * When `deployed` is the last healthy version already, `version` goes just before it (it was healthy
+ * earlier); otherwise it is the most recent.
+ */
+export function rolloutWithHealthy(r: RolloutRecord | undefined, version: string, deployed: string | null): RolloutRecord {
+  const hv = (r?.healthyVersions ?? []).filter((v) => v !== version);
+  if (deployed !== null && hv.at(-1) === deployed) hv.splice(hv.length - 1, 0, version);
+  else hv.push(version);
+  const out: RolloutRecord = { healthyVersions: hv.slice(-MAX_HEALTHY_VERSIONS) };
+  if (r?.deployed) out.deployed = r.deployed;
+  if (r?.reverted) out.reverted = r.reverted;
+  return out;
+}
+
+/**
  * The version to go back to from `current`: the most recent version that reached `deployed`, other than
  * `current`, that is still stored. Undefined when none is known.
  */

@@ -34,3 +34,4 @@ export {
 export { diffApp, planApp, summarizeCommand, linkLabel, type AppPlan, type AppPlanInput, type DiffContext } from './plan/diff.js';
 export { PlanPreviewer, latticeReadOf, type PlanPreviewerOptions, type PreviewRequest, type LatticeRead } from './runtime/preview.js';
 export { RolloutWriter, type RolloutWriterOptions } from './runtime/rollouts.js';
+export { HealthyMarks, MARK_WAIT_MS, type MarkFlush } from './runtime/healthy-marks.js';

@@ -154,7 +154,18 @@ describe('reconcile (the pure pass)', () => {
       const running = applyToObserved(observedWith([host('h1')]), first.commands);
       const second = reconcile(input({ now: 1500, stored: [plain], observed: running }));
       assert.equal(second.statuses['a']?.status.type, 'deployed');
-      assert.deepEqual(second.rollouts.marks, [{ app: 'a', revision: 3, rollout: { deployed: { version: plain.deployedVersion!, atMs: 1500, healthyAtMs: 1500 }, healthyVersions: [plain.deployedVersion!] } }]);
+      // Without autoRevert the healthy mark is history only (the owner may write it once the lattice is quiet).
+      assert.deepEqual(second.rollouts.marks, [{ app: 'a', revision: 3, rollout: { deployed: { version: plain.deployedVersion!, atMs: 1500, healthyAtMs: 1500 }, healthyVersions: [plain.deployedVersion!] }, history: true }]);
+    });
+
+    it('the healthy mark of a version with autoRevert is not history only: it stops a later revert', () => {
+      const fixed = deployed(`${appHeader('r')}${component('hello', HELLO, 1)}${policy}`, 'v3');
+      const stored: StoredAppRead = { name: 'r', deployedVersion: 'v3', versions: [{ version: 'v1', manifest: good.manifest }, { version: 'v3', manifest: fixed.manifest }], released: false, revision: 9, rollout: { deployed: { version: 'v3', atMs: 1000 }, healthyVersions: ['v1'] } };
+      const first = reconcile(input({ now: 1200, stored: [stored] }));
+      const running = applyToObserved(observedWith([host('h1')]), first.commands);
+      const r = reconcile(input({ now: 1500, stored: [stored], observed: running }));
+      assert.equal(r.statuses['r']?.status.type, 'deployed');
+      assert.deepEqual(r.rollouts.marks, [{ app: 'r', revision: 9, rollout: { deployed: { version: 'v3', atMs: 1000, healthyAtMs: 1500 }, healthyVersions: ['v1', 'v3'] } }]);
     });
   });
 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseManifest, type Manifest } from '@wadm-ts/model';
 import { decodeStoredApp, encodeStoredApp, previousVersion, type StoredApp } from '../src/stored-app.js';
-import { rolloutOnDeploy, rolloutOnHealthy } from '@wadm-ts/entities';
+import { rolloutOnDeploy, rolloutOnHealthy, rolloutWithHealthy } from '@wadm-ts/entities';
 
 function manifest(version: string): Manifest {
   const r = parseManifest(`
@@ -55,5 +55,14 @@ describe('rollout record beside the app record', () => {
     assert.equal(previousVersion({ ...base(), rollout: r }), 'v1');
     assert.equal(previousVersion({ ...base(), deployedVersion: 'v1', rollout: r }), 'v2');
     assert.equal(previousVersion({ ...base(), versions: base().versions.slice(1), rollout: r }), undefined);
+  });
+
+  it('a late healthy mark joins the history without touching the deployed version, before it when that one is healthy already', () => {
+    const deployed = rolloutOnDeploy(rolloutOnHealthy(undefined, 'v0', 1), 'v2', 5);
+    assert.deepEqual(rolloutWithHealthy(deployed, 'v1', 'v2'), { deployed: { version: 'v2', atMs: 5 }, healthyVersions: ['v0', 'v1'] });
+    const healthy = rolloutOnHealthy(deployed, 'v2', 6);
+    assert.deepEqual(rolloutWithHealthy(healthy, 'v1', 'v2').healthyVersions, ['v0', 'v1', 'v2']);
+    assert.equal(previousVersion({ ...base(), deployedVersion: 'v2', rollout: rolloutWithHealthy(healthy, 'v1', 'v2') }), 'v1');
+    assert.deepEqual(rolloutWithHealthy(undefined, 'v1', null), { healthyVersions: ['v1'] });
   });
 });

@@ -37,6 +37,8 @@ export interface RolloutWrite {
   app: string;
   revision: number | undefined;
   rollout: RolloutRecord;
+  /** History only (the healthy mark of a version without autoRevert): may wait for a quiet lattice. */
+  history?: true;
 }
 
 /** An automatic revert: deploy `to` instead of `from`; once written, the app shows `status`. */
@@ -189,7 +191,7 @@ export function reconcile(input: ReconcileInput): ReconcileResult {
       rollouts.reverts.push({ app: a.name, revision: record.revision, rollout: d.rollout, from: d.from, to: d.to, reason: d.reason, status: { status: { type: 'reconciling', message: d.message }, version: '', components: [] } });
       continue;
     }
-    if (d.kind === 'mark') rollouts.marks.push({ app: a.name, revision: record.revision, rollout: d.rollout });
+    if (d.kind === 'mark') rollouts.marks.push({ app: a.name, revision: record.revision, rollout: d.rollout, ...(d.history ? { history: true as const } : {}) });
     else if (d.deadlineAt !== undefined) deadline = deadline === undefined ? d.deadlineAt : Math.min(deadline, d.deadlineAt);
     if (status) statuses[a.name] = withRevertNote(status, record);
   }

@@ -27,8 +27,12 @@ export interface RolloutApp {
 export type RevertDecision =
   /** Nothing to write; `deadlineAt` (ms, wall clock) is when the decision can change by time alone. */
   | { kind: 'none'; deadlineAt?: number }
-  /** Write this rollout record (healthy mark, or a deploy time stamped), the deployed version unchanged. */
-  | { kind: 'mark'; rollout: RolloutRecord }
+  /**
+   * Write this rollout record (healthy mark, or a deploy time stamped), the deployed version unchanged.
+   * `history`: the healthy mark of a version without `autoRevert`, which no revert decision reads; it may
+   * wait until the lattice is quiet (see runtime/healthy-marks.ts).
+   */
+  | { kind: 'mark'; rollout: RolloutRecord; history?: true }
   /** Deploy `to` instead of `from`, with this rollout record; `message` is the status note. */
   | { kind: 'revert'; from: string; to: string; reason: string; message: string; rollout: RolloutRecord };
 
@@ -51,12 +55,14 @@ export function decideRollout(app: RolloutApp, status: Status | undefined, now: 
   if (v === null) return NONE;
   const r = app.rollout;
   const d = r?.deployed?.version === v ? r.deployed : undefined;
+  const manifest = app.versions.find((x) => x.version === v)?.manifest;
   if (status?.status.type === 'deployed') {
     if (d?.healthyAtMs !== undefined && r?.healthyVersions.at(-1) === v) return NONE;
-    return { kind: 'mark', rollout: rolloutOnHealthy(r, v, now) };
+    const mark: RevertDecision = { kind: 'mark', rollout: rolloutOnHealthy(r, v, now) };
+    // A version with autoRevert is never reverted once marked healthy: that mark is written at once.
+    return manifest && rolloutPolicyOf(manifest).autoRevert ? mark : { ...mark, history: true };
   }
   if (d?.healthyAtMs !== undefined) return NONE;
-  const manifest = app.versions.find((x) => x.version === v)?.manifest;
   if (!manifest) return NONE;
   const policy = rolloutPolicyOf(manifest);
   if (!policy.autoRevert) return NONE;

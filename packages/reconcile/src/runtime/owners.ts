@@ -305,6 +305,8 @@ export class Owners {
     let next: number | undefined;
     try {
       const r = await this.o.reconciler.reconcile(s.owned);
+      // Nothing queued after this pass: the lattice is quiet, history-only healthy marks go now.
+      if (!s.again && !s.lost && s.owned.marks.size > 0) await this.o.reconciler.flushMarks(s.owned);
       s.failures = 0;
       if (r.requeueAt !== undefined) next = Math.max(0, r.requeueAt - Date.now()) + 5;
       const gcIn = await idleLattice({ ctx: this.o.ctx, state: this.o.state, leases: this.o.leases, logger: this.o.logger, metrics: this.o.metrics, held: h, gcAfterMs: this.o.gcAfterMs }, r.idle);

@@ -25,6 +25,7 @@ import { publishCommand } from './commands.js';
 import { LeaseLostError, type Held } from './lease-records.js';
 import { StatusPublisher } from './status-publisher.js';
 import { RolloutWriter } from './rollouts.js';
+import { HealthyMarks } from './healthy-marks.js';
 import { FencedRecords } from './fenced-records.js';
 import { mapLimit } from './map-limit.js';
 import { stateKeys } from '@wadm-ts/store';
@@ -85,6 +86,8 @@ export class OwnedLattice {
   readonly gone = new Set<string>();
   /** Converged scaler evaluations kept between this owner's passes (plan/scaler-memo.ts). */
   readonly memo = new ScalerMemo();
+  /** Healthy marks (history only) waiting for a quiet lattice (healthy-marks.ts). */
+  readonly marks = new HealthyMarks();
   constructor(
     readonly held: Held,
     ctx: JetStreamContext,
@@ -102,6 +105,7 @@ export class Reconciler {
   private readonly fenced;
   private readonly drift;
   private readonly reused;
+  private readonly marksWritten;
   private readonly rollouts: RolloutWriter | undefined;
   private readonly records: FencedRecords;
 
@@ -114,6 +118,7 @@ export class Reconciler {
     this.fenced = o.metrics.counter('wadm_fenced_writes_total', 'writes refused or abandoned because a newer lease epoch exists, by kind', ['kind']);
     this.drift = o.metrics.counter('wadm_drift_corrections_total', 'configs and links put again because the hosts lost or changed what was applied, by kind', ['kind']);
     this.reused = o.metrics.counter('wadm_scaler_evaluations_reused_total', 'scaler evaluations a pass took from the owner\'s memo instead of planning them again: converged, or pinned (placements in flight)', ['kind']);
+    this.marksWritten = o.metrics.counter('wadm_healthy_marks_written_total', 'history-only healthy marks written to app records once the lattice was quiet (or they had waited long enough)', []);
     this.records = new FencedRecords({ kv: o.stateKv, view: o.state, check: (h) => this.check(h), fenced: this.fenced, ...(o.unsafeDisableFencing ? { unsafeDisableFencing: true } : {}) });
   }
 
@@ -223,7 +228,10 @@ export class Reconciler {
     const statuses = r.statuses;
     const gone = Object.keys(r.gone);
     // Automatic reverts, as the pass decided (a reverted app's status becomes its revert status).
-    const rollouts = this.rollouts ? await this.rollouts.apply(h, r.rollouts, statuses, () => this.check(h), log) : undefined;
+    // History-only healthy marks wait for a quiet lattice (healthy-marks.ts); the others are written in this pass.
+    const urgent = r.rollouts.marks.filter((w) => !w.history);
+    if (this.rollouts) for (const w of r.rollouts.marks) if (w.history) owned.marks.add(w, now);
+    const rollouts = this.rollouts ? await this.rollouts.apply(h, { reverts: r.rollouts.reverts, marks: urgent }, statuses, () => this.check(h), log) : undefined;
     this.check(h);
     await owned.statuses.preload([...Object.keys(statuses), ...gone]);
     // Only what may differ from what is published goes through the (asynchronous) publisher.
@@ -237,8 +245,10 @@ export class Reconciler {
       if (await owned.statuses.publish(name, st)) log.info({ app: name, status: 'undeployed' }, 'status of a deleted app set to undeployed');
       owned.gone.delete(name);
     });
-    // History only (versions that became healthy): after the statuses, which do not wait for it.
+    // Marks (versions that became healthy): after the statuses, which do not wait for them; history-only
+    // marks that waited long enough too (otherwise the owner writes them once the lattice is quiet).
     await rollouts?.marks();
+    if (owned.marks.due(now)) await this.flushMarks(owned);
     const counts = new Map<string, number>();
     for (const a of r.apps) {
       const t = statuses[a.name]?.status.type ?? 'undeployed';
@@ -253,6 +263,19 @@ export class Reconciler {
       ...(requeueAt !== undefined ? { requeueAt } : {}),
       idle: r.idle,
     };
+  }
+
+  /**
+   * Write the healthy marks the owner kept (healthy-marks.ts), under the lease: the owner calls this when a
+   * pass ended with nothing queued after it, and a pass does when the oldest has waited long enough.
+   */
+  async flushMarks(owned: OwnedLattice): Promise<void> {
+    const store = this.o.manifestStore;
+    if (!store || owned.marks.size === 0) return;
+    const h = owned.held;
+    this.check(h);
+    const r = await owned.marks.flush(h.ref, this.o.manifests, store, () => this.check(h));
+    if (r.written > 0) this.marksWritten.inc({}, r.written);
   }
 
   /**
