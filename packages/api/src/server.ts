@@ -173,8 +173,16 @@ export class ApiServer {
     if (s.category !== 'model') unsupported();
     const scope = this.scopeOf(s);
     const name = s.name;
-    const log = this.o.logger.child({ lattice: s.lattice, ...(name ? { app: name } : {}) });
-    const req: ApiRequest = { msg, scope, log };
+    // The request's logger is made the first time something is logged (most requests log nothing).
+    const parent = this.o.logger;
+    let child: Logger | undefined;
+    const req: ApiRequest = {
+      msg,
+      scope,
+      get log(): Logger {
+        return (child ??= parent.child({ lattice: s.lattice, ...(name ? { app: name } : {}) }));
+      },
+    };
     const ctx = this.ctx;
     if (name === undefined) {
       switch (s.operation) {
@@ -183,7 +191,7 @@ export class ApiServer {
         case 'get':
           return listModels(ctx, scope);
         case 'list':
-          log.warn('model.list is deprecated; use model.get');
+          req.log.warn('model.list is deprecated; use model.get');
           return summaries(ctx, scope);
         default:
           return unsupported();

@@ -56,6 +56,7 @@ export {
   previousVersion,
   releasedOf,
   type StoredApp,
+  encodedManifest,
 } from './stored-app.js';
 export {
   ManifestKeyCollisionError,

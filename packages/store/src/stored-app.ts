@@ -60,7 +60,8 @@ function withReleased(app: StoredApp, v: unknown): StoredApp {
  */
 const manifestJson = new WeakMap<Manifest, string>();
 
-function encodedManifest(m: Manifest): string {
+/** `serializeManifest(m)`, computed once per manifest object (the app record and `manifest_published` share it). */
+export function encodedManifest(m: Manifest): string {
   let json = manifestJson.get(m);
   if (json === undefined) {
     json = serializeManifest(m);

@@ -3,10 +3,10 @@
  * routed (`ApiRequest`), plus the steps several operations share: the shared-dependents guard and the
  * announcement of a deployment change (signal + `wadm.evt` CloudEvent, docs/wire/api.md §5.1).
  */
-import { manifestToJson, type Manifest } from '@wadm-ts/model';
-import { MANIFEST_PUBLISHED, MANIFEST_UNPUBLISHED, cloudEvent, wadmEventSubject } from '@wadm-ts/protocol';
+import type { Manifest } from '@wadm-ts/model';
+import { MANIFEST_PUBLISHED, MANIFEST_UNPUBLISHED, cloudEvent, cloudEventJson, wadmEventSubject } from '@wadm-ts/protocol';
 import type { LatticeRef } from '@wadm-ts/protocol';
-import type { JsPublisher, ManifestStore, StatusStore, StoredApp } from '@wadm-ts/store';
+import { encodedManifest, type JsPublisher, type ManifestStore, type StatusStore, type StoredApp } from '@wadm-ts/store';
 import type { Logger } from '@wadm-ts/obs';
 import { dependentsBlock } from '../decisions.js';
 import { ApiError, type RequestBody } from '../request.js';
@@ -52,8 +52,9 @@ export async function announce(ctx: HandlerContext, req: ApiRequest, change: Dep
   const kind = published ? 'manifest_published' : 'manifest_unpublished';
   ctx.signal?.(req.scope, published ? 'deploy' : 'undeploy');
   try {
-    const ev = cloudEvent('wadm', published ? MANIFEST_PUBLISHED : MANIFEST_UNPUBLISHED, published ? manifestToJson(change.manifest) : { name: change.name });
-    await ctx.publisher.publish(wadmEventSubject(req.scope.lattice, kind), JSON.stringify(ev));
+    // The deployed manifest's canonical JSON is the one its app record was just written with.
+    const body = published ? cloudEventJson('wadm', MANIFEST_PUBLISHED, encodedManifest(change.manifest)) : JSON.stringify(cloudEvent('wadm', MANIFEST_UNPUBLISHED, { name: change.name }));
+    await ctx.publisher.publish(wadmEventSubject(req.scope.lattice, kind), body);
     return undefined;
   } catch (err) {
     req.log.error({ err }, `publishing ${kind} failed`);

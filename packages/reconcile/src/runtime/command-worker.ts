@@ -45,7 +45,7 @@ interface Outgoing {
   env: CommandEnvelope;
   c: Command;
   req: CtlRequest;
-  log: Logger;
+  log: () => Logger;
   resolve: (reply: Msg | 'deferred') => void;
   reject: (err: unknown) => void;
 }
@@ -153,10 +153,10 @@ export class CommandWorker {
    * command's epoch is current, its app is still deployed (for constructive commands), and its host did
    * not stop. Checked before every attempt — a retry after a pause must not act on a stale decision.
    */
-  private async allowed(ref: LatticeRef, env: CommandEnvelope, c: Command, expiresAt: number | undefined, log: Logger): Promise<'yes' | 'no' | 'deferred'> {
+  private async allowed(ref: LatticeRef, env: CommandEnvelope, c: Command, expiresAt: number | undefined, logger: () => Logger): Promise<'yes' | 'no' | 'deferred'> {
     if (expiresAt !== undefined && Date.now() + EXPIRY_MARGIN_MS >= expiresAt) {
       this.executed.inc({ type: c.kind, result: 'expired' });
-      log.info({ command: c.kind, expiresAt }, 'dropping a command whose in-flight entry expired (the owner plans again without it)');
+      logger().info({ command: c.kind, expiresAt }, 'dropping a command whose in-flight entry expired (the owner plans again without it)');
       return 'no';
     }
     const g = this.o.guards;
@@ -164,30 +164,30 @@ export class CommandWorker {
     if (!this.o.unsafeDisableFencing) {
       if (!(await g.caughtUp())) {
         this.executed.inc({ type: c.kind, result: 'deferred' });
-        log.warn({ command: c.kind }, 'not sending a command: this replica has not heard from the server recently');
+        logger().warn({ command: c.kind }, 'not sending a command: this replica has not heard from the server recently');
         return 'deferred';
       }
       const current = this.newerEpoch(ref, env);
       if (current !== undefined) {
         this.executed.inc({ type: c.kind, result: 'stale' });
-        log.warn({ command: c.kind, epoch: env.epoch, currentEpoch: current }, 'dropping a command from an older lease epoch');
+        logger().warn({ command: c.kind, epoch: env.epoch, currentEpoch: current }, 'dropping a command from an older lease epoch');
         return 'no';
       }
     }
     if (isConstructive(c) && !(await g.appDeployed(ref, c.model_name))) {
       this.executed.inc({ type: c.kind, result: 'app_undeployed' });
-      log.info({ command: c.kind }, 'dropping a command for an app that is no longer deployed');
+      logger().info({ command: c.kind }, 'dropping a command for an app that is no longer deployed');
       return 'no';
     }
     if (!isConstructive(c) && g.appReleased?.(ref, c.model_name) === true) {
       this.executed.inc({ type: c.kind, result: 'app_undeployed' });
-      log.info({ command: c.kind }, 'dropping a command for an app undeployed non-destructively (its resources are left running)');
+      logger().info({ command: c.kind }, 'dropping a command for an app undeployed non-destructively (its resources are left running)');
       return 'no';
     }
     const host = 'host_id' in c ? c.host_id : undefined;
     if (host !== undefined && g.hostGone(ref, host)) {
       this.executed.inc({ type: c.kind, result: 'host_gone' });
-      log.info({ command: c.kind, host }, 'dropping a command for a host that stopped');
+      logger().info({ command: c.kind, host }, 'dropping a command for a host that stopped');
       return 'no';
     }
     return 'yes';
@@ -223,7 +223,7 @@ export class CommandWorker {
    * resume, after another owner has taken over and the app may be gone. The requests of one turn share
    * that run (and one socket write).
    */
-  private send(ref: LatticeRef, env: CommandEnvelope, c: Command, req: CtlRequest, log: Logger): Promise<Msg | 'deferred'> {
+  private send(ref: LatticeRef, env: CommandEnvelope, c: Command, req: CtlRequest, log: () => Logger): Promise<Msg | 'deferred'> {
     return new Promise((resolve, reject) => {
       if (this.outbox.push({ ref, env, c, req, log, resolve, reject }) === 1) queueMicrotask(() => this.writeOutbox());
     });
@@ -240,7 +240,7 @@ export class CommandWorker {
     for (const o of batch) {
       if (!current || this.newerEpoch(o.ref, o.env) !== undefined) {
         this.executed.inc({ type: o.c.kind, result: 'deferred' });
-        o.log.warn({ command: o.c.kind }, 'not sending a command: this replica stalled after it was checked');
+        o.log().warn({ command: o.c.kind }, 'not sending a command: this replica stalled after it was checked');
         o.resolve('deferred');
         continue;
       }
@@ -251,28 +251,30 @@ export class CommandWorker {
   }
 
   private async attempts(ref: LatticeRef, env: CommandEnvelope, c: Command, expiresAt: number | undefined, parent: Logger): Promise<'done' | 'deferred'> {
-    const log = 'model_name' in c ? parent.child({ app: c.model_name }) : parent;
+    // The command's logger (bound to its app) is made the first time something is logged.
+    let child: Logger | undefined;
+    const logger = (): Logger => (child ??= 'model_name' in c ? parent.child({ app: c.model_name }) : parent);
     const req = toCtlRequest(c, env.lattice, env.account);
     const max = this.o.maxAttempts ?? 3;
     for (let attempt = 1; ; attempt++) {
-      const may = await this.allowed(ref, env, c, expiresAt, log);
+      const may = await this.allowed(ref, env, c, expiresAt, logger);
       if (may !== 'yes') return may === 'deferred' ? 'deferred' : 'done';
       try {
-        const reply = await this.send(ref, env, c, req, log);
+        const reply = await this.send(ref, env, c, req, logger);
         if (reply === 'deferred') return 'deferred';
         const r = JSON.parse(reply.string()) as { success?: boolean; message?: string };
         if (r.success === false) throw new Error(r.message || 'host replied success=false');
         this.executed.inc({ type: c.kind, result: 'ok' });
-        log.debug({ command: c.kind, subject: req.subject }, 'command executed');
+        if (parent.isLevelEnabled('debug')) logger().debug({ command: c.kind, subject: req.subject }, 'command executed');
         return 'done';
       } catch (err) {
         if (attempt >= max) {
           this.executed.inc({ type: c.kind, result: 'failed' });
-          log.error({ err: (err as Error).message, command: c, attempts: attempt }, 'command failed; giving up (the next reconcile decides again)');
+          logger().error({ err: (err as Error).message, command: c, attempts: attempt }, 'command failed; giving up (the next reconcile decides again)');
           return 'done';
         }
         this.executed.inc({ type: c.kind, result: 'retried' });
-        log.warn({ err: (err as Error).message, command: c.kind, attempts: attempt }, 'command failed; will retry');
+        logger().warn({ err: (err as Error).message, command: c.kind, attempts: attempt }, 'command failed; will retry');
         await new Promise((r) => setTimeout(r, 250 * 2 ** attempt));
       }
     }

@@ -71,6 +71,9 @@ interface Slot {
   idleWaiters: Array<() => void>;
 }
 
+/** After a busy pass that left healthy marks waiting, the lattice is passed again this soon to see whether it is quiet (ms). */
+const MARKS_RECHECK_MS = 250;
+
 export class Owners {
   private readonly slots = new Map<string, Slot>();
   /** Slots dropped while a pass was still running (until it ends): a new owner slot waits for them. */
@@ -305,10 +308,14 @@ export class Owners {
     let next: number | undefined;
     try {
       const r = await this.o.reconciler.reconcile(s.owned);
-      // Nothing queued after this pass: the lattice is quiet, history-only healthy marks go now.
-      if (!s.again && !s.lost && s.owned.marks.size > 0) await this.o.reconciler.flushMarks(s.owned);
       s.failures = 0;
       if (r.requeueAt !== undefined) next = Math.max(0, r.requeueAt - Date.now()) + 5;
+      // History-only healthy marks (healthy-marks.ts) go once the lattice is quiet: a pass that sent and
+      // published nothing, with nothing queued after it. After a busy pass, come back soon to see.
+      if (s.owned.marks.size > 0 && !s.again && !s.lost) {
+        if (r.commands.length === 0 && r.published === 0) await this.o.reconciler.flushMarks(s.owned);
+        else next = Math.min(next ?? Infinity, MARKS_RECHECK_MS);
+      }
       const gcIn = await idleLattice({ ctx: this.o.ctx, state: this.o.state, leases: this.o.leases, logger: this.o.logger, metrics: this.o.metrics, held: h, gcAfterMs: this.o.gcAfterMs }, r.idle);
       if (gcIn !== undefined) next = next === undefined ? gcIn : Math.min(next, gcIn);
     } catch (err) {

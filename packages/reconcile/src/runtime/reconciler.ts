@@ -75,6 +75,8 @@ export interface PassResult {
   requeueAt?: number;
   /** No live host and no deployed app. */
   idle: boolean;
+  /** Statuses this pass published (changed). */
+  published: number;
 }
 
 /** The per-lattice memory an owner keeps between passes (dropped when the lease is lost). */
@@ -262,6 +264,7 @@ export class Reconciler {
       statuses,
       ...(requeueAt !== undefined ? { requeueAt } : {}),
       idle: r.idle,
+      published: changed.length,
     };
   }
 
