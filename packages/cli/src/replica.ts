@@ -83,9 +83,11 @@ export async function startReplica(cfg: ReplicaConfig, opts: StartOptions = {}):
     maxBodyBytes: cfg.maxRequestBytes,
     maxJobs: cfg.maxJobs,
     signal: (scope, reason) => signaler.mark(scope, reason),
+    // One live replica answers each request (chosen through the leases' presences, set below).
+    answers: (key) => leasesOf?.answers(key) ?? false,
     ...(tracing.enabled ? { tracing } : {}),
   });
-  await api.start();
+  let leasesOf: Leases | undefined;
 
   // In-memory views; ingest, the reconciler and the command guards read through them.
   const { stateView, manifestView } = await startViews(cfg, stores, logger);
@@ -105,6 +107,10 @@ export async function startReplica(cfg: ReplicaConfig, opts: StartOptions = {}):
     tracing,
     ...(opts.connectTimeoutMs !== undefined ? { connectTimeoutMs: opts.connectTimeoutMs } : {}),
   });
+
+  // The API listens once the presences it chooses responders by are up.
+  leasesOf = leases;
+  await api.start();
 
   watchNatsStatus(nc, metrics, logger);
   const resourceWatch = watchResources(nc, stores, [stateView.mirror, manifestView.mirror, leases.mirror], () => stopping !== undefined, logger);

@@ -25,6 +25,8 @@ export interface PresenceValue {
   incarnation: string;
   /** Wall time of the renewal (informational; expiry is judged by observation). */
   at: number;
+  /** The API subscription this replica answers on (replicas choose a responder among those with the same one). */
+  api?: string;
 }
 
 export type LeaseRecord = LeaseValue | PresenceValue;

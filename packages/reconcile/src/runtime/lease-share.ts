@@ -54,3 +54,31 @@ export function shuffle<T>(xs: T[]): void {
     [xs[i], xs[j]] = [xs[j]!, xs[i]!];
   }
 }
+
+/** 32-bit FNV-1a of `s` (UTF-16 code units): cheap, and the same in every replica. */
+function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/**
+ * The replica that answers the API request keyed `key` (its reply subject): rendezvous hashing over the
+ * live replicas, so every replica that sees the same live set picks the same one, requests spread evenly,
+ * and a replica leaving the set moves only its own share to the others. Undefined when `live` is empty.
+ */
+export function responderOf(live: Iterable<string>, key: string): string | undefined {
+  let best: string | undefined;
+  let score = -1;
+  for (const id of live) {
+    const s = fnv1a(`${id}\u0000${key}`);
+    if (s > score || (s === score && best !== undefined && id < best)) {
+      score = s;
+      best = id;
+    }
+  }
+  return best;
+}

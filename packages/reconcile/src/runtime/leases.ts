@@ -22,7 +22,10 @@ import type { LatticeRef } from '@wadm-ts/protocol';
 import { isCasConflict, removeKey } from '@wadm-ts/store';
 import { claimedLease, encodeLeaseRecord, isLeaseOf, isPresenceKey, leaseKey, refOfLease, releasedLease, unownedLease, withIdleSince, type Held, type LeaseRecord, type LeaseValue } from './lease-records.js';
 import { RenewalUnconfirmedError } from './presence.js';
-import { balanceStep, offerShare, releaseVictim, shuffle } from './lease-share.js';
+
+/** How long `answers` reuses its read of the live replicas (ms). */
+const LIVE_CACHE_MS = 50;
+import { balanceStep, offerShare, releaseVictim, responderOf, shuffle } from './lease-share.js';
 import { LeaseTable, type LeaseTableOptions } from './lease-table.js';
 
 export interface LeasesOptions extends LeaseTableOptions {
@@ -38,6 +41,10 @@ export class Leases extends LeaseTable {
   private timer: NodeJS.Timeout | undefined;
   private beat: NodeJS.Timeout | undefined;
   private ticking: Promise<void> = Promise.resolve();
+  /** The last presence renewal failed with an error (JetStream unreachable), not merely unconfirmed. */
+  private renewFailing = false;
+  /** The live replicas, sorted, as `answers` last read them (re-read every `LIVE_CACHE_MS`). */
+  private liveCache: { at: number; ids: string[] } | undefined;
   private stopped = true;
   private readonly ownedGauge;
   private readonly changes;
@@ -79,6 +86,24 @@ export class Leases extends LeaseTable {
   private schedule(): void {
     if (this.stopped) return;
     this.ticking = this.ticking.then(() => this.tick()).catch((err: unknown) => this.o.logger.warn({ err: (err as Error).message }, 'lease pass failed'));
+  }
+
+  /**
+   * Whether this replica answers the API request keyed `key` (its reply subject). Every replica receives
+   * every request of its API subscription (`LeaseTableOptions.api`, in every presence); exactly one live
+   * replica with the same subscription answers it (`responderOf`, rendezvous hashing over the live
+   * presences), so a frozen or partitioned replica's share goes to the others once its presence is no
+   * longer live (within `leaseMs`), instead of waiting on it as a queue group member would. A replica
+   * whose own presence is not current answers nothing (after a pause, the others have answered what it
+   * holds), unless its renewals fail with an error: then JetStream is what is down, every replica is in
+   * the same state, and an answer (an error, for what needs JetStream) beats a timeout.
+   */
+  answers(key: string): boolean {
+    const now = performance.now();
+    if (!this.current() && !this.renewFailing) return false;
+    if (!this.liveCache || now - this.liveCache.at >= LIVE_CACHE_MS) this.liveCache = { at: now, ids: [...this.presence.live(now, this.o.api ?? '')].sort() };
+    const ids = this.liveCache.ids;
+    return ids.length <= 1 || responderOf(ids, key) === this.o.replicaId;
   }
 
   /** Resolves once current() (at most `timeoutMs`; false when still not current). */
@@ -125,7 +150,9 @@ export class Leases extends LeaseTable {
     if (this.presence.renewDue(performance.now())) {
       try {
         await this.presence.renew();
+        this.renewFailing = false;
       } catch (err) {
+        this.renewFailing = !(err instanceof RenewalUnconfirmedError);
         this.o.logger.warn({ err: (err as Error).message }, 'renewing presence failed; will retry');
       }
     }

@@ -20,6 +20,8 @@ export interface PresenceOptions {
   kv: () => Promise<KV>;
   /** Another process with this replica id wrote its presence: every lease held is gone. */
   onOverwritten: () => void;
+  /** The API subscription this replica answers on (written in its presence). */
+  api?: string;
 }
 
 /** A renewal was written but the lease watch did not deliver it in time: the validity was not extended. */
@@ -80,11 +82,12 @@ export class Presence {
     this.lastBeat = now;
   }
 
-  /** Replicas whose presence is live (this one always). */
-  live(now: number): Set<string> {
+  /** Replicas whose presence is live (this one always); with `api`, only those answering on that API subscription. */
+  live(now: number, api?: string): Set<string> {
     const live = new Set<string>([this.o.replicaId]);
     for (const [key, e] of this.o.mirror.all()) {
       if (e.value.kind !== 'replica') continue;
+      if (api !== undefined && e.value.api !== api) continue;
       if (now - (this.seen.get(key) ?? now) < this.o.leaseMs) live.add(e.value.replica);
     }
     return live;
@@ -110,7 +113,7 @@ export class Presence {
   /** Renew by compare-and-set; throws when it failed. */
   async renew(): Promise<void> {
     const key = this.key;
-    const value: PresenceValue = { kind: 'replica', replica: this.o.replicaId, incarnation: this.incarnation, at: Date.now() };
+    const value: PresenceValue = { kind: 'replica', replica: this.o.replicaId, incarnation: this.incarnation, at: Date.now(), ...(this.o.api !== undefined ? { api: this.o.api } : {}) };
     const sent = performance.now();
     const kv = await this.o.kv();
     try {
