@@ -48,7 +48,7 @@ function manifest(name: string, version: string): Manifest {
 async function stored(name: string, deployed: string): Promise<number> {
   await store.mutate(scope, name, () => ({
     kind: 'write',
-    app: { name, versions: ['v1', 'v2'].map((v) => ({ version: v, manifest: manifest(name, v) })), deployedVersion: deployed, rollout: rolloutOnDeploy(undefined, deployed, 1000) },
+    app: { name, versions: ['v1', 'v2', 'v3'].map((v) => ({ version: v, manifest: manifest(name, v) })), deployedVersion: deployed, rollout: rolloutOnDeploy(undefined, deployed, 1000) },
     result: 'ok',
   }));
   await view.mirror.sync();
@@ -93,6 +93,28 @@ test('a user deployed another version meanwhile: the marked version still joins 
   assert.equal(app.deployedVersion, 'v2');
   // v2's own deploy time is untouched (its deadline counts from it); v1 is what a revert of v2 goes back to.
   assert.deepEqual(app.rollout, { deployed: { version: 'v2', atMs: 3000 }, healthyVersions: ['v1'] });
+});
+
+test('v2 still waiting when v3 is deployed and marked: both are written, in the order they were healthy', async () => {
+  const marks = new HealthyMarks();
+  const rev = await stored('e', 'v2');
+  marks.add(mark('e', rev, 'v2', 2000), 2000);
+  await rewrite('e', (cur) => ({ ...cur, deployedVersion: 'v3', rollout: rolloutOnDeploy(cur.rollout, 'v3', 3000) }));
+  const rev3 = view.revisionOf(scope, 'e')!;
+  const onRecord = view.peek(scope, 'e')!.app.rollout;
+  marks.add({ app: 'e', revision: rev3, rollout: rolloutOnHealthy(onRecord, 'v3', 3500), history: true }, 3500);
+  const pending = (): number => marks.size;
+  assert.equal(pending(), 2, 'one mark per app and version');
+  let flushed = 0;
+  for (let i = 0; i < 5 && pending() > 0; i++) {
+    flushed += (await marks.flush(scope, view, store, check)).written;
+    await view.mirror.sync();
+    // What a pass would decide again for v3 if its mark was left to it (the record moved on under it).
+    const cur = view.peek(scope, 'e')!;
+    if (pending() === 0 && !cur.app.rollout?.healthyVersions.includes('v3')) marks.add({ app: 'e', revision: cur.revision, rollout: rolloutOnHealthy(cur.app.rollout, 'v3', 4000), history: true }, 4000);
+  }
+  assert.ok(flushed >= 2, `written ${flushed}`);
+  assert.deepEqual(view.peek(scope, 'e')!.app.rollout?.healthyVersions, ['v2', 'v3']);
 });
 
 test('the record moved on but deploys the same version: the mark is left to the next pass', async () => {

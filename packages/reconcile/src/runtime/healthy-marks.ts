@@ -46,6 +46,9 @@ export interface MarkFlush {
   kept: number;
 }
 
+/** Pending marks are kept per app and version: v2's mark still waiting when v3 is marked is written too. */
+const keyOf = (app: string, version: string): string => `${app}\u0000${version}`;
+
 export class HealthyMarks {
   private readonly pending = new Map<string, Pending>();
 
@@ -53,13 +56,13 @@ export class HealthyMarks {
     return this.pending.size;
   }
 
-  /** Keep a history mark. A mark already kept for the same version stays (it was decided first). */
+  /** Keep a history mark. A mark already kept for the same app and version stays (it was decided first). */
   add(w: RolloutWrite, now: number): void {
     const version = w.rollout.deployed?.version;
     if (version === undefined) return;
-    const cur = this.pending.get(w.app);
-    if (cur && cur.version === version) return;
-    this.pending.set(w.app, { write: w, version, since: now });
+    const key = keyOf(w.app, version);
+    if (this.pending.has(key)) return;
+    this.pending.set(key, { write: w, version, since: now });
   }
 
   /** Whether the oldest mark has waited `MARK_WAIT_MS` by `now`. */
@@ -74,28 +77,39 @@ export class HealthyMarks {
    */
   async flush(ref: LatticeRef, view: ManifestView, store: ManifestStore, check: () => void): Promise<MarkFlush> {
     const out: MarkFlush = { written: 0, dropped: 0, kept: 0 };
-    const todo = [...this.pending.values()];
-    await mapLimit(todo, WRITES_AT_ONCE, async (p) => {
-      const cur = view.peek(ref, p.write.app);
-      let rollout: RolloutRecord | undefined;
-      if (cur && p.write.revision !== undefined && cur.revision === p.write.revision) rollout = p.write.rollout;
-      else if (cur && cur.app.deployedVersion !== p.version && cur.app.versions.some((v) => v.version === p.version)) {
-        if (!cur.app.rollout?.healthyVersions.includes(p.version)) rollout = rolloutWithHealthy(cur.app.rollout, p.version, cur.app.deployedVersion);
-      }
-      if (!cur || rollout === undefined) {
-        if (this.pending.get(p.write.app) === p) this.pending.delete(p.write.app);
-        out.dropped++;
-        return;
-      }
-      check();
-      const rev = await store.replaceAt(ref, p.write.app, { ...cur.app, rollout }, cur.revision);
-      if (rev === undefined) {
-        out.kept++;
-        return;
-      }
-      if (this.pending.get(p.write.app) === p) this.pending.delete(p.write.app);
-      out.written++;
+    // One app's marks one after the other, oldest first (they rewrite the same record); apps at once.
+    const byApp = new Map<string, Pending[]>();
+    for (const p of this.pending.values()) {
+      const list = byApp.get(p.write.app);
+      if (list) list.push(p);
+      else byApp.set(p.write.app, [p]);
+    }
+    await mapLimit([...byApp.values()], WRITES_AT_ONCE, async (list) => {
+      for (const p of list) await this.writeOne(ref, p, view, store, check, out);
     });
     return out;
+  }
+
+  private async writeOne(ref: LatticeRef, p: Pending, view: ManifestView, store: ManifestStore, check: () => void, out: MarkFlush): Promise<void> {
+    const key = keyOf(p.write.app, p.version);
+    const cur = view.peek(ref, p.write.app);
+    let rollout: RolloutRecord | undefined;
+    if (cur && p.write.revision !== undefined && cur.revision === p.write.revision) rollout = p.write.rollout;
+    else if (cur && cur.app.deployedVersion !== p.version && cur.app.versions.some((v) => v.version === p.version)) {
+      if (!cur.app.rollout?.healthyVersions.includes(p.version)) rollout = rolloutWithHealthy(cur.app.rollout, p.version, cur.app.deployedVersion);
+    }
+    if (!cur || rollout === undefined) {
+      if (this.pending.get(key) === p) this.pending.delete(key);
+      out.dropped++;
+      return;
+    }
+    check();
+    const rev = await store.replaceAt(ref, p.write.app, { ...cur.app, rollout }, cur.revision);
+    if (rev === undefined) {
+      out.kept++;
+      return;
+    }
+    if (this.pending.get(key) === p) this.pending.delete(key);
+    out.written++;
   }
 }
