@@ -142,3 +142,13 @@ export function sameJson(a: unknown, b: unknown): boolean {
 export function sameCommand(a: Command, b: Command): boolean {
   return sameJson(a, b);
 }
+
+/** 32-bit FNV-1a of a string (UTF-16 code units): cheap, and the same in every process. */
+export function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}

@@ -5,10 +5,9 @@
  * (computed once per pass), and a per-scaler tie-break between equally loaded hosts.
  */
 import { SCALER_KEY, SPREAD_KEY } from '@wadm-ts/protocol';
-
 import type { InFlight } from '../types.js';
 import type { Workload } from './desired.js';
-
+import { fnv1a } from './ids.js';
 import type { Instance } from './observed.js';
 import { isEligible } from './spread.js';
 import type { HostEntity } from '@wadm-ts/entities';
@@ -22,16 +21,6 @@ export interface PendingPlacement {
 }
 
 const entityKey = (w: Workload, id: string): string => `${w}\u0000${id}`;
-
-/** 32-bit FNV-1a of a string. */
-function fnv1a(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
 
 /** MurmurHash3's 32-bit finalizer: spreads every input bit over the output. */
 function fmix32(x: number): number {

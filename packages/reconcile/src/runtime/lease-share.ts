@@ -3,6 +3,7 @@
  * `leases.ts`): each replica takes free leases up to ceil(L/R), releases one when it holds more than
  * its share while another holds less than floor(L/R).
  */
+import { fnv1a } from '../plan/ids.js';
 import type { Held, LeaseValue } from './lease-records.js';
 
 /** The fair share bounds of `leases` lattices over `live` replicas. */
@@ -53,16 +54,6 @@ export function shuffle<T>(xs: T[]): void {
     const j = Math.floor(Math.random() * (i + 1));
     [xs[i], xs[j]] = [xs[j]!, xs[i]!];
   }
-}
-
-/** 32-bit FNV-1a of `s` (UTF-16 code units): cheap, and the same in every replica. */
-function fnv1a(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
 }
 
 /**
