@@ -101,7 +101,7 @@ export class Leases extends LeaseTable {
   answers(key: string): boolean {
     const now = performance.now();
     if (!this.current() && !this.renewFailing) return false;
-    if (!this.liveCache || now - this.liveCache.at >= LIVE_CACHE_MS) this.liveCache = { at: now, ids: [...this.presence.live(now, this.o.api ?? '')].sort() };
+    if (!this.liveCache || now - this.liveCache.at >= LIVE_CACHE_MS) this.liveCache = { at: now, ids: [...this.presence.liveApi(now, this.o.api ?? '')].sort() };
     const ids = this.liveCache.ids;
     return ids.length <= 1 || responderOf(ids, key) === this.o.replicaId;
   }

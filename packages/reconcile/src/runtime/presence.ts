@@ -40,6 +40,8 @@ export class Presence {
   private lastRenewSent = -Infinity;
   /** Local (monotonic) time at which each presence key was last seen to change. */
   private readonly seen = new Map<string, number>();
+  /** The same, as heard, never moved forward by `stallCheck` (see `liveApi`). */
+  private readonly heard = new Map<string, number>();
   /** Monotonic time this process last ran its 100 ms beat: a longer gap means it was itself stalled. */
   private lastBeat = performance.now();
   private readonly safetyMs: number;
@@ -67,8 +69,14 @@ export class Presence {
 
   /** A presence key changed in the bucket. */
   changed(key: string, present: boolean): void {
-    if (present) this.seen.set(key, performance.now());
-    else this.seen.delete(key);
+    if (present) {
+      const now = performance.now();
+      this.seen.set(key, now);
+      this.heard.set(key, now);
+    } else {
+      this.seen.delete(key);
+      this.heard.delete(key);
+    }
   }
 
   /**
@@ -82,13 +90,27 @@ export class Presence {
     this.lastBeat = now;
   }
 
-  /** Replicas whose presence is live (this one always); with `api`, only those answering on that API subscription. */
-  live(now: number, api?: string): Set<string> {
+  /** Replicas whose presence is live (this one always). */
+  live(now: number): Set<string> {
     const live = new Set<string>([this.o.replicaId]);
     for (const [key, e] of this.o.mirror.all()) {
       if (e.value.kind !== 'replica') continue;
-      if (api !== undefined && e.value.api !== api) continue;
       if (now - (this.seen.get(key) ?? now) < this.o.leaseMs) live.add(e.value.replica);
+    }
+    return live;
+  }
+
+  /**
+   * The replicas answering on API subscription `api` whose presence was heard to change within `leaseMs`
+   * (this one always). Unlike `live`, a stall of this process does not count as having heard from the
+   * others: for the API, taking a silent replica for gone costs a duplicate answer, while taking it for
+   * live loses the requests chosen for it.
+   */
+  liveApi(now: number, api: string): Set<string> {
+    const live = new Set<string>([this.o.replicaId]);
+    for (const [key, e] of this.o.mirror.all()) {
+      if (e.value.kind !== 'replica' || e.value.api !== api) continue;
+      if (now - (this.heard.get(key) ?? now) < this.o.leaseMs) live.add(e.value.replica);
     }
     return live;
   }
