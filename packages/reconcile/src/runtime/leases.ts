@@ -43,7 +43,7 @@ export class Leases extends LeaseTable {
   private ticking: Promise<void> = Promise.resolve();
   /** The last presence renewal failed with an error (JetStream unreachable), not merely unconfirmed. */
   private renewFailing = false;
-  /** The live replicas, sorted, as `answers` last read them (re-read every `LIVE_CACHE_MS`). */
+  /** The replicas `answers` chooses among, sorted, as it last read them (re-read every `LIVE_CACHE_MS`). */
   private liveCache: { at: number; ids: string[] } | undefined;
   private stopped = true;
   private readonly ownedGauge;
@@ -78,6 +78,8 @@ export class Leases extends LeaseTable {
     if (this.timer) clearInterval(this.timer);
     if (this.beat) clearInterval(this.beat);
     await this.ticking;
+    // First of all, the others take this replica's API share (it answers nothing from now on).
+    await this.presence.leaveApi();
     await Promise.all([...this.held.values()].map((h) => this.release(h, 'replica stopping').catch(() => undefined)));
     await this.presence.withdraw(this.kv);
     await this.mirror.stop();
@@ -101,9 +103,14 @@ export class Leases extends LeaseTable {
   answers(key: string): boolean {
     const now = performance.now();
     if (!this.current() && !this.renewFailing) return false;
-    if (!this.liveCache || now - this.liveCache.at >= LIVE_CACHE_MS) this.liveCache = { at: now, ids: [...this.presence.liveApi(now, this.o.api ?? '')].sort() };
+    if (!this.liveCache || now - this.liveCache.at >= LIVE_CACHE_MS) {
+      const { live, settled } = this.presence.liveApi(now, this.o.api ?? '');
+      // The settled replicas choose; while none is (a cluster starting), the live ones do.
+      this.liveCache = { at: now, ids: settled.length > 0 ? settled : live };
+    }
     const ids = this.liveCache.ids;
-    return ids.length <= 1 || responderOf(ids, key) === this.o.replicaId;
+    // Nobody to choose from (this replica's own renewals failing): answer rather than leave it unanswered.
+    return ids.length === 0 ? this.renewFailing : responderOf(ids, key) === this.o.replicaId;
   }
 
   /** Resolves once current() (at most `timeoutMs`; false when still not current). */

@@ -25,6 +25,9 @@ export interface PresenceOptions {
 }
 
 /** A renewal was written but the lease watch did not deliver it in time: the validity was not extended. */
+/** A replica takes part in choosing API responders from its second renewal in a row on (see `liveApi`). */
+export const SETTLED_RUN = 2;
+
 export class RenewalUnconfirmedError extends Error {
   constructor(readonly revision: number) {
     super(`the lease watch did not deliver this replica's renewal (revision ${revision}) in time`);
@@ -42,6 +45,12 @@ export class Presence {
   private readonly seen = new Map<string, number>();
   /** The same, as heard, never moved forward by `stallCheck` (see `liveApi`). */
   private readonly heard = new Map<string, number>();
+  /** Renewals in this replica's current run (since it last became current), as written in its presence. */
+  private run = 0;
+  /** Set once this replica withdrew from answering the API (stopping): it is nobody's responder any more. */
+  private withdrawn = false;
+  /** Set while it withdraws: its renewals no longer name the API. */
+  private leaving = false;
   /** Monotonic time this process last ran its 100 ms beat: a longer gap means it was itself stalled. */
   private lastBeat = performance.now();
   private readonly safetyMs: number;
@@ -102,17 +111,28 @@ export class Presence {
 
   /**
    * The replicas answering on API subscription `api` whose presence was heard to change within `leaseMs`
-   * (this one always). Unlike `live`, a stall of this process does not count as having heard from the
-   * others: for the API, taking a silent replica for gone costs a duplicate answer, while taking it for
-   * live loses the requests chosen for it.
+   * (`live`; this one while its renewals are current and it has not withdrawn), and those of them whose
+   * presence says they renewed `SETTLED_RUN` times in a row (`settled`): every replica reads that from the
+   * same record, so all take a joining (or resumed) replica into account at about the same moment, and
+   * their choices agree across a join. Unlike `live()`, a
+   * stall of this process does not count as having heard from the others: for the API, taking a silent
+   * replica for gone costs a duplicate answer, taking it for live loses the requests chosen for it.
    */
-  liveApi(now: number, api: string): Set<string> {
-    const live = new Set<string>([this.o.replicaId]);
+  liveApi(now: number, api: string): { live: string[]; settled: string[] } {
+    const live: string[] = [];
+    const settled: string[] = [];
+    const own = this.key;
     for (const [key, e] of this.o.mirror.all()) {
-      if (e.value.kind !== 'replica' || e.value.api !== api) continue;
-      if (now - (this.heard.get(key) ?? now) < this.o.leaseMs) live.add(e.value.replica);
+      if (key === own || e.value.kind !== 'replica' || e.value.api !== api) continue;
+      if (now - (this.heard.get(key) ?? now) >= this.o.leaseMs) continue;
+      live.push(e.value.replica);
+      if ((e.value.run ?? SETTLED_RUN) >= SETTLED_RUN) settled.push(e.value.replica);
     }
-    return live;
+    if (this.o.api === api && !this.withdrawn && this.current(now)) {
+      live.push(this.o.replicaId);
+      if (this.run >= SETTLED_RUN) settled.push(this.o.replicaId);
+    }
+    return { live: live.sort(), settled: settled.sort() };
   }
 
   /** Whether `owner`'s presence, of that incarnation, is live. */
@@ -123,8 +143,25 @@ export class Presence {
     return now - (this.seen.get(pKey) ?? now) < this.o.leaseMs;
   }
 
+  /**
+   * Stop answering API requests and say so in the presence (a renewal without `api`), so the others take
+   * this replica's share at once instead of after `leaseMs` (best effort: on failure they do after that).
+   */
+  async leaveApi(): Promise<void> {
+    if (this.leaving) return;
+    this.leaving = true;
+    try {
+      await this.renew();
+    } catch {
+      // best effort
+    }
+    // Seen by the others about now (the renewal is confirmed once this process's own watch delivered it).
+    this.withdrawn = true;
+  }
+
   /** Withdraw this replica's presence (best effort: it expires by itself). */
   async withdraw(kv: KV | undefined): Promise<void> {
+    this.withdrawn = true;
     try {
       if (kv) await kv.delete(this.key);
     } catch {
@@ -135,8 +172,11 @@ export class Presence {
   /** Renew by compare-and-set; throws when it failed. */
   async renew(): Promise<void> {
     const key = this.key;
-    const value: PresenceValue = { kind: 'replica', replica: this.o.replicaId, incarnation: this.incarnation, at: Date.now(), ...(this.o.api !== undefined ? { api: this.o.api } : {}) };
     const sent = performance.now();
+    // A renewal while current continues the run; after a pause (not current any more) a new run begins.
+    const run = this.current(sent) ? this.run + 1 : 1;
+    const api = this.leaving || this.withdrawn ? undefined : this.o.api;
+    const value: PresenceValue = { kind: 'replica', replica: this.o.replicaId, incarnation: this.incarnation, at: Date.now(), ...(api !== undefined ? { api, run } : {}) };
     const kv = await this.o.kv();
     try {
       const rev = this.revision ? await kv.update(key, encodeLeaseRecord(value), this.revision) : await kv.put(key, encodeLeaseRecord(value));
@@ -147,6 +187,7 @@ export class Presence {
       // command is checked against a lease table older than the renewal that makes this replica current.
       // Not delivered in time: the validity is not extended, and the next tick renews again.
       if (!(await this.o.mirror.delivered(rev, Math.max(100, this.o.leaseMs / 4)))) throw new RenewalUnconfirmedError(rev);
+      this.run = run;
       this.validUntil = sent + this.o.leaseMs - this.safetyMs;
       this.lastRenewSent = sent;
       this.validGauge.set(1);
