@@ -96,13 +96,13 @@ export class Leases extends LeaseTable {
    * replica with the same subscription answers it (`responderOf`, rendezvous hashing over the live
    * presences), so a frozen or partitioned replica's share goes to the others once its presence is no
    * longer live (within `leaseMs`), instead of waiting on it as a queue group member would. A replica
-   * whose own presence is not current answers nothing (after a pause, the others have answered what it
-   * holds), unless its renewals fail with an error: then JetStream is what is down, every replica is in
-   * the same state, and an answer (an error, for what needs JetStream) beats a timeout.
+   * whose last renewal was written too long ago answers nothing (after a pause, the others have answered
+   * what it holds), unless its renewals fail with an error: then JetStream is what is down, every replica
+   * is in the same state, and an answer (an error, for what needs JetStream) beats a timeout.
    */
   answers(key: string): boolean {
     const now = performance.now();
-    if (!this.current() && !this.renewFailing) return false;
+    if (!this.presence.answering(now) && !this.renewFailing) return false;
     if (!this.liveCache || now - this.liveCache.at >= LIVE_CACHE_MS) {
       const { live, settled } = this.presence.liveApi(now, this.o.api ?? '');
       // The settled replicas choose; while none is (a cluster starting), the live ones do.

@@ -45,8 +45,10 @@ export class Presence {
   private readonly seen = new Map<string, number>();
   /** The same, as heard, never moved forward by `stallCheck` (see `liveApi`). */
   private readonly heard = new Map<string, number>();
-  /** Renewals in this replica's current run (since it last became current), as written in its presence. */
+  /** Renewals in this replica's current run (written in a row, each within `leaseMs` of the one before), as written in its presence. */
   private run = 0;
+  /** When the last renewal that was written (acknowledged) had been sent (monotonic). */
+  private lastWritten = -Infinity;
   /** Set once this replica withdrew from answering the API (stopping): it is nobody's responder any more. */
   private withdrawn = false;
   /** Set while it withdraws: its renewals no longer name the API. */
@@ -68,6 +70,16 @@ export class Presence {
   /** Whether this replica's renewal is current (it may act as an owner). */
   current(now = performance.now()): boolean {
     return now < this.validUntil;
+  }
+
+  /**
+   * Whether the others take this replica's presence for live, as far as it can tell: its last renewal was
+   * written less than `leaseMs` (less a safety margin) ago. Looser than `current`, which also wants this
+   * process's own watch to have delivered the renewal: what the API needs is to answer exactly while the
+   * others leave the requests chosen for it to it.
+   */
+  answering(now = performance.now()): boolean {
+    return now - this.lastWritten < this.o.leaseMs - this.safetyMs;
   }
 
   /** Whether a renewal is due (every leaseMs/4); also clears the valid gauge once not current. */
@@ -111,7 +123,7 @@ export class Presence {
 
   /**
    * The replicas answering on API subscription `api` whose presence was heard to change within `leaseMs`
-   * (`live`; this one while its renewals are current and it has not withdrawn), and those of them whose
+   * (`live`; this one while `answering` and not withdrawn), and those of them whose
    * presence says they renewed `SETTLED_RUN` times in a row (`settled`): every replica reads that from the
    * same record, so all take a joining (or resumed) replica into account at about the same moment, and
    * their choices agree across a join. Unlike `live()`, a
@@ -128,7 +140,7 @@ export class Presence {
       live.push(e.value.replica);
       if ((e.value.run ?? SETTLED_RUN) >= SETTLED_RUN) settled.push(e.value.replica);
     }
-    if (this.o.api === api && !this.withdrawn && this.current(now)) {
+    if (this.o.api === api && !this.withdrawn && this.answering(now)) {
       live.push(this.o.replicaId);
       if (this.run >= SETTLED_RUN) settled.push(this.o.replicaId);
     }
@@ -174,20 +186,22 @@ export class Presence {
     const key = this.key;
     const sent = performance.now();
     // A renewal while current continues the run; after a pause (not current any more) a new run begins.
-    const run = this.current(sent) ? this.run + 1 : 1;
+    const run = this.answering(sent) ? this.run + 1 : 1;
     const api = this.leaving || this.withdrawn ? undefined : this.o.api;
     const value: PresenceValue = { kind: 'replica', replica: this.o.replicaId, incarnation: this.incarnation, at: Date.now(), ...(api !== undefined ? { api, run } : {}) };
     const kv = await this.o.kv();
     try {
       const rev = this.revision ? await kv.update(key, encodeLeaseRecord(value), this.revision) : await kv.put(key, encodeLeaseRecord(value));
       this.revision = rev;
+      // Written: the others hear of it now, whether or not this process's watch confirms it in time.
+      this.lastWritten = sent;
+      this.run = run;
       this.o.mirror.applyLocal(key, value, rev);
       // Current only once the lease watch has delivered this renewal: it has then delivered every lease
       // write made before it, such as another replica's takeover while this process was paused, so no
       // command is checked against a lease table older than the renewal that makes this replica current.
       // Not delivered in time: the validity is not extended, and the next tick renews again.
       if (!(await this.o.mirror.delivered(rev, Math.max(100, this.o.leaseMs / 4)))) throw new RenewalUnconfirmedError(rev);
-      this.run = run;
       this.validUntil = sent + this.o.leaseMs - this.safetyMs;
       this.lastRenewSent = sent;
       this.validGauge.set(1);
