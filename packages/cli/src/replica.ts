@@ -111,6 +111,8 @@ export async function startReplica(cfg: ReplicaConfig, opts: StartOptions = {}):
   // The API listens once the presences it chooses responders by are up.
   leasesOf = leases;
   await api.start();
+  // Named in this replica's presence only now that it listens: the others never leave it a request it cannot see.
+  await leases.joinApi();
 
   watchNatsStatus(nc, metrics, logger);
   const resourceWatch = watchResources(nc, stores, [stateView.mirror, manifestView.mirror, leases.mirror], () => stopping !== undefined, logger);

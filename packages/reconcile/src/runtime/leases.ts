@@ -113,6 +113,14 @@ export class Leases extends LeaseTable {
     return ids.length === 0 ? this.renewFailing : responderOf(ids, key) === this.o.replicaId;
   }
 
+  /** The API subscription is up: this replica takes part in answering from now on (see `answers`). */
+  joinApi(): Promise<void> {
+    // After any renewal under way (one at a time: they are compare-and-set on the same record).
+    const joined = this.ticking.then(() => this.presence.joinApi());
+    this.ticking = joined.catch(() => undefined);
+    return joined;
+  }
+
   /** Resolves once current() (at most `timeoutMs`; false when still not current). */
   async whenCurrent(timeoutMs = 10_000): Promise<boolean> {
     const deadline = performance.now() + timeoutMs;

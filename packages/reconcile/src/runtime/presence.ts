@@ -53,6 +53,10 @@ export class Presence {
   private withdrawn = false;
   /** Set while it withdraws: its renewals no longer name the API. */
   private leaving = false;
+  /** Set once the API subscription is up (`joinApi`): from then on renewals name the API. */
+  private joined = false;
+  /** Whether the last written renewal named the API. */
+  private runNamesApi = false;
   /** Monotonic time this process last ran its 100 ms beat: a longer gap means it was itself stalled. */
   private lastBeat = performance.now();
   private readonly safetyMs: number;
@@ -140,7 +144,7 @@ export class Presence {
       live.push(e.value.replica);
       if ((e.value.run ?? SETTLED_RUN) >= SETTLED_RUN) settled.push(e.value.replica);
     }
-    if (this.o.api === api && !this.withdrawn && this.answering(now)) {
+    if (this.o.api === api && this.runNamesApi && !this.withdrawn && this.answering(now)) {
       live.push(this.o.replicaId);
       if (this.run >= SETTLED_RUN) settled.push(this.o.replicaId);
     }
@@ -153,6 +157,20 @@ export class Presence {
     const p = this.o.mirror.get(pKey)?.value;
     if (!p || p.kind !== 'replica' || p.incarnation !== incarnation) return false;
     return now - (this.seen.get(pKey) ?? now) < this.o.leaseMs;
+  }
+
+  /**
+   * Start answering API requests (the API subscription is up): renew at once with the API named, so the
+   * others count this replica only once it can answer what they leave to it.
+   */
+  async joinApi(): Promise<void> {
+    if (this.joined || this.o.api === undefined) return;
+    this.joined = true;
+    try {
+      await this.renew();
+    } catch {
+      // the next renewal names it
+    }
   }
 
   /**
@@ -186,8 +204,9 @@ export class Presence {
     const key = this.key;
     const sent = performance.now();
     // A renewal while current continues the run; after a pause (not current any more) a new run begins.
-    const run = this.answering(sent) ? this.run + 1 : 1;
-    const api = this.leaving || this.withdrawn ? undefined : this.o.api;
+    const api = this.joined && !this.leaving && !this.withdrawn ? this.o.api : undefined;
+    // The run goes on while renewals naming the API follow each other within the lease; else it begins again.
+    const run = this.answering(sent) && this.runNamesApi ? this.run + 1 : 1;
     const value: PresenceValue = { kind: 'replica', replica: this.o.replicaId, incarnation: this.incarnation, at: Date.now(), ...(api !== undefined ? { api, run } : {}) };
     const kv = await this.o.kv();
     try {
@@ -196,6 +215,7 @@ export class Presence {
       // Written: the others hear of it now, whether or not this process's watch confirms it in time.
       this.lastWritten = sent;
       this.run = run;
+      this.runNamesApi = api !== undefined;
       this.o.mirror.applyLocal(key, value, rev);
       // Current only once the lease watch has delivered this renewal: it has then delivered every lease
       // write made before it, such as another replica's takeover while this process was paused, so no
