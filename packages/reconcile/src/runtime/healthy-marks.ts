@@ -65,10 +65,10 @@ export class HealthyMarks {
     this.pending.set(key, { write: w, version, since: now });
   }
 
-  /** Whether the oldest mark has waited `MARK_WAIT_MS` by `now`. */
+  /** Whether the oldest mark has waited `MARK_WAIT_MS` by `now` (marks are kept in the order they were decided). */
   due(now: number): boolean {
-    for (const p of this.pending.values()) if (now - p.since >= MARK_WAIT_MS) return true;
-    return false;
+    const oldest = this.pending.values().next();
+    return !oldest.done && now - oldest.value.since >= MARK_WAIT_MS;
   }
 
   /**

@@ -22,11 +22,11 @@ import type { LatticeRef } from '@wadm-ts/protocol';
 import { isCasConflict, removeKey } from '@wadm-ts/store';
 import { claimedLease, encodeLeaseRecord, isLeaseOf, isPresenceKey, leaseKey, refOfLease, releasedLease, unownedLease, withIdleSince, type Held, type LeaseRecord, type LeaseValue } from './lease-records.js';
 import { RenewalUnconfirmedError } from './presence.js';
+import { balanceStep, offerShare, releaseVictim, responderOf, shuffle } from './lease-share.js';
+import { LeaseTable, type LeaseTableOptions } from './lease-table.js';
 
 /** How long `answers` reuses its read of the live replicas (ms). */
 const LIVE_CACHE_MS = 50;
-import { balanceStep, offerShare, releaseVictim, responderOf, shuffle } from './lease-share.js';
-import { LeaseTable, type LeaseTableOptions } from './lease-table.js';
 
 export interface LeasesOptions extends LeaseTableOptions {
   onAcquired: (h: Held) => void;

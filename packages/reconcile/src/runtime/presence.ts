@@ -24,10 +24,10 @@ export interface PresenceOptions {
   api?: string;
 }
 
-/** A renewal was written but the lease watch did not deliver it in time: the validity was not extended. */
 /** A replica takes part in choosing API responders from its second renewal in a row on (see `liveApi`). */
 export const SETTLED_RUN = 2;
 
+/** A renewal was written but the lease watch did not deliver it in time: the validity was not extended. */
 export class RenewalUnconfirmedError extends Error {
   constructor(readonly revision: number) {
     super(`the lease watch did not deliver this replica's renewal (revision ${revision}) in time`);
@@ -127,12 +127,12 @@ export class Presence {
 
   /**
    * The replicas answering on API subscription `api` whose presence was heard to change within `leaseMs`
-   * (`live`; this one while `answering` and not withdrawn), and those of them whose
-   * presence says they renewed `SETTLED_RUN` times in a row (`settled`): every replica reads that from the
-   * same record, so all take a joining (or resumed) replica into account at about the same moment, and
-   * their choices agree across a join. Unlike `live()`, a
-   * stall of this process does not count as having heard from the others: for the API, taking a silent
-   * replica for gone costs a duplicate answer, taking it for live loses the requests chosen for it.
+   * (`live`; this one while `answering` and not withdrawn), and those of them whose presence says they
+   * renewed `SETTLED_RUN` times in a row (`settled`): every replica reads that from the same record, so all
+   * take a joining (or resumed) replica into account at about the same moment, and their choices agree
+   * across a join. Unlike `live()`, a stall of this process does not count as having heard from the
+   * others: for the API, taking a silent replica for gone costs a duplicate answer, taking it for live
+   * loses the requests chosen for it.
    */
   liveApi(now: number, api: string): { live: string[]; settled: string[] } {
     const live: string[] = [];
@@ -203,7 +203,6 @@ export class Presence {
   async renew(): Promise<void> {
     const key = this.key;
     const sent = performance.now();
-    // A renewal while current continues the run; after a pause (not current any more) a new run begins.
     const api = this.joined && !this.leaving && !this.withdrawn ? this.o.api : undefined;
     // The run goes on while renewals naming the API follow each other within the lease; else it begins again.
     const run = this.answering(sent) && this.runNamesApi ? this.run + 1 : 1;
