@@ -44,7 +44,7 @@ export class Leases extends LeaseTable {
   /** The last presence renewal failed with an error (JetStream unreachable), not merely unconfirmed. */
   private renewFailing = false;
   /** The replicas `answers` chooses among, sorted, as it last read them (re-read every `LIVE_CACHE_MS`). */
-  private liveCache: { at: number; ids: string[] } | undefined;
+  private liveCache: { at: number; live: string[]; settled: string[] } | undefined;
   private stopped = true;
   private readonly ownedGauge;
   private readonly changes;
@@ -103,14 +103,15 @@ export class Leases extends LeaseTable {
   answers(key: string): boolean {
     const now = performance.now();
     if (!this.presence.answering(now) && !this.renewFailing) return false;
-    if (!this.liveCache || now - this.liveCache.at >= LIVE_CACHE_MS) {
-      const { live, settled } = this.presence.liveApi(now, this.o.api ?? '');
-      // The settled replicas choose; while none is (a cluster starting), the live ones do.
-      this.liveCache = { at: now, ids: settled.length > 0 ? settled : live };
-    }
-    const ids = this.liveCache.ids;
+    if (!this.liveCache || now - this.liveCache.at >= LIVE_CACHE_MS) this.liveCache = { at: now, ...this.presence.liveApi(now, this.o.api ?? '') };
+    const { live, settled } = this.liveCache;
     // Nobody to choose from (this replica's own renewals failing): answer rather than leave it unanswered.
-    return ids.length === 0 ? this.renewFailing : responderOf(ids, key) === this.o.replicaId;
+    if (live.length === 0) return this.renewFailing;
+    // The settled replicas choose; while a replica joins, the views of the replicas differ for a moment
+    // (settled or not yet), so a replica chosen under either the settled or the live set answers: a
+    // request is then answered twice rather than not at all. In steady state both sets are the same.
+    const me = this.o.replicaId;
+    return responderOf(live, key) === me || (settled.length > 0 && responderOf(settled, key) === me);
   }
 
   /** The API subscription is up: this replica takes part in answering from now on (see `answers`). */
