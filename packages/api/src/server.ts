@@ -45,10 +45,13 @@ export interface ApiServerOptions {
    * answers only what it is chosen for, so a frozen replica does not swallow requests. Without it: the
    * queue group `wadm_server`, where any member gets a share.
    */
-  answers?: (key: string) => boolean;
+  answers?: (key: string, readOnly: boolean) => boolean;
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+
+/** Operations that change nothing. */
+const READ_OPERATIONS = new Set(['get', 'list', 'versions', 'status', 'history', 'plan']);
 
 export class ApiServer {
   private sub: Subscription | undefined;
@@ -85,7 +88,7 @@ export class ApiServer {
           this.o.logger.error({ err }, 'API subscription error');
           return;
         }
-        if (answers && !answers(msg.reply ?? msg.subject)) {
+        if (answers && !answers(msg.reply ?? msg.subject, this.readOnly(msg.subject))) {
           this.skipped.inc();
           return;
         }
@@ -95,6 +98,12 @@ export class ApiServer {
     });
     await this.o.nc.flush();
     this.o.logger.info({ subject: this.subject, ...(answers ? { responder: 'one live replica per request' } : { queue: API_QUEUE_GROUP }) }, 'API listening');
+  }
+
+  /** Whether the request only reads (any replica may answer it a second time without harm). */
+  private readOnly(subject: string): boolean {
+    const p = parseApiSubject(subject, this.o.prefix, this.o.multitenant);
+    return p.ok && READ_OPERATIONS.has(p.subject.operation);
   }
 
   /** Stop taking requests and finish the ones under way. */

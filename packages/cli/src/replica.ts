@@ -84,7 +84,7 @@ export async function startReplica(cfg: ReplicaConfig, opts: StartOptions = {}):
     maxJobs: cfg.maxJobs,
     signal: (scope, reason) => signaler.mark(scope, reason),
     // One live replica answers each request (chosen through the leases' presences, set below).
-    answers: (key) => leasesOf?.answers(key) ?? false,
+    answers: (key, readOnly) => leasesOf?.answers(key, readOnly) ?? false,
     ...(tracing.enabled ? { tracing } : {}),
   });
   let leasesOf: Leases | undefined;

@@ -100,18 +100,21 @@ export class Leases extends LeaseTable {
    * what it holds), unless its renewals fail with an error: then JetStream is what is down, every replica
    * is in the same state, and an answer (an error, for what needs JetStream) beats a timeout.
    */
-  answers(key: string): boolean {
+  answers(key: string, readOnly = false): boolean {
     const now = performance.now();
     if (!this.presence.answering(now) && !this.renewFailing) return false;
     if (!this.liveCache || now - this.liveCache.at >= LIVE_CACHE_MS) this.liveCache = { at: now, ...this.presence.liveApi(now, this.o.api ?? '') };
     const { live, settled } = this.liveCache;
     // Nobody to choose from (this replica's own renewals failing): answer rather than leave it unanswered.
     if (live.length === 0) return this.renewFailing;
-    // The settled replicas choose; while a replica joins, the views of the replicas differ for a moment
-    // (settled or not yet), so a replica chosen under either the settled or the live set answers: a
-    // request is then answered twice rather than not at all. In steady state both sets are the same.
+    // The settled replicas choose (the live ones while none is settled: a cluster starting).
     const me = this.o.replicaId;
-    return responderOf(live, key) === me || (settled.length > 0 && responderOf(settled, key) === me);
+    const chosen = responderOf(settled.length > 0 ? settled : live, key) === me;
+    // While a replica joins, the replicas' views differ for a moment (settled or not yet). A read is then
+    // also answered by the replica the live set chooses: twice rather than not at all, which a read can
+    // afford. A change is answered by the settled choice alone: a second answer to it could be an error
+    // (a put's version "already exists") arriving first. In steady state both sets are the same.
+    return chosen || (readOnly && responderOf(live, key) === me);
   }
 
   /** The API subscription is up: this replica takes part in answering from now on (see `answers`). */
