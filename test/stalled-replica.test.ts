@@ -6,9 +6,8 @@
  * out within WADM_TAKEOVER_MS, and nothing else it held — ingest events, commands, reconcile work —
  * may delay the lattices further), and all of them converge.
  *
- * Until the frozen replica's presence lapses (WADM_TAKEOVER_MS), the API requests chosen for it go
- * unanswered (test/api-frozen-replica.test.ts: none after that), so they time out and are sent again
- * (PatientApi); the deploy counts as acknowledged when its reply arrives.
+ * The frozen replica is still a member of the API queue group, so API requests that land on it time
+ * out and are sent again (PatientApi); the deploy counts as acknowledged when its reply arrives.
  */
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -39,19 +39,9 @@ export interface ApiServerOptions {
   signal?: (scope: LatticeRef, reason: string) => void;
   /** Previews a deploy for `model.plan` (changes and the commands it would issue); `model.plan` answers an error without it. */
   planner?: Planner;
-  /**
-   * Whether this replica answers a request, given its reply subject (the replicas' choice of one live
-   * replica per request: `Leases.answers`). With it, every replica subscribes without a queue group and
-   * answers only what it is chosen for, so a frozen replica does not swallow requests. Without it: the
-   * queue group `wadm_server`, where any member gets a share.
-   */
-  answers?: (key: string, readOnly: boolean) => boolean;
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
-
-/** Operations that change nothing. */
-const READ_OPERATIONS = new Set(['get', 'list', 'versions', 'status', 'history', 'plan']);
 
 export class ApiServer {
   private sub: Subscription | undefined;
@@ -60,7 +50,6 @@ export class ApiServer {
   private readonly requests;
   private readonly duration;
   private readonly depth;
-  private readonly skipped;
 
   private readonly ctx: HandlerContext;
 
@@ -71,7 +60,6 @@ export class ApiServer {
     this.requests = o.metrics.counter('wadm_api_requests_total', 'API requests handled, by operation and result', ['operation', 'result']);
     this.duration = o.metrics.histogram('wadm_api_request_duration_seconds', 'API request handling time', ['operation']);
     this.depth = o.metrics.gauge('wadm_api_queue_depth', 'API requests waiting or running on this replica');
-    this.skipped = o.metrics.counter('wadm_api_requests_left_total', 'API requests this replica received and left to the live replica chosen to answer them', []);
   }
 
   get subject(): string {
@@ -80,16 +68,11 @@ export class ApiServer {
 
   /** Subscribe; resolves once the server has registered the subscription. */
   async start(): Promise<void> {
-    const answers = this.o.answers;
     this.sub = this.o.nc.subscribe(this.subject, {
-      ...(answers ? {} : { queue: API_QUEUE_GROUP }),
+      queue: API_QUEUE_GROUP,
       callback: (err, msg) => {
         if (err) {
           this.o.logger.error({ err }, 'API subscription error');
-          return;
-        }
-        if (answers && !answers(msg.reply ?? msg.subject, this.readOnly(msg.subject))) {
-          this.skipped.inc();
           return;
         }
         this.depth.inc();
@@ -97,13 +80,7 @@ export class ApiServer {
       },
     });
     await this.o.nc.flush();
-    this.o.logger.info({ subject: this.subject, ...(answers ? { responder: 'one live replica per request' } : { queue: API_QUEUE_GROUP }) }, 'API listening');
-  }
-
-  /** Whether the request only reads (any replica may answer it a second time without harm). */
-  private readOnly(subject: string): boolean {
-    const p = parseApiSubject(subject, this.o.prefix, this.o.multitenant);
-    return p.ok && READ_OPERATIONS.has(p.subject.operation);
+    this.o.logger.info({ subject: this.subject, queue: API_QUEUE_GROUP }, 'API listening');
   }
 
   /** Stop taking requests and finish the ones under way. */

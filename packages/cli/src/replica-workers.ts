@@ -4,7 +4,7 @@
  * lattice work consumer and host expiry. Control requests to hosts go out on a connection of their own.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
-import { apiSubscription, type LatticeRef } from '@wadm-ts/protocol';
+import type { LatticeRef } from '@wadm-ts/protocol';
 import type { Logger, Metrics, Tracing } from '@wadm-ts/obs';
 import { stateKeys, releasedOf, retryTransient, type ManifestView, type StateView } from '@wadm-ts/store';
 import { HostReaper, IngestWorker, LatticeQuerier, ensureIngestResources } from '@wadm-ts/ingest';
@@ -69,7 +69,6 @@ export async function startWorkers(d: WorkerDeps): Promise<ReplicaWorkers> {
     metrics,
     replicaId: cfg.replicaId,
     leaseMs: cfg.takeoverMs,
-    api: apiSubscription(cfg.apiPrefix, cfg.multitenant),
     onAcquired: (h) => owners?.acquired(h),
     onLost: (h) => owners?.lost(h),
     beforeRelease: (h) => owners?.drain(h, cfg.takeoverMs) ?? Promise.resolve(),

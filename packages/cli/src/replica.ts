@@ -83,11 +83,9 @@ export async function startReplica(cfg: ReplicaConfig, opts: StartOptions = {}):
     maxBodyBytes: cfg.maxRequestBytes,
     maxJobs: cfg.maxJobs,
     signal: (scope, reason) => signaler.mark(scope, reason),
-    // One live replica answers each request (chosen through the leases' presences, set below).
-    answers: (key, readOnly) => leasesOf?.answers(key, readOnly) ?? false,
     ...(tracing.enabled ? { tracing } : {}),
   });
-  let leasesOf: Leases | undefined;
+  await api.start();
 
   // In-memory views; ingest, the reconciler and the command guards read through them.
   const { stateView, manifestView } = await startViews(cfg, stores, logger);
@@ -107,12 +105,6 @@ export async function startReplica(cfg: ReplicaConfig, opts: StartOptions = {}):
     tracing,
     ...(opts.connectTimeoutMs !== undefined ? { connectTimeoutMs: opts.connectTimeoutMs } : {}),
   });
-
-  // The API listens once the presences it chooses responders by are up.
-  leasesOf = leases;
-  await api.start();
-  // Named in this replica's presence only now that it listens: the others never leave it a request it cannot see.
-  await leases.joinApi();
 
   watchNatsStatus(nc, metrics, logger);
   const resourceWatch = watchResources(nc, stores, [stateView.mirror, manifestView.mirror, leases.mirror], () => stopping !== undefined, logger);

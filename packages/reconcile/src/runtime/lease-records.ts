@@ -25,10 +25,6 @@ export interface PresenceValue {
   incarnation: string;
   /** Wall time of the renewal (informational; expiry is judged by observation). */
   at: number;
-  /** The API subscription this replica answers on (replicas choose a responder among those with the same one). */
-  api?: string;
-  /** Renewals in a row since this replica last became current (a new run after a pause): see `Presence.liveApi`. */
-  run?: number;
 }
 
 export type LeaseRecord = LeaseValue | PresenceValue;

@@ -3,7 +3,6 @@
  * `leases.ts`): each replica takes free leases up to ceil(L/R), releases one when it holds more than
  * its share while another holds less than floor(L/R).
  */
-import { fnv1a } from '../plan/ids.js';
 import type { Held, LeaseValue } from './lease-records.js';
 
 /** The fair share bounds of `leases` lattices over `live` replicas. */
@@ -54,22 +53,4 @@ export function shuffle<T>(xs: T[]): void {
     const j = Math.floor(Math.random() * (i + 1));
     [xs[i], xs[j]] = [xs[j]!, xs[i]!];
   }
-}
-
-/**
- * The replica that answers the API request keyed `key` (its reply subject): rendezvous hashing over the
- * live replicas, so every replica that sees the same live set picks the same one, requests spread evenly,
- * and a replica leaving the set moves only its own share to the others. Undefined when `live` is empty.
- */
-export function responderOf(live: Iterable<string>, key: string): string | undefined {
-  let best: string | undefined;
-  let score = -1;
-  for (const id of live) {
-    const s = fnv1a(`${id}\u0000${key}`);
-    if (s > score || (s === score && best !== undefined && id < best)) {
-      score = s;
-      best = id;
-    }
-  }
-  return best;
 }

@@ -19,8 +19,6 @@ export interface LeaseTableOptions {
   leaseMs: number;
   /** Fencing off (test-only): holds() ignores the deadline. */
   unsafeDisableFencing?: boolean;
-  /** The API subscription this replica answers on, written in its presence (see `Leases.answers`). */
-  api?: string;
 }
 
 export class LeaseTable {
@@ -37,7 +35,7 @@ export class LeaseTable {
       logger: t.logger,
       decode: (_k, d) => decodeLeaseRecord(d),
     });
-    this.presence = new Presence({ replicaId: t.replicaId, leaseMs: t.leaseMs, metrics: t.metrics, mirror: this.mirror, kv: () => this.bucket(), onOverwritten: () => this.overwritten(), ...(t.api !== undefined ? { api: t.api } : {}) });
+    this.presence = new Presence({ replicaId: t.replicaId, leaseMs: t.leaseMs, metrics: t.metrics, mirror: this.mirror, kv: () => this.bucket(), onOverwritten: () => this.overwritten() });
   }
 
   /** Another process with this replica id wrote its presence: every lease held is gone. */

@@ -22,11 +22,8 @@ import type { LatticeRef } from '@wadm-ts/protocol';
 import { isCasConflict, removeKey } from '@wadm-ts/store';
 import { claimedLease, encodeLeaseRecord, isLeaseOf, isPresenceKey, leaseKey, refOfLease, releasedLease, unownedLease, withIdleSince, type Held, type LeaseRecord, type LeaseValue } from './lease-records.js';
 import { RenewalUnconfirmedError } from './presence.js';
-import { balanceStep, offerShare, releaseVictim, responderOf, shuffle } from './lease-share.js';
+import { balanceStep, offerShare, releaseVictim, shuffle } from './lease-share.js';
 import { LeaseTable, type LeaseTableOptions } from './lease-table.js';
-
-/** How long `answers` reuses its read of the live replicas (ms). */
-const LIVE_CACHE_MS = 50;
 
 export interface LeasesOptions extends LeaseTableOptions {
   onAcquired: (h: Held) => void;
@@ -41,10 +38,6 @@ export class Leases extends LeaseTable {
   private timer: NodeJS.Timeout | undefined;
   private beat: NodeJS.Timeout | undefined;
   private ticking: Promise<void> = Promise.resolve();
-  /** The last presence renewal failed with an error (JetStream unreachable), not merely unconfirmed. */
-  private renewFailing = false;
-  /** The replicas `answers` chooses among, sorted, as it last read them (re-read every `LIVE_CACHE_MS`). */
-  private liveCache: { at: number; live: string[]; settled: string[] } | undefined;
   private stopped = true;
   private readonly ownedGauge;
   private readonly changes;
@@ -78,8 +71,6 @@ export class Leases extends LeaseTable {
     if (this.timer) clearInterval(this.timer);
     if (this.beat) clearInterval(this.beat);
     await this.ticking;
-    // First of all, the others take this replica's API share (it answers nothing from now on).
-    await this.presence.leaveApi();
     await Promise.all([...this.held.values()].map((h) => this.release(h, 'replica stopping').catch(() => undefined)));
     await this.presence.withdraw(this.kv);
     await this.mirror.stop();
@@ -88,41 +79,6 @@ export class Leases extends LeaseTable {
   private schedule(): void {
     if (this.stopped) return;
     this.ticking = this.ticking.then(() => this.tick()).catch((err: unknown) => this.o.logger.warn({ err: (err as Error).message }, 'lease pass failed'));
-  }
-
-  /**
-   * Whether this replica answers the API request keyed `key` (its reply subject). Every replica receives
-   * every request of its API subscription (`LeaseTableOptions.api`, in every presence); exactly one live
-   * replica with the same subscription answers it (`responderOf`, rendezvous hashing over the live
-   * presences), so a frozen or partitioned replica's share goes to the others once its presence is no
-   * longer live (within `leaseMs`), instead of waiting on it as a queue group member would. A replica
-   * whose last renewal was written too long ago answers nothing (after a pause, the others have answered
-   * what it holds), unless its renewals fail with an error: then JetStream is what is down, every replica
-   * is in the same state, and an answer (an error, for what needs JetStream) beats a timeout.
-   */
-  answers(key: string, readOnly = false): boolean {
-    const now = performance.now();
-    if (!this.presence.answering(now) && !this.renewFailing) return false;
-    if (!this.liveCache || now - this.liveCache.at >= LIVE_CACHE_MS) this.liveCache = { at: now, ...this.presence.liveApi(now, this.o.api ?? '') };
-    const { live, settled } = this.liveCache;
-    // Nobody to choose from (this replica's own renewals failing): answer rather than leave it unanswered.
-    if (live.length === 0) return this.renewFailing;
-    // The settled replicas choose (the live ones while none is settled: a cluster starting).
-    const me = this.o.replicaId;
-    const chosen = responderOf(settled.length > 0 ? settled : live, key) === me;
-    // While a replica joins, the replicas' views differ for a moment (settled or not yet). A read is then
-    // also answered by the replica the live set chooses: twice rather than not at all, which a read can
-    // afford. A change is answered by the settled choice alone: a second answer to it could be an error
-    // (a put's version "already exists") arriving first. In steady state both sets are the same.
-    return chosen || (readOnly && responderOf(live, key) === me);
-  }
-
-  /** The API subscription is up: this replica takes part in answering from now on (see `answers`). */
-  joinApi(): Promise<void> {
-    // After any renewal under way (one at a time: they are compare-and-set on the same record).
-    const joined = this.ticking.then(() => this.presence.joinApi());
-    this.ticking = joined.catch(() => undefined);
-    return joined;
   }
 
   /** Resolves once current() (at most `timeoutMs`; false when still not current). */
@@ -169,9 +125,7 @@ export class Leases extends LeaseTable {
     if (this.presence.renewDue(performance.now())) {
       try {
         await this.presence.renew();
-        this.renewFailing = false;
       } catch (err) {
-        this.renewFailing = !(err instanceof RenewalUnconfirmedError);
         this.o.logger.warn({ err: (err as Error).message }, 'renewing presence failed; will retry');
       }
     }

@@ -20,12 +20,7 @@ export interface PresenceOptions {
   kv: () => Promise<KV>;
   /** Another process with this replica id wrote its presence: every lease held is gone. */
   onOverwritten: () => void;
-  /** The API subscription this replica answers on (written in its presence). */
-  api?: string;
 }
-
-/** A replica takes part in choosing API responders from its second renewal in a row on (see `liveApi`). */
-export const SETTLED_RUN = 2;
 
 /** A renewal was written but the lease watch did not deliver it in time: the validity was not extended. */
 export class RenewalUnconfirmedError extends Error {
@@ -43,20 +38,6 @@ export class Presence {
   private lastRenewSent = -Infinity;
   /** Local (monotonic) time at which each presence key was last seen to change. */
   private readonly seen = new Map<string, number>();
-  /** The same, as heard, never moved forward by `stallCheck` (see `liveApi`). */
-  private readonly heard = new Map<string, number>();
-  /** Renewals in this replica's current run (written in a row, each within `leaseMs` of the one before), as written in its presence. */
-  private run = 0;
-  /** When the last renewal that was written (acknowledged) had been sent (monotonic). */
-  private lastWritten = -Infinity;
-  /** Set once this replica withdrew from answering the API (stopping): it is nobody's responder any more. */
-  private withdrawn = false;
-  /** Set while it withdraws: its renewals no longer name the API. */
-  private leaving = false;
-  /** Set once the API subscription is up (`joinApi`): from then on renewals name the API. */
-  private joined = false;
-  /** Whether the last written renewal named the API. */
-  private runNamesApi = false;
   /** Monotonic time this process last ran its 100 ms beat: a longer gap means it was itself stalled. */
   private lastBeat = performance.now();
   private readonly safetyMs: number;
@@ -76,16 +57,6 @@ export class Presence {
     return now < this.validUntil;
   }
 
-  /**
-   * Whether the others take this replica's presence for live, as far as it can tell: its last renewal was
-   * written less than `leaseMs` (less a safety margin) ago. Looser than `current`, which also wants this
-   * process's own watch to have delivered the renewal: what the API needs is to answer exactly while the
-   * others leave the requests chosen for it to it.
-   */
-  answering(now = performance.now()): boolean {
-    return now - this.lastWritten < this.o.leaseMs - this.safetyMs;
-  }
-
   /** Whether a renewal is due (every leaseMs/4); also clears the valid gauge once not current. */
   renewDue(now: number): boolean {
     if (now >= this.validUntil) this.validGauge.set(0);
@@ -94,14 +65,8 @@ export class Presence {
 
   /** A presence key changed in the bucket. */
   changed(key: string, present: boolean): void {
-    if (present) {
-      const now = performance.now();
-      this.seen.set(key, now);
-      this.heard.set(key, now);
-    } else {
-      this.seen.delete(key);
-      this.heard.delete(key);
-    }
+    if (present) this.seen.set(key, performance.now());
+    else this.seen.delete(key);
   }
 
   /**
@@ -125,32 +90,6 @@ export class Presence {
     return live;
   }
 
-  /**
-   * The replicas answering on API subscription `api` whose presence was heard to change within `leaseMs`
-   * (`live`; this one while `answering` and not withdrawn), and those of them whose presence says they
-   * renewed `SETTLED_RUN` times in a row (`settled`): every replica reads that from the same record, so all
-   * take a joining (or resumed) replica into account at about the same moment, and their choices agree
-   * across a join. Unlike `live()`, a stall of this process does not count as having heard from the
-   * others: for the API, taking a silent replica for gone costs a duplicate answer, taking it for live
-   * loses the requests chosen for it.
-   */
-  liveApi(now: number, api: string): { live: string[]; settled: string[] } {
-    const live: string[] = [];
-    const settled: string[] = [];
-    const own = this.key;
-    for (const [key, e] of this.o.mirror.all()) {
-      if (key === own || e.value.kind !== 'replica' || e.value.api !== api) continue;
-      if (now - (this.heard.get(key) ?? now) >= this.o.leaseMs) continue;
-      live.push(e.value.replica);
-      if ((e.value.run ?? SETTLED_RUN) >= SETTLED_RUN) settled.push(e.value.replica);
-    }
-    if (this.o.api === api && this.runNamesApi && !this.withdrawn && this.answering(now)) {
-      live.push(this.o.replicaId);
-      if (this.run >= SETTLED_RUN) settled.push(this.o.replicaId);
-    }
-    return { live: live.sort(), settled: settled.sort() };
-  }
-
   /** Whether `owner`'s presence, of that incarnation, is live. */
   alive(owner: string, incarnation: string | undefined, now: number): boolean {
     const pKey = presenceKey(owner);
@@ -159,39 +98,8 @@ export class Presence {
     return now - (this.seen.get(pKey) ?? now) < this.o.leaseMs;
   }
 
-  /**
-   * Start answering API requests (the API subscription is up): renew at once with the API named, so the
-   * others count this replica only once it can answer what they leave to it.
-   */
-  async joinApi(): Promise<void> {
-    if (this.joined || this.o.api === undefined) return;
-    this.joined = true;
-    try {
-      await this.renew();
-    } catch {
-      // the next renewal names it
-    }
-  }
-
-  /**
-   * Stop answering API requests and say so in the presence (a renewal without `api`), so the others take
-   * this replica's share at once instead of after `leaseMs` (best effort: on failure they do after that).
-   */
-  async leaveApi(): Promise<void> {
-    if (this.leaving) return;
-    this.leaving = true;
-    try {
-      await this.renew();
-    } catch {
-      // best effort
-    }
-    // Seen by the others about now (the renewal is confirmed once this process's own watch delivered it).
-    this.withdrawn = true;
-  }
-
   /** Withdraw this replica's presence (best effort: it expires by itself). */
   async withdraw(kv: KV | undefined): Promise<void> {
-    this.withdrawn = true;
     try {
       if (kv) await kv.delete(this.key);
     } catch {
@@ -202,19 +110,12 @@ export class Presence {
   /** Renew by compare-and-set; throws when it failed. */
   async renew(): Promise<void> {
     const key = this.key;
+    const value: PresenceValue = { kind: 'replica', replica: this.o.replicaId, incarnation: this.incarnation, at: Date.now() };
     const sent = performance.now();
-    const api = this.joined && !this.leaving && !this.withdrawn ? this.o.api : undefined;
-    // The run goes on while renewals naming the API follow each other within the lease; else it begins again.
-    const run = this.answering(sent) && this.runNamesApi ? this.run + 1 : 1;
-    const value: PresenceValue = { kind: 'replica', replica: this.o.replicaId, incarnation: this.incarnation, at: Date.now(), ...(api !== undefined ? { api, run } : {}) };
     const kv = await this.o.kv();
     try {
       const rev = this.revision ? await kv.update(key, encodeLeaseRecord(value), this.revision) : await kv.put(key, encodeLeaseRecord(value));
       this.revision = rev;
-      // Written: the others hear of it now, whether or not this process's watch confirms it in time.
-      this.lastWritten = sent;
-      this.run = run;
-      this.runNamesApi = api !== undefined;
       this.o.mirror.applyLocal(key, value, rev);
       // Current only once the lease watch has delivered this renewal: it has then delivered every lease
       // write made before it, such as another replica's takeover while this process was paused, so no
