@@ -81,6 +81,15 @@ const FLOORS = env('BENCH_FLOORS', 3);
  * warm-up only the first deploy run would meet them cold.
  */
 const WARMUPS = env('BENCH_WARMUPS', 1);
+/**
+ * Apps deployed, undeployed and deleted on the benchmark's lattice before its manifests are stored (not
+ * recorded): a replica in service has run its deploy paths many times, as the simulated hosts have by
+ * the floor-shaped warm-up; a replica started just before the burst meets it with its code not compiled
+ * yet. 0: measure replicas cold. With BENCH_COLD=1 (default), each replica count is also run once cold,
+ * recorded beside the warm run.
+ */
+const REPLICA_WARMUP_APPS = env('BENCH_REPLICA_WARMUP_APPS', 200);
+const COLD = env('BENCH_COLD', 1) === 1 && REPLICA_WARMUP_APPS > 0;
 /** Replica counts to run (BENCH_REPLICAS=1,3). */
 const REPLICAS = (process.env['BENCH_REPLICAS'] ?? '1,3').split(',').map(Number);
 /** Reconcile passes sampled after convergence. */
@@ -262,12 +271,37 @@ async function natsTraffic(serves: readonly Serve[]): Promise<[number, number]> 
   return [await metricSum(serves, 'wadm_nats_messages_total', { direction: 'in' }), await metricSum(serves, 'wadm_nats_messages_total', { direction: 'out' })];
 }
 
-async function deployRun(replicas: number): Promise<DeployResult> {
+/**
+ * The replica warm-up (REPLICA_WARMUP_APPS): those apps are stored, deployed, undeployed and deleted on the
+ * benchmark's lattice, so its owner and every replica's API, ingest and command workers have run the
+ * deploy paths; then until the hosts run nothing of them and 1 s passes without control requests.
+ */
+async function warmReplicas(api: RawApi, sim: SimulatedLattice, replicas: number): Promise<void> {
+  const t = now();
+  const statuses = new Statuses(api.nc);
+  const name = (i: number): string => `warmup${i}`;
+  try {
+    await pool(REPLICA_WARMUP_APPS, PUTS_IN_FLIGHT, async (i) => void (await putRetrying(api, manifest(name(i), 2, `reg.example/warmup/${name(i)}:1.0.0`), `put ${name(i)}`)));
+    await pool(REPLICA_WARMUP_APPS, IN_FLIGHT, async (i) => ok(await call(api, 'deploy', name(i)), 'acknowledged', `deploy ${name(i)}`));
+    await waitFor(() => statuses.deployed() === REPLICA_WARMUP_APPS, DEPLOY_TIMEOUT_S * 1000, `${REPLICA_WARMUP_APPS} warm-up apps deployed`);
+    await pool(REPLICA_WARMUP_APPS, IN_FLIGHT, async (i) => void (await api.nc.request(api.subject('del', name(i)), '', { timeout: 120_000 })));
+    await waitFor(() => managedInstances(sim) === 0, DEPLOY_TIMEOUT_S * 1000, 'warm-up apps gone from the hosts');
+    await quiet([sim], 1000);
+  } finally {
+    statuses.stop();
+  }
+  log(`${replicas} replica(s): warm-up of ${REPLICA_WARMUP_APPS} apps deployed and deleted in ${secondsSince(t).toFixed(1)} s (not recorded)`);
+}
+
+/** `full`: also the pass-time sampling (1 replica) and the host stops after the deploy. */
+async function deployRun(replicas: number, warm: boolean, full = true): Promise<DeployResult> {
   return onFreshServer(log, async ({ nats, nc, serves, lattice }) => {
     for (let i = 0; i < replicas; i++) serves.push(await startServe(nats.url, `bench-${i}`));
     const sim = await lattice(LATTICE, HOSTS, HEARTBEAT_MS);
     await hostsKnown(serves, [{ lattice: LATTICE, hosts: HOSTS }]);
     const api = new RawApi(nc, LATTICE);
+    if (warm) await warmReplicas(api, sim, replicas);
+    const retriesBefore = await metricSum(serves, 'wadm_manifest_cas_retries_total');
     const tPut = now();
     let putErrors = 0;
     await pool(APPS, PUTS_IN_FLIGHT, async (i) => {
@@ -276,7 +310,7 @@ async function deployRun(replicas: number): Promise<DeployResult> {
     });
     const listed = await listedApps(api);
     const putSeconds = secondsSince(tPut);
-    const putRetries = await metricSum(serves, 'wadm_manifest_cas_retries_total');
+    const putRetries = (await metricSum(serves, 'wadm_manifest_cas_retries_total')) - retriesBefore;
     log(`${replicas} replica(s): ${APPS} puts in ${putSeconds.toFixed(1)} s (${putRetries} manifest CAS retries, ${putErrors} failed puts retried; ${listed} apps listed)`);
     const statuses = new Statuses(nc);
     sim.resetCommandCounts();
@@ -287,6 +321,7 @@ async function deployRun(replicas: number): Promise<DeployResult> {
       const u = process.cpuUsage();
       return { replicas: serves.map((x) => cpuSecondsOf(x.pid)), nats: nats.pid !== undefined ? cpuSecondsOf(nats.pid) : NaN, bench: (u.user + u.system) / 1e6 };
     };
+    const passesBefore = [await metricSum(serves, 'wadm_reconcile_duration_seconds_count'), await metricSum(serves, 'wadm_reconcile_duration_seconds_sum')];
     const cpu0 = cpuAt();
     const t0 = now();
     await pool(APPS, IN_FLIGHT, async (i) => ok(await call(api, 'deploy', `app${i}`), 'acknowledged', `deploy app${i}`));
@@ -308,10 +343,10 @@ async function deployRun(replicas: number): Promise<DeployResult> {
     }
     const cpu1 = cpuAt();
     const cpu = { replicas: cpu1.replicas.map((v, i) => v - cpu0.replicas[i]!), nats: cpu1.nats - cpu0.nats, bench: cpu1.bench - cpu0.bench };
-    const passesDuring = await metricSum(serves, 'wadm_reconcile_duration_seconds_count');
-    const passSeconds = await metricSum(serves, 'wadm_reconcile_duration_seconds_sum');
+    const passesDuring = (await metricSum(serves, 'wadm_reconcile_duration_seconds_count')) - passesBefore[0]!;
+    const passSeconds = (await metricSum(serves, 'wadm_reconcile_duration_seconds_sum')) - passesBefore[1]!;
     const traffic = (await natsTraffic(serves)).map((v, i) => v - natsBefore[i]!);
-    log(`${replicas} replica(s): ${APPS} deployed in ${seconds.toFixed(2)} s (deploy calls took ${deployCalls.toFixed(2)} s; ${passesDuring} passes so far, ${passSeconds.toFixed(2)} s in passes; NATS messages per app: ${(traffic[0]! / APPS).toFixed(1)} in, ${(traffic[1]! / APPS).toFixed(1)} out; ${await metricSum(serves, 'wadm_state_cas_retries_total')} state compare-and-sets lost; scaler evaluations reused: ${await metricSum(serves, 'wadm_scaler_evaluations_reused_total', { kind: 'pinned' })} pinned, ${await metricSum(serves, 'wadm_scaler_evaluations_reused_total', { kind: 'converged' })} converged; CPU s: replicas ${cpu.replicas.map((v) => v.toFixed(2)).join(' ')}, nats-server ${cpu.nats.toFixed(2)}, hosts ${cpu.bench.toFixed(2)})`);
+    log(`${replicas} replica(s)${warm ? '' : ' cold'}: ${APPS} deployed in ${seconds.toFixed(2)} s (deploy calls took ${deployCalls.toFixed(2)} s; ${passesDuring} passes, ${passSeconds.toFixed(2)} s in passes; NATS messages per app: ${(traffic[0]! / APPS).toFixed(1)} in, ${(traffic[1]! / APPS).toFixed(1)} out; ${await metricSum(serves, 'wadm_state_cas_retries_total')} state compare-and-sets lost; scaler evaluations reused: ${await metricSum(serves, 'wadm_scaler_evaluations_reused_total', { kind: 'pinned' })} pinned, ${await metricSum(serves, 'wadm_scaler_evaluations_reused_total', { kind: 'converged' })} converged; CPU s: replicas ${cpu.replicas.map((v) => v.toFixed(2)).join(' ')}, nats-server ${cpu.nats.toFixed(2)}, hosts ${cpu.bench.toFixed(2)})`);
     const atDeployed = managedInstances(sim);
     await waitFor(() => managedInstances(sim) === APPS * 2, 60_000, 'exactly the declared instances running');
     await quiet([sim], 2000);
@@ -323,7 +358,7 @@ async function deployRun(replicas: number): Promise<DeployResult> {
     log(`${replicas} replica(s): spread max ${spread.max} mean ${spread.mean.toFixed(1)} per host; ${commands} control requests; RSS ${rssMb.toFixed(0)} MB`);
 
     let passes: DeployResult['passes'];
-    if (replicas === 1) {
+    if (replicas === 1 && full) {
       // Passes after convergence, driven by the resync timer alone: the replica is replaced by one with a 1 s resync.
       await stopServe(serves[0]!);
       const s: Serve = await startServe(nats.url, 'bench-passes', ['--resync-interval-ms', String(RESYNC_FOR_PASSES_MS)]);
@@ -349,8 +384,8 @@ async function deployRun(replicas: number): Promise<DeployResult> {
         await waitFor(async () => ((await metric(fresh, 'wadm_lattices_owned')) ?? 0) >= 1 && (await histogram([fresh], DURATION)).count >= 1, 60_000, 'the restarted replica to hold the lattice');
       }
     }
-    const stops = await hostStops(nc, sim, statuses, STOPS);
-    log(`${replicas} replica(s): host_stopped → first replacement request p50 ${percentile(stops.first, 50).toFixed(0)} ms, p99 ${percentile(stops.first, 99).toFixed(0)} ms`);
+    const stops: StopSamples = full ? await hostStops(nc, sim, statuses, STOPS) : { first: [], all: [], restored: [], affected: [] };
+    if (full) log(`${replicas} replica(s): host_stopped → first replacement request p50 ${percentile(stops.first, 50).toFixed(0)} ms, p99 ${percentile(stops.first, 99).toFixed(0)} ms`);
 
     statuses.stop();
     return { replicas, seconds, deployCalls, putSeconds, putRetries, putErrors, listed, commands, placement, spread, rssMb, cpu, stops, passes, peakInstances, atDeployed };
@@ -385,8 +420,11 @@ for (let k = 0; k < WARMUPS; k++) {
   warmups.push((await floorRun(placement)).seconds);
 }
 if (warmups.length > 0) log(`warm-up: ${warmups.length} floor-shaped run(s) of the simulated hosts, not recorded (${warmups.map((x) => x.toFixed(2)).join(', ')} s)`);
+/** Per replica count, the cold run (replicas started just before the deploy), when BENCH_COLD. */
+const coldRuns = new Map<number, DeployResult>();
 for (const replicas of REPLICAS) {
-  const r = await deployRun(replicas);
+  if (COLD) coldRuns.set(replicas, await deployRun(replicas, false, false));
+  const r = await deployRun(replicas, REPLICA_WARMUP_APPS > 0);
   // The floor is short and this machine is shared: the median of FLOORS runs, each on a fresh server.
   const floors: number[] = [];
   for (let k = 0; k < (r.failed ? 0 : FLOORS); k++) floors.push((await floorRun(r.placement)).seconds);
@@ -398,12 +436,23 @@ for (const replicas of REPLICAS) {
 // ---------- results ----------
 
 const rep = (n: number): string => `${n} replica${n === 1 ? '' : 's'}`;
+/** The cold run of `n` replicas (BENCH_COLD), against the floor of the warm run. */
+function coldRows(n: number, floorSeconds: number): Row[] {
+  const c = coldRuns.get(n);
+  if (!c) return [];
+  if (c.failed) return [{ key: `deploy.r${n}.cold.seconds`, what: `  the same, ${rep(n)} started cold`, value: null, unit: 's', display: `**not finished**: ${fmt(c.failed.deployed)} of ${apps} deployed after ${c.seconds.toFixed(0)} s`, means: 'Replicas started just before the puts, without the warm-up.' }];
+  return [
+    { key: `deploy.r${n}.cold.seconds`, what: `  the same, ${rep(n)} started cold`, value: c.seconds, unit: 's', means: `A run of its own on a fresh server, replicas started just before the puts, without the warm-up: the first burst of a replica meets its deploy paths not compiled yet (CPU s: replicas ${c.cpu ? c.cpu.replicas.map((v) => v.toFixed(2)).join(' + ') : 'n/a'}).` },
+    { key: `deploy.r${n}.cold.ratio`, what: `  its ratio to the floor, ${rep(n)} started cold`, value: c.seconds / floorSeconds, unit: 'x', means: 'Divided by the floor of the warm run (the same placement shape: 2 instances per app on 2 hosts).' },
+  ];
+}
 const deployRows: Row[] = runs.flatMap(({ r, floor }): Row[] => {
   const n = r.replicas;
   return [
     r.failed
       ? { key: `deploy.r${n}.seconds`, what: `${apps} apps to deployed, ${rep(n)}`, value: null, unit: 's', display: `**not finished**: ${fmt(r.failed.deployed)} of ${apps} deployed after ${r.seconds.toFixed(0)} s (${fmt(r.failed.instances)} instances running${r.failed.listed < APPS ? `; only ${fmt(r.failed.listed)} apps listed after the puts` : ''})`, means: `From the first deploy call until every app's published status (\`wadm.status.${LATTICE}.*\`) is \`deployed\`; given up after BENCH_DEPLOY_TIMEOUT_S.` }
-      : { key: `deploy.r${n}.seconds`, what: `${apps} apps to deployed, ${rep(n)}`, value: r.seconds, unit: 's', means: `From the first deploy call until every app's published status (\`wadm.status.${LATTICE}.*\`) is \`deployed\`.` },
+      : { key: `deploy.r${n}.seconds`, what: `${apps} apps to deployed, ${rep(n)}`, value: r.seconds, unit: 's', means: `From the first deploy call until every app's published status (\`wadm.status.${LATTICE}.*\`) is \`deployed\`${REPLICA_WARMUP_APPS > 0 ? `; the replicas were warmed up first by ${fmt(REPLICA_WARMUP_APPS)} apps deployed and deleted on the same lattice (BENCH_REPLICA_WARMUP_APPS)` : ''}.` },
+    ...coldRows(n, floor.seconds),
     { key: `deploy.r${n}.calls`, what: `  the deploy calls alone, ${rep(n)}`, value: r.deployCalls, unit: 's', means: `From the first deploy call until the last of the ${apps} replies (${IN_FLIGHT} in flight); part of the row above.` },
     { key: `deploy.r${n}.floor`, what: `  floor for that placement`, value: floor.seconds, unit: 's', means: `One client sends the ${fmt(floor.requests)} \`component.scale\` requests that produced wadm's placement in this run (64 in flight) to a fresh lattice of ${HOSTS} hosts on a fresh server, until the hosts run all ${fmt(APPS * 2)} instances; the median of ${floor.all.length} such runs (${floor.all.map((x) => x.toFixed(2)).join(', ')} s).` },
     { key: `deploy.r${n}.ratio`, what: `  ratio to the floor, ${rep(n)}`, value: r.seconds / floor.seconds, unit: 'x', goal: { max: 5, ideal: 3 }, means: 'Time to deployed divided by the floor: what wadm adds over issuing the same control calls directly.' },
@@ -435,6 +484,9 @@ emit({
     `One lattice of ${HOSTS} simulated hosts (heartbeat 30 s, as real hosts), ${apps} apps (BENCH_APPS), each one component with a spreadscaler of 2 instances and its own image. ` +
     `Replicas are \`wadm serve\` processes with default settings, on a fresh nats-server per run; all manifests are stored first (${PUTS_IN_FLIGHT} puts in flight), then deployed with ${IN_FLIGHT} deploy calls in flight. ` +
     `Before the first deploy run, ${WARMUPS} floor-shaped run(s) on a fresh server (BENCH_WARMUPS, not recorded) warm up the simulated hosts, which run in the benchmark's process as the floor's client does. ` +
+    (REPLICA_WARMUP_APPS > 0
+      ? `The replicas are warmed up too, as replicas in service are: before the manifests are stored, ${fmt(REPLICA_WARMUP_APPS)} other apps are stored, deployed and deleted on the same lattice (BENCH_REPLICA_WARMUP_APPS, not recorded)${COLD ? '; each replica count also runs once without it, on a fresh server with replicas started just before the puts (the "started cold" rows, BENCH_COLD)' : ''}. `
+      : 'The replicas are started just before the puts (no warm-up, BENCH_REPLICA_WARMUP_APPS=0). ') +
     'Every run is followed by its own floor on a fresh server. The 3 replicas share the 2 cores with nats-server and the simulated hosts, so they add availability rather than speed here.',
   rows: deployRows,
 });

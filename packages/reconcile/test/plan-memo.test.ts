@@ -142,6 +142,34 @@ test('a converged lattice whose app records are decoded again (equal manifests, 
   same(again, first, 0);
 });
 
+test('an app that did not change keeps its very status object from pass to pass; one that changed gets a new one', () => {
+  const apps = Array.from({ length: 6 }, (_, i) => simpleApp(i));
+  let observed: ObservedLattice = { hosts: Array.from({ length: 4 }, (_, i) => host(`h${i}`)), components: [], providers: [], links: [], configs: [], failures: [] };
+  let applied: PlanOutput['applied'] = [];
+  for (let i = 0; i < 5; i++) {
+    const p = planLattice({ lattice: 'default', now: 1000 * i, apps, applied, observed, inflight: [] });
+    observed = applyToObserved(observed, p.commands);
+    applied = p.applied;
+  }
+  const memo = new ScalerMemo();
+  const base = { lattice: 'default', applied, inflight: [], memo };
+  planLattice({ ...base, now: 10_000, apps, observed }); // the memo learns the converged scalers
+  const a = planLattice({ ...base, now: 11_000, apps, observed });
+  const b = planLattice({ ...base, now: 12_000, apps, observed });
+  for (const app of apps) assert.equal(b.statuses[app.name], a.statuses[app.name], `${app.name}: the same object`);
+  assert.equal(a.statuses['s-0']?.status.type, 'deployed');
+  // s-0 loses an instance: its status is built anew (and says so); the others stay the same objects.
+  const lost = observed.components.find((c) => c.annotations['wasmcloud.dev/appspec'] === 's-0')!;
+  const c = planLattice({ ...base, now: 13_000, apps, observed: { ...observed, components: observed.components.filter((x) => x !== lost) } });
+  assert.notEqual(c.statuses['s-0'], b.statuses['s-0']);
+  assert.equal(c.statuses['s-0']?.status.type, 'reconciling');
+  for (const app of apps.slice(1)) assert.equal(c.statuses[app.name], b.statuses[app.name], `${app.name}: still the same object`);
+  // Planned without a memo, every status is equal but new.
+  const fresh = planLattice({ ...base, memo: undefined, now: 12_000, apps, observed });
+  assert.deepEqual(fresh.statuses, b.statuses);
+  assert.notEqual(fresh.statuses['s-1'], b.statuses['s-1']);
+});
+
 test('a deploy under way: scalers whose placements are all in flight are reused, and planned again once they expire or land', () => {
   const hosts = Array.from({ length: 6 }, (_, i) => host(`h${i}`));
   const apps = Array.from({ length: 20 }, (_, i) => simpleApp(i));

@@ -8,6 +8,7 @@
  * with other work are noisy: compare the minimums (CPU time counts this process only, GC threads included).
  */
 import { earliestRequeue, isSatisfied, planLattice, ScalerMemo, settleInflight } from '../src/plan/index.js';
+import { reconcile, type ReconcileInput } from '../src/plan/reconcile.js';
 import type { PlanInput } from '../src/types.js';
 import { applyToObserved } from './plan-sim.js';
 import { convergeLattice, inflightOf, manyApps, manyHosts, mixedApps } from './plan-scale.js';
@@ -47,6 +48,12 @@ time('converged pass', RUNS, () => planLattice(converged));
 // The owner keeps a memo across its passes (plan/scaler-memo.ts): converged scalers are not evaluated again.
 const memo = new ScalerMemo();
 time('converged pass, with the owner\'s scaler memo', RUNS, () => planLattice({ ...converged, memo }));
+
+// The whole pass function (plan/reconcile.ts) as the owner runs it at rest: stored apps, records, statuses, rollouts.
+const stored: ReconcileInput['stored'] = apps.map((a, i) => ({ name: a.name, deployedVersion: a.version, versions: [{ version: a.version, manifest: a.manifest }], released: false, revision: i + 1 }));
+const applied: ReconcileInput['applied'] = final.applied.map((record, i) => ({ key: `applied.${record.app}`, revision: i + 1, value: { kind: 'applied', record, epoch: 1 } }));
+const passMemo = new ScalerMemo();
+time('reconcile() at rest, with the owner\'s scaler memo', RUNS, () => reconcile({ lattice: 'default', now, stored, gone: [], observed, inflight: [], applied, memo: passMemo }));
 
 const first = planLattice({ ...converged, observed: empty });
 const midDeploy: PlanInput = { ...converged, observed: empty, inflight: inflightOf(first.commands, now) };

@@ -122,7 +122,8 @@ export function planScalers(desired: readonly AppDesired[], x: ScalerContext, is
           drift.push({ kind: 'link', app: d.app, name: `${c.source_id} ${c.wit_namespace}:${c.wit_package} ${c.name}` });
         }
       }
-      list.push(toScalerStatus(e, scalerStatus(e, pending, backoff)));
+      const make = (): ScalerStatus => toScalerStatus(e, scalerStatus(e, pending, backoff));
+      list.push(x.memo && backoff.length === 0 ? x.memo.scalerStatus(e, pending, make) : make());
       if (s.type === 'link' && k !== undefined) {
         linkOutcomes.set(k, { pending, backoff });
         linkKeys.add(k);

@@ -14,7 +14,8 @@
  * are done) → `planLattice` → the runtime issues the commands → requeue the lattice at `earliestRequeue`
  * (if defined) so in-flight expiry and backoff ends are seen.
  */
-import type { ScalerStatus, StatusInfo } from '@wadm-ts/model';
+import type { ScalerStatus, Status } from '@wadm-ts/model';
+import type { ScalerMemo } from './scaler-memo.js';
 import type { AppliedRecord, InFlight, PlanInput, PlanOutput } from '../types.js';
 import { desiredOf, type AppDesired } from './desired.js';
 import { CommandFilter, DEFAULT_BACKOFF_MS, settleInflight } from './inflight.js';
@@ -76,7 +77,7 @@ export function planLattice(input: PlanInput): PlanOutput {
   const cleanup = { now: input.now, graceMs, applied, inflight: input.inflight, desired, desiredByApp, released, observed, linksWantedByApp: scalers.linksWantedByApp };
   const { unseenMarks, unseenEnd } = planCleanup(cleanup, issuer, countCleanup, appliedLinks, appliedConfigs);
 
-  const statuses = appStatuses(desired, scalers.scalerStatuses, cleanupCount);
+  const statuses = appStatuses(desired, scalers.scalerStatuses, cleanupCount, input.memo);
   const records = appliedRecords(appliedLinks, appliedConfigs, unseenMarks, stalled);
   const out: PlanOutput = { commands: issuer.commands(), statuses, applied: records, ...(drift.length > 0 ? { drift } : {}) };
   const backoff = issuer.filter.earliestBackoffEnd();
@@ -84,13 +85,14 @@ export function planLattice(input: PlanInput): PlanOutput {
   return out;
 }
 
-/** 5. Status per deployed app. */
-function appStatuses(desired: readonly AppDesired[], scalerStatuses: ReadonlyMap<string, ScalerStatus[]>, cleanupCount: ReadonlyMap<string, number>): PlanOutput['statuses'] {
+/** 5. Status per deployed app (the last pass's object for an app whose scaler statuses are the last pass's, see scaler-memo.ts). */
+function appStatuses(desired: readonly AppDesired[], scalerStatuses: ReadonlyMap<string, ScalerStatus[]>, cleanupCount: ReadonlyMap<string, number>, memo: ScalerMemo | undefined): PlanOutput['statuses'] {
   const statuses: PlanOutput['statuses'] = {};
   for (const d of desired) {
     const n = cleanupCount.get(d.app) ?? 0;
-    const extra: StatusInfo[] = n > 0 ? [cleanupInfo(n)] : [];
-    statuses[d.app] = appStatus(scalerStatuses.get(d.app) ?? [], extra);
+    const list = scalerStatuses.get(d.app) ?? [];
+    const make = (): Status => appStatus(list, n > 0 ? [cleanupInfo(n)] : []);
+    statuses[d.app] = memo ? memo.appStatus(d.app, list, n, make) : make();
   }
   return statuses;
 }

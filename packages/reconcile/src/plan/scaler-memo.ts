@@ -21,8 +21,15 @@
  * and such a scaler adds nothing to any host's load. `packages/reconcile/test/plan-memo.test.ts` plans
  * sequences of lattices with and without a memo and compares every output.
  *
+ * Statuses are kept too, so that a pass at rest builds and compares nothing for an app that did not
+ * change: a reused evaluation's scaler status (the same pending count, no backoff) is the same object
+ * every pass (`scalerStatus`), and an app whose scaler statuses are all the very objects of the last pass
+ * gets the very status object of the last pass (`appStatus`); the owner's status publisher then knows it
+ * unchanged by identity.
+ *
  * A memo belongs to one lattice's owner; it is a cache and never changes what a pass decides.
  */
+import type { ScalerStatus, Status } from '@wadm-ts/model';
 import { SCALER_KEY } from '@wadm-ts/protocol';
 import type { HostEntity } from '@wadm-ts/entities';
 import type { WorkloadSpec } from './desired.js';
@@ -52,9 +59,19 @@ function samePending(kept: Entry['pending'], now: ReadonlyMap<string, PendingPla
   return true;
 }
 
+interface AppEntry {
+  scalers: readonly ScalerStatus[];
+  extra: number;
+  status: Status;
+}
+
 export class ScalerMemo {
   private entries = new Map<string, Entry>();
   private next = new Map<string, Entry>();
+  /** Scaler statuses of kept evaluations, by pending count (no backoff): see `scalerStatus`. */
+  private readonly scalerStatuses = new WeakMap<ScalerEval, { pending: number; status: ScalerStatus }>();
+  private apps = new Map<string, AppEntry>();
+  private nextApps = new Map<string, AppEntry>();
   private hostsKey: string | undefined;
   /** Scalers reused in the current pass (read by tests). */
   reused = 0;
@@ -72,6 +89,9 @@ export class ScalerMemo {
     if (key !== this.hostsKey) this.entries.clear();
     this.hostsKey = key;
     this.next = new Map();
+    // App statuses are asked for after `end` (planLattice's last phase): the last pass's are kept until now.
+    this.apps = this.nextApps;
+    this.nextApps = new Map();
     this.reused = 0;
     this.reusedInFlight = 0;
   }
@@ -90,6 +110,37 @@ export class ScalerMemo {
   end(): void {
     this.entries = this.next;
     this.next = new Map();
+  }
+
+  /**
+   * The status of scaler evaluation `e` with `pending` commands and no backoff, made by `make`: for an
+   * evaluation this memo kept (reused across passes), the object made the first time, while `pending` is
+   * the same. Any other evaluation gets a new one.
+   */
+  scalerStatus(e: ScalerEval, pending: number, make: () => ScalerStatus): ScalerStatus {
+    const c = this.scalerStatuses.get(e);
+    if (c !== undefined && c.pending === pending) return c.status;
+    const status = make();
+    if (this.isKept(e)) this.scalerStatuses.set(e, { pending, status });
+    return status;
+  }
+
+  /** Whether `e` is an evaluation this memo keeps (the object `get` hands out). */
+  private isKept(e: ScalerEval): boolean {
+    return (this.next.get(e.id) ?? this.entries.get(e.id))?.eval === e;
+  }
+
+  /**
+   * The status of app `app` from these scaler statuses and `extra` cleanup infos, made by `make`: the last
+   * pass's object when every scaler status is the very object of the last pass (and `extra` the same).
+   */
+  appStatus(app: string, scalers: readonly ScalerStatus[], extra: number, make: () => Status): Status {
+    const prev = this.apps.get(app);
+    let status: Status;
+    if (prev !== undefined && prev.extra === extra && prev.scalers.length === scalers.length && prev.scalers.every((x, i) => x === scalers[i])) status = prev.status;
+    else status = make();
+    this.nextApps.set(app, { scalers, extra, status });
+    return status;
   }
 
   /** The evaluation kept for `spec`, if its inputs are unchanged (see above). */

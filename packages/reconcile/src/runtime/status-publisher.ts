@@ -40,6 +40,11 @@ export function applicationStatusEvent(name: string, statusJson: string, now: Da
 interface Known {
   /** The published status as its wire object (compared without building strings); undefined when unreadable. */
   obj: Record<string, unknown> | undefined;
+  /**
+   * The last status object found equal to it (or published): the planner hands out the very same object
+   * for an app that did not change (plan/scaler-memo.ts), which is then known unchanged without a compare.
+   */
+  same?: Status;
   seq: number;
   epoch: number;
 }
@@ -142,7 +147,11 @@ export class StatusPublisher {
    * Synchronous and without building strings: a pass at rest asks it for every app.
    */
   unchanged(name: string, status: Status): boolean {
-    return this.same(this.known.get(name), toWire(status));
+    const k = this.known.get(name);
+    if (k !== undefined && k !== null && k.same === status) return true;
+    if (!this.same(k, toWire(status))) return false;
+    k!.same = status;
+    return true;
   }
 
   private same(k: Known | null | undefined, obj: Record<string, unknown>): boolean {
@@ -168,7 +177,7 @@ export class StatusPublisher {
           headers: h,
           ...(this.fenced && k ? { expectLastSubjectSequence: k.seq } : {}),
         });
-        this.known.set(name, { obj, seq: ack.seq, epoch: this.epoch });
+        this.known.set(name, { obj, seq: ack.seq, epoch: this.epoch, same: status });
       } catch (err) {
         if (!isCasConflict(err)) throw err;
         this.known.delete(name); // someone else published: re-read and decide again
