@@ -73,6 +73,8 @@ export interface Placement {
 
 const byId = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 const PLAIN_FREE: HostSlot = { kind: 'free' };
+/** New hosts a spread takes by a look at every eligible host each, before the rest go into a heap. */
+const LOOKS_BEFORE_HEAP = 4;
 
 /**
  * The candidate hosts of one spread, best first, produced lazily:
@@ -82,18 +84,21 @@ const PLAIN_FREE: HostSlot = { kind: 'free' };
  * 3. free hosts, least-loaded first (then `tiebreak`, then id);
  * 4. hosts that must first be freed (a stale instance, or ours for another spread), in the same order.
  * Foreign hosts never. Classes 1–2 come from the marked hosts only; 3–4 need a look at every eligible
- * host, done the first time the spread needs more hosts than 1–2 hold, and kept in a heap: taking the
- * next best host costs a logarithm, not a sort of every host.
+ * host: the first few such hosts are found by one look at every eligible host each, allocating nothing
+ * (a spread wants a few new hosts at a time); past those, the rest go into a heap once, so that taking
+ * the next best host costs a logarithm, not another look at every host.
  */
 class Candidates {
   private readonly head: PlacementHost[];
   private next = 0;
   private rest: RestHeap | undefined;
+  /** Hosts of classes 3–4 taken by a look at every eligible host so far. */
+  private looked = 0;
   /** Eligible hosts not held by something foreign. */
   readonly available: number;
 
   constructor(
-    spread: SpreadTarget,
+    private readonly spread: SpreadTarget,
     private readonly eligible: readonly PlacementHost[],
     private readonly marked: ReadonlyMap<string, { host: PlacementHost; slot: HostSlot }>,
     private readonly load: (hostId: string) => number,
@@ -108,22 +113,52 @@ class Candidates {
       else if (slot.kind === 'own') head.push({ host, cls: 0, count: slot.count });
       else head.push({ host, cls: 1, count: slot.pending!.count });
     }
-    head.sort((a, b) => a.cls - b.cls || b.count - a.count || byId(a.host.id, b.host.id));
+    if (head.length > 1) head.sort((a, b) => a.cls - b.cls || b.count - a.count || byId(a.host.id, b.host.id));
     this.head = head.map((x) => x.host);
     this.available = eligible.length - foreign;
   }
 
-  /** Classes 3 and 4: the eligible hosts not in the head, not foreign. */
-  private scan(): RestHeap {
-    const inHead = new Set(this.head.map((h) => h.id));
+  /** Classes 3–4 hold the host: eligible (the caller's list), neither foreign nor in the head. The host's class, or -1. */
+  private restClass(host: PlacementHost): number {
+    const slot = this.marked.get(host.id)?.slot ?? PLAIN_FREE;
+    if (slot.kind === 'foreign') return -1;
+    if (slot.kind === 'own') return slot.spread === this.spread.name ? -1 : 1;
+    if (slot.kind === 'free') return slot.pending?.spread === this.spread.name ? -1 : 0;
+    return 1;
+  }
+
+  /** Classes 3 and 4: the eligible hosts not in the head, not foreign, not claimed. */
+  private scan(claimed: ReadonlySet<string>): RestHeap {
     const entries: RestEntry[] = [];
     for (const host of this.eligible) {
-      if (inHead.has(host.id)) continue;
-      const slot = this.marked.get(host.id)?.slot ?? PLAIN_FREE;
-      if (slot.kind === 'foreign') continue;
-      entries.push({ host, cls: slot.kind === 'free' ? 0 : 1, load: this.load(host.id), tie: this.tiebreak ? this.tiebreak(host.id) : 0 });
+      if (claimed.has(host.id)) continue;
+      const cls = this.restClass(host);
+      if (cls < 0) continue;
+      entries.push({ host, cls, load: this.load(host.id), tie: this.tiebreak ? this.tiebreak(host.id) : 0 });
     }
     return new RestHeap(entries);
+  }
+
+  /** The best host of classes 3–4 not claimed, by one look at every eligible host (nothing allocated). */
+  private best(claimed: ReadonlySet<string>): PlacementHost | undefined {
+    let best: PlacementHost | undefined;
+    let bc = 0;
+    let bl = 0;
+    let bt = 0;
+    for (const host of this.eligible) {
+      if (claimed.has(host.id)) continue;
+      const cls = this.restClass(host);
+      if (cls < 0 || (best !== undefined && cls > bc)) continue;
+      const load = this.load(host.id);
+      if (best !== undefined && cls === bc && load > bl) continue;
+      const tie = this.tiebreak ? this.tiebreak(host.id) : 0;
+      if (best !== undefined && cls === bc && load === bl && (tie > bt || (tie === bt && host.id > best.id))) continue;
+      best = host;
+      bc = cls;
+      bl = load;
+      bt = tie;
+    }
+    return best;
   }
 
   /** The best candidate not claimed yet (claims only grow, so a host passed over never comes back). */
@@ -132,7 +167,11 @@ class Candidates {
       const h = this.head[this.next++]!;
       if (!claimed.has(h.id)) return h;
     }
-    if (this.rest === undefined) this.rest = this.scan();
+    if (this.rest === undefined && this.looked < LOOKS_BEFORE_HEAP) {
+      this.looked++;
+      return this.best(claimed);
+    }
+    this.rest ??= this.scan(claimed);
     for (let e = this.rest.pop(); e !== undefined; e = this.rest.pop()) if (!claimed.has(e.host.id)) return e.host;
     return undefined;
   }

@@ -72,6 +72,8 @@ function spreadFailures(spec: WorkloadSpec, p: Placement, counted: boolean): str
 }
 
 const NO_INSTANCES: ReadonlyMap<string, Instance> = new Map();
+const NO_HELD: Instance[] = [];
+const PLAIN_FREE: HostSlot = { kind: 'free' };
 
 /**
  * A scaler's status message while `n` of its commands are pending. A function of its own (not a closure of
@@ -95,7 +97,8 @@ export function evalWorkload(spec: WorkloadSpec, ctx: WorkloadContext): ScalerEv
   const previous = new Map<string, Instance>();
   const inPlace = new Set<string>();
   const stalled: string[] = [];
-  for (const [h, i] of byHost) {
+  for (const h of byHost.keys()) {
+    const i = byHost.get(h)!;
     if (!isPredecessor(spec, i, ctx.isStale)) continue;
     previous.set(h, i);
     if (!updatableInPlace(spec, i)) continue;
@@ -105,11 +108,19 @@ export function evalWorkload(spec: WorkloadSpec, ctx: WorkloadContext): ScalerEv
       stalled.push(h);
     }
   }
-  // An instance updated in place keeps its host: the placement sees it as the scaler's own.
+  // An instance updated in place keeps its host: the placement sees it as the scaler's own. Hosts holding
+  // nothing of the entity (most of them) are plain free; the others' slots are made once per evaluation.
+  const slots = new Map<string, HostSlot>();
   const slot = (h: string): HostSlot => {
     const i = byHost.get(h);
-    if (i && inPlace.has(h)) return { kind: 'own', spread: i.annotations[SPREAD_KEY] ?? '', count: i.count };
-    return slotOf(spec, i, ctx.isStale, pending?.get(h));
+    const p = pending?.get(h);
+    if (i === undefined && p === undefined) return PLAIN_FREE;
+    let s = slots.get(h);
+    if (s === undefined) {
+      s = i && inPlace.has(h) ? { kind: 'own', spread: i.annotations[SPREAD_KEY] ?? '', count: i.count } : slotOf(spec, i, ctx.isStale, p);
+      slots.set(h, s);
+    }
+    return s;
   };
   // Only hosts holding the entity (or with a placement of it in flight) can be anything but free.
   const marked: HostEntity[] = [];
@@ -136,15 +147,21 @@ export function evalWorkload(spec: WorkloadSpec, ctx: WorkloadContext): ScalerEv
   // the target (see RolloutInput.running). No room: even with every instance running one move (each
   // previous instance is one candidate move, costing its count) breaks the floor, and (providers) no host is
   // spare to start on first; components are updated in place, never started on a spare host.
-  const target = [...placement.assignments.values()].reduce((n, a) => n + a.count, 0);
+  let target = 0;
+  for (const a of placement.assignments.values()) target += a.count;
   let running = 0;
-  for (const [h, i] of byHost) if (i.annotations[SCALER_KEY] === spec.id || previous.has(h)) running += i.count;
-  for (const h of new Set([...marked.map((x) => x.id), ...placement.assignments.keys()])) {
-    const want = placement.assignments.get(h);
-    if (want && slot(h).kind === 'free' && !byHost.has(h)) running += want.count;
+  for (const h of byHost.keys()) {
+    const i = byHost.get(h)!;
+    if (i.annotations[SCALER_KEY] === spec.id || previous.has(h)) running += i.count;
+  }
+  // Instances about to start: on assigned hosts (marked or not) free of the entity.
+  for (const h of placement.assignments.keys()) {
+    const want = placement.assignments.get(h)!;
+    if (slot(h).kind === 'free' && !byHost.has(h)) running += want.count;
   }
   const base = Math.min(target, running);
-  const costs = [...previous.values()].map((i) => i.count);
+  const costs: number[] = [];
+  for (const i of previous.values()) costs.push(i.count);
   const eligibleHosts = placement.outcomes.reduce((n, o) => n + o.available, 0);
   const noRoom = costs.length > 0 && base - Math.min(...costs) < minAvailable(base, spec.maxUnavailable) && (ops.counted || eligibleHosts <= target);
   // An update that did not show in time (the host reports a failed update only in its own log) is
@@ -164,7 +181,7 @@ export function evalWorkload(spec: WorkloadSpec, ctx: WorkloadContext): ScalerEv
   // The hosts where something may change, in id order (as the commands are issued).
   const touched = marked.map((h) => h.id);
   for (const h of placement.assignments.keys()) if (!byHost.has(h) && !pending?.has(h)) touched.push(h);
-  touched.sort(byId);
+  if (touched.length > 1) touched.sort(byId);
   const candidates: RolloutCandidate[] = [];
   const moving = (c: Command): boolean => ctx.inflight?.get(commandKey(c))?.some((f) => sameCommand(f.command, c)) ?? false;
   const candidate = (h: string, inst: Instance, command: Command, excess: boolean): void =>
@@ -208,7 +225,8 @@ export function evalWorkload(spec: WorkloadSpec, ctx: WorkloadContext): ScalerEv
     const movingHosts = new Set(candidates.filter((c) => c.moving).map((c) => c.host));
     let available = 0;
     let updated = 0;
-    for (const [h, i] of byHost) {
+    for (const h of byHost.keys()) {
+      const i = byHost.get(h)!;
       const own = i.annotations[SCALER_KEY] === spec.id;
       if (!own && (!previous.has(h) || movingHosts.has(h))) continue;
       available += i.count;
@@ -226,13 +244,14 @@ export function evalWorkload(spec: WorkloadSpec, ctx: WorkloadContext): ScalerEv
   // the host load or the tie-break), and this scaler changes no host's load (scaler-memo.ts). Only a memo asks.
   let pinned = ctx.memo !== undefined && previous.size === 0;
   if (pinned) {
-    for (const [h, a] of placement.assignments) {
+    for (const h of placement.assignments.keys()) {
+      const a = placement.assignments.get(h)!;
       const s = slot(h);
       const held = s.kind === 'own' ? s : s.kind === 'free' ? s.pending : undefined;
       if (held === undefined || held.spread !== a.spread || held.count !== a.count) pinned = false;
     }
     for (const h of byHost.keys()) if (!placement.assignments.has(h)) pinned = false;
-    if (pending) for (const [h, p] of pending) if (p.scaler === spec.id && !placement.assignments.has(h)) pinned = false;
+    if (pending) for (const h of pending.keys()) if (pending.get(h)!.scaler === spec.id && !placement.assignments.has(h)) pinned = false;
   }
   const result: ScalerEval = {
     id: spec.id,
@@ -244,7 +263,7 @@ export function evalWorkload(spec: WorkloadSpec, ctx: WorkloadContext): ScalerEv
     waiting,
     unhealthy,
     busy,
-    held: [...previous.values()],
+    held: previous.size === 0 ? NO_HELD : [...previous.values()],
   };
   ctx.memo?.put(spec, byHost, pending, gateClean, pinned, result);
   return result;
