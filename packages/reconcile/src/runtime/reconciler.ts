@@ -243,7 +243,11 @@ export class Reconciler {
     this.check(h);
     await owned.statuses.preload([...Object.keys(statuses), ...gone]);
     // Only what may differ from what is published goes through the (asynchronous) publisher.
-    const changed = Object.entries(statuses).filter(([name, st]) => !owned.statuses.unchanged(name, st));
+    const changed: Array<[string, Status]> = [];
+    for (const name in statuses) {
+      const st = statuses[name]!;
+      if (!owned.statuses.unchanged(name, st)) changed.push([name, st]);
+    }
     const statusLimit = this.o.statusConcurrency ?? 1024;
     await mapLimit(changed, statusLimit, async ([name, st]) => {
       if (!this.o.unsafeDisableFencing) this.check(h);
