@@ -1,6 +1,9 @@
 /** CloudEvents v1.0 JSON envelopes, as wadm and wasmCloud hosts publish them. */
 import { randomUUID } from 'node:crypto';
 
+/** One decoder for every payload (a decoder per call was an allocation per event / record). */
+const utf8Decoder = new TextDecoder();
+
 export interface CloudEvent<T = unknown> {
   specversion: '1.0';
   id: string;
@@ -35,7 +38,7 @@ export interface RolloutRevertedData {
 export function decodeCloudEvent(bytes: Uint8Array): CloudEvent | undefined {
   let v: unknown;
   try {
-    v = JSON.parse(new TextDecoder().decode(bytes));
+    v = JSON.parse(utf8Decoder.decode(bytes));
   } catch {
     return undefined;
   }

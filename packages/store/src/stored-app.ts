@@ -8,6 +8,9 @@ import { parse as parseYaml } from 'yaml';
 import { serializeManifest, type Manifest } from '@wadm-ts/model';
 import { decodeRollout, encodeRollout, previousHealthyVersion, type RolloutRecord } from '@wadm-ts/entities';
 
+/** One decoder for every payload (a decoder per call was an allocation per event / record). */
+const utf8Decoder = new TextDecoder();
+
 export interface StoredVersion {
   version: string;
   manifest: Manifest;
@@ -145,7 +148,7 @@ export function decodeStoredApp(name: string, bytes: Uint8Array | string, previo
 }
 
 function decodeRecord(name: string, bytes: Uint8Array | string): StoredApp {
-  const text = typeof bytes === 'string' ? bytes : new TextDecoder().decode(bytes);
+  const text = typeof bytes === 'string' ? bytes : utf8Decoder.decode(bytes);
   // Fast path: JSON.parse keeps insertion order unless a version looks like an array index.
   let plain: unknown;
   try {
