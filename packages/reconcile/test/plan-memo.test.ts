@@ -124,15 +124,21 @@ for (const seed of [1, 2, 3, 4, 5]) {
   });
 }
 
-test('a converged lattice whose app records are decoded again (equal manifests, new objects) reuses every scaler', () => {
-  const apps = Array.from({ length: 20 }, (_, i) => simpleApp(i));
-  let observed: ObservedLattice = { hosts: Array.from({ length: 6 }, (_, i) => host(`h${i}`)), components: [], providers: [], links: [], configs: [], failures: [] };
+/** `apps` planned on `hosts` fresh hosts until they run (the hosts do everything asked). */
+function converged(apps: DeployedApp[], hosts: number): { observed: ObservedLattice; applied: PlanOutput['applied'] } {
+  let observed: ObservedLattice = { hosts: Array.from({ length: hosts }, (_, i) => host(`h${i}`)), components: [], providers: [], links: [], configs: [], failures: [] };
   let applied: PlanOutput['applied'] = [];
   for (let i = 0; i < 5; i++) {
     const p = planLattice({ lattice: 'default', now: 1000 * i, apps, applied, observed, inflight: [] });
     observed = applyToObserved(observed, p.commands);
     applied = p.applied;
   }
+  return { observed, applied };
+}
+
+test('a converged lattice whose app records are decoded again (equal manifests, new objects) reuses every scaler', () => {
+  const apps = Array.from({ length: 20 }, (_, i) => simpleApp(i));
+  const { observed, applied } = converged(apps, 6);
   const memo = new ScalerMemo();
   const base = { lattice: 'default', now: 10_000, applied, observed, inflight: [] };
   const first = planLattice({ ...base, apps, memo });
@@ -144,13 +150,7 @@ test('a converged lattice whose app records are decoded again (equal manifests, 
 
 test('an app that did not change keeps its very status object from pass to pass; one that changed gets a new one', () => {
   const apps = Array.from({ length: 6 }, (_, i) => simpleApp(i));
-  let observed: ObservedLattice = { hosts: Array.from({ length: 4 }, (_, i) => host(`h${i}`)), components: [], providers: [], links: [], configs: [], failures: [] };
-  let applied: PlanOutput['applied'] = [];
-  for (let i = 0; i < 5; i++) {
-    const p = planLattice({ lattice: 'default', now: 1000 * i, apps, applied, observed, inflight: [] });
-    observed = applyToObserved(observed, p.commands);
-    applied = p.applied;
-  }
+  const { observed, applied } = converged(apps, 4);
   const memo = new ScalerMemo();
   const base = { lattice: 'default', applied, inflight: [], memo };
   planLattice({ ...base, now: 10_000, apps, observed }); // the memo learns the converged scalers
