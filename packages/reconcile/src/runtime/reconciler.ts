@@ -57,9 +57,11 @@ export interface ReconcilerOptions {
   /** Writes in flight per pass (default 64). */
   writeConcurrency?: number;
   /**
-   * Status publishes in flight per pass (default 1024). Each waits for its stream's acknowledgement, and the
+   * Status publishes in flight per pass (default 256). Each waits for its stream's acknowledgement, and the
    * next pass of the lattice waits for the last of them: with 64 in flight, a pass publishing the statuses of
-   * a few hundred apps spent most of its time waiting on round trips.
+   * a few hundred apps spent most of its time waiting on round trips. Bounded all the same: the lease is
+   * checked before each publish, so an owner stalled in this phase releases at most this many on resume
+   * (each still compare-and-set on the app's last status).
    */
   statusConcurrency?: number;
   /**
@@ -248,7 +250,7 @@ export class Reconciler {
       const st = statuses[name]!;
       if (!owned.statuses.unchanged(name, st)) changed.push([name, st]);
     }
-    const statusLimit = this.o.statusConcurrency ?? 1024;
+    const statusLimit = this.o.statusConcurrency ?? 256;
     await mapLimit(changed, statusLimit, async ([name, st]) => {
       if (!this.o.unsafeDisableFencing) this.check(h);
       if (await owned.statuses.publish(name, st)) log.info({ app: name, status: st.status.type, message: st.status.message }, 'status changed');
