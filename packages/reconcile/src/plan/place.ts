@@ -72,7 +72,8 @@ export interface Placement {
 }
 
 const byId = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
-const PLAIN_FREE: HostSlot = { kind: 'free' };
+/** The slot of a host that holds nothing of the entity (shared: slots are never changed). */
+export const PLAIN_FREE: HostSlot = { kind: 'free' };
 /** New hosts a spread takes by a look at every eligible host each, before the rest go into a heap. */
 const LOOKS_BEFORE_HEAP = 4;
 
@@ -148,11 +149,10 @@ class Candidates {
     for (const host of this.eligible) {
       if (claimed.has(host.id)) continue;
       const cls = this.restClass(host);
-      if (cls < 0 || (best !== undefined && cls > bc)) continue;
+      if (cls < 0) continue;
       const load = this.load(host.id);
-      if (best !== undefined && cls === bc && load > bl) continue;
       const tie = this.tiebreak ? this.tiebreak(host.id) : 0;
-      if (best !== undefined && cls === bc && load === bl && (tie > bt || (tie === bt && host.id > best.id))) continue;
+      if (best !== undefined && !ranksBefore(cls, load, tie, host.id, bc, bl, bt, best.id)) continue;
       best = host;
       bc = cls;
       bl = load;
@@ -184,8 +184,10 @@ interface RestEntry {
   tie: number;
 }
 
-const restBefore = (a: RestEntry, b: RestEntry): boolean =>
-  a.cls !== b.cls ? a.cls < b.cls : a.load !== b.load ? a.load < b.load : a.tie !== b.tie ? a.tie < b.tie : a.host.id < b.host.id;
+/** The order of classes 3–4: (class, load, tie-break, id), lower first. */
+const ranksBefore = (cls: number, load: number, tie: number, id: string, cls2: number, load2: number, tie2: number, id2: string): boolean =>
+  cls !== cls2 ? cls < cls2 : load !== load2 ? load < load2 : tie !== tie2 ? tie < tie2 : id < id2;
+const restBefore = (a: RestEntry, b: RestEntry): boolean => ranksBefore(a.cls, a.load, a.tie, a.host.id, b.cls, b.load, b.tie, b.host.id);
 
 /** A binary min-heap of candidates by (class, load, tie-break, id). */
 class RestHeap {

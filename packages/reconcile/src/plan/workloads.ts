@@ -13,7 +13,7 @@ import { commandKey, sameCommand, workloadScalerId } from './ids.js';
 import { managedApp, type Instance, type ObservedIndex } from './observed.js';
 import { chooseMoves, rolloutMessage, type RolloutCandidate } from './rollout.js';
 import type { LatticeLoad, PendingPlacement } from './placement.js';
-import { place, type HostSlot, type Placement } from './place.js';
+import { PLAIN_FREE, place, type HostSlot, type Placement } from './place.js';
 import type { HostEntity } from '@wadm-ts/entities';
 import type { ScalerMemo } from './scaler-memo.js';
 
@@ -73,7 +73,6 @@ function spreadFailures(spec: WorkloadSpec, p: Placement, counted: boolean): str
 
 const NO_INSTANCES: ReadonlyMap<string, Instance> = new Map();
 const NO_HELD: Instance[] = [];
-const PLAIN_FREE: HostSlot = { kind: 'free' };
 
 /**
  * A scaler's status message while `n` of its commands are pending. A function of its own (not a closure of

@@ -44,7 +44,7 @@ interface Known {
    * The last status object found equal to it (or published): the planner hands out the very same object
    * for an app that did not change (plan/scaler-memo.ts), which is then known unchanged without a compare.
    */
-  same?: Status;
+  matched?: Status;
   seq: number;
   epoch: number;
 }
@@ -148,9 +148,9 @@ export class StatusPublisher {
    */
   unchanged(name: string, status: Status): boolean {
     const k = this.known.get(name);
-    if (k !== undefined && k !== null && k.same === status) return true;
+    if (k !== undefined && k !== null && k.matched === status) return true;
     if (!this.same(k, toWire(status))) return false;
-    k!.same = status;
+    k!.matched = status;
     return true;
   }
 
@@ -177,7 +177,7 @@ export class StatusPublisher {
           headers: h,
           ...(this.fenced && k ? { expectLastSubjectSequence: k.seq } : {}),
         });
-        this.known.set(name, { obj, seq: ack.seq, epoch: this.epoch, same: status });
+        this.known.set(name, { obj, seq: ack.seq, epoch: this.epoch, matched: status });
       } catch (err) {
         if (!isCasConflict(err)) throw err;
         this.known.delete(name); // someone else published: re-read and decide again
