@@ -323,7 +323,15 @@ async function deployRun(replicas: number, warm: boolean, full = true): Promise<
       const u = process.cpuUsage();
       return { replicas: serves.map((x) => cpuSecondsOf(x.pid)), nats: nats.pid !== undefined ? cpuSecondsOf(nats.pid) : NaN, bench: (u.user + u.system) / 1e6 };
     };
-    const passesBefore = [await metricSum(serves, 'wadm_reconcile_duration_seconds_count'), await metricSum(serves, 'wadm_reconcile_duration_seconds_sum')];
+    // Counters over the measured window only (the warm-up ran before it).
+    const windowed = async (): Promise<number[]> => [
+      await metricSum(serves, 'wadm_reconcile_duration_seconds_count'),
+      await metricSum(serves, 'wadm_reconcile_duration_seconds_sum'),
+      await metricSum(serves, 'wadm_state_cas_retries_total'),
+      await metricSum(serves, 'wadm_scaler_evaluations_reused_total', { kind: 'pinned' }),
+      await metricSum(serves, 'wadm_scaler_evaluations_reused_total', { kind: 'converged' }),
+    ];
+    const before = await windowed();
     const cpu0 = cpuAt();
     const t0 = now();
     await pool(APPS, IN_FLIGHT, async (i) => ok(await call(api, 'deploy', `app${i}`), 'acknowledged', `deploy app${i}`));
@@ -345,10 +353,9 @@ async function deployRun(replicas: number, warm: boolean, full = true): Promise<
     }
     const cpu1 = cpuAt();
     const cpu = { replicas: cpu1.replicas.map((v, i) => v - cpu0.replicas[i]!), nats: cpu1.nats - cpu0.nats, bench: cpu1.bench - cpu0.bench };
-    const passesDuring = (await metricSum(serves, 'wadm_reconcile_duration_seconds_count')) - passesBefore[0]!;
-    const passSeconds = (await metricSum(serves, 'wadm_reconcile_duration_seconds_sum')) - passesBefore[1]!;
+    const [passesDuring, passSeconds, casLost, pinned, convergedReuses] = (await windowed()).map((v, i) => v - before[i]!) as [number, number, number, number, number];
     const traffic = (await natsTraffic(serves)).map((v, i) => v - natsBefore[i]!);
-    log(`${replicas} replica(s)${warm ? '' : ' cold'}: ${APPS} deployed in ${seconds.toFixed(2)} s (deploy calls took ${deployCalls.toFixed(2)} s; ${passesDuring} passes, ${passSeconds.toFixed(2)} s in passes; NATS messages per app: ${(traffic[0]! / APPS).toFixed(1)} in, ${(traffic[1]! / APPS).toFixed(1)} out; ${await metricSum(serves, 'wadm_state_cas_retries_total')} state compare-and-sets lost; scaler evaluations reused: ${await metricSum(serves, 'wadm_scaler_evaluations_reused_total', { kind: 'pinned' })} pinned, ${await metricSum(serves, 'wadm_scaler_evaluations_reused_total', { kind: 'converged' })} converged; CPU s: replicas ${cpu.replicas.map((v) => v.toFixed(2)).join(' ')}, nats-server ${cpu.nats.toFixed(2)}, hosts ${cpu.bench.toFixed(2)})`);
+    log(`${replicas} replica(s)${warm ? '' : ' cold'}: ${APPS} deployed in ${seconds.toFixed(2)} s (deploy calls took ${deployCalls.toFixed(2)} s; ${passesDuring} passes, ${passSeconds.toFixed(2)} s in passes; NATS messages per app: ${(traffic[0]! / APPS).toFixed(1)} in, ${(traffic[1]! / APPS).toFixed(1)} out; ${casLost} state compare-and-sets lost; scaler evaluations reused: ${pinned} pinned, ${convergedReuses} converged; CPU s: replicas ${cpu.replicas.map((v) => v.toFixed(2)).join(' ')}, nats-server ${cpu.nats.toFixed(2)}, hosts ${cpu.bench.toFixed(2)})`);
     const atDeployed = managedInstances(sim);
     await waitFor(() => managedInstances(sim) === APPS * 2, 60_000, 'exactly the declared instances running');
     await quiet([sim], 2000);
