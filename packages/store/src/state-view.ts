@@ -23,6 +23,8 @@ import { latticePrefix, type LatticeMeta, type StoredValue } from './lattice-sta
 import { prefixOf, refOfPrefix, subjectMatches } from './state-view-keys.js';
 
 const decoder = new TextDecoder();
+/** Lattice refs kept parsed (a bound: lattices come and go, and GC forgets them). */
+const MAX_CACHED_REFS = 10_000;
 
 /** Lattice state (bucket `wadm_state`), indexed per lattice. */
 export class StateView {
@@ -39,26 +41,44 @@ export class StateView {
       if (!p) return;
       const e = this.mirror.get(key);
       let m = this.byLattice.get(p);
-      const parent = key.slice(0, key.lastIndexOf('.'));
       if (e) {
         if (!m) this.byLattice.set(p, (m = new Map()));
+        const known = m.has(key);
         m.set(key, e);
-        let c = this.children.get(parent);
-        if (!c) this.children.set(parent, (c = new Set()));
-        c.add(key);
+        // A key already indexed (most changes: a value rewritten) is among its parent's children.
+        if (!known) {
+          const parent = key.slice(0, key.lastIndexOf('.'));
+          let c = this.children.get(parent);
+          if (!c) this.children.set(parent, (c = new Set()));
+          c.add(key);
+        }
       } else if (m) {
         m.delete(key);
         if (m.size === 0) this.byLattice.delete(p);
+        const parent = key.slice(0, key.lastIndexOf('.'));
         const c = this.children.get(parent);
         if (c) {
           c.delete(key);
           if (c.size === 0) this.children.delete(parent);
         }
       }
-      const ref = refOfPrefix(p);
+      if (this.listeners.length === 0) return;
+      const ref = this.refOf(p);
       for (const l of this.listeners) l(ref, key, previous, next);
     });
   }
+
+  /** The lattice of a key prefix, parsed once per prefix (every change of the view names one). */
+  private refOf(prefix: string): LatticeRef {
+    let r = this.refs.get(prefix);
+    if (r === undefined) {
+      if (this.refs.size >= MAX_CACHED_REFS) this.refs.clear();
+      this.refs.set(prefix, (r = Object.freeze(refOfPrefix(prefix))));
+    }
+    return r;
+  }
+
+  private readonly refs = new Map<string, LatticeRef>();
 
   start(): Promise<void> {
     return this.mirror.start();

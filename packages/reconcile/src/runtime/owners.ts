@@ -98,15 +98,18 @@ export class Owners {
     this.queue.on('active', () => active.set(this.queue.pending));
     this.queue.on('idle', () => active.set(0));
     o.state.onChange((ref, key, prev, next) => {
-      if (key.endsWith('.meta')) return;
+      // Only lattices this replica owns are reconciled here; the others' changes (most of them, with
+      // several replicas) are not looked at.
+      const s = this.slots.get(leaseKey(ref));
+      if (!s || key.endsWith('.meta')) return;
       const kind = (next ?? prev)?.kind;
       if (kind === 'inflight' || kind === 'applied' || kind === 'lattice') return;
       if (!semanticallyChanged(prev, next)) return;
       // A host gone (host_stopped, or expired) takes capacity away: its instances are placed elsewhere at
       // once, not after the debounce that coalesces ordinary changes.
       const hostGone = next?.kind === 'host' && next.deleted === true && !(prev?.kind === 'host' && prev.deleted === true);
-      if (hostGone) this.trigger(ref, 'host gone', 0);
-      else this.trigger(ref, 'state');
+      if (hostGone) this.wake(s, 0, 'host gone');
+      else this.wake(s, this.o.debounceMs, 'state');
     });
     o.manifests.onChange((scope) => {
       for (const s of this.slots.values()) if (s.scope === scope) this.wake(s, this.o.debounceMs, 'manifests');
