@@ -26,6 +26,9 @@ const decoder = new TextDecoder();
 /** Lattice refs kept parsed (a bound: lattices come and go, and GC forgets them). */
 const MAX_CACHED_REFS = 10_000;
 
+/** A key without its last token (the index of `keysMatching` for `parent.*` filters). */
+const parentOf = (key: string): string => key.slice(0, key.lastIndexOf('.'));
+
 /** Lattice state (bucket `wadm_state`), indexed per lattice. */
 export class StateView {
   readonly mirror: KvMirror<StoredValue>;
@@ -47,7 +50,7 @@ export class StateView {
         m.set(key, e);
         // A key already indexed (most changes: a value rewritten) is among its parent's children.
         if (!known) {
-          const parent = key.slice(0, key.lastIndexOf('.'));
+          const parent = parentOf(key);
           let c = this.children.get(parent);
           if (!c) this.children.set(parent, (c = new Set()));
           c.add(key);
@@ -55,7 +58,7 @@ export class StateView {
       } else if (m) {
         m.delete(key);
         if (m.size === 0) this.byLattice.delete(p);
-        const parent = key.slice(0, key.lastIndexOf('.'));
+        const parent = parentOf(key);
         const c = this.children.get(parent);
         if (c) {
           c.delete(key);
@@ -99,7 +102,7 @@ export class StateView {
 
   /** Every lattice with at least one state key. */
   lattices(): LatticeRef[] {
-    return [...this.byLattice.keys()].map(refOfPrefix);
+    return [...this.byLattice.keys()].map((p) => this.refOf(p));
   }
 
   entries(ref: LatticeRef): Array<Keyed<StoredValue>> {
