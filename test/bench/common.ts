@@ -315,9 +315,25 @@ export function manifest(name: string, instances: number, image: string): string
 }
 
 /** Latest published status type per lattice and app, from the core subscription to `wadm.status.*.*`. */
+/** `p`'s value, or undefined when it has not settled within `ms`. */
+export async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)));
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export class Statuses {
   private readonly latest = new Map<string, string>();
   private deployedCount = 0;
+  /** When (`now()`) each app was first seen `deployed` (the deploy's timeline). */
+  readonly firstDeployedAt: number[] = [];
+  private readonly seenDeployed = new Set<string>();
+  /** Waiters for a number of apps `deployed` at once (`whenDeployed`). */
+  private readonly waiters: Array<{ n: number; resolve: (at: number) => void }> = [];
   private readonly sub;
   constructor(nc: NatsConnection) {
     this.sub = nc.subscribe('wadm.status.*.*', {
@@ -330,10 +346,30 @@ export class Statuses {
           return;
         }
         if (this.latest.get(key) === 'deployed') this.deployedCount--;
-        if (type === 'deployed') this.deployedCount++;
+        if (type === 'deployed') {
+          this.deployedCount++;
+          if (!this.seenDeployed.has(key)) {
+            this.seenDeployed.add(key);
+            this.firstDeployedAt.push(now());
+          }
+        }
         this.latest.set(key, type);
+        for (let i = this.waiters.length - 1; i >= 0; i--) {
+          const w = this.waiters[i]!;
+          if (this.deployedCount < w.n) continue;
+          this.waiters.splice(i, 1);
+          w.resolve(now());
+        }
       },
     });
+  }
+  /**
+   * When (`now()`) `n` apps are `deployed` at once: taken in the status message's callback, so a deploy's
+   * end is timed to the message and not to the next poll of a `waitFor` (which sleeps up to 100 ms).
+   */
+  whenDeployed(n: number): Promise<number> {
+    if (this.deployedCount >= n) return Promise.resolve(now());
+    return new Promise((resolve) => this.waiters.push({ n, resolve }));
   }
   /** Apps whose latest status is `deployed`, over every lattice. */
   deployed(): number {

@@ -51,6 +51,7 @@ import {
   startServe,
   stopServe,
   waitFor,
+  withTimeout,
   type Histogram,
   type Row,
   type Serve,
@@ -333,15 +334,14 @@ async function deployRun(replicas: number, warm: boolean, full = true): Promise<
     ];
     const before = await windowed();
     const cpu0 = cpuAt();
+    const allDeployed = statuses.whenDeployed(APPS);
     const t0 = now();
     await pool(APPS, IN_FLIGHT, async (i) => ok(await call(api, 'deploy', `app${i}`), 'acknowledged', `deploy app${i}`));
     const deployCalls = secondsSince(t0);
     // An app stored but missing from the lattice's index is never reconciled: do not wait for it.
-    const converged = listed < APPS ? false : await waitFor(() => statuses.deployed() === APPS, DEPLOY_TIMEOUT_S * 1000, `${APPS} apps deployed (${replicas} replicas)`).then(
-      () => true,
-      () => false,
-    );
-    const seconds = secondsSince(t0);
+    const doneAt = listed < APPS ? undefined : await withTimeout(allDeployed, DEPLOY_TIMEOUT_S * 1000);
+    const converged = doneAt !== undefined;
+    const seconds = ((doneAt ?? now()) - t0) / 1000;
     if (!converged) {
       // Reported as such; nothing after a deploy that did not finish would mean much.
       if (listed < APPS) await sleep(10_000);
@@ -352,6 +352,12 @@ async function deployRun(replicas: number, warm: boolean, full = true): Promise<
       return { replicas, seconds, deployCalls, putSeconds, putRetries, putErrors, listed, commands: sim.commandsReceived().actions, placement: [], spread: { max: NaN, mean: NaN, min: NaN, split: 0 }, rssMb: Math.max(...serves.map((x) => rssOf(x.pid).rssMb)), stops: { first: [], all: [], restored: [], affected: [] }, failed };
     }
     const cpu1 = cpuAt();
+    {
+      // The deploy's timeline: when the apps reached `deployed`, from the first deploy call.
+      const at = statuses.firstDeployedAt.map((x) => (x - t0) / 1000).sort((a, b) => a - b);
+      const q = (f: number): string => (at[Math.min(at.length - 1, Math.floor(f * at.length))] ?? NaN).toFixed(2);
+      log(`${replicas} replica(s): timeline: deploy calls done at ${deployCalls.toFixed(2)} s; deployed 10% ${q(0.1)}, 50% ${q(0.5)}, 90% ${q(0.9)}, 100% ${q(1)} s`);
+    }
     const cpu = { replicas: cpu1.replicas.map((v, i) => v - cpu0.replicas[i]!), nats: cpu1.nats - cpu0.nats, bench: cpu1.bench - cpu0.bench };
     const [passesDuring, passSeconds, casLost, pinned, convergedReuses] = (await windowed()).map((v, i) => v - before[i]!) as [number, number, number, number, number];
     const traffic = (await natsTraffic(serves)).map((v, i) => v - natsBefore[i]!);
@@ -406,6 +412,32 @@ async function floorRun(placement: Placement[]): Promise<{ seconds: number; requ
     const sim = await lattice(LATTICE, HOSTS, HEARTBEAT_MS);
     const hosts = sim.hostIds();
     const want = placement.reduce((n, p) => n + p.count, 0);
+    // The end is timed to the host event that completes the placement (as the deploy's is to its last
+    // status), not to the next poll of a `waitFor`. Counting the hosts' instances walks every host, so it
+    // runs at most every CHECK_MS, and once more after the last event of a burst: the end is known to
+    // within CHECK_MS.
+    const CHECK_MS = 2;
+    let doneAt: number | undefined;
+    let checkedAt = -Infinity;
+    let lastEventAt = 0;
+    let trailing: NodeJS.Timeout | undefined;
+    const check = (at: number): void => {
+      checkedAt = now();
+      if (doneAt === undefined && managedInstances(sim) === want) doneAt = at;
+    };
+    const events = nc.subscribe(`wasmbus.evt.${LATTICE}.component_scaled`, {
+      callback: () => {
+        if (doneAt !== undefined) return;
+        lastEventAt = now();
+        if (lastEventAt - checkedAt >= CHECK_MS) check(lastEventAt);
+        else
+          trailing ??= setTimeout(() => {
+            trailing = undefined;
+            check(lastEventAt);
+          }, CHECK_MS);
+      },
+    });
+    await nc.flush();
     const t0 = now();
     await pool(placement.length, 64, async (i) => {
       const p = placement[i]!;
@@ -413,8 +445,10 @@ async function floorRun(placement: Placement[]): Promise<{ seconds: number; requ
       const r = await ctl(nc, LATTICE, `component.scale.${host}`, { component_ref: p.imageRef, component_id: p.componentId, annotations: p.annotations, count: p.count, host_id: host, config: [], allow_update: false });
       if (!r.success) throw new Error(`scale failed: ${r.message}`);
     });
-    await waitFor(() => managedInstances(sim) === want, 120_000, `${want} instances running`);
-    return { seconds: secondsSince(t0), requests: placement.length };
+    await waitFor(() => doneAt !== undefined, 120_000, `${want} instances running`);
+    events.unsubscribe();
+    clearTimeout(trailing);
+    return { seconds: (doneAt! - t0) / 1000, requests: placement.length };
   });
 }
 

@@ -1,9 +1,10 @@
 /**
  * The lattices this replica owns and when each is reconciled. A lattice's pass is triggered by its view
- * changing (state or manifests, coalesced over `debounceMs`; a host gone at once), by a reconcile signal, by a jittered
- * per-lattice resync, and by the moment its plan can change by time alone (`requeueAt`: an in-flight
- * expiry or a backoff ending). At most one pass per lattice runs at a time, and at most
- * `maxConcurrent` per replica (p-queue). A trigger during a pass runs the lattice once more after it.
+ * changing (state or manifests, coalesced over as long as its last pass took, at most `debounceMs`; a
+ * host gone at once), by a reconcile signal, by a jittered per-lattice resync, and by the moment its plan
+ * can change by time alone (`requeueAt`: an in-flight expiry or a backoff ending). At most one pass per
+ * lattice runs at a time, and at most `maxConcurrent` per replica (p-queue). A trigger during a pass
+ * runs the lattice once more after it.
  *
  * Over 300 lines on purpose: one class whose parts (triggers, the queue, the pass loop, the resync with
  * its host queries and marker sweep) all read and write the same per-lattice slot; split, each part
@@ -31,7 +32,10 @@ export interface OwnersOptions {
   maxConcurrent: number;
   /** Every owned lattice is reconciled at least this often, jittered ±25 % (ms). */
   resyncMs: number;
-  /** View changes are coalesced over this long before a pass (ms). */
+  /**
+   * View changes are coalesced over at most this long before a pass (ms): over as long as the lattice's
+   * last pass took, within [MIN_COALESCE_MS, debounceMs] (see `coalesceMs`).
+   */
   debounceMs: number;
   /** Idle lattices are forgotten after this long (ms). */
   gcAfterMs: number;
@@ -64,12 +68,17 @@ interface Slot {
   resync: NodeJS.Timeout | undefined;
   /** Passes that failed in a row (not lease losses), for backoff. */
   failures: number;
+  /** How long the lattice's last pass took (ms): the coalescing delay of the changes after it (`coalesceMs`). */
+  lastPassMs: number;
   /** When this owner last swept the lattice's old delete markers (monotonic ms). */
   sweptAt: number;
   ready: Promise<void>;
   /** Called when the pass under way ends (see drain). */
   idleWaiters: Array<() => void>;
 }
+
+/** The shortest delay over which view changes are coalesced (ms). */
+export const MIN_COALESCE_MS = 10;
 
 /** After a busy pass that left healthy marks waiting, the lattice is passed again this soon to see whether it is quiet (ms). */
 const MARKS_RECHECK_MS = 250;
@@ -109,10 +118,10 @@ export class Owners {
       // once, not after the debounce that coalesces ordinary changes.
       const hostGone = next?.kind === 'host' && next.deleted === true && !(prev?.kind === 'host' && prev.deleted === true);
       if (hostGone) this.wake(s, 0, 'host gone');
-      else this.wake(s, this.o.debounceMs, 'state');
+      else this.wake(s, this.coalesceMs(s), 'state');
     });
     o.manifests.onChange((scope) => {
-      for (const s of this.slots.values()) if (s.scope === scope) this.wake(s, this.o.debounceMs, 'manifests');
+      for (const s of this.slots.values()) if (s.scope === scope) this.wake(s, this.coalesceMs(s), 'manifests');
     });
   }
 
@@ -160,6 +169,7 @@ export class Owners {
       timer: undefined,
       resync: undefined,
       failures: 0,
+      lastPassMs: this.o.debounceMs,
       sweptAt: performance.now(),
       ready: Promise.resolve(),
       idleWaiters: [],
@@ -219,10 +229,20 @@ export class Owners {
     });
   }
 
+  /**
+   * How long changes of a lattice are coalesced before its next pass: as long as its last pass took,
+   * between MIN_COALESCE_MS and `debounceMs`. A lattice thus spends at most about half its time in passes
+   * while changes keep coming (a long pass, under load, gathers more changes for the next one), and a
+   * quick lattice (few apps, or the last changes of a burst) is passed again soon after its changes.
+   */
+  private coalesceMs(s: Slot): number {
+    return Math.min(this.o.debounceMs, Math.max(MIN_COALESCE_MS, s.lastPassMs));
+  }
+
   /** Ask for a pass of a lattice (no-op unless this replica owns it). */
-  trigger(ref: LatticeRef, reason: string, delayMs = this.o.debounceMs): void {
+  trigger(ref: LatticeRef, reason: string, delayMs?: number): void {
     const s = this.slots.get(leaseKey(ref));
-    if (s) this.wake(s, delayMs, reason);
+    if (s) this.wake(s, delayMs ?? this.coalesceMs(s), reason);
   }
 
   private scheduleResync(s: Slot): void {
@@ -310,7 +330,9 @@ export class Owners {
     const h = s.owned.held;
     let next: number | undefined;
     try {
+      const started = performance.now();
       const r = await this.o.reconciler.reconcile(s.owned);
+      s.lastPassMs = performance.now() - started;
       s.failures = 0;
       if (r.requeueAt !== undefined) next = Math.max(0, r.requeueAt - Date.now()) + 5;
       // History-only healthy marks (healthy-marks.ts) go once the lattice is quiet: a pass that sent and
@@ -335,7 +357,7 @@ export class Owners {
       this.settle(s);
     }
     if (s.lost) return;
-    if (s.again) this.wake(s, s.urgent ? 0 : this.o.debounceMs, 'changed during pass');
+    if (s.again) this.wake(s, s.urgent ? 0 : this.coalesceMs(s), 'changed during pass');
     else if (next !== undefined) this.wake(s, next, 'requeue');
   }
 }
