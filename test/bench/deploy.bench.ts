@@ -77,7 +77,7 @@ const SAMPLE_TIMEOUT_S = 90;
 /** Deploy runs per replica count (their median is the time recorded; the first also samples passes and host stops). */
 const DEPLOY_RUNS = env('BENCH_DEPLOY_RUNS', 3);
 /** Floor runs after each deploy run (the median of all of a replica count's is its floor). */
-const FLOORS = env('BENCH_FLOORS', 1);
+const FLOORS = env('BENCH_FLOORS', 3);
 /**
  * Floor-shaped runs before the first deploy run, not recorded: the simulated hosts and the client run in
  * this process, and every floor run after a deploy run finds their code compiled already; without a
