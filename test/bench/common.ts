@@ -314,7 +314,6 @@ export function manifest(name: string, instances: number, image: string): string
   });
 }
 
-/** Latest published status type per lattice and app, from the core subscription to `wadm.status.*.*`. */
 /** `p`'s value, or undefined when it has not settled within `ms`. */
 export async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
   let timer: NodeJS.Timeout | undefined;
@@ -326,12 +325,12 @@ export async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | und
   }
 }
 
+/** Latest published status type per lattice and app, from the core subscription to `wadm.status.*.*`. */
 export class Statuses {
   private readonly latest = new Map<string, string>();
   private deployedCount = 0;
-  /** When (`now()`) each app was first seen `deployed` (the deploy's timeline). */
-  readonly firstDeployedAt: number[] = [];
-  private readonly seenDeployed = new Set<string>();
+  /** When (`now()`) each app (`{lattice}.{name}`) was first seen `deployed` (the deploy's timeline). */
+  readonly firstDeployedAt = new Map<string, number>();
   /** Waiters for a number of apps `deployed` at once (`whenDeployed`). */
   private readonly waiters: Array<{ n: number; resolve: (at: number) => void }> = [];
   private readonly sub;
@@ -348,10 +347,7 @@ export class Statuses {
         if (this.latest.get(key) === 'deployed') this.deployedCount--;
         if (type === 'deployed') {
           this.deployedCount++;
-          if (!this.seenDeployed.has(key)) {
-            this.seenDeployed.add(key);
-            this.firstDeployedAt.push(now());
-          }
+          if (!this.firstDeployedAt.has(key)) this.firstDeployedAt.set(key, now());
         }
         this.latest.set(key, type);
         for (let i = this.waiters.length - 1; i >= 0; i--) {

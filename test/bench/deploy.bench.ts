@@ -354,7 +354,7 @@ async function deployRun(replicas: number, warm: boolean, full = true): Promise<
     const cpu1 = cpuAt();
     {
       // The deploy's timeline: when the apps reached `deployed`, from the first deploy call.
-      const at = statuses.firstDeployedAt.map((x) => (x - t0) / 1000).sort((a, b) => a - b);
+      const at = [...statuses.firstDeployedAt.values()].map((x) => (x - t0) / 1000).sort((a, b) => a - b);
       const q = (f: number): string => (at[Math.min(at.length - 1, Math.floor(f * at.length))] ?? NaN).toFixed(2);
       log(`${replicas} replica(s): timeline: deploy calls done at ${deployCalls.toFixed(2)} s; deployed 10% ${q(0.1)}, 50% ${q(0.5)}, 90% ${q(0.9)}, 100% ${q(1)} s`);
     }
